@@ -1,0 +1,83 @@
+/** `nin-lab serve`: the app in a browser, for machines without the Electron window. */
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { sendJson, startWebServer } from '../../core/server/http-server'
+import { UsageError } from '../errors'
+
+export const serveHelp = `Usage: nin-lab serve [--port P] [--host 127.0.0.1]
+
+Serves the app on http://127.0.0.1:P/ and prints the URL with a random access token.
+Open that URL in a browser. --port 0 picks a free port (default 7317, or a free one if taken).
+--host other than a loopback address exposes the app to your network: the token is then the
+only protection, so prefer an SSH tunnel.`
+
+const DEFAULT_PORT = 7317
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1'])
+
+/** The built renderer, next to this bundle: out/main/cli.js → out/renderer/. */
+const rendererDir = (): string => fileURLToPath(new URL('../renderer/', import.meta.url))
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string', default: '127.0.0.1' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  })
+  if (values.help) {
+    console.log(serveHelp)
+    return 0
+  }
+  const port = values.port === undefined ? DEFAULT_PORT : Number(values.port)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new UsageError(`--port must be an integer from 0 to 65535 (got ${values.port})`)
+  }
+  const dir = rendererDir()
+  if (!existsSync(`${dir}index.html`)) {
+    throw new UsageError(
+      `the app is not built (${dir}index.html is missing); run \`npm run build\``,
+    )
+  }
+  const options = {
+    rendererDir: dir,
+    host: values.host,
+    api: (_req: unknown, res: import('node:http').ServerResponse, path: string): void => {
+      if (path === '/health') sendJson(res, 200, { ok: true, app: 'nin-lab' })
+      else sendJson(res, 404, { error: `no API endpoint ${path}` })
+    },
+  }
+  let running
+  try {
+    running = await startWebServer({ ...options, port })
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EADDRINUSE' && values.port === undefined) {
+      running = await startWebServer({ ...options, port: 0 })
+      console.log(`Port ${DEFAULT_PORT} is taken; using a free port instead.`)
+    } else if (code === 'EADDRINUSE') {
+      throw new UsageError(
+        `port ${port} is in use; pick another with --port, or --port 0 for any free port`,
+      )
+    } else throw err
+  }
+  if (!LOOPBACK.has(values.host)) {
+    console.warn(
+      `Warning: listening on ${values.host}, not loopback: anyone who can reach it and has the token can use the app.`,
+    )
+  }
+  console.log(`NiN Lab is running at ${running.url}`)
+  console.log(
+    'Open that address in your browser (the token after # is your access key). Ctrl-C stops.',
+  )
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      void running.close().then(resolve)
+    }
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+  })
+  return 0
+}

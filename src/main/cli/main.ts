@@ -1,0 +1,55 @@
+/**
+ * The `nin-lab` command. Each subcommand lives in ./commands; this file only dispatches and
+ * turns known errors into one clear message and an exit status (2 = bad input, 1 = failure).
+ */
+import { ConfigError } from '@shared/config/experiment'
+import { serveCommand, serveHelp } from './commands/serve'
+import { summaryCommand, summaryHelp } from './commands/summary'
+import { UsageError } from './errors'
+
+type Command = (argv: string[]) => number | Promise<number>
+
+const COMMANDS: Record<string, { run: Command; help: string }> = {
+  summary: { run: summaryCommand, help: summaryHelp },
+  serve: { run: serveCommand, help: serveHelp },
+}
+
+const usage = `Usage: nin-lab <command> [options]
+
+Commands:
+${Object.values(COMMANDS)
+  .map((c) => '  ' + (c.help.split('\n')[0] ?? '').replace(/^Usage: nin-lab /, ''))
+  .join('\n')}
+
+Run \`nin-lab <command> --help\` for a command's options.`
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage)
+    return name === undefined ? 2 : 0
+  }
+  const command = COMMANDS[name]
+  if (!command) {
+    console.error(`nin-lab: unknown command "${name}"\n\n${usage}`)
+    return 2
+  }
+  try {
+    return await command.run(rest)
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof UsageError) {
+      console.error(`nin-lab ${name}: ${err.message}`)
+      return 2
+    }
+    // parseArgs reports unknown options with a code; those are usage errors too.
+    const code = (err as { code?: string }).code
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`nin-lab ${name}: ${(err as Error).message}\n\n${command.help}`)
+      return 2
+    }
+    console.error(
+      `nin-lab ${name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+    )
+    return 1
+  }
+}

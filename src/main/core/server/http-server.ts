@@ -1,0 +1,170 @@
+/**
+ * The web-mode server: serves the built renderer and the API on 127.0.0.1.
+ *
+ * Security model: the API is reachable only with the per-process random token (checked before
+ * anything else about a request is looked at), the socket binds to loopback unless told
+ * otherwise, static files are confined to the renderer folder, and every response carries a
+ * strict Content-Security-Policy with no remote origins.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto'
+import { createReadStream, statSync } from 'node:fs'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { extname, join, normalize, sep } from 'node:path'
+
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  // ECharts and Vue set inline style attributes; no inline scripts are allowed.
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data: blob:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+  "form-action 'none'",
+].join('; ')
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.json': 'application/json; charset=utf-8',
+  '.woff2': 'font/woff2',
+}
+
+export interface ApiHandler {
+  (req: IncomingMessage, res: ServerResponse, path: string): void | Promise<void>
+}
+
+export interface WebServerOptions {
+  /** Folder with the built renderer (index.html and assets/). */
+  readonly rendererDir: string
+  readonly host: string
+  /** 0 picks a free port. */
+  readonly port: number
+  /** Fixed token for tests; a random one otherwise. */
+  readonly token?: string
+  /** Handles authenticated `/api/...` requests; `path` is the part after `/api`. */
+  readonly api: ApiHandler
+}
+
+export interface RunningWebServer {
+  readonly server: Server
+  readonly url: string
+  readonly token: string
+  close(): Promise<void>
+}
+
+export const newToken = (): string => randomBytes(24).toString('base64url')
+
+/** Constant-time comparison, so the token cannot be guessed byte by byte from response times. */
+function tokenMatches(given: string | null, token: string): boolean {
+  if (given === null) return false
+  const a = Buffer.from(given)
+  const b = Buffer.from(token)
+  return a.length === b.length && timingSafeEqual(a, b)
+}
+
+/** The token from `Authorization: Bearer …` or, for WebSockets and downloads, `?token=…`. */
+export function requestToken(req: IncomingMessage): string | null {
+  const auth = req.headers.authorization
+  if (auth?.startsWith('Bearer ')) return auth.slice(7).trim()
+  const url = new URL(req.url ?? '/', 'http://localhost')
+  return url.searchParams.get('token')
+}
+
+export const isAuthorized = (req: IncomingMessage, token: string): boolean =>
+  tokenMatches(requestToken(req), token)
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+  })
+  res.end(text)
+}
+
+function serveStatic(rendererDir: string, urlPath: string, res: ServerResponse): void {
+  let relative: string
+  try {
+    relative = decodeURIComponent(urlPath)
+  } catch {
+    sendJson(res, 400, { error: 'malformed URL' })
+    return
+  }
+  if (relative === '/' || relative === '') relative = '/index.html'
+  const root = normalize(rendererDir + sep)
+  const file = normalize(join(root, relative))
+  if (!file.startsWith(root)) {
+    sendJson(res, 403, { error: 'outside the app folder' })
+    return
+  }
+  let size: number
+  try {
+    const st = statSync(file)
+    if (!st.isFile()) throw new Error('not a file')
+    size = st.size
+  } catch {
+    sendJson(res, 404, { error: `not found: ${urlPath}` })
+    return
+  }
+  res.writeHead(200, {
+    'content-type': MIME[extname(file)] ?? 'application/octet-stream',
+    'content-length': size,
+    'cache-control': relative.startsWith('/assets/')
+      ? 'public, max-age=31536000, immutable'
+      : 'no-cache',
+  })
+  createReadStream(file).pipe(res)
+}
+
+export async function startWebServer(opts: WebServerOptions): Promise<RunningWebServer> {
+  const token = opts.token ?? newToken()
+  const server = createServer((req, res) => {
+    res.setHeader('content-security-policy', CONTENT_SECURITY_POLICY)
+    res.setHeader('x-content-type-options', 'nosniff')
+    res.setHeader('referrer-policy', 'no-referrer')
+    res.setHeader('cross-origin-resource-policy', 'same-origin')
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname
+    if (path === '/api' || path.startsWith('/api/')) {
+      // The token is checked before anything else about the request is looked at.
+      if (!isAuthorized(req, token)) {
+        sendJson(res, 401, {
+          error: 'missing or wrong token: open the URL that `nin-lab serve` printed',
+        })
+        return
+      }
+      Promise.resolve(opts.api(req, res, path.slice(4))).catch((err: unknown) => {
+        if (!res.headersSent)
+          sendJson(res, 500, { error: err instanceof Error ? err.message : String(err) })
+        else res.destroy()
+      })
+      return
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      sendJson(res, 405, { error: 'method not allowed' })
+      return
+    }
+    serveStatic(opts.rendererDir, path, res)
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const { port } = server.address() as AddressInfo
+  const hostForUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host
+  return {
+    server,
+    token,
+    url: `http://${hostForUrl}:${port}/#token=${token}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  }
+}

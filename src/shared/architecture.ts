@@ -1,0 +1,274 @@
+/**
+ * The NiN architecture: one function from a model spec to the ordered layer list.
+ *
+ * Every engine builds its network from `layerTable(spec)` and nothing else, and the cost model
+ * sums the same list, so parameter counts agree across engines and with the analytic numbers by
+ * construction. Semantics (DESIGN.md, d2l.ai §8.3):
+ *   block   = Conv(k, s, p)+ReLU, then microConvs × [Conv(microKernel, 1, same)+ReLU], MaxPool(3, 2)
+ *   Dropout after the blocks
+ *   headChannels: NiN blocks (kernel 3, pad 1, same micro convs, no pooling)
+ *   head gap: class block (Conv(3, 1, 1) to numClasses + micro convs), global average pool
+ *   head fc, fcFrom classmaps: the same class block, flatten, [Dense(h)+ReLU+Dropout]*, Dense(classes)
+ *   head fc, fcFrom features: flatten the pooled features, the same dense stack
+ * MACs: conv = output elements × kernel area × input channels; dense = in × out; pooling 0.
+ */
+import type { ConfigIssue } from './config/schema'
+import type { ModelSpec } from './config/experiment'
+
+/** [channels, height, width] for feature maps, [units] after flattening. */
+export type TensorShape = readonly number[]
+
+interface LayerBase {
+  /** Stable, readable name, e.g. `block2.micro1`; engines use it to name weights. */
+  readonly name: string
+  readonly inputShape: TensorShape
+  readonly outputShape: TensorShape
+  readonly params: number
+  readonly macs: number
+}
+
+export interface ConvLayer extends LayerBase {
+  readonly type: 'conv'
+  readonly filters: number
+  readonly kernel: number
+  readonly stride: number
+  readonly padding: number
+  readonly activation: 'relu'
+}
+export interface MaxPoolLayer extends LayerBase {
+  readonly type: 'maxpool'
+  readonly kernel: number
+  readonly stride: number
+}
+export interface DropoutLayer extends LayerBase {
+  readonly type: 'dropout'
+  readonly rate: number
+}
+export interface GlobalAvgPoolLayer extends LayerBase {
+  readonly type: 'gap'
+}
+export interface FlattenLayer extends LayerBase {
+  readonly type: 'flatten'
+}
+export interface DenseLayer extends LayerBase {
+  readonly type: 'dense'
+  readonly units: number
+  readonly activation: 'relu' | 'none'
+}
+
+export type Layer =
+  ConvLayer | MaxPoolLayer | DropoutLayer | GlobalAvgPoolLayer | FlattenLayer | DenseLayer
+export type LayerType = Layer['type']
+
+/** Omit over each member of a union (plain Omit would collapse the union to its common keys). */
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+
+export const POOL_KERNEL = 3
+export const POOL_STRIDE = 2
+/** The class block and headChannels blocks use a 3×3 conv with padding 1 (d2l's nin_block(10, 3, 1, 1)). */
+const HEAD_KERNEL = 3
+const HEAD_PADDING = 1
+/** Largest input size searched for `minimumInputSize`; the schema caps inputSize at 1024. */
+const MAX_SEARCH_SIZE = 1024
+
+const convOut = (size: number, kernel: number, stride: number, padding: number): number =>
+  Math.floor((size + 2 * padding - kernel) / stride) + 1
+
+export class ArchitectureError extends Error {
+  constructor(
+    message: string,
+    /** The layer at which the spatial size reaches zero. */
+    readonly layer: string,
+    /** The smallest square input this architecture accepts, or null when none up to 1024 does. */
+    readonly minimumInputSize: number | null,
+  ) {
+    super(message)
+    this.name = 'ArchitectureError'
+  }
+}
+
+/** A spatial op in network order, used both to build the layers and to search for the minimum size. */
+interface SpatialOp {
+  readonly name: string
+  readonly kernel: number
+  readonly stride: number
+  readonly padding: number
+}
+
+/** The spatial ops of the network in order (convs and pools; everything else keeps H×W). */
+function spatialOps(spec: ModelSpec): SpatialOp[] {
+  const ops: SpatialOp[] = []
+  const micro = (prefix: string): void => {
+    for (let j = 1; j <= spec.microConvs; j++) {
+      ops.push({
+        name: `${prefix}.micro${j}`,
+        kernel: spec.microKernel,
+        stride: 1,
+        padding: (spec.microKernel - 1) / 2,
+      })
+    }
+  }
+  spec.blocks.forEach((b, i) => {
+    ops.push({ name: `block${i + 1}.conv`, kernel: b.kernel, stride: b.stride, padding: b.padding })
+    micro(`block${i + 1}`)
+    ops.push({ name: `block${i + 1}.pool`, kernel: POOL_KERNEL, stride: POOL_STRIDE, padding: 0 })
+  })
+  spec.headChannels.forEach((_, i) => {
+    ops.push({ name: `head${i + 1}.conv`, kernel: HEAD_KERNEL, stride: 1, padding: HEAD_PADDING })
+    micro(`head${i + 1}`)
+  })
+  if (hasClassBlock(spec)) {
+    ops.push({ name: 'classes.conv', kernel: HEAD_KERNEL, stride: 1, padding: HEAD_PADDING })
+    micro('classes')
+  }
+  return ops
+}
+
+const hasClassBlock = (spec: ModelSpec): boolean =>
+  spec.head === 'gap' || spec.fcFrom === 'classmaps'
+
+/** The first op at which a square input of `size` collapses to nothing, or null if none does. */
+function collapsePoint(spec: ModelSpec, size: number): { op: SpatialOp; inSize: number } | null {
+  let s = size
+  for (const op of spatialOps(spec)) {
+    const next = convOut(s, op.kernel, op.stride, op.padding)
+    if (next < 1) return { op, inSize: s }
+    s = next
+  }
+  return null
+}
+
+/**
+ * The smallest square input the network accepts. Each op's output size is non-decreasing in its
+ * input size, so the first size that survives every op is the minimum.
+ */
+export function minimumInputSize(spec: ModelSpec): number | null {
+  for (let size = 1; size <= MAX_SEARCH_SIZE; size++) if (!collapsePoint(spec, size)) return size
+  return null
+}
+
+/** The ordered layer list of a NiN variant; throws ArchitectureError when the input is too small. */
+export function layerTable(spec: ModelSpec): Layer[] {
+  const collapse = collapsePoint(spec, spec.inputSize)
+  if (collapse) {
+    const min = minimumInputSize(spec)
+    const { op, inSize } = collapse
+    throw new ArchitectureError(
+      `model.inputSize ${spec.inputSize} is too small for this network: the spatial size reaches 0 at ` +
+        `layer ${op.name} (${op.kernel}×${op.kernel}, stride ${op.stride}, padding ${op.padding} on ` +
+        `${inSize}×${inSize}); ` +
+        (min === null
+          ? 'no input size up to 1024 works'
+          : `the smallest input size that works is ${min}`),
+      op.name,
+      min,
+    )
+  }
+
+  const layers: Layer[] = []
+  let shape: TensorShape = [spec.inputChannels, spec.inputSize, spec.inputSize]
+
+  const conv = (
+    name: string,
+    filters: number,
+    kernel: number,
+    stride: number,
+    padding: number,
+  ): void => {
+    const [c = 0, h = 0, w = 0] = shape
+    const out = [
+      filters,
+      convOut(h, kernel, stride, padding),
+      convOut(w, kernel, stride, padding),
+    ] as const
+    const outElements = out[0] * out[1] * out[2]
+    layers.push({
+      type: 'conv',
+      name,
+      filters,
+      kernel,
+      stride,
+      padding,
+      activation: 'relu',
+      inputShape: shape,
+      outputShape: out,
+      params: kernel * kernel * c * filters + filters,
+      macs: outElements * kernel * kernel * c,
+    })
+    shape = out
+  }
+  const nin = (
+    prefix: string,
+    filters: number,
+    kernel: number,
+    stride: number,
+    padding: number,
+  ): void => {
+    conv(`${prefix}.conv`, filters, kernel, stride, padding)
+    for (let j = 1; j <= spec.microConvs; j++) {
+      conv(`${prefix}.micro${j}`, filters, spec.microKernel, 1, (spec.microKernel - 1) / 2)
+    }
+  }
+  const pass = (
+    layer: DistributiveOmit<Layer, 'inputShape' | 'outputShape' | 'params' | 'macs'>,
+    out: TensorShape,
+  ): void => {
+    layers.push({ ...layer, inputShape: shape, outputShape: out, params: 0, macs: 0 } as Layer)
+    shape = out
+  }
+  const dense = (name: string, units: number, activation: 'relu' | 'none'): void => {
+    const inUnits = shape[0] ?? 0
+    layers.push({
+      type: 'dense',
+      name,
+      units,
+      activation,
+      inputShape: shape,
+      outputShape: [units],
+      params: inUnits * units + units,
+      macs: inUnits * units,
+    })
+    shape = [units]
+  }
+
+  spec.blocks.forEach((b, i) => {
+    nin(`block${i + 1}`, b.channels, b.kernel, b.stride, b.padding)
+    const [c = 0, h = 0, w = 0] = shape
+    pass(
+      { type: 'maxpool', name: `block${i + 1}.pool`, kernel: POOL_KERNEL, stride: POOL_STRIDE },
+      [c, convOut(h, POOL_KERNEL, POOL_STRIDE, 0), convOut(w, POOL_KERNEL, POOL_STRIDE, 0)],
+    )
+  })
+  pass({ type: 'dropout', name: 'dropout', rate: spec.dropout }, shape)
+  spec.headChannels.forEach((channels, i) =>
+    nin(`head${i + 1}`, channels, HEAD_KERNEL, 1, HEAD_PADDING),
+  )
+  if (hasClassBlock(spec)) nin('classes', spec.numClasses, HEAD_KERNEL, 1, HEAD_PADDING)
+
+  if (spec.head === 'gap') {
+    pass({ type: 'gap', name: 'gap' }, [shape[0] ?? 0])
+    return layers
+  }
+  pass({ type: 'flatten', name: 'flatten' }, [shape.reduce((a, b) => a * b, 1)])
+  spec.fcHidden.forEach((units, i) => {
+    dense(`fc${i + 1}`, units, 'relu')
+    pass({ type: 'dropout', name: `fc${i + 1}.dropout`, rate: spec.dropout }, shape)
+  })
+  dense('output', spec.numClasses, 'none')
+  return layers
+}
+
+/** Config issues for a model spec whose fields are each valid (used by config validation). */
+export function checkArchitecture(spec: ModelSpec): ConfigIssue[] {
+  try {
+    layerTable(spec)
+    return []
+  } catch (err) {
+    if (err instanceof ArchitectureError) return [{ path: 'model.inputSize', message: err.message }]
+    throw err
+  }
+}
+
+/** Trainable parameters (weights + biases) of a layer list. */
+export const countParams = (layers: readonly Layer[]): number =>
+  layers.reduce((n, l) => n + l.params, 0)

@@ -1,0 +1,68 @@
+/**
+ * Named starting points. Each preset is a partial config over the schema defaults (the d2l NiN),
+ * so it states only what differs; `--set` and the UI form refine it further.
+ */
+import type { ExperimentInput } from './experiment'
+
+/**
+ * VGG-style NiN family (d2l §8.3 exercise 6). VGG-11/16/19 keep one recipe — five stages of
+ * 3×3 convs, channels doubling, each stage halving the resolution — and grow only in depth.
+ * The NiN analogue keeps that recipe for the block convs (3×3, stride 1, padding 1, five blocks
+ * with d2l's narrow VGG widths 16-32-64-128-128) and grows depth the NiN way, with more 1×1
+ * micro convs per block: nin-a / nin-b / nin-c have 1 / 2 / 3 micro convs, i.e. 12 / 18 / 24
+ * conv layers, next to VGG's 11 / 16 / 19 weight layers, and keep NiN's GAP head (no FC).
+ */
+const VGG_STYLE_BLOCKS = [16, 32, 64, 128, 128].map((channels) => ({
+  channels,
+  kernel: 3,
+  stride: 1,
+  padding: 1,
+}))
+
+export const PRESETS = {
+  d2l: {
+    description: 'The d2l NiN (§8.3) at 224 px, lr 0.05, batch 128, 10 epochs (d2l 1.0)',
+    config: { name: 'd2l' },
+  },
+  'd2l-96': {
+    description: 'The same network at 96 px: about 7× cheaper, for CPUs',
+    config: { name: 'd2l-96', model: { inputSize: 96 } },
+  },
+  'small-28': {
+    description: 'A narrow NiN for native 28 px input, cheap enough for a 2-core CPU',
+    config: {
+      name: 'small-28',
+      model: {
+        inputSize: 28,
+        blocks: [
+          { channels: 32, kernel: 5, stride: 1, padding: 2 },
+          { channels: 64, kernel: 3, stride: 1, padding: 1 },
+          { channels: 128, kernel: 3, stride: 1, padding: 1 },
+        ],
+      },
+      train: { momentum: 0.9 },
+    },
+  },
+  'nin-a': {
+    description: 'VGG-style NiN, VGG-11 analogue: five 3×3 blocks, 1 micro conv each (12 convs)',
+    config: { name: 'nin-a', model: { blocks: VGG_STYLE_BLOCKS, microConvs: 1 } },
+  },
+  'nin-b': {
+    description: 'VGG-style NiN, VGG-16 analogue: five 3×3 blocks, 2 micro convs each (18 convs)',
+    config: { name: 'nin-b', model: { blocks: VGG_STYLE_BLOCKS, microConvs: 2 } },
+  },
+  'nin-c': {
+    description: 'VGG-style NiN, VGG-19 analogue: five 3×3 blocks, 3 micro convs each (24 convs)',
+    config: { name: 'nin-c', model: { blocks: VGG_STYLE_BLOCKS, microConvs: 3 } },
+  },
+} as const satisfies Record<string, { description: string; config: ExperimentInput }>
+
+export type PresetName = keyof typeof PRESETS
+export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[]
+
+export const isPresetName = (name: string): name is PresetName => Object.hasOwn(PRESETS, name)
+
+/** A deep copy of the preset's partial config (callers may mutate it). */
+export function presetInput(name: PresetName): ExperimentInput {
+  return structuredClone(PRESETS[name].config) as ExperimentInput
+}

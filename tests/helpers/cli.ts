@@ -1,0 +1,74 @@
+/** Runs the built `nin-lab` command as a real process (tests need `npm run build` first). */
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+export const BIN = fileURLToPath(new URL('../../bin/nin-lab.mjs', import.meta.url))
+
+export function assertBuilt(): void {
+  if (!existsSync(new URL('../../out/main/cli.js', import.meta.url))) {
+    throw new Error('out/main/cli.js is missing: run `npm run build` before the integration tests')
+  }
+}
+
+export interface CliResult {
+  status: number | null
+  stdout: string
+  stderr: string
+}
+
+export function runCli(
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): CliResult {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: opts.cwd ?? ROOT,
+    env: { ...process.env, ...opts.env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  })
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+export interface ServeProcess {
+  url: string
+  origin: string
+  token: string
+  stop(): Promise<void>
+}
+
+/** Starts `nin-lab serve --port 0` and resolves once it prints its URL. */
+export function startServe(extraArgs: string[] = []): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...extraArgs], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${output}`)), 30_000)
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString()
+      const match = /(http:\/\/[^\s]+)#token=([\w-]+)/.exec(output)
+      if (match?.[1] && match[2]) {
+        clearTimeout(timer)
+        resolve({
+          url: `${match[1]}#token=${match[2]}`,
+          origin: match[1].replace(/\/$/, ''),
+          token: match[2],
+          stop: () =>
+            new Promise<void>((done) => {
+              child.once('exit', () => done())
+              child.kill('SIGTERM')
+            }),
+        })
+      }
+    }
+    child.stdout.on('data', onData)
+    child.stderr.on('data', onData)
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`serve exited with ${code}:\n${output}`))
+    })
+  })
+}

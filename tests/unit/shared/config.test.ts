@@ -1,0 +1,168 @@
+import { describe, expect, it } from 'vitest'
+import {
+  ConfigError,
+  D2L_BLOCKS,
+  parseExperimentConfig,
+  validateExperimentConfig,
+} from '@shared/config/experiment'
+import { applyOverride, mergeInput, parseOverride } from '@shared/config/overrides'
+import { PRESET_NAMES, presetInput } from '@shared/config/presets'
+import { layerTable } from '@shared/architecture'
+import { costTotals } from '@shared/cost'
+
+const messages = (input: unknown): string[] => {
+  const r = parseExperimentConfig(input)
+  return r.ok ? [] : r.issues.map((i) => i.message)
+}
+
+describe('experiment config', () => {
+  it('{} is the d2l NiN with d2l 1.0 hyper-parameters', () => {
+    const c = validateExperimentConfig({})
+    expect(c.model.blocks).toEqual(D2L_BLOCKS)
+    expect(c.model).toMatchObject({
+      inputSize: 224,
+      microConvs: 2,
+      microKernel: 1,
+      head: 'gap',
+      dropout: 0.5,
+    })
+    expect(c.train).toMatchObject({
+      epochs: 10,
+      batchSize: 128,
+      lr: 0.05,
+      optimizer: 'sgd',
+      seed: 0,
+    })
+    expect(c.data).toEqual({
+      dataset: 'fashion-mnist',
+      path: null,
+      trainLimit: null,
+      testLimit: null,
+    })
+    expect(c.engine).toBe('auto')
+  })
+
+  it('names the path, the allowed range and the value given', () => {
+    expect(messages({ model: { microConvs: 5 } })).toEqual([
+      'model.microConvs must be an integer from 0 to 3 (got 5)',
+    ])
+    expect(messages({ train: { lr: -0.1 } })).toEqual([
+      'train.lr must be a number greater than 0 and at most 10 (got -0.1)',
+    ])
+    expect(messages({ model: { head: 'mlp' } })).toEqual([
+      'model.head must be one of "gap", "fc" (got "mlp")',
+    ])
+    expect(messages({ model: { blocks: [{ channels: 0 }] } })).toEqual([
+      'model.blocks[0].channels must be an integer from 1 to 4096 (got 0)',
+    ])
+  })
+
+  it('reports every problem at once', () => {
+    const m = messages({
+      model: { microConvs: 5, head: 'mlp' },
+      train: { lr: -1, epochs: 1.5 },
+      extra: 1,
+    })
+    expect(m).toHaveLength(5)
+    expect(m.join('\n')).toMatch(/extra is not a known field/)
+  })
+
+  it('rejects unknown fields and suggests the likely one', () => {
+    expect(messages({ model: { microconv: 2 } })[0]).toMatch(
+      /^model\.microconv is not a known field \(did you mean "microConvs"\?\); model takes family, inputSize/,
+    )
+  })
+
+  it('checks fields against each other', () => {
+    expect(messages({ model: { blocks: [{ channels: 8, kernel: 3, padding: 2 }] } })).toEqual([
+      'model.blocks[0].padding must be at most 1 for a 3×3 kernel (got 2)',
+    ])
+    expect(messages({ model: { numClasses: 100 } })).toEqual([
+      'model.numClasses must be 10 for dataset fashion-mnist (got 100)',
+    ])
+    expect(messages({ data: { dataset: 'mnist' } })[0]).toMatch(/^data\.path must name a folder/)
+  })
+
+  it('rejects non-finite numbers and wrong types', () => {
+    expect(messages({ train: { lr: Number.NaN } })).toEqual([
+      'train.lr must be a number greater than 0 and at most 10 (got NaN)',
+    ])
+    expect(messages({ train: { epochs: '10' } })).toEqual([
+      'train.epochs must be an integer from 1 to 1000 (got "10")',
+    ])
+    expect(messages([])).toEqual(['the config must be an object (got [])'])
+  })
+
+  it('ConfigError lists every problem, one per line', () => {
+    expect(() =>
+      validateExperimentConfig({ model: { microConvs: 9, dropout: 2 } }, 'x.json'),
+    ).toThrow(ConfigError)
+    try {
+      validateExperimentConfig({ model: { microConvs: 9, dropout: 2 } }, 'x.json')
+    } catch (e) {
+      expect((e as Error).message).toBe(
+        'x.json is invalid (2 problems):\n' +
+          '  - model.microConvs must be an integer from 0 to 3 (got 9)\n' +
+          '  - model.dropout must be a number from 0 to 0.95 (got 2)',
+      )
+    }
+  })
+})
+
+describe('overrides', () => {
+  it('parses values as JSON where they parse, else as strings', () => {
+    expect(parseOverride('model.microConvs=3')).toEqual({ path: 'model.microConvs', value: 3 })
+    expect(parseOverride('model.head=fc')).toEqual({ path: 'model.head', value: 'fc' })
+    expect(parseOverride('model.fcHidden=[512,256]')).toEqual({
+      path: 'model.fcHidden',
+      value: [512, 256],
+    })
+    expect(parseOverride('data.path=null')).toEqual({ path: 'data.path', value: null })
+    expect(parseOverride('oops')).toMatchObject({ message: expect.stringMatching(/PATH=VALUE/) })
+  })
+
+  it('sets nested paths and array items without touching the input', () => {
+    const base = { model: { blocks: [{ channels: 1 }, { channels: 2 }] } }
+    const out = applyOverride(base, { path: 'model.blocks[1].channels', value: 64 })
+    expect(out).toEqual({ model: { blocks: [{ channels: 1 }, { channels: 64 }] } })
+    expect(base.model.blocks[1]?.channels).toBe(2)
+    expect(applyOverride({}, { path: 'train.lr', value: 0.1 })).toEqual({ train: { lr: 0.1 } })
+  })
+
+  it('merges objects deeply and replaces arrays', () => {
+    expect(
+      mergeInput({ model: { inputSize: 96, blocks: [1, 2] } }, { model: { blocks: [3] } }),
+    ).toEqual({
+      model: { inputSize: 96, blocks: [3] },
+    })
+  })
+})
+
+describe('presets', () => {
+  it('every preset is a valid config', () => {
+    for (const name of PRESET_NAMES)
+      expect(parseExperimentConfig(presetInput(name)).ok, name).toBe(true)
+  })
+
+  it('d2l-96 is the d2l network at 96 px', () => {
+    const c = validateExperimentConfig(presetInput('d2l-96'))
+    expect(c.model.inputSize).toBe(96)
+    expect(c.model.blocks).toEqual(D2L_BLOCKS)
+  })
+
+  it('small-28 is far under 50 million MACs per image at native 28 px', () => {
+    const c = validateExperimentConfig(presetInput('small-28'))
+    expect(c.model.inputSize).toBe(28)
+    const t = costTotals(layerTable(c.model), c.train)
+    expect(t.macs).toBeLessThan(50_000_000)
+  })
+
+  it('the VGG-style family grows in depth only: 12, 18, 24 conv layers', () => {
+    const convs = (['nin-a', 'nin-b', 'nin-c'] as const).map(
+      (n) =>
+        layerTable(validateExperimentConfig(presetInput(n)).model).filter((l) => l.type === 'conv')
+          .length,
+    )
+    expect(convs).toEqual([12, 18, 24])
+  })
+})
