@@ -3,6 +3,7 @@
  * turns known errors into one clear message and an exit status (2 = bad input, 1 = failure).
  */
 import { ConfigError } from '@shared/config/experiment'
+import { runCommand, runHelp } from './commands/run'
 import { serveCommand, serveHelp } from './commands/serve'
 import { summaryCommand, summaryHelp } from './commands/summary'
 import { UsageError } from './errors'
@@ -11,6 +12,7 @@ type Command = (argv: string[]) => number | Promise<number>
 
 const COMMANDS: Record<string, { run: Command; help: string }> = {
   summary: { run: summaryCommand, help: summaryHelp },
+  run: { run: runCommand, help: runHelp },
   serve: { run: serveCommand, help: serveHelp },
 }
 

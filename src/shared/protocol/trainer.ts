@@ -1,0 +1,167 @@
+/**
+ * What crosses the boundary between a trainer process (one per run, any engine) and its parent
+ * (the `nin-lab run` command, later the scheduler). One typed message stream: the parent writes
+ * each message to the run's log as is and derives metric points from it with `metricPoints`, so
+ * a run's history can be rebuilt from its messages alone.
+ */
+import type { ExperimentConfig } from '../config/experiment'
+
+/** TensorFlow.js backends, fastest first (the ladder `train.backend: "auto"` walks). */
+export const TFJS_BACKEND_LADDER = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const
+export type TfjsBackendName = (typeof TFJS_BACKEND_LADDER)[number]
+
+/** Final and intermediate states of a run (DESIGN.md). */
+export const RUN_STATUSES = [
+  'queued',
+  'running',
+  'completed',
+  'failed',
+  'cancelled',
+  'diverged',
+  'interrupted',
+] as const
+export type RunStatus = (typeof RUN_STATUSES)[number]
+
+/** The work a trainer process is given (as a JSON file, `--job PATH`). */
+export interface TrainerJob {
+  readonly runId: string
+  readonly config: ExperimentConfig
+  /** Holds dataset caches (datasets/). */
+  readonly dataDir: string
+  /** The run's own folder: checkpoints/, model/, messages.jsonl. */
+  readonly runDir: string
+  /** Continue from the newest checkpoint in runDir when there is one. */
+  readonly resume: boolean
+}
+
+export interface SkippedBackend {
+  readonly backend: string
+  readonly reason: string
+}
+
+export interface MemoryStats {
+  /** Resident set size of the trainer process. */
+  readonly rssBytes: number
+  /** Bytes held by the framework's live tensors. */
+  readonly tensorBytes: number
+  readonly tensors: number
+}
+
+interface Base {
+  readonly runId: string
+  /** Unix time in milliseconds. */
+  readonly time: number
+}
+
+export interface StartedMessage extends Base {
+  readonly type: 'started'
+  readonly engine: 'tfjs'
+  readonly backend: string
+  /** Why each faster backend was not used. */
+  readonly skipped: readonly SkippedBackend[]
+  readonly threads: number | null
+  readonly versions: Readonly<Record<string, string>>
+  readonly params: number
+  readonly trainCount: number
+  readonly testCount: number
+  readonly stepsPerEpoch: number
+  readonly epochs: number
+  /** The checkpoint epoch training continues after, or 0 for a fresh start. */
+  readonly startEpoch: number
+  readonly pid: number
+}
+
+export interface StepMessage extends Base {
+  readonly type: 'step'
+  readonly epoch: number
+  /** Global step, counting from 1 over the whole run. */
+  readonly step: number
+  /** Step within the epoch, from 1 to stepsPerEpoch. */
+  readonly stepInEpoch: number
+  readonly loss: number
+  readonly acc: number
+  readonly examplesPerSec: number
+}
+
+export interface EpochMessage extends Base {
+  readonly type: 'epoch'
+  readonly epoch: number
+  readonly step: number
+  readonly trainLoss: number
+  readonly trainAcc: number
+  readonly testLoss: number
+  readonly testAcc: number
+  /** Seconds spent in training steps this epoch (evaluation excluded). */
+  readonly seconds: number
+  /** Training examples / seconds. */
+  readonly examplesPerSec: number
+  readonly memory: MemoryStats
+}
+
+export interface CheckpointMessage extends Base {
+  readonly type: 'checkpoint'
+  readonly epoch: number
+  readonly step: number
+  readonly path: string
+}
+
+export interface LogMessage extends Base {
+  readonly type: 'log'
+  readonly level: 'info' | 'warn'
+  readonly message: string
+}
+
+export interface FinishedMessage extends Base {
+  readonly type: 'finished'
+  readonly epochs: number
+  readonly testAcc: number
+  readonly classNames: readonly string[]
+  /** Test accuracy of each class, in class order. */
+  readonly perClassAccuracy: readonly number[]
+  /** confusion[true][predicted] counts on the test set. */
+  readonly confusion: readonly (readonly number[])[]
+  readonly modelPath: string
+}
+
+export interface FailedMessage extends Base {
+  readonly type: 'failed'
+  readonly error: string
+}
+
+export interface DivergedMessage extends Base {
+  readonly type: 'diverged'
+  readonly epoch: number
+  readonly step: number
+  readonly loss: number
+}
+
+export interface CancelledMessage extends Base {
+  readonly type: 'cancelled'
+  readonly epoch: number
+  readonly step: number
+}
+
+export type TrainerMessage =
+  | StartedMessage
+  | StepMessage
+  | EpochMessage
+  | CheckpointMessage
+  | LogMessage
+  | FinishedMessage
+  | FailedMessage
+  | DivergedMessage
+  | CancelledMessage
+
+/** A message before the channel stamps it with the run id and the time. */
+export type Unstamped<T extends TrainerMessage> = T extends unknown
+  ? Omit<T, 'runId' | 'time'>
+  : never
+
+export type TerminalMessage = FinishedMessage | FailedMessage | DivergedMessage | CancelledMessage
+
+export const isTerminal = (m: TrainerMessage): m is TerminalMessage =>
+  m.type === 'finished' || m.type === 'failed' || m.type === 'diverged' || m.type === 'cancelled'
+
+/** The run status a terminal message leaves the run in. */
+export const statusAfter = (m: TerminalMessage): RunStatus =>
+  m.type === 'finished' ? 'completed' : m.type === 'cancelled' ? 'cancelled' : m.type
