@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import vue from '@vitejs/plugin-vue'
 import { defineConfig } from 'vitest/config'
+import { TFJS_GRADIENTS } from './electron.vite.config'
 
 export default defineConfig({
   plugins: [vue()],
@@ -8,6 +9,7 @@ export default defineConfig({
     alias: {
       '@shared': resolve(import.meta.dirname, 'src/shared'),
       '@renderer': resolve(import.meta.dirname, 'src/renderer/src'),
+      ...TFJS_GRADIENTS,
     },
   },
   test: {
@@ -18,6 +20,13 @@ export default defineConfig({
       'tests/renderer/**/*.test.ts',
     ],
     environment: 'node',
+    server: {
+      deps: {
+        // tfjs-core's gradient modules are extensionless ES modules that Node cannot load on its
+        // own: let Vite transform them (see TFJS_GRADIENTS in electron.vite.config.ts).
+        inline: [/@tensorflow\/tfjs-core\/dist\/(?!tf-core)/],
+      },
+    },
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Integration tests start real processes and train tiny models; on a 2-core machine

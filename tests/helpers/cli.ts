@@ -72,3 +72,47 @@ export function startServe(extraArgs: string[] = []): Promise<ServeProcess> {
     })
   })
 }
+
+/** Starts `nin-lab …` without waiting; output is collected for assertions. */
+export function spawnCli(args: string[]): {
+  child: import('node:child_process').ChildProcess
+  output: () => { stdout: string; stderr: string }
+  exited: Promise<number | null>
+} {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()))
+  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()))
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  )
+  return { child, output: () => ({ stdout, stderr }), exited }
+}
+
+/** Polls until `check` returns a value (not undefined), or fails after `timeoutMs`. */
+export async function waitFor<T>(
+  check: () => T | undefined,
+  timeoutMs = 60_000,
+  what = 'condition',
+): Promise<T> {
+  const start = Date.now()
+  for (;;) {
+    const value = check()
+    if (value !== undefined) return value
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+export const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}

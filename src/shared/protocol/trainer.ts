@@ -132,7 +132,8 @@ export interface DivergedMessage extends Base {
   readonly type: 'diverged'
   readonly epoch: number
   readonly step: number
-  readonly loss: number
+  /** "NaN", "Infinity" or "-Infinity": JSON cannot carry these as numbers. */
+  readonly loss: string
 }
 
 export interface CancelledMessage extends Base {

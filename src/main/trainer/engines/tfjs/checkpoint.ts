@@ -47,7 +47,7 @@ async function encode(
 }
 
 const namedWeights = (net: Network): NamedTensor[] =>
-  net.variables.map((v) => ({ name: v.name, tensor: v }))
+  net.named.map(({ name, variable }) => ({ name, tensor: variable }))
 
 export async function saveCheckpoint(
   runDir: string,
@@ -136,15 +136,15 @@ export async function restoreLatestCheckpoint(
     } catch {
       continue // incomplete or damaged: try an older one
     }
-    for (const v of net.variables) {
-      const t = loaded.weights[v.name]
-      if (!t || t.shape.join('x') !== v.shape.join('x')) {
+    for (const { name, variable } of net.named) {
+      const t = loaded.weights[name]
+      if (!t || t.shape.join('x') !== variable.shape.join('x')) {
         throw new Error(
-          `checkpoint ${dir} does not fit this network (weight ${v.name}): the run's config changed; ` +
+          `checkpoint ${dir} does not fit this network (weight ${name}): the run's config changed; ` +
             'start a new run instead of resuming',
         )
       }
-      v.assign(t)
+      variable.assign(t)
     }
     const optimizerList = loaded.manifest.optimizerSpecs.map((s) => {
       const tensor = loaded.optimizer[s.name]

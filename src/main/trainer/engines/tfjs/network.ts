@@ -21,6 +21,8 @@ export interface Network {
   readonly weights: ReadonlyMap<string, LayerWeights>
   /** Every trainable variable, in layer order (kernel, then bias). */
   readonly variables: tf.Variable[]
+  /** The same variables under stable names (`block1.conv/kernel`), for checkpoints and exports. */
+  readonly named: readonly { readonly name: string; readonly variable: tf.Variable }[]
   /**
    * Logits [B, classes] for an NHWC batch. `dropoutSeed` makes the dropout masks of a training
    * step reproducible; omit it (or pass training=false) for evaluation.
@@ -29,6 +31,8 @@ export interface Network {
   countParams(): number
   dispose(): void
 }
+
+let nextNetworkId = 0
 
 /** Xavier/Glorot uniform bound, with PyTorch's fan definitions (fan = channels × kernel area). */
 const xavierLimit = (fanIn: number, fanOut: number): number => Math.sqrt(6 / (fanIn + fanOut))
@@ -47,6 +51,9 @@ export function buildNetwork(layers: readonly Layer[], seed: number): Network {
   const rng = new SeededRandom(seed)
   const weights = new Map<string, LayerWeights>()
   const variables: tf.Variable[] = []
+  const named: { name: string; variable: tf.Variable }[] = []
+  // tfjs variable names are global to the process; a per-network prefix lets networks coexist.
+  const prefix = `net${nextNetworkId++}/`
 
   for (const layer of layers) {
     let kernelShape: number[]
@@ -69,11 +76,12 @@ export function buildNetwork(layers: readonly Layer[], seed: number): Network {
     const kernel = tf.variable(
       tf.tensor(uniform(size, xavierLimit(fanIn, fanOut), rng), kernelShape),
       true,
-      `${layer.name}/kernel`,
+      `${prefix}${layer.name}/kernel`,
     )
-    const bias = tf.variable(tf.zeros([outUnits]), true, `${layer.name}/bias`)
+    const bias = tf.variable(tf.zeros([outUnits]), true, `${prefix}${layer.name}/bias`)
     weights.set(layer.name, { kernel, bias })
     variables.push(kernel, bias)
+    named.push({ name: `${layer.name}/kernel`, variable: kernel }, { name: `${layer.name}/bias`, variable: bias })
   }
 
   const weightsOf = (name: string): LayerWeights => {
@@ -139,6 +147,7 @@ export function buildNetwork(layers: readonly Layer[], seed: number): Network {
     layers,
     weights,
     variables,
+    named,
     forward,
     countParams: () => variables.reduce((n, v) => n + v.size, 0),
     dispose: () => variables.forEach((v) => v.dispose()),

@@ -30,6 +30,8 @@ export interface TrainControl {
   readonly stopRequested: () => boolean
 }
 
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
 export function makeOptimizer(train: TrainSpec): tf.Optimizer {
   if (train.optimizer === 'adam') return tf.train.adam(train.lr)
   // tfjs' momentum optimizer is v = m·v + g; w -= lr·v — PyTorch's SGD with dampening 0.
@@ -104,6 +106,7 @@ export async function evaluate(
   let lossSum = 0
   let correct = 0
   for (const batch of new BatchIterator(data, { batchSize, inputSize, shuffle: false })) {
+    await yieldToEventLoop()
     const [lossT, predT] = tf.tidy(() => {
       const logits = net.forward(tf.tensor4d(batch.x, [batch.size, inputSize, inputSize, 1]), false)
       const onehot = tf.oneHot(tf.tensor1d(batch.y, 'int32'), numClasses)
@@ -201,6 +204,9 @@ export async function trainTfjs(
         seed: train.seed,
         epoch,
       })) {
+        // On wasm and cpu a whole step resolves through promise microtasks alone, which would
+        // starve the event loop: no signal handler, IPC disconnect or timer would ever run.
+        await yieldToEventLoop()
         if (control.stopRequested()) return { type: 'cancelled', epoch, step }
         const t0 = performance.now()
         step++
@@ -215,7 +221,7 @@ export async function trainTfjs(
           train.seed * 1_000_003 + step,
         )
         const dt = (performance.now() - t0) / 1000
-        if (!Number.isFinite(r.loss)) return { type: 'diverged', epoch, step, loss: r.loss }
+        if (!Number.isFinite(r.loss)) return { type: 'diverged', epoch, step, loss: String(r.loss) }
         seconds += dt
         lossSum += r.loss * batch.size
         correctSum += r.correct

@@ -1,0 +1,73 @@
+/** The artifacts table: files a run produced (checkpoints, the final model, exports, logs). */
+import type Database from 'better-sqlite3'
+
+export const ARTIFACT_KINDS = ['checkpoint', 'model', 'export', 'log'] as const
+export type ArtifactKind = (typeof ARTIFACT_KINDS)[number]
+
+export interface Artifact {
+  readonly id: number
+  readonly runId: string
+  readonly kind: ArtifactKind
+  readonly path: string
+  /** Size when known (the trainer's messages do not carry it). */
+  readonly bytes: number | null
+  readonly createdAt: number
+  /** The epoch a checkpoint was taken after; null for other kinds. */
+  readonly epoch: number | null
+}
+
+export interface NewArtifact {
+  readonly kind: ArtifactKind
+  readonly path: string
+  readonly bytes?: number | null
+  readonly epoch?: number | null
+}
+
+interface ArtifactRow {
+  id: number
+  run_id: string
+  kind: ArtifactKind
+  path: string
+  bytes: number | null
+  created_at: number
+  epoch: number | null
+}
+
+export const toArtifact = (row: ArtifactRow): Artifact => ({
+  id: row.id,
+  runId: row.run_id,
+  kind: row.kind,
+  path: row.path,
+  bytes: row.bytes,
+  createdAt: row.created_at,
+  epoch: row.epoch,
+})
+
+export function artifactStatements(db: Database.Database) {
+  return {
+    /** One row per file: a checkpoint rewritten at the same path updates its row. */
+    upsert: db.prepare<
+      [
+        runId: string,
+        kind: ArtifactKind,
+        path: string,
+        bytes: number | null,
+        createdAt: number,
+        epoch: number | null,
+      ]
+    >(
+      `INSERT INTO artifacts (run_id, kind, path, bytes, created_at, epoch) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (run_id, path) DO UPDATE SET kind = excluded.kind,
+         bytes = COALESCE(excluded.bytes, bytes), created_at = excluded.created_at,
+         epoch = excluded.epoch`,
+    ),
+    forRun: db.prepare<[runId: string], ArtifactRow>(
+      'SELECT * FROM artifacts WHERE run_id = ? ORDER BY created_at, id',
+    ),
+    deleteCheckpointsAfter: db.prepare<[runId: string, epoch: number]>(
+      "DELETE FROM artifacts WHERE run_id = ? AND kind = 'checkpoint' AND epoch > ?",
+    ),
+  }
+}
+
+export type ArtifactStatements = ReturnType<typeof artifactStatements>

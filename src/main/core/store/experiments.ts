@@ -1,0 +1,44 @@
+/** The experiments table: named groups of runs (an ablation study, a grid). */
+import type Database from 'better-sqlite3'
+
+export interface Experiment {
+  readonly id: number
+  readonly name: string
+  readonly description: string
+  /** Unix time in milliseconds. */
+  readonly createdAt: number
+}
+
+export interface ExperimentSummary extends Experiment {
+  readonly runs: number
+}
+
+interface ExperimentRow {
+  id: number
+  name: string
+  description: string
+  created_at: number
+}
+
+export const toExperiment = (row: ExperimentRow): Experiment => ({
+  id: row.id,
+  name: row.name,
+  description: row.description,
+  createdAt: row.created_at,
+})
+
+export function experimentStatements(db: Database.Database) {
+  return {
+    insert: db.prepare<{ name: string; description: string; createdAt: number }>(
+      'INSERT INTO experiments (name, description, created_at) VALUES (@name, @description, @createdAt)',
+    ),
+    byName: db.prepare<[string], ExperimentRow>('SELECT * FROM experiments WHERE name = ?'),
+    byId: db.prepare<[number], ExperimentRow>('SELECT * FROM experiments WHERE id = ?'),
+    all: db.prepare<[], ExperimentRow & { runs: number }>(
+      `SELECT e.*, (SELECT COUNT(*) FROM runs r WHERE r.experiment_id = e.id) AS runs
+       FROM experiments e ORDER BY e.created_at, e.id`,
+    ),
+  }
+}
+
+export type ExperimentStatements = ReturnType<typeof experimentStatements>

@@ -1,0 +1,54 @@
+/** The metric_points table: one row per (run, metric, step), from `metricPoints(message)`. */
+import type Database from 'better-sqlite3'
+
+export interface MetricSample {
+  readonly step: number
+  readonly epoch: number
+  /** Unix time in milliseconds. */
+  readonly time: number
+  /** NaN where the trainer measured NaN (a diverging loss); SQLite stores it as NULL. */
+  readonly value: number
+}
+
+interface MetricRow {
+  step: number
+  epoch: number
+  time: number
+  value: number | null
+}
+
+export const toSample = (row: MetricRow): MetricSample => ({
+  step: row.step,
+  epoch: row.epoch,
+  time: row.time,
+  value: row.value ?? NaN,
+})
+
+export function metricStatements(db: Database.Database) {
+  return {
+    /**
+     * Upsert: a point replayed (the same message persisted twice, or a resumed run redoing a
+     * step) replaces the old one instead of adding a second.
+     */
+    upsert: db.prepare<
+      [runId: string, name: string, step: number, epoch: number, time: number, value: number | null]
+    >(
+      `INSERT INTO metric_points (run_id, name, step, epoch, time, value) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (run_id, name, step)
+       DO UPDATE SET epoch = excluded.epoch, time = excluded.time, value = excluded.value`,
+    ),
+    series: db.prepare<[runId: string, name: string], MetricRow>(
+      'SELECT step, epoch, time, value FROM metric_points WHERE run_id = ? AND name = ? ORDER BY step',
+    ),
+    names: db
+      .prepare<[runId: string], string>(
+        'SELECT DISTINCT name FROM metric_points WHERE run_id = ? ORDER BY name',
+      )
+      .pluck(),
+    deleteAfterEpoch: db.prepare<[runId: string, epoch: number]>(
+      'DELETE FROM metric_points WHERE run_id = ? AND epoch > ?',
+    ),
+  }
+}
+
+export type MetricStatements = ReturnType<typeof metricStatements>

@@ -1,0 +1,727 @@
+/**
+ * RunStore: the one SQLite database of a data folder (`<dataDir>/nin-lab.db`) holding
+ * experiments, runs and their queue, metric points, trainer messages and artifacts.
+ *
+ * Several processes open the same file (the scheduler, a CLI that only enqueues, the app), so:
+ * WAL (readers never block the writer), a busy timeout (a writer waits for another instead of
+ * failing), and every read-modify-write in one IMMEDIATE transaction (it takes the write lock
+ * up front; a deferred one that reads first can fail with SQLITE_BUSY when another process
+ * commits in between, which no busy timeout retries).
+ */
+import { createHash, randomInt } from 'node:crypto'
+import { existsSync, mkdirSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import Database from 'better-sqlite3'
+import { validateExperimentConfig, type ExperimentConfig } from '@shared/config/experiment'
+import { configIdentity } from '@shared/grid'
+import { metricPoints } from '@shared/metrics'
+import {
+  RUN_STATUSES,
+  statusAfter,
+  type RunStatus,
+  type TrainerMessage,
+} from '@shared/protocol/trainer'
+import {
+  artifactStatements,
+  toArtifact,
+  type Artifact,
+  type ArtifactStatements,
+  type NewArtifact,
+} from './artifacts'
+import { StoreError, toStoreError } from './errors'
+import {
+  eventStatements,
+  messageDigest,
+  messageEpoch,
+  toEvent,
+  type EventStatements,
+  type RunEvent,
+} from './events'
+import {
+  experimentStatements,
+  toExperiment,
+  type Experiment,
+  type ExperimentStatements,
+  type ExperimentSummary,
+} from './experiments'
+import { metricStatements, toSample, type MetricSample, type MetricStatements } from './metrics'
+import { checkSchema, LATEST_VERSION, migrate } from './migrations'
+import {
+  listRunsQuery,
+  runStatements,
+  SUMMARY_METRIC,
+  toRun,
+  type Run,
+  type RunFilter,
+  type RunRow,
+  type RunStatements,
+} from './runs'
+
+export const DB_FILE = 'nin-lab.db'
+export const BUSY_TIMEOUT_MS = 5000
+
+export interface RunStoreOptions {
+  /** Open without writing anything (no folder, no migration); writes fail with a StoreError. */
+  readonly readonly?: boolean
+  /** How long to wait for another process's write lock before giving up. */
+  readonly busyTimeoutMs?: number
+  /** The clock for created/queued/started/finished times (tests pin it). */
+  readonly now?: () => number
+}
+
+/** What the scheduler knows when it spawns a run's trainer. */
+export interface StartInfo {
+  readonly pid: number
+  readonly host: string
+  readonly engine: string
+  /** Often unknown until the trainer's `started` message (`auto` walks a ladder). */
+  readonly backend?: string | null
+  readonly versions?: Readonly<Record<string, string>> | null
+}
+
+export type FinalStatus = Exclude<RunStatus, 'queued' | 'running'>
+
+export interface AddRunsResult {
+  readonly added: Run[]
+  /** Configs whose identity (config hash) the experiment already had, or given twice. */
+  readonly skipped: number
+}
+
+export interface TruncateResult {
+  readonly points: number
+  readonly events: number
+}
+
+/**
+ * The run state machine (DESIGN.md). interrupted = its process vanished: it can be retried
+ * (resumes from its checkpoint), or late news from the process can still end it.
+ */
+const TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
+  queued: ['running', 'cancelled', 'failed'],
+  running: ['completed', 'failed', 'cancelled', 'diverged', 'interrupted'],
+  interrupted: ['queued', 'completed', 'failed', 'cancelled', 'diverged'],
+  failed: ['queued'],
+  cancelled: ['queued'],
+  diverged: ['queued'],
+  completed: [],
+}
+
+/** States in which a trainer's final message still decides the outcome. */
+const OPEN: readonly RunStatus[] = ['queued', 'running', 'interrupted']
+
+/** sha256 of the config's identity (all but its name, keys sorted): what dedupes runs. */
+export const configHash = (config: ExperimentConfig): string =>
+  createHash('sha256').update(configIdentity(config)).digest('hex')
+
+// Run ids: 'r' + 6 characters without look-alikes (0/o, 1/l/i), e.g. `r7k2q9x`. Short enough to
+// type after `nin-lab show`, random so that a recreated database never reuses a leftover
+// runs/<id>/ folder (integers 1, 2, 3 would), and 31^6 ≈ 8.9e8 values, checked for collisions.
+const ID_ALPHABET = '23456789abcdefghjkmnpqrstuvwxyz'
+const ID_LENGTH = 6
+
+const orList = (items: readonly string[]): string =>
+  items.length <= 1
+    ? (items[0] ?? '')
+    : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1] ?? ''}`
+
+const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : null)
+
+export class RunStore {
+  private readonly experimentsSql: ExperimentStatements
+  private readonly runsSql: RunStatements
+  private readonly metricsSql: MetricStatements
+  private readonly eventsSql: EventStatements
+  private readonly artifactsSql: ArtifactStatements
+  private readonly listCache = new Map<string, Database.Statement<unknown[], RunRow>>()
+
+  private constructor(
+    /** The raw connection, for diagnostics and tests; all writes go through the methods. */
+    readonly connection: Database.Database,
+    readonly dataDir: string,
+    readonly file: string,
+    private readonly busyTimeoutMs: number,
+    private readonly now: () => number,
+  ) {
+    this.experimentsSql = experimentStatements(connection)
+    this.runsSql = runStatements(connection)
+    this.metricsSql = metricStatements(connection)
+    this.eventsSql = eventStatements(connection)
+    this.artifactsSql = artifactStatements(connection)
+  }
+
+  /**
+   * Opens (creating when needed) `<dataDir>/nin-lab.db` and brings its schema up to date.
+   * Refuses, without writing anything, a file that is not a NiN Lab database and one written by
+   * a newer NiN Lab; file-system and SQLite failures become StoreErrors that say what to do.
+   */
+  static open(dataDir: string, options: RunStoreOptions = {}): RunStore {
+    const dir = resolve(dataDir)
+    const file = join(dir, DB_FILE)
+    const busyTimeoutMs = options.busyTimeoutMs ?? BUSY_TIMEOUT_MS
+    const readonly = options.readonly ?? false
+    const fail = (err: unknown): never => {
+      throw toStoreError(err, file, busyTimeoutMs)
+    }
+    if (!readonly) {
+      try {
+        mkdirSync(dir, { recursive: true })
+      } catch (err) {
+        fail(err)
+      }
+    }
+    let db: Database.Database
+    try {
+      db = new Database(file, { readonly, fileMustExist: readonly, timeout: busyTimeoutMs })
+    } catch (err) {
+      return fail(err)
+    }
+    try {
+      db.pragma(`busy_timeout = ${busyTimeoutMs}`)
+      // Read-only checks first: a database we must refuse is left exactly as it was.
+      const version = checkSchema(db, file)
+      if (readonly) {
+        if (version < LATEST_VERSION) {
+          throw new StoreError(
+            'illegal-state',
+            `${file} has schema ${version}, older than this NiN Lab's ${LATEST_VERSION}: open ` +
+              'it once with write access so that it can be upgraded',
+          )
+        }
+      } else {
+        const mode = db.pragma('journal_mode = WAL', { simple: true })
+        if (mode !== 'wal') {
+          throw new StoreError(
+            'cannot-open',
+            `${file}: SQLite could not switch it to WAL journaling (it stays ${String(mode)}); ` +
+              'a network file system can cause this: use a local --data-dir',
+          )
+        }
+      }
+      db.pragma('foreign_keys = ON')
+      // NORMAL in WAL mode: a power cut may lose the last commits, never corrupt the file.
+      db.pragma('synchronous = NORMAL')
+      if (!readonly) migrate(db, file)
+      return new RunStore(db, dir, file, busyTimeoutMs, options.now ?? Date.now)
+    } catch (err) {
+      db.close()
+      return fail(err)
+    }
+  }
+
+  close(): void {
+    if (this.connection.open) this.connection.close()
+  }
+
+  /** A run's folder: checkpoints, final model, messages.jsonl. */
+  runDir(runId: string): string {
+    return join(this.dataDir, 'runs', runId)
+  }
+
+  /** `PRAGMA integrity_check`: ['ok'] for a sound database, else SQLite's findings. */
+  integrityCheck(): string[] {
+    return this.guard(() =>
+      this.connection.prepare<[], string>('PRAGMA integrity_check').pluck().all(),
+    )
+  }
+
+  // --- experiments ------------------------------------------------------------------------
+
+  findExperiment(name: string): Experiment | undefined {
+    return this.guard(() => {
+      const row = this.experimentsSql.byName.get(name)
+      return row === undefined ? undefined : toExperiment(row)
+    })
+  }
+
+  createExperiment(name: string, description = ''): Experiment {
+    return this.write(() => {
+      const clean = this.checkExperimentName(name)
+      if (this.experimentsSql.byName.get(clean) !== undefined) {
+        throw new StoreError('invalid', `experiment "${clean}" already exists`)
+      }
+      return this.insertExperiment(clean, description)
+    })
+  }
+
+  /** The experiment of that name, created when it does not exist yet. */
+  ensureExperiment(name: string, description = ''): Experiment {
+    return this.write(() => {
+      const clean = this.checkExperimentName(name)
+      const row = this.experimentsSql.byName.get(clean)
+      return row === undefined ? this.insertExperiment(clean, description) : toExperiment(row)
+    })
+  }
+
+  listExperiments(): ExperimentSummary[] {
+    return this.guard(() =>
+      this.experimentsSql.all.all().map((row) => ({ ...toExperiment(row), runs: row.runs })),
+    )
+  }
+
+  // --- runs and the queue ---------------------------------------------------------------------
+
+  /**
+   * Queues configs as runs of an experiment (created if needed), at the end of the queue, in
+   * order. A config the experiment already has (same config hash: names and key order do not
+   * count) is skipped, so queueing a grid twice adds only what is new. One transaction: all or
+   * nothing.
+   */
+  addRuns(
+    experimentName: string,
+    configs: readonly ExperimentConfig[],
+    options: { readonly priority?: number } = {},
+  ): AddRunsResult {
+    const priority = options.priority ?? 0
+    this.checkInteger(priority, 'priority')
+    // Validated here too: the store is a boundary, and reads trust config_json as it is.
+    const rows = configs.map((c, i) => {
+      const config = validateExperimentConfig(c, `run ${i + 1} of ${configs.length}`)
+      return { config, json: JSON.stringify(config), hash: configHash(config) }
+    })
+    return this.write(() => {
+      const experiment = this.ensureExperiment(experimentName)
+      let position = (this.runsSql.maxQueuePosition.get() ?? 0) + 1
+      const added: string[] = []
+      for (const { config, json, hash } of rows) {
+        const id = this.newRunId()
+        const result = this.runsSql.insert.run({
+          id,
+          experimentId: experiment.id,
+          name: config.name,
+          configJson: json,
+          configHash: hash,
+          priority,
+          queuePosition: position,
+          seed: config.train.seed,
+          now: this.now(),
+        })
+        if (result.changes === 1) {
+          added.push(id)
+          position++
+        }
+      }
+      return { added: added.map((id) => this.requireRun(id)), skipped: rows.length - added.length }
+    })
+  }
+
+  getRun(runId: string): Run | undefined {
+    return this.guard(() => {
+      const row = this.runsSql.byId.get(runId)
+      return row === undefined ? undefined : toRun(row)
+    })
+  }
+
+  /** Like getRun, but a missing run is a StoreError ('not-found'). */
+  requireRun(runId: string): Run {
+    return this.guard(() => toRun(this.requireRow(runId)))
+  }
+
+  listRuns(filter: RunFilter = {}): Run[] {
+    return this.guard(() => {
+      const { statement, params } = listRunsQuery(this.connection, this.listCache, filter)
+      return statement.all(...params).map(toRun)
+    })
+  }
+
+  /** The queued runs in the order they will start. */
+  queue(): Run[] {
+    return this.guard(() => this.runsSql.queue.all().map(toRun))
+  }
+
+  /** The run to start next: highest priority, then first queued. */
+  nextQueued(): Run | undefined {
+    return this.guard(() => {
+      const row = this.runsSql.next.get()
+      return row === undefined ? undefined : toRun(row)
+    })
+  }
+
+  /**
+   * queued → running. Conditional on the run still being queued, so two schedulers (should the
+   * data-folder lock ever fail) cannot both start it: the second gets a StoreError.
+   */
+  markStarted(runId: string, info: StartInfo): Run {
+    return this.write(() => {
+      const row = this.requireRow(runId)
+      this.checkTransition(row, 'running', 'start', 'started')
+      this.runsSql.start.run({
+        id: runId,
+        pid: info.pid,
+        host: info.host,
+        engine: info.engine,
+        backend: info.backend ?? null,
+        versionsJson: info.versions == null ? null : JSON.stringify(info.versions),
+        now: this.now(),
+      })
+      return this.requireRun(runId)
+    })
+  }
+
+  /**
+   * Ends a run (e.g. its process exited without a final message: failed). Asking for the state
+   * the run is already in is a no-op, so the scheduler may confirm what a message already did.
+   */
+  markFinished(runId: string, status: FinalStatus, error: string | null = null): Run {
+    return this.write(() => {
+      const row = this.requireRow(runId)
+      if (row.status === status) return toRun(row)
+      this.checkTransition(row, status, `mark`, `marked ${status}`)
+      this.runsSql.finish.run({ id: runId, status, error, now: this.now() })
+      return this.requireRun(runId)
+    })
+  }
+
+  /**
+   * running → interrupted for runs whose process vanished (found at startup, or by a watchdog).
+   * Runs in other states are left alone; returns the runs changed.
+   */
+  markInterrupted(
+    runIds: readonly string[],
+    reason = 'its trainer process ended without a final message',
+  ): Run[] {
+    return this.write(() => {
+      const changed: string[] = []
+      for (const id of new Set(runIds)) {
+        if (this.runsSql.byId.get(id)?.status !== 'running') continue
+        this.runsSql.finish.run({ id, status: 'interrupted', error: reason, now: this.now() })
+        changed.push(id)
+      }
+      return changed.map((id) => this.requireRun(id))
+    })
+  }
+
+  /**
+   * Cancels a queued, running or interrupted run. For a running run this only records the
+   * decision: the scheduler that owns its process sees the status and stops it.
+   */
+  cancel(runId: string): Run {
+    return this.write(() => {
+      const row = this.requireRow(runId)
+      if (row.status === 'cancelled') return toRun(row)
+      this.checkTransition(row, 'cancelled', 'cancel', 'cancelled')
+      this.runsSql.finish.run({ id: runId, status: 'cancelled', error: null, now: this.now() })
+      return this.requireRun(runId)
+    })
+  }
+
+  /**
+   * failed / cancelled / interrupted / diverged → queued, at the end of its priority's queue
+   * (`front: true`: first, e.g. for runs a crash interrupted). The checkpoint stays, so the run
+   * resumes from it; what was recorded after the checkpoint is dropped now, since the resumed
+   * run records it again.
+   */
+  retry(runId: string, options: { readonly front?: boolean } = {}): Run {
+    return this.write(() => {
+      const row = this.requireRow(runId)
+      this.checkTransition(row, 'queued', 'retry', 'retried')
+      const position = options.front
+        ? (this.runsSql.minQueuedPosition.get() ?? (this.runsSql.maxQueuePosition.get() ?? 0) + 1) -
+          1
+        : (this.runsSql.maxQueuePosition.get() ?? 0) + 1
+      this.runsSql.requeue.run({ id: runId, queuePosition: position, now: this.now() })
+      this.truncate(runId, row.last_checkpoint_epoch)
+      return this.requireRun(runId)
+    })
+  }
+
+  /**
+   * Moves a queued run to `index` (0 = starts next) in the queue as `queue()` lists it. Priority
+   * ranks first, so a run moved among runs of another priority takes on the priority it needs
+   * to stay where it was put (dragged to the top, it runs next).
+   */
+  reorder(runId: string, index: number): Run {
+    this.checkInteger(index, 'queue index', 0)
+    return this.write(() => {
+      const row = this.requireRow(runId)
+      if (row.status !== 'queued') {
+        throw new StoreError(
+          'illegal-state',
+          `cannot move run ${runId} in the queue: it is ${row.status}, not queued`,
+        )
+      }
+      const queue = this.runsSql.queue.all().filter((r) => r.id !== runId)
+      const at = Math.min(index, queue.length)
+      const above = queue[at - 1]
+      const below = queue[at]
+      let priority = row.priority
+      if (above !== undefined && priority > above.priority) priority = above.priority
+      if (below !== undefined && priority < below.priority) priority = below.priority
+      queue.splice(at, 0, { ...row, priority })
+      // Renumber from the smallest position: stays below max + 1, where new runs are appended.
+      const base = Math.min(...queue.map((r) => r.queue_position))
+      queue.forEach((r, k) => this.runsSql.setQueuePlace.run(r.priority, base + k, r.id))
+      return this.requireRun(runId)
+    })
+  }
+
+  setPriority(runId: string, priority: number): Run {
+    this.checkInteger(priority, 'priority')
+    return this.write(() => {
+      this.requireRow(runId)
+      this.runsSql.setPriority.run(priority, runId)
+      return this.requireRun(runId)
+    })
+  }
+
+  setNotes(runId: string, notes: string): Run {
+    return this.write(() => {
+      this.requireRow(runId)
+      this.runsSql.setNotes.run(notes, runId)
+      return this.requireRun(runId)
+    })
+  }
+
+  /** Replaces a run's tags (trimmed, empty ones and repeats dropped, order kept). */
+  setTags(runId: string, tags: readonly string[]): Run {
+    const clean = [...new Set(tags.map((t) => t.trim()).filter((t) => t.length > 0))]
+    return this.write(() => {
+      this.requireRow(runId)
+      this.runsSql.setTags.run(JSON.stringify(clean), runId)
+      return this.requireRun(runId)
+    })
+  }
+
+  /**
+   * Deletes runs with their points, events and artifact rows (all or none; a running run is
+   * refused: cancel it first). Returns the run folders for the caller to remove: files are not
+   * the database's to delete, and a failed removal must not undo the deletion.
+   */
+  delete(runIds: readonly string[]): string[] {
+    return this.write(() => {
+      const ids = [...new Set(runIds)]
+      for (const id of ids) {
+        const row = this.requireRow(id)
+        if (row.status === 'running') {
+          throw new StoreError(
+            'illegal-state',
+            `cannot delete run ${id}: it is running; cancel it first`,
+          )
+        }
+      }
+      for (const id of ids) this.runsSql.delete.run(id)
+      return ids.map((id) => this.runDir(id))
+    })
+  }
+
+  // --- trainer messages -----------------------------------------------------------------------
+
+  /**
+   * Records a batch of trainer messages in one transaction: each appended to the run's log,
+   * its metric points upserted, and the run updated (status on a final message, summary on
+   * `epoch`, checkpoint epoch on `checkpoint`, engine/backend/params on `started`). A message
+   * already recorded (same content) is skipped whole, so replaying a log is harmless. A
+   * `started` message that resumes from epoch E drops what was recorded after E.
+   * Returns how many messages were new.
+   */
+  persistMessages(runId: string, messages: readonly TrainerMessage[]): number {
+    if (messages.length === 0) return 0
+    return this.write(() => {
+      let status = this.requireRow(runId).status
+      let seq = this.eventsSql.maxSeq.get(runId) ?? 0
+      let stored = 0
+      for (const m of messages) {
+        if (m.runId !== runId) {
+          throw new StoreError('invalid', `a message of run ${m.runId} was given for run ${runId}`)
+        }
+        const json = JSON.stringify(m)
+        const epoch = messageEpoch(m)
+        const digest = messageDigest(json)
+        const inserted = this.eventsSql.insert.run(
+          runId,
+          seq + 1,
+          m.time,
+          m.type,
+          epoch,
+          digest,
+          json,
+        )
+        if (inserted.changes === 0) continue
+        seq++
+        stored++
+        for (const p of metricPoints(m)) {
+          this.metricsSql.upsert.run(runId, p.name, p.step, p.epoch, p.time, finiteOrNull(p.value))
+        }
+        status = this.applyMessage(runId, status, m)
+      }
+      return stored
+    })
+  }
+
+  /**
+   * Drops the metric points and progress events (step, epoch, checkpoint) after the run's last
+   * checkpoint, and recomputes its summary: a resumed run then replaces, never duplicates, what
+   * happened after that checkpoint. Log lines and final messages stay as history.
+   */
+  truncateAfterCheckpoint(runId: string): TruncateResult {
+    return this.write(() => this.truncate(runId, this.requireRow(runId).last_checkpoint_epoch))
+  }
+
+  metricSeries(runId: string, name: string): MetricSample[] {
+    return this.guard(() => this.metricsSql.series.all(runId, name).map(toSample))
+  }
+
+  metricNames(runId: string): string[] {
+    return this.guard(() => this.metricsSql.names.all(runId))
+  }
+
+  /** The run's log from `afterSeq` on (0: from the start), at most `limit` events. */
+  events(
+    runId: string,
+    options: { readonly afterSeq?: number; readonly limit?: number } = {},
+  ): RunEvent[] {
+    return this.guard(() =>
+      this.eventsSql.page.all(runId, options.afterSeq ?? 0, options.limit ?? 100_000).map(toEvent),
+    )
+  }
+
+  // --- artifacts ------------------------------------------------------------------------------
+
+  addArtifact(runId: string, artifact: NewArtifact): Artifact[] {
+    return this.write(() => {
+      this.requireRow(runId)
+      this.artifactsSql.upsert.run(
+        runId,
+        artifact.kind,
+        artifact.path,
+        artifact.bytes ?? null,
+        this.now(),
+        artifact.epoch ?? null,
+      )
+      return this.artifactsSql.forRun.all(runId).map(toArtifact)
+    })
+  }
+
+  artifacts(runId: string): Artifact[] {
+    return this.guard(() => this.artifactsSql.forRun.all(runId).map(toArtifact))
+  }
+
+  // --- internals ------------------------------------------------------------------------------
+
+  /** Applies one new message's effect on the run row; returns the run's status after it. */
+  private applyMessage(runId: string, status: RunStatus, m: TrainerMessage): RunStatus {
+    switch (m.type) {
+      case 'started':
+        if (OPEN.includes(status)) this.truncate(runId, m.startEpoch)
+        this.runsSql.started.run({
+          id: runId,
+          engine: m.engine,
+          backend: m.backend,
+          versionsJson: JSON.stringify(m.versions),
+          params: m.params,
+          pid: m.pid,
+          time: m.time,
+        })
+        return status === 'queued' ? 'running' : status
+      case 'epoch':
+        this.runsSql.epochDone.run({ id: runId, epoch: m.epoch, acc: finiteOrNull(m.testAcc) })
+        return status
+      case 'checkpoint':
+        this.runsSql.checkpointed.run(m.epoch, runId)
+        this.artifactsSql.upsert.run(runId, 'checkpoint', m.path, null, m.time, m.epoch)
+        return status
+      case 'finished':
+      case 'failed':
+      case 'diverged':
+      case 'cancelled': {
+        // The first final state wins: a run the user cancelled stays cancelled even if its
+        // trainer reports something else on the way out.
+        if (!OPEN.includes(status)) return status
+        const next = statusAfter(m)
+        const error =
+          m.type === 'failed'
+            ? m.error
+            : m.type === 'diverged'
+              ? `training diverged: loss ${m.loss} at epoch ${m.epoch}, step ${m.step}`
+              : null
+        this.runsSql.finish.run({ id: runId, status: next, error, now: m.time })
+        if (m.type === 'finished') {
+          this.runsSql.completedWith.run({
+            id: runId,
+            acc: finiteOrNull(m.testAcc),
+            epochs: m.epochs,
+          })
+          this.artifactsSql.upsert.run(runId, 'model', m.modelPath, null, m.time, null)
+        }
+        return next
+      }
+      default:
+        return status
+    }
+  }
+
+  private truncate(runId: string, epoch: number): TruncateResult {
+    const points = this.metricsSql.deleteAfterEpoch.run(runId, epoch).changes
+    const events = this.eventsSql.deleteAfterEpoch.run(runId, epoch).changes
+    this.artifactsSql.deleteCheckpointsAfter.run(runId, epoch)
+    this.runsSql.resummarize.run({ id: runId, checkpoint: epoch, metric: SUMMARY_METRIC })
+    return { points, events }
+  }
+
+  private requireRow(runId: string): RunRow {
+    const row = this.runsSql.byId.get(runId)
+    if (row === undefined) throw new StoreError('not-found', `no run ${runId} in ${this.file}`)
+    return row
+  }
+
+  private checkTransition(row: RunRow, to: RunStatus, verb: string, participle: string): void {
+    if (TRANSITIONS[row.status].includes(to)) return
+    const from = RUN_STATUSES.filter((s) => TRANSITIONS[s].includes(to))
+    throw new StoreError(
+      'illegal-state',
+      `cannot ${verb} run ${row.id}: it is ${row.status} (only ${orList(from)} runs can be ${participle})`,
+    )
+  }
+
+  private checkExperimentName(name: string): string {
+    const clean = name.trim()
+    if (clean.length === 0 || clean.length > 120) {
+      throw new StoreError(
+        'invalid',
+        `an experiment name must have 1 to 120 characters (got ${JSON.stringify(name)})`,
+      )
+    }
+    return clean
+  }
+
+  private checkInteger(value: number, what: string, min = -1_000_000): void {
+    if (!Number.isInteger(value) || value < min || value > 1_000_000) {
+      throw new StoreError(
+        'invalid',
+        `${what} must be an integer from ${min} to 1000000 (got ${value})`,
+      )
+    }
+  }
+
+  private insertExperiment(name: string, description: string): Experiment {
+    const id = this.experimentsSql.insert.run({
+      name,
+      description,
+      createdAt: this.now(),
+    }).lastInsertRowid
+    const row = this.experimentsSql.byId.get(Number(id))
+    if (row === undefined) throw new Error(`experiment ${name} vanished after insert`)
+    return toExperiment(row)
+  }
+
+  private newRunId(): string {
+    for (;;) {
+      let id = 'r'
+      for (let i = 0; i < ID_LENGTH; i++) id += ID_ALPHABET[randomInt(ID_ALPHABET.length)]
+      if (this.runsSql.exists.get(id) === undefined && !existsSync(this.runDir(id))) return id
+    }
+  }
+
+  /** Runs `fn` translating SQLite and file-system errors into StoreErrors. */
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn()
+    } catch (err) {
+      throw toStoreError(err, this.file, this.busyTimeoutMs)
+    }
+  }
+
+  /** Runs `fn` in one IMMEDIATE transaction (nested calls become savepoints). */
+  private write<T>(fn: () => T): T {
+    return this.guard(() => this.connection.transaction(fn).immediate())
+  }
+}

@@ -1,0 +1,285 @@
+/** The runs table: one row per training run, its config, queue place, state and summary. */
+import type Database from 'better-sqlite3'
+import type { ExperimentConfig } from '@shared/config/experiment'
+import { METRICS } from '@shared/metrics'
+import type { RunStatus } from '@shared/protocol/trainer'
+
+export interface Run {
+  /** Short and readable (`r7k2q9x`): typed in the CLI, used as the run's folder name. */
+  readonly id: string
+  readonly experimentId: number
+  readonly experiment: string
+  readonly name: string
+  readonly config: ExperimentConfig
+  /** sha256 of `configIdentity(config)`: the same experiment whatever its name or key order. */
+  readonly configHash: string
+  readonly status: RunStatus
+  /** Higher runs first. */
+  readonly priority: number
+  /** FIFO order within a priority; smaller first. */
+  readonly queuePosition: number
+  /** What it trained on, once started (null before). */
+  readonly engine: string | null
+  readonly backend: string | null
+  readonly versions: Readonly<Record<string, string>> | null
+  readonly seed: number
+  readonly host: string | null
+  readonly pid: number | null
+  /** Unix times in milliseconds. */
+  readonly createdAt: number
+  readonly queuedAt: number
+  readonly startedAt: number | null
+  readonly finishedAt: number | null
+  readonly error: string | null
+  /** The epoch of the newest checkpoint (0 = none): a resumed run continues after it. */
+  readonly lastCheckpointEpoch: number
+  readonly notes: string
+  readonly tags: readonly string[]
+  readonly params: number | null
+  readonly finalTestAcc: number | null
+  readonly bestTestAcc: number | null
+  readonly epochsDone: number
+}
+
+export interface RunRow {
+  id: string
+  experiment_id: number
+  experiment_name: string
+  name: string
+  config_json: string
+  config_hash: string
+  status: RunStatus
+  priority: number
+  queue_position: number
+  engine: string | null
+  backend: string | null
+  versions_json: string | null
+  seed: number
+  host: string | null
+  pid: number | null
+  created_at: number
+  queued_at: number
+  started_at: number | null
+  finished_at: number | null
+  error: string | null
+  last_checkpoint_epoch: number
+  notes: string
+  tags_json: string
+  params: number | null
+  final_test_acc: number | null
+  best_test_acc: number | null
+  epochs_done: number
+}
+
+export const toRun = (row: RunRow): Run => ({
+  id: row.id,
+  experimentId: row.experiment_id,
+  experiment: row.experiment_name,
+  name: row.name,
+  // Written from a validated config by addRuns; read back as is.
+  config: JSON.parse(row.config_json) as ExperimentConfig,
+  configHash: row.config_hash,
+  status: row.status,
+  priority: row.priority,
+  queuePosition: row.queue_position,
+  engine: row.engine,
+  backend: row.backend,
+  versions:
+    row.versions_json === null
+      ? null
+      : (JSON.parse(row.versions_json) as Readonly<Record<string, string>>),
+  seed: row.seed,
+  host: row.host,
+  pid: row.pid,
+  createdAt: row.created_at,
+  queuedAt: row.queued_at,
+  startedAt: row.started_at,
+  finishedAt: row.finished_at,
+  error: row.error,
+  lastCheckpointEpoch: row.last_checkpoint_epoch,
+  notes: row.notes,
+  tags: JSON.parse(row.tags_json) as string[],
+  params: row.params,
+  finalTestAcc: row.final_test_acc,
+  bestTestAcc: row.best_test_acc,
+  epochsDone: row.epochs_done,
+})
+
+export interface RunFilter {
+  readonly status?: RunStatus | readonly RunStatus[]
+  /** Experiment name. */
+  readonly experiment?: string
+  /** `queue`: the order runs start in (priority, then FIFO); `created` (default): oldest first. */
+  readonly order?: 'queue' | 'created'
+}
+
+export const SELECT_RUN = `SELECT r.*, e.name AS experiment_name
+  FROM runs r JOIN experiments e ON e.id = r.experiment_id`
+
+const QUEUE_ORDER = 'r.priority DESC, r.queue_position ASC'
+
+export interface NewRunRow {
+  id: string
+  experimentId: number
+  name: string
+  configJson: string
+  configHash: string
+  priority: number
+  queuePosition: number
+  seed: number
+  now: number
+}
+
+export interface StartRow {
+  id: string
+  pid: number | null
+  host: string | null
+  engine: string | null
+  backend: string | null
+  versionsJson: string | null
+  now: number
+}
+
+export function runStatements(db: Database.Database) {
+  return {
+    /** Skips (changes = 0) a config already in the experiment: UNIQUE (experiment_id, config_hash). */
+    insert: db.prepare<NewRunRow>(
+      `INSERT INTO runs (id, experiment_id, name, config_json, config_hash, status, priority,
+         queue_position, seed, created_at, queued_at)
+       VALUES (@id, @experimentId, @name, @configJson, @configHash, 'queued', @priority,
+         @queuePosition, @seed, @now, @now)
+       ON CONFLICT (experiment_id, config_hash) DO NOTHING`,
+    ),
+    byId: db.prepare<[id: string], RunRow>(`${SELECT_RUN} WHERE r.id = ?`),
+    exists: db.prepare<[id: string], number>('SELECT 1 FROM runs WHERE id = ?').pluck(),
+    maxQueuePosition: db
+      .prepare<[], number>('SELECT COALESCE(MAX(queue_position), 0) FROM runs')
+      .pluck(),
+    minQueuedPosition: db
+      .prepare<[], number | null>("SELECT MIN(queue_position) FROM runs WHERE status = 'queued'")
+      .pluck(),
+    next: db.prepare<[], RunRow>(
+      `${SELECT_RUN} WHERE r.status = 'queued' ORDER BY ${QUEUE_ORDER} LIMIT 1`,
+    ),
+    queue: db.prepare<[], RunRow>(
+      `${SELECT_RUN} WHERE r.status = 'queued' ORDER BY ${QUEUE_ORDER}`,
+    ),
+    setStatus: db.prepare<[status: RunStatus, id: string]>(
+      'UPDATE runs SET status = ? WHERE id = ?',
+    ),
+    start: db.prepare<StartRow>(
+      `UPDATE runs SET status = 'running', pid = @pid, host = @host, engine = @engine,
+         backend = @backend, versions_json = @versionsJson, started_at = @now,
+         finished_at = NULL, error = NULL
+       WHERE id = @id AND status = 'queued'`,
+    ),
+    finish: db.prepare<{ id: string; status: RunStatus; error: string | null; now: number }>(
+      'UPDATE runs SET status = @status, error = @error, finished_at = @now WHERE id = @id',
+    ),
+    requeue: db.prepare<{ id: string; queuePosition: number; now: number }>(
+      `UPDATE runs SET status = 'queued', queue_position = @queuePosition, queued_at = @now,
+         finished_at = NULL, error = NULL, pid = NULL
+       WHERE id = @id`,
+    ),
+    setQueuePlace: db.prepare<[priority: number, position: number, id: string]>(
+      'UPDATE runs SET priority = ?, queue_position = ? WHERE id = ?',
+    ),
+    setPriority: db.prepare<[priority: number, id: string]>(
+      'UPDATE runs SET priority = ? WHERE id = ?',
+    ),
+    setNotes: db.prepare<[notes: string, id: string]>('UPDATE runs SET notes = ? WHERE id = ?'),
+    setTags: db.prepare<[tagsJson: string, id: string]>(
+      'UPDATE runs SET tags_json = ? WHERE id = ?',
+    ),
+    delete: db.prepare<[id: string]>('DELETE FROM runs WHERE id = ?'),
+    /** From a `started` message: what the trainer actually runs on. */
+    started: db.prepare<{
+      id: string
+      engine: string
+      backend: string
+      versionsJson: string
+      params: number
+      pid: number
+      time: number
+    }>(
+      `UPDATE runs SET engine = @engine, backend = @backend, versions_json = @versionsJson,
+         params = @params, pid = @pid,
+         status = CASE WHEN status IN ('queued', 'interrupted') THEN 'running' ELSE status END,
+         started_at = CASE WHEN status IN ('queued', 'interrupted') OR started_at IS NULL
+           THEN @time ELSE started_at END
+       WHERE id = @id`,
+    ),
+    /** From an `epoch` message. SET sees the old row, so the CASE compares with the old count. */
+    epochDone: db.prepare<{ id: string; epoch: number; acc: number | null }>(
+      `UPDATE runs SET
+         final_test_acc = CASE WHEN @epoch >= epochs_done THEN @acc ELSE final_test_acc END,
+         best_test_acc = CASE WHEN @acc IS NULL THEN best_test_acc
+           ELSE MAX(COALESCE(best_test_acc, @acc), @acc) END,
+         epochs_done = MAX(epochs_done, @epoch)
+       WHERE id = @id`,
+    ),
+    checkpointed: db.prepare<[epoch: number, id: string]>(
+      'UPDATE runs SET last_checkpoint_epoch = MAX(last_checkpoint_epoch, ?) WHERE id = ?',
+    ),
+    completedWith: db.prepare<{ id: string; acc: number | null; epochs: number }>(
+      `UPDATE runs SET final_test_acc = COALESCE(@acc, final_test_acc),
+         best_test_acc = CASE WHEN @acc IS NULL THEN best_test_acc
+           ELSE MAX(COALESCE(best_test_acc, @acc), @acc) END,
+         epochs_done = MAX(epochs_done, @epochs)
+       WHERE id = @id`,
+    ),
+    /** After dropping points: the summary columns again, from the test accuracy that is left. */
+    resummarize: db.prepare<{ id: string; checkpoint: number; metric: string }>(
+      `UPDATE runs SET
+         last_checkpoint_epoch = @checkpoint,
+         epochs_done = COALESCE((SELECT MAX(epoch) FROM metric_points
+           WHERE run_id = @id AND name = @metric), 0),
+         final_test_acc = (SELECT value FROM metric_points
+           WHERE run_id = @id AND name = @metric ORDER BY step DESC LIMIT 1),
+         best_test_acc = (SELECT MAX(value) FROM metric_points
+           WHERE run_id = @id AND name = @metric)
+       WHERE id = @id`,
+    ),
+  }
+}
+
+/** The metric the summary columns come from. */
+export const SUMMARY_METRIC = METRICS.testAcc
+
+export type RunStatements = ReturnType<typeof runStatements>
+
+/**
+ * A listing query for a filter. Prepared per distinct shape and cached: the filters are few,
+ * and a prepared statement per shape keeps the SQL free of string-built values.
+ */
+export function listRunsQuery(
+  db: Database.Database,
+  cache: Map<string, Database.Statement<unknown[], RunRow>>,
+  filter: RunFilter,
+): { statement: Database.Statement<unknown[], RunRow>; params: unknown[] } {
+  const where: string[] = []
+  const params: unknown[] = []
+  const statuses =
+    filter.status === undefined
+      ? []
+      : typeof filter.status === 'string'
+        ? [filter.status]
+        : [...filter.status]
+  if (filter.status !== undefined) {
+    // An empty list of statuses matches no run (not every run).
+    where.push(statuses.length === 0 ? '0' : `r.status IN (${statuses.map(() => '?').join(', ')})`)
+    params.push(...statuses)
+  }
+  if (filter.experiment !== undefined) {
+    where.push('e.name = ?')
+    params.push(filter.experiment)
+  }
+  const order = filter.order === 'queue' ? QUEUE_ORDER : 'r.created_at, r.rowid'
+  const sql = `${SELECT_RUN}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order}`
+  let statement = cache.get(sql)
+  if (statement === undefined) {
+    statement = db.prepare<unknown[], RunRow>(sql)
+    cache.set(sql, statement)
+  }
+  return { statement, params }
+}
