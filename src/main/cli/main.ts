@@ -3,6 +3,8 @@
  * turns known errors into one clear message and an exit status (2 = bad input, 1 = failure).
  */
 import { ConfigError } from '@shared/config/experiment'
+import { benchCommand, benchHelp } from './commands/bench'
+import { configCommand, configHelp } from './commands/config'
 import { runCommand, runHelp } from './commands/run'
 import { serveCommand, serveHelp } from './commands/serve'
 import { summaryCommand, summaryHelp } from './commands/summary'
@@ -12,8 +14,10 @@ type Command = (argv: string[]) => number | Promise<number>
 
 const COMMANDS: Record<string, { run: Command; help: string }> = {
   summary: { run: summaryCommand, help: summaryHelp },
+  config: { run: configCommand, help: configHelp },
   run: { run: runCommand, help: runHelp },
   serve: { run: serveCommand, help: serveHelp },
+  bench: { run: benchCommand, help: benchHelp },
 }
 
 const usage = `Usage: nin-lab <command> [options]

@@ -11,11 +11,22 @@ import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { validateExperimentConfig } from '@shared/config/experiment'
 import type { TrainerJob, TrainerMessage, Unstamped } from '@shared/protocol/trainer'
+import { measureThroughput } from './engines/tfjs/throughput'
 import { trainTfjs } from './engines/tfjs/train'
 
+const { values: args } = parseArgs({
+  options: {
+    job: { type: 'string' },
+    // Throughput measurement instead of a run: --bench CONFIG.json [--steps N] [--warmup N].
+    bench: { type: 'string' },
+    steps: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '2' },
+  },
+})
+
 function readJob(): TrainerJob {
-  const { values } = parseArgs({ options: { job: { type: 'string' } } })
-  if (!values.job) throw new Error('usage: trainer --job JOB.json')
+  const values = args
+  if (!values.job) throw new Error('usage: trainer --job JOB.json | --bench CONFIG.json')
   const job = JSON.parse(readFileSync(values.job, 'utf8')) as TrainerJob
   // The parent validated the config already; validating again costs nothing and guards the
   // standalone entry point, which takes a hand-written job file.
@@ -44,7 +55,19 @@ setInterval(() => {
   if (process.ppid !== parentPid) process.exit(3)
 }, 1000).unref()
 
+/** Prints `RESULT {json}` (the peer benchmark's format) and exits. */
+async function bench(configFile: string): Promise<number> {
+  const config = validateExperimentConfig(JSON.parse(readFileSync(configFile, 'utf8')), configFile)
+  const result = await measureThroughput(config, {
+    steps: Number(args.steps),
+    warmup: Number(args.warmup),
+  })
+  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`)
+  return 0
+}
+
 async function main(): Promise<number> {
+  if (args.bench) return bench(args.bench)
   let job: TrainerJob
   try {
     job = readJob()
@@ -66,9 +89,14 @@ async function main(): Promise<number> {
   }
 }
 
-void main().then((code) => {
-  // Exit explicitly: wasm pthread workers would otherwise keep the process alive, and an
-  // IPC message must be flushed before we go.
-  if (process.send && process.connected) process.disconnect()
-  process.exit(code)
-})
+// Exit explicitly: wasm pthread workers would otherwise keep the process alive.
+main().then(
+  (code) => {
+    if (process.send && process.connected) process.disconnect()
+    process.exit(code)
+  },
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : String(err))
+    process.exit(1)
+  },
+)
