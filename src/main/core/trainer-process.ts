@@ -19,15 +19,32 @@ import {
 
 export const trainerEntry = (): string => fileURLToPath(new URL('./trainer.js', import.meta.url))
 
+export interface TrainerExit {
+  /** The trainer's own final message, or null when its process died without one. */
+  readonly terminal: TerminalMessage | null
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  /** Why the process ended without a final message, for the run's error text. */
+  readonly crash: string | null
+}
+
 export interface TrainerHandle {
   readonly pid: number | undefined
-  /** Resolves with the run's terminal message once the process has exited. */
-  readonly done: Promise<TerminalMessage>
+  /** Resolves once the process has exited. */
+  readonly done: Promise<TrainerExit>
   /** Ask the trainer to stop after the current step (SIGTERM). */
   stop(): void
   /** Kill it at once (SIGKILL). */
   kill(): void
 }
+
+/** The `failed` message a run gets when its trainer died without saying anything final. */
+export const crashMessage = (runId: string, exit: TrainerExit): TerminalMessage => ({
+  type: 'failed',
+  runId,
+  time: Date.now(),
+  error: exit.crash ?? 'the trainer process ended without a final message',
+})
 
 export function startTrainer(
   job: TrainerJob,
@@ -37,7 +54,8 @@ export function startTrainer(
   const jobFile = join(job.runDir, 'job.json')
   writeFileSync(jobFile, JSON.stringify(job, null, 1))
   // Framework chatter (tfjs banners, warnings) goes to the run's trainer.log, not the protocol.
-  const log = createWriteStream(join(job.runDir, 'trainer.log'), { flags: 'a' })
+  const logFile = join(job.runDir, 'trainer.log')
+  const log = createWriteStream(logFile, { flags: 'a' })
   const child: ChildProcess = fork(trainerEntry(), ['--job', jobFile], {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     serialization: 'json',
@@ -51,31 +69,26 @@ export function startTrainer(
     if (isTerminal(m)) terminal = m
     onMessage(m)
   })
-  const done = new Promise<TerminalMessage>((resolve) => {
+  const done = new Promise<TrainerExit>((resolve) => {
     let settled = false
-    const finish = (error: string | null): void => {
+    const finish = (code: number | null, signal: NodeJS.Signals | null, crash: string): void => {
       if (settled) return
       settled = true
       log.end()
-      if (terminal) return resolve(terminal)
-      const failed: TerminalMessage = {
-        type: 'failed',
-        runId: job.runId,
-        time: Date.now(),
-        error: error ?? '',
-      }
-      onMessage(failed)
-      resolve(failed)
+      resolve({ terminal, code, signal, crash: terminal ? null : crash })
     }
-    const logHint = `see ${join(job.runDir, 'trainer.log')}`
     child.once('exit', (code, signal) =>
       finish(
+        code,
+        signal,
         signal !== null
-          ? `the trainer process was killed by ${signal} (${logHint})`
-          : `the trainer process exited with code ${code} without finishing (${logHint})`,
+          ? `the trainer process was killed by ${signal} (see ${logFile})`
+          : `the trainer process exited with code ${code} without finishing (see ${logFile})`,
       ),
     )
-    child.once('error', (err) => finish(`the trainer process could not start: ${err.message}`))
+    child.once('error', (err) =>
+      finish(null, null, `the trainer process could not start: ${err.message}`),
+    )
   })
   return {
     pid: child.pid,

@@ -10,7 +10,7 @@ import { validateExperimentConfig, type ExperimentConfig } from '@shared/config/
 import type { TrainerJob, TrainerMessage } from '@shared/protocol/trainer'
 import { foldMessages, type RunRecord } from '@shared/run-record'
 import { resolveDataDir, runDirOf } from '../../core/paths'
-import { startTrainer } from '../../core/trainer-process'
+import { crashMessage, startTrainer } from '../../core/trainer-process'
 import { resolveConfigs } from '../config-input'
 import { UsageError } from '../errors'
 import { ProgressReporter } from '../progress'
@@ -131,10 +131,11 @@ export async function runCommand(argv: string[]): Promise<number> {
   const progress = new ProgressReporter(process.stderr, config)
   if (!values.json) console.log(`run ${id} (${config.name}) in ${runDir}`)
 
-  const trainer = startTrainer(job, (m) => {
+  const record = (m: TrainerMessage): void => {
     appendFileSync(messagesFile, JSON.stringify(m) + '\n')
     progress.update(m)
-  })
+  }
+  const trainer = startTrainer(job, record)
   let interrupts = 0
   const onInterrupt = (): void => {
     interrupts++
@@ -145,13 +146,15 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   process.on('SIGINT', onInterrupt)
   process.on('SIGTERM', onInterrupt)
-  const final = await trainer.done
+  const exit = await trainer.done
+  const final = exit.terminal ?? crashMessage(id, exit)
+  if (!exit.terminal) record(final)
   process.off('SIGINT', onInterrupt)
   process.off('SIGTERM', onInterrupt)
   progress.finish(final)
 
-  const record = foldMessages(readMessages(runDir))
-  if (values.json) console.log(JSON.stringify(runJson(id, config, record)))
+  const folded = foldMessages(readMessages(runDir))
+  if (values.json) console.log(JSON.stringify(runJson(id, config, folded)))
   if (final.type === 'finished') return 0
   if (final.type === 'cancelled') {
     console.error(

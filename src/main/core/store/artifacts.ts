@@ -1,5 +1,6 @@
 /** The artifacts table: files a run produced (checkpoints, the final model, exports, logs). */
 import type Database from 'better-sqlite3'
+import { prepare } from './statement'
 
 export const ARTIFACT_KINDS = ['checkpoint', 'model', 'export', 'log'] as const
 export type ArtifactKind = (typeof ARTIFACT_KINDS)[number]
@@ -46,7 +47,7 @@ export const toArtifact = (row: ArtifactRow): Artifact => ({
 export function artifactStatements(db: Database.Database) {
   return {
     /** One row per file: a checkpoint rewritten at the same path updates its row. */
-    upsert: db.prepare<
+    upsert: prepare<
       [
         runId: string,
         kind: ArtifactKind,
@@ -56,15 +57,18 @@ export function artifactStatements(db: Database.Database) {
         epoch: number | null,
       ]
     >(
+      db,
       `INSERT INTO artifacts (run_id, kind, path, bytes, created_at, epoch) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (run_id, path) DO UPDATE SET kind = excluded.kind,
          bytes = COALESCE(excluded.bytes, bytes), created_at = excluded.created_at,
          epoch = excluded.epoch`,
     ),
-    forRun: db.prepare<[runId: string], ArtifactRow>(
+    forRun: prepare<[runId: string], ArtifactRow>(
+      db,
       'SELECT * FROM artifacts WHERE run_id = ? ORDER BY created_at, id',
     ),
-    deleteCheckpointsAfter: db.prepare<[runId: string, epoch: number]>(
+    deleteCheckpointsAfter: prepare<[runId: string, epoch: number]>(
+      db,
       "DELETE FROM artifacts WHERE run_id = ? AND kind = 'checkpoint' AND epoch > ?",
     ),
   }

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto'
 import type Database from 'better-sqlite3'
 import type { TrainerMessage } from '@shared/protocol/trainer'
+import { prepare, preparePluck } from './statement'
 
 export interface RunEvent {
   /** Position in the run's log, from 1. */
@@ -42,7 +43,7 @@ export const REPLAYED_TYPES = ['step', 'epoch', 'checkpoint'] as const
 
 export function eventStatements(db: Database.Database) {
   return {
-    insert: db.prepare<
+    insert: prepare<
       [
         runId: string,
         seq: number,
@@ -53,19 +54,21 @@ export function eventStatements(db: Database.Database) {
         json: string,
       ]
     >(
+      db,
       `INSERT INTO run_events (run_id, seq, time, type, epoch, digest, json)
        VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, digest) DO NOTHING`,
     ),
-    maxSeq: db
-      .prepare<[runId: string], number>(
-        'SELECT COALESCE(MAX(seq), 0) FROM run_events WHERE run_id = ?',
-      )
-      .pluck(),
-    page: db.prepare<[runId: string, afterSeq: number, limit: number], EventRow>(
+    maxSeq: preparePluck<[runId: string], number>(
+      db,
+      'SELECT COALESCE(MAX(seq), 0) FROM run_events WHERE run_id = ?',
+    ),
+    page: prepare<[runId: string, afterSeq: number, limit: number], EventRow>(
+      db,
       `SELECT seq, time, type, json FROM run_events WHERE run_id = ? AND seq > ?
        ORDER BY seq LIMIT ?`,
     ),
-    deleteAfterEpoch: db.prepare<[runId: string, epoch: number]>(
+    deleteAfterEpoch: prepare<[runId: string, epoch: number]>(
+      db,
       `DELETE FROM run_events WHERE run_id = ? AND epoch > ?
        AND type IN (${REPLAYED_TYPES.map((t) => `'${t}'`).join(', ')})`,
     ),

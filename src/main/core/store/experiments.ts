@@ -1,5 +1,6 @@
 /** The experiments table: named groups of runs (an ablation study, a grid). */
 import type Database from 'better-sqlite3'
+import { prepare } from './statement'
 
 export interface Experiment {
   readonly id: number
@@ -29,12 +30,14 @@ export const toExperiment = (row: ExperimentRow): Experiment => ({
 
 export function experimentStatements(db: Database.Database) {
   return {
-    insert: db.prepare<{ name: string; description: string; createdAt: number }>(
+    insert: prepare<[{ name: string; description: string; createdAt: number }]>(
+      db,
       'INSERT INTO experiments (name, description, created_at) VALUES (@name, @description, @createdAt)',
     ),
-    byName: db.prepare<[string], ExperimentRow>('SELECT * FROM experiments WHERE name = ?'),
-    byId: db.prepare<[number], ExperimentRow>('SELECT * FROM experiments WHERE id = ?'),
-    all: db.prepare<[], ExperimentRow & { runs: number }>(
+    byName: prepare<[name: string], ExperimentRow>(db, 'SELECT * FROM experiments WHERE name = ?'),
+    byId: prepare<[id: number], ExperimentRow>(db, 'SELECT * FROM experiments WHERE id = ?'),
+    all: prepare<[], ExperimentRow & { runs: number }>(
+      db,
       `SELECT e.*, (SELECT COUNT(*) FROM runs r WHERE r.experiment_id = e.id) AS runs
        FROM experiments e ORDER BY e.created_at, e.id`,
     ),

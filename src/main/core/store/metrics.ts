@@ -1,5 +1,6 @@
 /** The metric_points table: one row per (run, metric, step), from `metricPoints(message)`. */
 import type Database from 'better-sqlite3'
+import { prepare, preparePluck } from './statement'
 
 export interface MetricSample {
   readonly step: number
@@ -30,22 +31,24 @@ export function metricStatements(db: Database.Database) {
      * Upsert: a point replayed (the same message persisted twice, or a resumed run redoing a
      * step) replaces the old one instead of adding a second.
      */
-    upsert: db.prepare<
+    upsert: prepare<
       [runId: string, name: string, step: number, epoch: number, time: number, value: number | null]
     >(
+      db,
       `INSERT INTO metric_points (run_id, name, step, epoch, time, value) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (run_id, name, step)
        DO UPDATE SET epoch = excluded.epoch, time = excluded.time, value = excluded.value`,
     ),
-    series: db.prepare<[runId: string, name: string], MetricRow>(
+    series: prepare<[runId: string, name: string], MetricRow>(
+      db,
       'SELECT step, epoch, time, value FROM metric_points WHERE run_id = ? AND name = ? ORDER BY step',
     ),
-    names: db
-      .prepare<[runId: string], string>(
-        'SELECT DISTINCT name FROM metric_points WHERE run_id = ? ORDER BY name',
-      )
-      .pluck(),
-    deleteAfterEpoch: db.prepare<[runId: string, epoch: number]>(
+    names: preparePluck<[runId: string], string>(
+      db,
+      'SELECT DISTINCT name FROM metric_points WHERE run_id = ? ORDER BY name',
+    ),
+    deleteAfterEpoch: prepare<[runId: string, epoch: number]>(
+      db,
       'DELETE FROM metric_points WHERE run_id = ? AND epoch > ?',
     ),
   }

@@ -109,6 +109,18 @@ export const MIGRATIONS: readonly Migration[] = [
       PRAGMA application_id = ${APPLICATION_ID};
     `,
   },
+  {
+    version: 2,
+    description: 'settings (queue paused)',
+    // State every process must see and that survives restarts: `nin-lab queue pause` in a
+    // shell pauses the scheduler running in the app.
+    sql: `
+      CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ]
 
 /** The newest schema this code knows. */

@@ -28,7 +28,9 @@ import {
   type ArtifactStatements,
   type NewArtifact,
 } from './artifacts'
+import { runDirOf } from '../paths'
 import { StoreError, toStoreError } from './errors'
+import type { Statement } from './statement'
 import {
   eventStatements,
   messageDigest,
@@ -56,6 +58,7 @@ import {
   type RunRow,
   type RunStatements,
 } from './runs'
+import { SETTING_KEYS, settingStatements, type SettingStatements } from './settings'
 
 export const DB_FILE = 'nin-lab.db'
 export const BUSY_TIMEOUT_MS = 5000
@@ -132,7 +135,8 @@ export class RunStore {
   private readonly metricsSql: MetricStatements
   private readonly eventsSql: EventStatements
   private readonly artifactsSql: ArtifactStatements
-  private readonly listCache = new Map<string, Database.Statement<unknown[], RunRow>>()
+  private readonly settingsSql: SettingStatements
+  private readonly listCache = new Map<string, Statement<unknown[], RunRow>>()
 
   private constructor(
     /** The raw connection, for diagnostics and tests; all writes go through the methods. */
@@ -147,6 +151,7 @@ export class RunStore {
     this.metricsSql = metricStatements(connection)
     this.eventsSql = eventStatements(connection)
     this.artifactsSql = artifactStatements(connection)
+    this.settingsSql = settingStatements(connection)
   }
 
   /**
@@ -168,6 +173,12 @@ export class RunStore {
       } catch (err) {
         fail(err)
       }
+    }
+    if (readonly && !existsSync(file)) {
+      throw new StoreError(
+        'cannot-open',
+        `no NiN Lab database at ${file}: check the --data-dir (opening read-only creates nothing)`,
+      )
     }
     let db: Database.Database
     try {
@@ -214,7 +225,7 @@ export class RunStore {
 
   /** A run's folder: checkpoints, final model, messages.jsonl. */
   runDir(runId: string): string {
-    return join(this.dataDir, 'runs', runId)
+    return runDirOf(this.dataDir, runId)
   }
 
   /** `PRAGMA integrity_check`: ['ok'] for a sound database, else SQLite's findings. */
@@ -500,6 +511,17 @@ export class RunStore {
       }
       for (const id of ids) this.runsSql.delete.run(id)
       return ids.map((id) => this.runDir(id))
+    })
+  }
+
+  /** Whether the queue is paused: queued runs wait; running ones go on. Shared by all processes. */
+  queuePaused(): boolean {
+    return this.guard(() => this.settingsSql.get.get(SETTING_KEYS.queuePaused) === 'true')
+  }
+
+  setQueuePaused(paused: boolean): void {
+    this.write(() => {
+      this.settingsSql.set.run(SETTING_KEYS.queuePaused, JSON.stringify(paused))
     })
   }
 

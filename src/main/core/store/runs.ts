@@ -3,6 +3,7 @@ import type Database from 'better-sqlite3'
 import type { ExperimentConfig } from '@shared/config/experiment'
 import { METRICS } from '@shared/metrics'
 import type { RunStatus } from '@shared/protocol/trainer'
+import { prepare, preparePluck, type Statement } from './statement'
 
 export interface Run {
   /** Short and readable (`r7k2q9x`): typed in the CLI, used as the run's folder name. */
@@ -143,74 +144,92 @@ export interface StartRow {
 export function runStatements(db: Database.Database) {
   return {
     /** Skips (changes = 0) a config already in the experiment: UNIQUE (experiment_id, config_hash). */
-    insert: db.prepare<NewRunRow>(
+    insert: prepare<[NewRunRow]>(
+      db,
       `INSERT INTO runs (id, experiment_id, name, config_json, config_hash, status, priority,
          queue_position, seed, created_at, queued_at)
        VALUES (@id, @experimentId, @name, @configJson, @configHash, 'queued', @priority,
          @queuePosition, @seed, @now, @now)
        ON CONFLICT (experiment_id, config_hash) DO NOTHING`,
     ),
-    byId: db.prepare<[id: string], RunRow>(`${SELECT_RUN} WHERE r.id = ?`),
-    exists: db.prepare<[id: string], number>('SELECT 1 FROM runs WHERE id = ?').pluck(),
-    maxQueuePosition: db
-      .prepare<[], number>('SELECT COALESCE(MAX(queue_position), 0) FROM runs')
-      .pluck(),
-    minQueuedPosition: db
-      .prepare<[], number | null>("SELECT MIN(queue_position) FROM runs WHERE status = 'queued'")
-      .pluck(),
-    next: db.prepare<[], RunRow>(
+    byId: prepare<[id: string], RunRow>(db, `${SELECT_RUN} WHERE r.id = ?`),
+    exists: preparePluck<[id: string], number>(db, 'SELECT 1 FROM runs WHERE id = ?'),
+    maxQueuePosition: preparePluck<[], number>(
+      db,
+      'SELECT COALESCE(MAX(queue_position), 0) FROM runs',
+    ),
+    minQueuedPosition: preparePluck<[], number | null>(
+      db,
+      "SELECT MIN(queue_position) FROM runs WHERE status = 'queued'",
+    ),
+    next: prepare<[], RunRow>(
+      db,
       `${SELECT_RUN} WHERE r.status = 'queued' ORDER BY ${QUEUE_ORDER} LIMIT 1`,
     ),
-    queue: db.prepare<[], RunRow>(
+    queue: prepare<[], RunRow>(
+      db,
       `${SELECT_RUN} WHERE r.status = 'queued' ORDER BY ${QUEUE_ORDER}`,
     ),
-    setStatus: db.prepare<[status: RunStatus, id: string]>(
-      'UPDATE runs SET status = ? WHERE id = ?',
-    ),
-    start: db.prepare<StartRow>(
+    start: prepare<[StartRow]>(
+      db,
       `UPDATE runs SET status = 'running', pid = @pid, host = @host, engine = @engine,
          backend = @backend, versions_json = @versionsJson, started_at = @now,
          finished_at = NULL, error = NULL
        WHERE id = @id AND status = 'queued'`,
     ),
-    finish: db.prepare<{ id: string; status: RunStatus; error: string | null; now: number }>(
+    finish: prepare<[{ id: string; status: RunStatus; error: string | null; now: number }]>(
+      db,
       'UPDATE runs SET status = @status, error = @error, finished_at = @now WHERE id = @id',
     ),
-    requeue: db.prepare<{ id: string; queuePosition: number; now: number }>(
+    requeue: prepare<[{ id: string; queuePosition: number; now: number }]>(
+      db,
       `UPDATE runs SET status = 'queued', queue_position = @queuePosition, queued_at = @now,
          finished_at = NULL, error = NULL, pid = NULL
        WHERE id = @id`,
     ),
-    setQueuePlace: db.prepare<[priority: number, position: number, id: string]>(
+    setQueuePlace: prepare<[priority: number, position: number, id: string]>(
+      db,
       'UPDATE runs SET priority = ?, queue_position = ? WHERE id = ?',
     ),
-    setPriority: db.prepare<[priority: number, id: string]>(
+    setPriority: prepare<[priority: number, id: string]>(
+      db,
       'UPDATE runs SET priority = ? WHERE id = ?',
     ),
-    setNotes: db.prepare<[notes: string, id: string]>('UPDATE runs SET notes = ? WHERE id = ?'),
-    setTags: db.prepare<[tagsJson: string, id: string]>(
+    setNotes: prepare<[notes: string, id: string]>(db, 'UPDATE runs SET notes = ? WHERE id = ?'),
+    setTags: prepare<[tagsJson: string, id: string]>(
+      db,
       'UPDATE runs SET tags_json = ? WHERE id = ?',
     ),
-    delete: db.prepare<[id: string]>('DELETE FROM runs WHERE id = ?'),
-    /** From a `started` message: what the trainer actually runs on. */
-    started: db.prepare<{
-      id: string
-      engine: string
-      backend: string
-      versionsJson: string
-      params: number
-      pid: number
-      time: number
-    }>(
+    delete: prepare<[id: string]>(db, 'DELETE FROM runs WHERE id = ?'),
+    /**
+     * From a `started` message: what the trainer actually runs on. Only a queued run becomes
+     * running here (a run started without markStarted, e.g. by `nin-lab run`); an interrupted
+     * one stays so: its process is gone, this is late news from it.
+     */
+    started: prepare<
+      [
+        {
+          id: string
+          engine: string
+          backend: string
+          versionsJson: string
+          params: number
+          pid: number
+          time: number
+        },
+      ]
+    >(
+      db,
       `UPDATE runs SET engine = @engine, backend = @backend, versions_json = @versionsJson,
          params = @params, pid = @pid,
-         status = CASE WHEN status IN ('queued', 'interrupted') THEN 'running' ELSE status END,
-         started_at = CASE WHEN status IN ('queued', 'interrupted') OR started_at IS NULL
-           THEN @time ELSE started_at END
+         started_at = CASE WHEN status = 'queued' OR started_at IS NULL
+           THEN @time ELSE started_at END,
+         status = CASE WHEN status = 'queued' THEN 'running' ELSE status END
        WHERE id = @id`,
     ),
     /** From an `epoch` message. SET sees the old row, so the CASE compares with the old count. */
-    epochDone: db.prepare<{ id: string; epoch: number; acc: number | null }>(
+    epochDone: prepare<[{ id: string; epoch: number; acc: number | null }]>(
+      db,
       `UPDATE runs SET
          final_test_acc = CASE WHEN @epoch >= epochs_done THEN @acc ELSE final_test_acc END,
          best_test_acc = CASE WHEN @acc IS NULL THEN best_test_acc
@@ -218,18 +237,24 @@ export function runStatements(db: Database.Database) {
          epochs_done = MAX(epochs_done, @epoch)
        WHERE id = @id`,
     ),
-    checkpointed: db.prepare<[epoch: number, id: string]>(
+    checkpointed: prepare<[epoch: number, id: string]>(
+      db,
       'UPDATE runs SET last_checkpoint_epoch = MAX(last_checkpoint_epoch, ?) WHERE id = ?',
     ),
-    completedWith: db.prepare<{ id: string; acc: number | null; epochs: number }>(
+    completedWith: prepare<[{ id: string; acc: number | null; epochs: number }]>(
+      db,
       `UPDATE runs SET final_test_acc = COALESCE(@acc, final_test_acc),
          best_test_acc = CASE WHEN @acc IS NULL THEN best_test_acc
            ELSE MAX(COALESCE(best_test_acc, @acc), @acc) END,
          epochs_done = MAX(epochs_done, @epochs)
        WHERE id = @id`,
     ),
-    /** After dropping points: the summary columns again, from the test accuracy that is left. */
-    resummarize: db.prepare<{ id: string; checkpoint: number; metric: string }>(
+    /**
+     * After dropping points past `checkpoint`: the checkpoint epoch and the summary columns
+     * again, from the test accuracy that is left.
+     */
+    resummarize: prepare<[{ id: string; checkpoint: number; metric: string }]>(
+      db,
       `UPDATE runs SET
          last_checkpoint_epoch = @checkpoint,
          epochs_done = COALESCE((SELECT MAX(epoch) FROM metric_points
@@ -254,9 +279,9 @@ export type RunStatements = ReturnType<typeof runStatements>
  */
 export function listRunsQuery(
   db: Database.Database,
-  cache: Map<string, Database.Statement<unknown[], RunRow>>,
+  cache: Map<string, Statement<unknown[], RunRow>>,
   filter: RunFilter,
-): { statement: Database.Statement<unknown[], RunRow>; params: unknown[] } {
+): { statement: Statement<unknown[], RunRow>; params: unknown[] } {
   const where: string[] = []
   const params: unknown[] = []
   const statuses =
@@ -278,7 +303,7 @@ export function listRunsQuery(
   const sql = `${SELECT_RUN}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order}`
   let statement = cache.get(sql)
   if (statement === undefined) {
-    statement = db.prepare<unknown[], RunRow>(sql)
+    statement = prepare<unknown[], RunRow>(db, sql)
     cache.set(sql, statement)
   }
   return { statement, params }

@@ -81,7 +81,10 @@ export function buildNetwork(layers: readonly Layer[], seed: number): Network {
     const bias = tf.variable(tf.zeros([outUnits]), true, `${prefix}${layer.name}/bias`)
     weights.set(layer.name, { kernel, bias })
     variables.push(kernel, bias)
-    named.push({ name: `${layer.name}/kernel`, variable: kernel }, { name: `${layer.name}/bias`, variable: bias })
+    named.push(
+      { name: `${layer.name}/kernel`, variable: kernel },
+      { name: `${layer.name}/bias`, variable: bias },
+    )
   }
 
   const weightsOf = (name: string): LayerWeights => {

@@ -18,7 +18,7 @@
  * when the package version moves. The hook below changes nothing on disk under node_modules,
  * needs nothing in package.json, and is active only while the wasm backend's factory runs:
  *
- *  - We re-register the `wasm` backend factory with a wrapper (same priority) that, for the
+ *  - We replace the `wasm` backend factory with a wrapper (same priority) that, for the
  *    duration of the original factory call only, sets the flag (1), answers
  *    `URL.createObjectURL` for the worker Blob with the path of a real worker file (2) whose
  *    `load` handler is redirected to a copy of the package's own *unbundled* threaded glue,
@@ -26,6 +26,8 @@
  *    2 × threads CPUs to the glue's core-count function only (4) — other callers see the truth.
  *  - Everything is restored in `finally`, so a failure leaves the process as it was and the
  *    caller can retry single-threaded (index.ts does).
+ *  - With 1 thread nothing is hooked and the flag is set false: tfjs then loads its plain SIMD
+ *    build, which has no workers at all.
  *
  * Soundness checks: the worker Blob is recognised by its MIME type *and* its exact size (the
  * size of the package's own worker text, so a different tfjs version fails loudly instead of
@@ -37,7 +39,7 @@
  * Process hygiene after init (the pitfalls FACTS.md lists):
  *  - emscripten starts a pool of 8 workers regardless of the thread count; tfjs's pthreadpool
  *    takes threads − 1 of them (the calling JS thread is the pool's thread 0) and never creates
- *    more, so the spare workers are terminated (≈60 MB less idle RSS).
+ *    more, so the spare workers are terminated (FACTS.md: idle RSS 166 → 103 MB).
  *  - the running pthread workers are `unref()`ed: they only ever work while the main thread is
  *    blocked inside a synchronous wasm call, so they have no reason to keep the process alive.
  *    `shutdownWasm()` still removes the backend, terminates them and frees the wasm heap.
@@ -53,7 +55,7 @@ import { createRequire } from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
 import type { Worker } from 'node:worker_threads'
-import { getThreadsCount, setThreadsCount } from '@tensorflow/tfjs-backend-wasm'
+import { getThreadsCount, setThreadsCount, version_wasm } from '@tensorflow/tfjs-backend-wasm'
 import { engine, env, registerBackend, removeBackend } from '@tensorflow/tfjs-core'
 import type { KernelBackend } from '@tensorflow/tfjs-core'
 
@@ -62,6 +64,13 @@ const WORKER_BLOB_TYPE = 'application/javascript'
 const GLUE_FILE = 'wasm-out/tfjs-backend-wasm-threaded-simd.js'
 const WORKER_TEXT_FILE = 'wasm-out/tfjs-backend-wasm-threaded-simd.worker.js'
 const PROCESS_EVENTS = ['uncaughtException', 'unhandledRejection'] as const
+/**
+ * Versions whose init code and glue this hook was checked against. Another version may move
+ * the internals it relies on, and some failures (a pthread worker that cannot load its script)
+ * surface as uncaught exceptions from a worker rather than as a failed init, so an unchecked
+ * version runs single-threaded until someone re-checks it (tests/unit/trainer/wasm-kernels.test.ts).
+ */
+const CHECKED_VERSIONS: readonly string[] = ['4.22.0']
 
 type Factory = () => KernelBackend | Promise<KernelBackend>
 type Listener = (...args: unknown[]) => void
@@ -219,7 +228,7 @@ function pthreadState(backend: KernelBackend): PThreadState | undefined {
 function trimPool(backend: KernelBackend): void {
   const pthreads = pthreadState(backend)
   if (!pthreads) return
-  for (const worker of pthreads.unusedWorkers.splice(0)) void worker.terminate()
+  for (const worker of pthreads.unusedWorkers.splice(0)) worker.terminate().catch(() => undefined)
   for (const worker of pthreads.runningWorkers) worker.unref()
 }
 
@@ -285,6 +294,10 @@ function ensureHook(): HookState {
 
 /** What Node offers for wasm threads here, or why it cannot have them. */
 export function wasmThreadsUnavailableReason(): string | null {
+  if (!CHECKED_VERSIONS.includes(version_wasm)) {
+    const checked = CHECKED_VERSIONS.join(', ')
+    return `the threads hook is checked against tfjs-backend-wasm ${checked}, not ${version_wasm}`
+  }
   if (typeof SharedArrayBuffer !== 'function') return 'SharedArrayBuffer is not available'
   if (typeof Blob !== 'function' || typeof URL.createObjectURL !== 'function') {
     return 'Blob / URL.createObjectURL are not available'
