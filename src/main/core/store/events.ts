@@ -1,17 +1,9 @@
 /** The run_events table: each trainer message as received, in order (a run's log). */
+import type { RunEvent } from '@shared/api/types'
 import { createHash } from 'node:crypto'
 import type Database from 'better-sqlite3'
 import type { TrainerMessage } from '@shared/protocol/trainer'
 import { prepare, preparePluck } from './statement'
-
-export interface RunEvent {
-  /** Position in the run's log, from 1. */
-  readonly seq: number
-  readonly time: number
-  readonly type: TrainerMessage['type']
-  /** The message as the trainer sent it (non-finite numbers read back as null, as in JSON). */
-  readonly message: TrainerMessage
-}
 
 interface EventRow {
   seq: number
@@ -76,3 +68,5 @@ export function eventStatements(db: Database.Database) {
 }
 
 export type EventStatements = ReturnType<typeof eventStatements>
+
+export type { RunEvent }

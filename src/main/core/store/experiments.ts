@@ -1,18 +1,7 @@
 /** The experiments table: named groups of runs (an ablation study, a grid). */
+import type { Experiment, ExperimentSummary } from '@shared/api/types'
 import type Database from 'better-sqlite3'
 import { prepare } from './statement'
-
-export interface Experiment {
-  readonly id: number
-  readonly name: string
-  readonly description: string
-  /** Unix time in milliseconds. */
-  readonly createdAt: number
-}
-
-export interface ExperimentSummary extends Experiment {
-  readonly runs: number
-}
 
 interface ExperimentRow {
   id: number
@@ -45,3 +34,5 @@ export function experimentStatements(db: Database.Database) {
 }
 
 export type ExperimentStatements = ReturnType<typeof experimentStatements>
+
+export type { Experiment, ExperimentSummary }

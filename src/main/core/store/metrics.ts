@@ -1,15 +1,7 @@
 /** The metric_points table: one row per (run, metric, step), from `metricPoints(message)`. */
+import type { MetricSample } from '@shared/api/types'
 import type Database from 'better-sqlite3'
 import { prepare, preparePluck } from './statement'
-
-export interface MetricSample {
-  readonly step: number
-  readonly epoch: number
-  /** Unix time in milliseconds. */
-  readonly time: number
-  /** NaN where the trainer measured NaN (a diverging loss); SQLite stores it as NULL. */
-  readonly value: number
-}
 
 interface MetricRow {
   step: number
@@ -55,3 +47,5 @@ export function metricStatements(db: Database.Database) {
 }
 
 export type MetricStatements = ReturnType<typeof metricStatements>
+
+export type { MetricSample }

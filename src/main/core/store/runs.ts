@@ -1,46 +1,10 @@
 /** The runs table: one row per training run, its config, queue place, state and summary. */
+import type { Run } from '@shared/api/types'
 import type Database from 'better-sqlite3'
 import type { ExperimentConfig } from '@shared/config/experiment'
 import { METRICS } from '@shared/metrics'
 import type { RunStatus } from '@shared/protocol/trainer'
 import { prepare, preparePluck, type Statement } from './statement'
-
-export interface Run {
-  /** Short and readable (`r7k2q9x`): typed in the CLI, used as the run's folder name. */
-  readonly id: string
-  readonly experimentId: number
-  readonly experiment: string
-  readonly name: string
-  readonly config: ExperimentConfig
-  /** sha256 of `configIdentity(config)`: the same experiment whatever its name or key order. */
-  readonly configHash: string
-  readonly status: RunStatus
-  /** Higher runs first. */
-  readonly priority: number
-  /** FIFO order within a priority; smaller first. */
-  readonly queuePosition: number
-  /** What it trained on, once started (null before). */
-  readonly engine: string | null
-  readonly backend: string | null
-  readonly versions: Readonly<Record<string, string>> | null
-  readonly seed: number
-  readonly host: string | null
-  readonly pid: number | null
-  /** Unix times in milliseconds. */
-  readonly createdAt: number
-  readonly queuedAt: number
-  readonly startedAt: number | null
-  readonly finishedAt: number | null
-  readonly error: string | null
-  /** The epoch of the newest checkpoint (0 = none): a resumed run continues after it. */
-  readonly lastCheckpointEpoch: number
-  readonly notes: string
-  readonly tags: readonly string[]
-  readonly params: number | null
-  readonly finalTestAcc: number | null
-  readonly bestTestAcc: number | null
-  readonly epochsDone: number
-}
 
 export interface RunRow {
   id: string
@@ -308,3 +272,5 @@ export function listRunsQuery(
   }
   return { statement, params }
 }
+
+export type { Run }

@@ -1,0 +1,73 @@
+/**
+ * The records the core hands out — runs, experiments, metric samples, log events — shared by
+ * the store that produces them and every client (CLI, web, Electron) that shows them.
+ */
+import type { ExperimentConfig } from '../config/experiment'
+import type { RunStatus, TrainerMessage } from '../protocol/trainer'
+
+export interface Run {
+  /** Short and readable (`r7k2q9x`): typed in the CLI, used as the run's folder name. */
+  readonly id: string
+  readonly experimentId: number
+  readonly experiment: string
+  readonly name: string
+  readonly config: ExperimentConfig
+  /** sha256 of `configIdentity(config)`: the same experiment whatever its name or key order. */
+  readonly configHash: string
+  readonly status: RunStatus
+  /** Higher runs first. */
+  readonly priority: number
+  /** FIFO order within a priority; smaller first. */
+  readonly queuePosition: number
+  /** What it trained on, once started (null before). */
+  readonly engine: string | null
+  readonly backend: string | null
+  readonly versions: Readonly<Record<string, string>> | null
+  readonly seed: number
+  readonly host: string | null
+  readonly pid: number | null
+  /** Unix times in milliseconds. */
+  readonly createdAt: number
+  readonly queuedAt: number
+  readonly startedAt: number | null
+  readonly finishedAt: number | null
+  readonly error: string | null
+  /** The epoch of the newest checkpoint (0 = none): a resumed run continues after it. */
+  readonly lastCheckpointEpoch: number
+  readonly notes: string
+  readonly tags: readonly string[]
+  readonly params: number | null
+  readonly finalTestAcc: number | null
+  readonly bestTestAcc: number | null
+  readonly epochsDone: number
+}
+
+export interface MetricSample {
+  readonly step: number
+  readonly epoch: number
+  /** Unix time in milliseconds. */
+  readonly time: number
+  /** NaN where the trainer measured NaN (a diverging loss); SQLite stores it as NULL. */
+  readonly value: number
+}
+
+export interface RunEvent {
+  /** Position in the run's log, from 1. */
+  readonly seq: number
+  readonly time: number
+  readonly type: TrainerMessage['type']
+  /** The message as the trainer sent it (non-finite numbers read back as null, as in JSON). */
+  readonly message: TrainerMessage
+}
+
+export interface Experiment {
+  readonly id: number
+  readonly name: string
+  readonly description: string
+  /** Unix time in milliseconds. */
+  readonly createdAt: number
+}
+
+export interface ExperimentSummary extends Experiment {
+  readonly runs: number
+}
