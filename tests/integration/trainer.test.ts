@@ -27,6 +27,7 @@ interface RunJson {
 }
 
 let dataDir: string
+let learnedRunId = ''
 const lastJson = (stdout: string): RunJson =>
   JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as RunJson
 const messagesOf = (id: string): TrainerMessage[] => {
@@ -39,7 +40,6 @@ const messagesOf = (id: string): TrainerMessage[] => {
 }
 const runIds = (): string[] =>
   existsSync(join(dataDir, 'runs')) ? readdirSync(join(dataDir, 'runs')) : []
-const newestRunId = (): string | undefined => runIds().sort().at(-1)
 /** Waits for a run started after `before` (the run ids that existed) to satisfy `ready`. */
 const waitForNewRun = (
   before: string[],
@@ -59,6 +59,9 @@ const QUICK = [
   '--set',
   'train.batchSize=64',
 ]
+
+/** QUICK with its own seed: the store refuses a second run of an identical config. */
+const quick = (seed: number): string[] => [...QUICK, '--set', `train.seed=${seed}`]
 
 beforeAll(() => {
   assertBuilt()
@@ -99,6 +102,7 @@ describe('nin-lab run', () => {
     expect(second!.testAcc).toBeGreaterThan(0.35) // chance is 0.10
     expect(second!.examplesPerSec).toBeCloseTo(2000 / second!.seconds, 6)
 
+    learnedRunId = run.id
     const messages = messagesOf(run.id)
     const finished = messages.find((m): m is FinishedMessage => m.type === 'finished')!
     expect(finished.confusion.flat().reduce((a, b) => a + b, 0)).toBe(500)
@@ -112,7 +116,7 @@ describe('nin-lab run', () => {
   })
 
   it('records why faster backends were skipped', () => {
-    const id = newestRunId()!
+    const id = learnedRunId
     const started = messagesOf(id).find((m): m is StartedMessage => m.type === 'started')!
     expect(started.skipped.map((s) => s.backend)).toEqual(['tfjs-node-gpu', 'tfjs-node'])
     expect(started.skipped[0]!.reason).toMatch(/not installed/)
@@ -123,7 +127,7 @@ describe('nin-lab run', () => {
     const existing = runIds()
     const first = spawnCli([
       'run',
-      ...QUICK,
+      ...quick(1),
       '--set',
       'train.epochs=3',
       '--data-dir',
@@ -164,7 +168,7 @@ describe('nin-lab run', () => {
     const existing = runIds()
     const run = spawnCli([
       'run',
-      ...QUICK,
+      ...quick(2),
       '--set',
       'train.epochs=5',
       '--data-dir',
@@ -187,7 +191,7 @@ describe('nin-lab run', () => {
 
   it('a trainer whose parent dies exits by itself', async () => {
     const existing = runIds()
-    const run = spawnCli(['run', ...QUICK, '--set', 'train.epochs=5', '--data-dir', dataDir])
+    const run = spawnCli(['run', ...quick(3), '--set', 'train.epochs=5', '--data-dir', dataDir])
     const id = await waitForNewRun(existing, (ms) => ms.some((m) => m.type === 'step'), 'a step')
     const pid = messagesOf(id).find((m): m is StartedMessage => m.type === 'started')!.pid
     expect(isAlive(pid)).toBe(true)
@@ -199,7 +203,7 @@ describe('nin-lab run', () => {
   it('a NaN loss ends the run as diverged, naming the step', () => {
     const r = runCli([
       'run',
-      ...QUICK,
+      ...quick(4),
       '--data-dir',
       dataDir,
       '--json',
@@ -229,7 +233,7 @@ describe('nin-lab run', () => {
   it.skipIf(tfjsNodeInstalled)('forcing a backend that is not installed is a clear error', () => {
     const r = runCli([
       'run',
-      ...QUICK,
+      ...quick(5),
       '--data-dir',
       dataDir,
       '--set',
@@ -245,7 +249,7 @@ describe('nin-lab run', () => {
   it('a missing data folder is a clear error', () => {
     const r = runCli([
       'run',
-      ...QUICK,
+      ...quick(6),
       '--data-dir',
       dataDir,
       '--set',

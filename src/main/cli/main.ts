@@ -2,8 +2,12 @@
  * The `nin-lab` command. Each subcommand lives in ./commands; this file only dispatches and
  * turns known errors into one clear message and an exit status (2 = bad input, 1 = failure).
  */
+import { ApiError } from '@shared/api/contract'
 import { ConfigError } from '@shared/config/experiment'
+import { StoreError } from '../core/store'
 import { benchCommand, benchHelp } from './commands/bench'
+import { queueCommand, queueHelp } from './commands/queue'
+import { lsCommand, lsHelp, showCommand, showHelp } from './commands/runs'
 import { configCommand, configHelp } from './commands/config'
 import { runCommand, runHelp } from './commands/run'
 import { serveCommand, serveHelp } from './commands/serve'
@@ -16,6 +20,9 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   summary: { run: summaryCommand, help: summaryHelp },
   config: { run: configCommand, help: configHelp },
   run: { run: runCommand, help: runHelp },
+  queue: { run: queueCommand, help: queueHelp },
+  ls: { run: lsCommand, help: lsHelp },
+  show: { run: showCommand, help: showHelp },
   serve: { run: serveCommand, help: serveHelp },
   bench: { run: benchCommand, help: benchHelp },
 }
@@ -43,9 +50,19 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(rest)
   } catch (err) {
+    if (err instanceof ApiError && err.code !== 'internal' && err.code !== 'unavailable') {
+      console.error(`nin-lab ${name}: ${err.message}`)
+      return 2
+    }
     if (err instanceof ConfigError || err instanceof UsageError) {
       console.error(`nin-lab ${name}: ${err.message}`)
       return 2
+    }
+    if (err instanceof StoreError) {
+      console.error(`nin-lab ${name}: ${err.message}`)
+      return err.code === 'not-found' || err.code === 'illegal-state' || err.code === 'invalid'
+        ? 2
+        : 1
     }
     // parseArgs reports unknown options with a code; those are usage errors too.
     const code = (err as { code?: string }).code

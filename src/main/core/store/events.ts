@@ -59,6 +59,11 @@ export function eventStatements(db: Database.Database) {
       `SELECT seq, time, type, json FROM run_events WHERE run_id = ? AND seq > ?
        ORDER BY seq LIMIT ?`,
     ),
+    latestOfType: prepare<[runId: string, type: string], EventRow>(
+      db,
+      `SELECT seq, time, type, json FROM run_events WHERE run_id = ? AND type = ?
+       ORDER BY seq DESC LIMIT 1`,
+    ),
     deleteAfterEpoch: prepare<[runId: string, epoch: number]>(
       db,
       `DELETE FROM run_events WHERE run_id = ? AND epoch > ?

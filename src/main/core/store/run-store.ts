@@ -596,6 +596,19 @@ export class RunStore {
     )
   }
 
+  /** The newest message of one type in the run's log (e.g. its last `step`), if any. */
+  latestEvent<T extends TrainerMessage['type']>(
+    runId: string,
+    type: T,
+  ): (RunEvent & { message: Extract<TrainerMessage, { type: T }> }) | undefined {
+    return this.guard(() => {
+      const row = this.eventsSql.latestOfType.get(runId, type)
+      return row === undefined
+        ? undefined
+        : (toEvent(row) as RunEvent & { message: Extract<TrainerMessage, { type: T }> })
+    })
+  }
+
   // --- artifacts ------------------------------------------------------------------------------
 
   addArtifact(runId: string, artifact: NewArtifact): Artifact[] {

@@ -1,0 +1,280 @@
+/**
+ * `nin-lab queue …`: add runs (one config or an ablation grid), run the scheduler in the
+ * foreground, and manage the queue. Every subcommand but `start` only writes to the store; a
+ * scheduler running elsewhere (another `queue start`, the app, `nin-lab serve`) picks changes up
+ * within a second or two.
+ */
+import { parseArgs } from 'node:util'
+import { expandGrid, parseGridAxis } from '@shared/grid'
+import { Core } from '../../core/core'
+import { resolveDataDir } from '../../core/paths'
+import { SchedulerLockError } from '../../core/scheduler-lock'
+import { resolveConfigs } from '../config-input'
+import { UsageError } from '../errors'
+import { formatDuration, ProgressReporter } from '../progress'
+import { table } from '../format'
+import type { Run } from '@shared/api/types'
+import type { QueueState } from '@shared/api/contract'
+
+export const queueHelp = `Usage: nin-lab queue add [CONFIG] [--preset NAME] [--set PATH=VALUE ...] [--experiment NAME]
+                       [--grid PATH=V1,V2 ...] [--seeds N] [--priority P]
+       nin-lab queue start [--watch] [--concurrency N]
+       nin-lab queue ls [--json]
+       nin-lab queue pause | resume
+       nin-lab queue cancel ID | retry ID | move ID INDEX
+All take --data-dir D.
+
+add queues the config, or with --grid the cartesian product of the axes (e.g.
+--grid model.microConvs=1,2,3 --grid model.head=gap,fc --seeds 3 → 18 runs), skipping runs the
+experiment already has. start runs the queue until it is empty, then exits (--watch: keeps
+waiting for new runs). Ctrl-C stops after the current step; the run resumes on the next start.`
+
+const common = {
+  'data-dir': { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const
+
+export async function queueCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv
+  switch (sub) {
+    case 'add':
+      return queueAdd(rest)
+    case 'start':
+      return queueStart(rest)
+    case 'ls':
+    case 'pause':
+    case 'resume':
+    case 'cancel':
+    case 'retry':
+    case 'move':
+      return queueManage(sub, rest)
+    case undefined:
+    case '--help':
+    case '-h':
+      console.log(queueHelp)
+      return sub === undefined ? 2 : 0
+    default:
+      throw new UsageError(`unknown queue command "${sub}"\n\n${queueHelp}`)
+  }
+}
+
+function queueAdd(argv: string[]): number {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      ...common,
+      preset: { type: 'string' },
+      set: { type: 'string', multiple: true },
+      experiment: { type: 'string', default: 'default' },
+      grid: { type: 'string', multiple: true },
+      seeds: { type: 'string', default: '1' },
+      priority: { type: 'string', default: '0' },
+    },
+  })
+  if (values.help) return help()
+  const seeds = Number(values.seeds)
+  if (!Number.isInteger(seeds) || seeds < 1 || seeds > 100) {
+    throw new UsageError(`--seeds must be an integer from 1 to 100 (got ${values.seeds})`)
+  }
+  const priority = Number(values.priority)
+  if (!Number.isInteger(priority))
+    throw new UsageError(`--priority must be an integer (got ${values.priority})`)
+  if (positionals.length > 1)
+    throw new UsageError(`queue add takes one CONFIG file (got ${positionals.length})`)
+  const { configs, isArray } = resolveConfigs({
+    file: positionals[0],
+    preset: values.preset,
+    sets: values.set,
+  })
+  const axes = (values.grid ?? []).map(parseGridAxis)
+  if (isArray && axes.length > 0)
+    throw new UsageError('--grid expands one config; CONFIG holds an array')
+
+  const core = new Core({ dataDir: resolveDataDir(values['data-dir']), scheduler: false })
+  try {
+    // An array file queues each config as it is; otherwise the one config, expanded by the grid.
+    const bases = isArray ? configs : configs.slice(0, 1)
+    let added: Run[] = []
+    let skipped = 0
+    for (const base of bases) {
+      const r = core.store.addRuns(values.experiment, expandGrid(base, axes, seeds).configs, {
+        priority,
+      })
+      added = added.concat(r.added)
+      skipped += r.skipped
+    }
+    if (values.json)
+      console.log(
+        JSON.stringify({ added: added.map((r) => ({ id: r.id, name: r.name })), skipped }),
+      )
+    else {
+      console.log(
+        `queued ${added.length} run${added.length === 1 ? '' : 's'} in experiment "${values.experiment}"` +
+          (skipped > 0 ? `; skipped ${skipped} the experiment already has` : ''),
+      )
+      for (const r of added) console.log(`  ${r.id}  ${r.name}`)
+      if (added.length > 0) console.log('Run them with `nin-lab queue start` (or in the app).')
+    }
+    return 0
+  } finally {
+    void core.close()
+  }
+}
+
+async function queueStart(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      ...common,
+      watch: { type: 'boolean', default: false },
+      concurrency: { type: 'string', default: '1' },
+    },
+  })
+  if (values.help) return help()
+  const concurrency = Number(values.concurrency)
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16) {
+    throw new UsageError(
+      `--concurrency must be an integer from 1 to 16 (got ${values.concurrency})`,
+    )
+  }
+  let core: Core
+  try {
+    core = new Core({ dataDir: resolveDataDir(values['data-dir']), scheduler: true, concurrency })
+  } catch (err) {
+    if (err instanceof SchedulerLockError) throw new UsageError(err.message)
+    throw err
+  }
+  const scheduler = core.scheduler
+  if (!scheduler) throw new Error('internal: no scheduler')
+  const reporters = new Map<string, ProgressReporter>()
+  scheduler.on('runStarted', (run) => {
+    console.error(`▶ ${run.id} ${run.name} (${run.experiment})`)
+    reporters.set(run.id, new ProgressReporter(process.stderr, run.config))
+  })
+  scheduler.on('message', (runId, m) => reporters.get(runId)?.update(m))
+  scheduler.on('runFinished', (run) => {
+    reporters.delete(run.id)
+    const acc = run.finalTestAcc === null ? '' : `, test accuracy ${run.finalTestAcc.toFixed(4)}`
+    console.error(
+      `■ ${run.id} ${run.name}: ${run.status}${acc}${run.error ? ` (${run.error})` : ''}`,
+    )
+  })
+  scheduler.on('storeError', (runId, err) =>
+    console.error(`warning: could not save progress of ${runId}: ${err.message}`),
+  )
+
+  let interrupted = false
+  const stop = (): void => {
+    if (interrupted) return
+    interrupted = true
+    console.error('stopping after the current step; the run resumes on the next `queue start`…')
+    void core.close().then(() => process.exit(130))
+  }
+  process.on('SIGINT', stop)
+  process.on('SIGTERM', stop)
+
+  if (!values.watch) {
+    await new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (scheduler.isIdle()) resolve()
+      }
+      scheduler.on('idle', check)
+      check()
+    })
+    const failed = core.store.listRuns({ status: ['failed', 'diverged'] }).length
+    await core.close()
+    console.error(
+      failed > 0
+        ? `queue empty; ${failed} run(s) failed or diverged: see \`nin-lab queue ls\``
+        : 'queue empty',
+    )
+    return 0
+  }
+  await new Promise<never>(() => {})
+  return 0
+}
+
+function printQueue(state: QueueState): void {
+  const rows = state.runs.map((r) => {
+    const p = state.progress[r.id]
+    return [
+      r.id,
+      r.status,
+      r.name,
+      r.experiment,
+      p ? `${p.epoch}/${p.epochs} · ${p.stepInEpoch}/${p.stepsPerEpoch}` : '',
+      p?.loss == null ? '' : p.loss.toFixed(4),
+      p?.examplesPerSec == null ? '' : String(Math.round(p.examplesPerSec)),
+      p?.etaSeconds == null ? '' : formatDuration(p.etaSeconds),
+    ]
+  })
+  console.log(
+    `queue ${state.paused ? 'PAUSED' : 'active'}; scheduler ${state.schedulerRunning ? 'running' : 'not running (start one with `nin-lab queue start`)'}`,
+  )
+  if (rows.length === 0) console.log('nothing queued: add runs with `nin-lab queue add`')
+  else
+    console.log(
+      table(['id', 'status', 'name', 'experiment', 'epoch · step', 'loss', 'img/s', 'ETA'], rows, [
+        'left',
+        'left',
+        'left',
+        'left',
+        'right',
+        'right',
+        'right',
+        'right',
+      ]),
+    )
+}
+
+async function queueManage(sub: string, argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: common })
+  if (values.help) return help()
+  const core = new Core({ dataDir: resolveDataDir(values['data-dir']), scheduler: false })
+  try {
+    const id = (): string => {
+      const [runId] = positionals
+      if (!runId) throw new UsageError(`queue ${sub} needs a run ID (see \`nin-lab queue ls\`)`)
+      return runId
+    }
+    switch (sub) {
+      case 'ls': {
+        const state = await core.api.queueState({})
+        if (values.json) console.log(JSON.stringify(state))
+        else printQueue(state)
+        break
+      }
+      case 'pause':
+        printQueue(await core.api.pauseQueue({}))
+        break
+      case 'resume':
+        printQueue(await core.api.resumeQueue({}))
+        break
+      case 'cancel':
+        console.log(`${(await core.api.cancelRun({ id: id() })).id} cancelled`)
+        break
+      case 'retry':
+        console.log(
+          `${(await core.api.retryRun({ id: id() })).id} queued again (it resumes from its last checkpoint)`,
+        )
+        break
+      case 'move': {
+        const index = Number(positionals[1])
+        if (!Number.isInteger(index) || index < 0)
+          throw new UsageError('queue move ID INDEX: INDEX is 0 for next')
+        printQueue(await core.api.reorderRun({ id: id(), index }))
+        break
+      }
+    }
+    return 0
+  } finally {
+    await core.close()
+  }
+}
+
+function help(): number {
+  console.log(queueHelp)
+  return 0
+}

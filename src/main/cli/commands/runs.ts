@@ -1,0 +1,179 @@
+/** `nin-lab ls` and `nin-lab show`: the runs in the store. */
+import { parseArgs } from 'node:util'
+import type { Run } from '@shared/api/types'
+import { RUN_STATUSES, type RunStatus } from '@shared/protocol/trainer'
+import { resolveDataDir, runDirOf } from '../../core/paths'
+import { RunStore } from '../../core/store'
+import { UsageError } from '../errors'
+import { table } from '../format'
+import { runJson } from '../run-json'
+
+export const lsHelp = `Usage: nin-lab ls [--status S] [--experiment NAME] [--json] [--data-dir D]
+
+Lists runs: id, name, experiment, status, key config fields, final test accuracy.`
+
+export const showHelp = `Usage: nin-lab show ID [--json] [--data-dir D]
+
+One run: its status, epochs, config and files. --json prints the same object as \`run --json\`
+plus "config" and "files".`
+
+/** The config fields an ablation usually varies, shown in listings. */
+function keyFields(run: Run): Record<string, unknown> {
+  const { model, train } = run.config
+  return {
+    inputSize: model.inputSize,
+    microConvs: model.microConvs,
+    microKernel: model.microKernel,
+    head: model.head === 'fc' ? `fc:${model.fcFrom}` : 'gap',
+    optimizer: train.optimizer,
+    lr: train.lr,
+    batchSize: train.batchSize,
+    epochs: train.epochs,
+    seed: train.seed,
+  }
+}
+
+export function lsCommand(argv: string[]): number {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      status: { type: 'string', multiple: true },
+      experiment: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      'data-dir': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  })
+  if (values.help) {
+    console.log(lsHelp)
+    return 0
+  }
+  for (const s of values.status ?? []) {
+    if (!(RUN_STATUSES as readonly string[]).includes(s)) {
+      throw new UsageError(`--status must be one of ${RUN_STATUSES.join(', ')} (got ${s})`)
+    }
+  }
+  const store = RunStore.open(resolveDataDir(values['data-dir']))
+  try {
+    const runs = store.listRuns({
+      status: values.status as RunStatus[] | undefined,
+      experiment: values.experiment,
+    })
+    if (values.json) {
+      console.log(
+        JSON.stringify(
+          runs.map((r) => ({
+            id: r.id,
+            name: r.name,
+            experiment: r.experiment,
+            status: r.status,
+            config: keyFields(r),
+            params: r.params,
+            epochsDone: r.epochsDone,
+            finalTestAcc: r.finalTestAcc,
+            bestTestAcc: r.bestTestAcc,
+          })),
+        ),
+      )
+      return 0
+    }
+    if (runs.length === 0) {
+      console.log(
+        'no runs yet: `nin-lab run --preset small-28` trains one, `nin-lab queue add` queues some',
+      )
+      return 0
+    }
+    const rows = runs.map((r) => {
+      const k = keyFields(r)
+      return [
+        r.id,
+        r.status,
+        r.name,
+        r.experiment,
+        `${String(k.inputSize)}px m${String(k.microConvs)} k${String(k.microKernel)} ${String(k.head)}`,
+        `${r.epochsDone}/${r.config.train.epochs}`,
+        r.finalTestAcc === null ? '' : r.finalTestAcc.toFixed(4),
+      ]
+    })
+    console.log(
+      table(['id', 'status', 'name', 'experiment', 'variant', 'epochs', 'test acc'], rows, [
+        'left',
+        'left',
+        'left',
+        'left',
+        'left',
+        'right',
+        'right',
+      ]),
+    )
+    return 0
+  } finally {
+    store.close()
+  }
+}
+
+export function showCommand(argv: string[]): number {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      'data-dir': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  })
+  if (values.help) {
+    console.log(showHelp)
+    return 0
+  }
+  const [id] = positionals
+  if (!id) throw new UsageError('show needs a run ID (see `nin-lab ls`)')
+  const dataDir = resolveDataDir(values['data-dir'])
+  const store = RunStore.open(dataDir)
+  try {
+    const run = store.requireRun(id)
+    const dir = runDirOf(dataDir, run.id)
+    const files = {
+      dir,
+      messages: `${dir}/messages.jsonl`,
+      trainerLog: `${dir}/trainer.log`,
+      checkpoint:
+        run.lastCheckpointEpoch > 0
+          ? `${dir}/checkpoints/epoch-${String(run.lastCheckpointEpoch).padStart(4, '0')}`
+          : null,
+      model: run.status === 'completed' ? `${dir}/model` : null,
+    }
+    const out = { ...runJson(store, run), experiment: run.experiment, config: run.config, files }
+    if (values.json) {
+      console.log(JSON.stringify(out))
+      return 0
+    }
+    console.log(
+      `${run.id}  ${run.name}  (${run.experiment})  ${run.status}${run.error ? `: ${run.error}` : ''}`,
+    )
+    console.log(
+      `engine ${run.engine ?? '–'} · backend ${run.backend ?? '–'} · ${run.params?.toLocaleString('en-US') ?? '?'} parameters`,
+    )
+    if (out.epochs.length > 0) {
+      console.log(
+        table(
+          ['epoch', 'train loss', 'train acc', 'test loss', 'test acc', 'seconds', 'img/s'],
+          out.epochs.map((e) => [
+            String(e.epoch),
+            e.trainLoss.toFixed(4),
+            e.trainAcc.toFixed(4),
+            e.testLoss.toFixed(4),
+            e.testAcc.toFixed(4),
+            e.seconds.toFixed(1),
+            String(Math.round(e.examplesPerSec)),
+          ]),
+          ['right', 'right', 'right', 'right', 'right', 'right', 'right'],
+        ),
+      )
+    }
+    console.log(`files: ${dir}`)
+    return 0
+  } finally {
+    store.close()
+  }
+}

@@ -1,0 +1,86 @@
+/** Number and time formatting for tables and charts: one place, one style. */
+
+const INT = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 })
+
+/** 1992166 → "1,992,166"; null/NaN → "—". */
+export const int = (n: number | null | undefined): string =>
+  n === null || n === undefined || !Number.isFinite(n) ? '—' : INT.format(n)
+
+/** A number with up to `digits` decimals and thousands separators. */
+export const num = (n: number | null | undefined, digits = 3): string =>
+  n === null || n === undefined || !Number.isFinite(n)
+    ? '—'
+    : new Intl.NumberFormat('en-US', { maximumFractionDigits: digits }).format(n)
+
+const SI = [
+  { value: 1e12, suffix: 'T' },
+  { value: 1e9, suffix: 'G' },
+  { value: 1e6, suffix: 'M' },
+  { value: 1e3, suffix: 'K' },
+]
+
+/** 762_300_000 → "762.3 M" (for MACs and FLOPs). */
+export function si(n: number | null | undefined, digits = 1): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return '—'
+  const unit = SI.find((u) => Math.abs(n) >= u.value)
+  return unit ? `${(n / unit.value).toFixed(digits)} ${unit.suffix}` : INT.format(n)
+}
+
+const BINARY = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+
+/** Bytes in binary units: 1_992_166 * 4 → "7.6 MiB". */
+export function bytes(n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return '—'
+  let value = n
+  let i = 0
+  while (Math.abs(value) >= 1024 && i < BINARY.length - 1) {
+    value /= 1024
+    i++
+  }
+  return i === 0 ? `${INT.format(value)} B` : `${value.toFixed(1)} ${BINARY[i]}`
+}
+
+/** Seconds as a short duration: "45 s", "7.5 min", "1 h 20 min", "2 d 3 h". */
+export function duration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds) || seconds < 0) {
+    return '—'
+  }
+  if (seconds < 1) return `${seconds.toFixed(2)} s`
+  if (seconds < 90) return `${Math.round(seconds)} s`
+  const minutes = seconds / 60
+  if (minutes < 10) return `${minutes.toFixed(1)} min`
+  if (minutes < 90) return `${Math.round(minutes)} min`
+  const hours = Math.floor(minutes / 60)
+  if (hours < 48) return `${hours} h ${Math.round(minutes - hours * 60)} min`
+  const days = Math.floor(hours / 24)
+  return `${days} d ${hours - days * 24} h`
+}
+
+/** An accuracy in [0, 1] as a percentage: 0.8912 → "89.12%". */
+export const pct = (acc: number | null | undefined, digits = 2): string =>
+  acc === null || acc === undefined || !Number.isFinite(acc)
+    ? '—'
+    : `${(acc * 100).toFixed(digits)}%`
+
+/** Unix ms → "2025-01-31 14:05:09" in local time. */
+export function dateTime(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return '—'
+  const d = new Date(ms)
+  const p = (n: number): string => String(n).padStart(2, '0')
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`
+}
+
+/** Unix ms → "14:05:09". */
+export function clock(ms: number): string {
+  const d = new Date(ms)
+  const p = (n: number): string => String(n).padStart(2, '0')
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`
+}
+
+/** A config value as text: strings bare, null as "none", everything else as JSON. */
+export function valueText(v: unknown): string {
+  if (v === null) return 'none'
+  if (v === undefined) return '—'
+  if (typeof v === 'string') return v
+  return JSON.stringify(v)
+}

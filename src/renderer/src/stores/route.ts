@@ -1,0 +1,58 @@
+/**
+ * Which view is shown: a reactive route kept in the URL hash (`#/runs/r7k2q9x`), so the back
+ * button and reloads work. A tiny router of our own: five views need no library.
+ */
+import { defineStore } from 'pinia'
+import { ref } from 'vue'
+
+export type Route =
+  | { readonly name: 'new' }
+  | { readonly name: 'queue' }
+  | { readonly name: 'runs' }
+  | { readonly name: 'run'; readonly id: string }
+  | { readonly name: 'compare' }
+
+export type RouteName = Route['name']
+
+export function parseHash(hash: string): Route {
+  const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent)
+  switch (parts[0]) {
+    case 'queue':
+      return { name: 'queue' }
+    case 'runs':
+      return parts[1] ? { name: 'run', id: parts[1] } : { name: 'runs' }
+    case 'compare':
+      return { name: 'compare' }
+    default:
+      return { name: 'new' }
+  }
+}
+
+export function routeHash(route: Route): string {
+  switch (route.name) {
+    case 'run':
+      return `#/runs/${encodeURIComponent(route.id)}`
+    case 'new':
+      return '#/new'
+    default:
+      return `#/${route.name}`
+  }
+}
+
+export const useRouteStore = defineStore('route', () => {
+  const route = ref<Route>(parseHash(window.location.hash))
+
+  function go(next: Route): void {
+    route.value = next
+    const hash = routeHash(next)
+    if (window.location.hash !== hash) window.history.pushState(null, '', hash)
+  }
+
+  const sync = (): void => {
+    route.value = parseHash(window.location.hash)
+  }
+  window.addEventListener('hashchange', sync)
+  window.addEventListener('popstate', sync)
+
+  return { route, go }
+})
