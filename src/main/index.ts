@@ -1,9 +1,20 @@
 /**
  * The Electron main process: owns the window and nothing heavy (DESIGN.md). It loads no native
- * module; training and the database live in Node processes it starts (later issues).
+ * module: the core (store, scheduler, trainers) runs in a plain Node child process
+ * (desktop/core-client.ts), and this process relays the renderer's calls and the core's events.
  */
 import { join } from 'node:path'
-import { app, BrowserWindow, shell } from 'electron'
+import { app, BrowserWindow, dialog, ipcMain, Menu, session, shell } from 'electron'
+import { IPC_CALL, IPC_EVENT, type CallOutcome } from '@shared/api/transport'
+import type { QueueState } from '@shared/api/contract'
+import { startCoreClient, type CoreClient } from './desktop/core-client'
+
+const RENDERER_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; " +
+  "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'"
+
+let core: CoreClient | null = null
+let quitting = false
 
 function createWindow(): BrowserWindow {
   const win = new BrowserWindow({
@@ -23,7 +34,7 @@ function createWindow(): BrowserWindow {
   })
   win.once('ready-to-show', () => win.show())
 
-  // No navigation away from the app and no new windows: links to the web open in the OS browser.
+  // No navigation away from the app and no new windows: web links open in the OS browser.
   win.webContents.setWindowOpenHandler(({ url }) => {
     if (/^https?:\/\//.test(url)) void shell.openExternal(url)
     return { action: 'deny' }
@@ -34,11 +45,86 @@ function createWindow(): BrowserWindow {
       if (/^https?:\/\//.test(url)) void shell.openExternal(url)
     }
   })
+  win.on('close', (event) => {
+    if (quitting) return
+    event.preventDefault()
+    void confirmClose(win)
+  })
 
   const devServer = process.env['ELECTRON_RENDERER_URL']
   if (!app.isPackaged && devServer) void win.loadURL(devServer)
   else void win.loadFile(join(import.meta.dirname, '../renderer/index.html'))
   return win
+}
+
+/** Closing while runs train asks: keep training in the background, or stop. */
+async function confirmClose(win: BrowserWindow): Promise<void> {
+  let mode: 'keep' | 'stop' = 'stop'
+  const outcome = core ? await core.call('queueState', {}) : null
+  const state = outcome?.ok ? (outcome.result as QueueState) : null
+  const training = state?.runs.filter((r) => r.status === 'running').length ?? 0
+  if (training > 0) {
+    const queued = (state?.runs.length ?? 0) - training
+    const { response } = await dialog.showMessageBox(win, {
+      type: 'question',
+      buttons: ['Keep training in the background', 'Stop training', 'Cancel'],
+      defaultId: 0,
+      cancelId: 2,
+      message: `${training} run${training === 1 ? ' is' : 's are'} training${queued > 0 ? `, ${queued} more queued` : ''}.`,
+      detail:
+        'Keep training: the queue runs on without a window and stops when it is empty; open NiN Lab again to watch it.\n' +
+        'Stop: running runs stop after their current step and resume from their last checkpoint next time.',
+    })
+    if (response === 2) return
+    mode = response === 0 ? 'keep' : 'stop'
+  }
+  quitting = true
+  core?.close(mode)
+  win.close()
+}
+
+function startCore(): CoreClient {
+  const client = startCoreClient({ cliPath: join(import.meta.dirname, 'cli.js') })
+  client.onEvent((event, payload) => {
+    for (const win of BrowserWindow.getAllWindows()) win.webContents.send(IPC_EVENT, event, payload)
+  })
+  client.ready.catch((err: unknown) => {
+    dialog.showErrorBox(
+      'NiN Lab could not start its core',
+      `${err instanceof Error ? err.message : String(err)}\n\nNiN Lab runs its core with Node.js (20 or newer). ` +
+        'Install Node.js, or set NIN_LAB_NODE to its path, and start NiN Lab again.',
+    )
+    app.quit()
+  })
+  return client
+}
+
+function registerIpc(): void {
+  ipcMain.handle(
+    IPC_CALL,
+    async (event, method: unknown, params: unknown): Promise<CallOutcome> => {
+      // Only our own page may call: the sender's URL must be the app's file or dev server.
+      const url = event.senderFrame?.url ?? ''
+      if (
+        !url.startsWith('file://') &&
+        !(
+          process.env['ELECTRON_RENDERER_URL'] &&
+          url.startsWith(process.env['ELECTRON_RENDERER_URL'])
+        )
+      ) {
+        return {
+          ok: false,
+          error: { code: 'invalid-params', message: 'calls are accepted from the app window only' },
+        }
+      }
+      if (typeof method !== 'string')
+        return { ok: false, error: { code: 'invalid-params', message: 'method must be a string' } }
+      if (!core)
+        return { ok: false, error: { code: 'unavailable', message: 'the core is not running' } }
+      // The core validates the parameters (it is the boundary for every transport).
+      return core.call(method, params)
+    },
+  )
 }
 
 if (!app.requestSingleInstanceLock()) {
@@ -52,12 +138,46 @@ if (!app.requestSingleInstanceLock()) {
     }
   })
   void app.whenReady().then(() => {
+    // The same strict CSP as the page's meta tag, also as a header: nothing remote, ever.
+    session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
+      callback({
+        responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [RENDERER_CSP] },
+      })
+    })
+    session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) =>
+      callback(false),
+    )
+    Menu.setApplicationMenu(
+      Menu.buildFromTemplate([
+        ...(process.platform === 'darwin' ? [{ role: 'appMenu' as const }] : []),
+        { role: 'fileMenu' },
+        { role: 'editMenu' },
+        { role: 'viewMenu' },
+        { role: 'windowMenu' },
+        {
+          role: 'help',
+          submenu: [
+            {
+              label: 'NiN paper (Lin et al. 2013)',
+              click: () => void shell.openExternal('https://arxiv.org/abs/1312.4400'),
+            },
+            {
+              label: 'd2l.ai §8.3 Network in Network',
+              click: () =>
+                void shell.openExternal('https://d2l.ai/chapter_convolutional-modern/nin.html'),
+            },
+          ],
+        },
+      ]),
+    )
+    core = startCore()
+    registerIpc()
     createWindow()
     app.on('activate', () => {
       if (BrowserWindow.getAllWindows().length === 0) createWindow()
     })
   })
   app.on('window-all-closed', () => {
-    if (process.platform !== 'darwin') app.quit()
+    if (process.platform !== 'darwin' || quitting) app.quit()
   })
 }

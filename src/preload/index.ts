@@ -1,8 +1,10 @@
 /**
  * The preload bridge: the only way the sandboxed renderer reaches the main process. It exposes
- * a small, typed surface through contextBridge and never the raw ipcRenderer.
+ * `window.ninLab` through contextBridge — a generic call and an event subscription — and never
+ * the raw ipcRenderer. Errors travel as data and become rejected promises here.
  */
-import { contextBridge } from 'electron'
+import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron'
+import { IPC_CALL, IPC_EVENT, type CallOutcome } from '@shared/api/transport'
 import type { DesktopBridge } from './bridge'
 
 const bridge: DesktopBridge = {
@@ -11,6 +13,19 @@ const bridge: DesktopBridge = {
     electron: process.versions.electron ?? 'unknown',
     chrome: process.versions.chrome ?? 'unknown',
     node: process.versions.node,
+  },
+  api: {
+    call: async (method, params) => {
+      const outcome = (await ipcRenderer.invoke(IPC_CALL, method, params)) as CallOutcome
+      if (outcome.ok) return outcome.result
+      throw outcome.error
+    },
+    on: (listener) => {
+      const handler = (_event: IpcRendererEvent, name: string, payload: unknown): void =>
+        listener(name, payload)
+      ipcRenderer.on(IPC_EVENT, handler)
+      return () => void ipcRenderer.off(IPC_EVENT, handler)
+    },
   },
 }
 

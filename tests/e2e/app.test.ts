@@ -1,6 +1,7 @@
 // End to end: the built app served by `nin-lab serve`, in Debian's Chromium.
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, mkdtempSync } from 'node:fs'
 import { join } from 'node:path'
+import { tmpdir } from 'node:os'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chromiumPath, launchChromium, RESULTS_DIR } from '../helpers/browser'
@@ -15,7 +16,7 @@ describe.skipIf(!chromiumPath)('the app in Chromium (web mode)', () => {
   beforeAll(async () => {
     assertBuilt()
     mkdirSync(RESULTS_DIR, { recursive: true })
-    serve = await startServe()
+    serve = await startServe(mkdtempSync(join(tmpdir(), 'nin-lab-serve-')))
     browser = await launchChromium()
     page = await browser.newPage({ viewport: { width: 1100, height: 900 } })
     page.on('console', (m) => {

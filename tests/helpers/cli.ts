@@ -38,12 +38,16 @@ export interface ServeProcess {
   stop(): Promise<void>
 }
 
-/** Starts `nin-lab serve --port 0` and resolves once it prints its URL. */
-export function startServe(extraArgs: string[] = []): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...extraArgs], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+/** Starts `nin-lab serve --port 0` on `dataDir` and resolves once it prints its URL. */
+export function startServe(dataDir: string, extraArgs: string[] = []): Promise<ServeProcess> {
+  const child = spawn(
+    process.execPath,
+    [BIN, 'serve', '--port', '0', '--data-dir', dataDir, ...extraArgs],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   let output = ''
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`serve did not start:\n${output}`)), 30_000)

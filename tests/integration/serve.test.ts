@@ -1,3 +1,7 @@
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { assertBuilt, startServe, type ServeProcess } from '../helpers/cli'
 
@@ -5,7 +9,7 @@ let serve: ServeProcess
 
 beforeAll(async () => {
   assertBuilt()
-  serve = await startServe()
+  serve = await startServe(mkdtempSync(join(tmpdir(), 'nin-lab-serve-')))
 })
 afterAll(async () => {
   await serve?.stop()
@@ -45,6 +49,102 @@ describe('nin-lab serve', () => {
     })
     expect(res.status).toBe(200)
     expect(await res.json()).toEqual({ ok: true, app: 'nin-lab' })
+  })
+
+  const call = (method: string, params: unknown, token = serve.token): Promise<Response> =>
+    fetch(`${serve.origin}/api/call/${method}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(params),
+    })
+
+  it('refuses API calls without the token before looking at them', async () => {
+    expect((await call('queueState', {}, 'wrong')).status).toBe(401)
+    expect((await call('noSuchMethod', {}, 'wrong')).status).toBe(401)
+  })
+
+  it('validates parameters and names the field and the fix', async () => {
+    const unknown = await call('queueState', { sneaky: 1 })
+    expect(unknown.status).toBe(400)
+    expect(await unknown.json()).toMatchObject({
+      code: 'invalid-params',
+      message: expect.stringMatching(/queueState takes no parameter "sneaky"/),
+    })
+    const badId = await call('getRun', { id: '../../etc/passwd' })
+    expect(badId.status).toBe(400)
+    expect(await badId.json()).toMatchObject({
+      message: expect.stringMatching(/^id must be a run id/),
+    })
+    const badConfig = await call('addRuns', {
+      experiment: 'x',
+      base: { model: { microConvs: 5 } },
+      axes: [],
+      seeds: 1,
+    })
+    expect(badConfig.status).toBe(422)
+    expect(await badConfig.json()).toMatchObject({
+      code: 'invalid-config',
+      issues: [
+        {
+          path: 'model.microConvs',
+          message: 'model.microConvs must be an integer from 0 to 3 (got 5)',
+        },
+      ],
+    })
+    expect((await call('nope', {})).status).toBe(404)
+    const notJson = await fetch(`${serve.origin}/api/call/queueState`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${serve.token}`, 'content-type': 'application/json' },
+      body: '{oops',
+    })
+    expect(notJson.status).toBe(400)
+  })
+
+  it('refuses an event socket without the token', async () => {
+    const ws = new WebSocket(`${serve.origin.replace('http', 'ws')}/api/events`)
+    const status = await new Promise<number | undefined>((resolve) => {
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode))
+      ws.on('open', () => resolve(200))
+      ws.on('error', () => resolve(undefined))
+    })
+    expect(status).toBe(401)
+  })
+
+  it('queues runs and pushes the event to sockets with the token', async () => {
+    const ws = new WebSocket(
+      `${serve.origin.replace('http', 'ws')}/api/events?token=${serve.token}`,
+    )
+    await new Promise((resolve, reject) => {
+      ws.on('open', resolve)
+      ws.on('error', reject)
+    })
+    const frames: { event: string }[] = []
+    ws.on('message', (data: Buffer) =>
+      frames.push(JSON.parse(data.toString()) as { event: string }),
+    )
+    // Paused first, so this server's scheduler does not start training them.
+    expect((await call('pauseQueue', {})).status).toBe(200)
+    const res = await call('addRuns', {
+      experiment: 'api test',
+      base: {
+        name: 'tiny',
+        model: { inputSize: 28, blocks: [{ channels: 8, kernel: 3, stride: 1, padding: 1 }] },
+      },
+      axes: [{ path: 'model.microConvs', values: [1, 2] }],
+      seeds: 1,
+    })
+    expect(res.status).toBe(200)
+    const body = (await res.json()) as { added: { name: string }[]; skipped: number }
+    expect(body.added.map((r) => r.name)).toEqual(['tiny-m1', 'tiny-m2'])
+    await new Promise((r) => setTimeout(r, 200))
+    expect(frames.map((f) => f.event)).toContain('runQueued')
+    const state = (await (await call('queueState', {})).json()) as {
+      paused: boolean
+      runs: unknown[]
+    }
+    expect(state.paused).toBe(true)
+    expect(state.runs).toHaveLength(2)
+    ws.close()
   })
 
   it('never serves files outside the app folder', async () => {

@@ -9,6 +9,7 @@ import { benchCommand, benchHelp } from './commands/bench'
 import { queueCommand, queueHelp } from './commands/queue'
 import { lsCommand, lsHelp, showCommand, showHelp } from './commands/runs'
 import { configCommand, configHelp } from './commands/config'
+import { coreHostCommand, coreHostHelp } from './commands/core-host'
 import { runCommand, runHelp } from './commands/run'
 import { serveCommand, serveHelp } from './commands/serve'
 import { summaryCommand, summaryHelp } from './commands/summary'
@@ -16,7 +17,7 @@ import { UsageError } from './errors'
 
 type Command = (argv: string[]) => number | Promise<number>
 
-const COMMANDS: Record<string, { run: Command; help: string }> = {
+const COMMANDS: Record<string, { run: Command; help: string; hidden?: boolean }> = {
   summary: { run: summaryCommand, help: summaryHelp },
   config: { run: configCommand, help: configHelp },
   run: { run: runCommand, help: runHelp },
@@ -25,12 +26,14 @@ const COMMANDS: Record<string, { run: Command; help: string }> = {
   show: { run: showCommand, help: showHelp },
   serve: { run: serveCommand, help: serveHelp },
   bench: { run: benchCommand, help: benchHelp },
+  'core-host': { run: coreHostCommand, help: coreHostHelp, hidden: true },
 }
 
 const usage = `Usage: nin-lab <command> [options]
 
 Commands:
 ${Object.values(COMMANDS)
+  .filter((c) => !c.hidden)
   .map((c) => '  ' + (c.help.split('\n')[0] ?? '').replace(/^Usage: nin-lab /, ''))
   .join('\n')}
 

@@ -2,12 +2,16 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { sendJson, startWebServer } from '../../core/server/http-server'
+import { Core } from '../../core/core'
+import { resolveDataDir } from '../../core/paths'
+import { apiHandler, eventSockets } from '../../core/server/api-handler'
+import { startWebServer } from '../../core/server/http-server'
 import { UsageError } from '../errors'
 
-export const serveHelp = `Usage: nin-lab serve [--port P] [--host 127.0.0.1]
+export const serveHelp = `Usage: nin-lab serve [--port P] [--host 127.0.0.1] [--data-dir D]
 
-Serves the app on http://127.0.0.1:P/ and prints the URL with a random access token.
+Serves the app on http://127.0.0.1:P/ and prints the URL with a random access token. It also
+runs the queue, unless another scheduler (\`nin-lab queue start\`, the desktop app) already does.
 Open that URL in a browser. --port 0 picks a free port (default 7317, or a free one if taken).
 --host other than a loopback address exposes the app to your network: the token is then the
 only protection, so prefer an SSH tunnel.`
@@ -24,6 +28,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     options: {
       port: { type: 'string' },
       host: { type: 'string', default: '127.0.0.1' },
+      'data-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -41,13 +46,13 @@ export async function serveCommand(argv: string[]): Promise<number> {
       `the app is not built (${dir}index.html is missing); run \`npm run build\``,
     )
   }
+  const core = new Core({ dataDir: resolveDataDir(values['data-dir']), scheduler: 'if-free' })
+  const sockets = eventSockets(core)
   const options = {
     rendererDir: dir,
     host: values.host,
-    api: (_req: unknown, res: import('node:http').ServerResponse, path: string): void => {
-      if (path === '/health') sendJson(res, 200, { ok: true, app: 'nin-lab' })
-      else sendJson(res, 404, { error: `no API endpoint ${path}` })
-    },
+    api: apiHandler(core),
+    upgrade: sockets.upgrade,
   }
   let running
   try {
@@ -70,11 +75,20 @@ export async function serveCommand(argv: string[]): Promise<number> {
   }
   console.log(`NiN Lab is running at ${running.url}`)
   console.log(
+    core.scheduler
+      ? `Data: ${core.store.dataDir}; this server runs the queue.`
+      : `Data: ${core.store.dataDir}; another scheduler runs the queue.`,
+  )
+  console.log(
     'Open that address in your browser (the token after # is your access key). Ctrl-C stops.',
   )
   await new Promise<void>((resolve) => {
     const stop = (): void => {
-      void running.close().then(resolve)
+      console.log(
+        'stopping: a run in progress stops after its current step and resumes on the next start…',
+      )
+      sockets.close()
+      void Promise.all([running.close(), core.close()]).then(() => resolve())
     }
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)

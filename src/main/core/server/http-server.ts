@@ -10,6 +10,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { createReadStream, statSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { extname, join, normalize, sep } from 'node:path'
 
 export const CONTENT_SECURITY_POLICY = [
@@ -50,6 +51,8 @@ export interface WebServerOptions {
   readonly token?: string
   /** Handles authenticated `/api/...` requests; `path` is the part after `/api`. */
   readonly api: ApiHandler
+  /** Handles authenticated WebSocket upgrades (under `/api/`). */
+  readonly upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void
 }
 
 export interface RunningWebServer {
@@ -152,6 +155,18 @@ export async function startWebServer(opts: WebServerOptions): Promise<RunningWeb
     }
     serveStatic(opts.rendererDir, path, res)
   })
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Same rule as for requests: no valid token, no socket, before anything else is looked at.
+    if (!isAuthorized(req, token)) {
+      socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n')
+      return
+    }
+    if (!opts.upgrade) {
+      socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n')
+      return
+    }
+    opts.upgrade(req, socket, head)
+  })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(opts.port, opts.host, () => {
@@ -165,6 +180,10 @@ export async function startWebServer(opts: WebServerOptions): Promise<RunningWeb
     server,
     token,
     url: `http://${hostForUrl}:${port}/#token=${token}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
   }
 }

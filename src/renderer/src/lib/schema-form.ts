@@ -1,0 +1,126 @@
+/**
+ * Helpers that turn the declarative experiment schema into form controls and axis choices, so
+ * the New experiment form is generated from `experimentSchema` rather than listing fields.
+ */
+import { experimentSchema } from '@shared/config/experiment'
+import { fieldAt, splitPath, type Field } from '@shared/config/schema'
+
+/** Labels where the field name alone reads poorly; every other label comes from the name. */
+const LABELS: Readonly<Record<string, string>> = {
+  'model.microConvs': '1×1 convs per block',
+  'model.microKernel': 'micro kernel',
+  'model.inputSize': 'input size (px)',
+  'model.fcFrom': 'FC head input',
+  'model.fcHidden': 'FC hidden units',
+  'model.headChannels': 'head channels',
+  'data.trainLimit': 'train images',
+  'data.testLimit': 'test images',
+  'train.lr': 'learning rate',
+  'train.batchSize': 'batch size',
+  'train.weightDecay': 'weight decay',
+}
+
+/** "microConvs" → "micro convs"; known paths get their hand-written label. */
+export function fieldLabel(path: string): string {
+  const known = LABELS[path.replace(/\[\d+\]/g, '')]
+  if (known) return known
+  const parts = splitPath(path)
+  const last = [...parts].reverse().find((p) => !/^\d+$/.test(p)) ?? path
+  return last.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase()
+}
+
+/** How an enum or small-int choice is shown on its button: 1 → "1×1" for kernels, gap → "GAP". */
+export function choiceLabel(path: string, value: unknown): string {
+  if (path === 'model.microKernel' && typeof value === 'number') return `${value}×${value}`
+  if (path === 'model.head' && typeof value === 'string') return value.toUpperCase()
+  return String(value)
+}
+
+/**
+ * The choices of a field that is best shown as segmented buttons (a handful of values): enums
+ * with at most four values and integers with at most four; undefined for anything else.
+ */
+export function segmentChoices(field: Field): readonly (string | number)[] | undefined {
+  if (field.kind === 'enum' && field.values.length <= 4 && field.values.length > 1) {
+    return field.values
+  }
+  if (field.kind === 'int' && field.max - field.min <= 3) {
+    return Array.from({ length: field.max - field.min + 1 }, (_, i) => field.min + i)
+  }
+  return undefined
+}
+
+/** The value at a path of a JSON value, or undefined. */
+export function getAt(root: unknown, path: string): unknown {
+  let node: unknown = root
+  for (const part of splitPath(path)) {
+    if (Array.isArray(node) && /^\d+$/.test(part)) node = node[Number(part)]
+    else if (typeof node === 'object' && node !== null) {
+      node = (node as Record<string, unknown>)[part]
+    } else return undefined
+  }
+  return node
+}
+
+export interface AxisChoice {
+  readonly path: string
+  readonly label: string
+  readonly field: Field
+}
+
+/** Fields people sweep most, listed first in the axis picker. */
+const COMMON_AXES = [
+  'model.microConvs',
+  'model.head',
+  'model.microKernel',
+  'model.inputSize',
+  'model.dropout',
+  'train.lr',
+  'train.optimizer',
+  'train.batchSize',
+]
+
+function leafPaths(field: Field, prefix: string, out: AxisChoice[]): void {
+  if (field.kind === 'object') {
+    for (const [key, sub] of Object.entries(field.fields)) {
+      leafPaths(sub, prefix ? `${prefix}.${key}` : key, out)
+    }
+    return
+  }
+  // Lists of objects (blocks) are swept per item field, by index, below.
+  if (field.kind === 'array' && field.item.kind === 'object') return
+  out.push({ path: prefix, label: fieldLabel(prefix), field })
+}
+
+/**
+ * Every config field an ablation axis can sweep: the scalar fields of the schema (common ones
+ * first), lists of numbers as whole values, and each field of each current block by index.
+ */
+export function axisChoices(blockCount: number): AxisChoice[] {
+  const all: AxisChoice[] = []
+  leafPaths(experimentSchema, '', all)
+  const leaves = all.filter((c) => c.path !== 'name')
+  const common = COMMON_AXES.map((p) => leaves.find((c) => c.path === p)).filter(
+    (c): c is AxisChoice => c !== undefined,
+  )
+  const rest = leaves.filter((c) => !COMMON_AXES.includes(c.path))
+  const blocks: AxisChoice[] = []
+  for (let i = 0; i < blockCount; i++) {
+    for (const key of ['channels', 'kernel', 'stride', 'padding']) {
+      const path = `model.blocks[${i}].${key}`
+      const field = fieldAt(experimentSchema, path)
+      if (field) blocks.push({ path, label: `block ${i + 1} ${key}`, field })
+    }
+  }
+  return [...common, ...rest, ...blocks]
+}
+
+/** The values an axis starts with: every choice of a small enum or int, else the current value. */
+export function defaultAxisText(field: Field, current: unknown): string {
+  const inner = field.kind === 'nullable' ? field.inner : field
+  const choices = segmentChoices(inner)
+  if (choices) return choices.join(',')
+  if (inner.kind === 'enum') return inner.values.join(',')
+  if (current === undefined) return ''
+  return typeof current === 'string' ? current : JSON.stringify(current)
+}

@@ -1,0 +1,123 @@
+/**
+ * The queue as the scheduler sees it (running first, then queued in start order), live progress
+ * of running runs, and the runs that need attention (failed, cancelled, interrupted, diverged).
+ */
+import { defineStore } from 'pinia'
+import { computed, ref, shallowRef } from 'vue'
+import type { QueueState, RunProgress } from '@shared/api/contract'
+import type { Run } from '@shared/api/types'
+import type { RunStatus } from '@shared/protocol/trainer'
+import { api, errorMessage, onEvent, onReconnect } from '../api'
+
+export const ATTENTION_STATUSES: RunStatus[] = ['failed', 'cancelled', 'interrupted', 'diverged']
+/** Coalesce bursts of events (a grid of 18 runs queued at once) into one refetch. */
+const REFRESH_DELAY_MS = 150
+
+export const useQueueStore = defineStore('queue', () => {
+  const state = shallowRef<QueueState | null>(null)
+  const progress = ref<Record<string, RunProgress>>({})
+  const attention = shallowRef<readonly Run[]>([])
+  const error = ref<string | null>(null)
+  const busy = ref<string | null>(null)
+
+  const running = computed(() => state.value?.runs.filter((r) => r.status === 'running') ?? [])
+  const queued = computed(() => state.value?.runs.filter((r) => r.status === 'queued') ?? [])
+  const paused = computed(() => state.value?.paused ?? false)
+  /** Running + queued, for the navigation count. */
+  const activeCount = computed(() => state.value?.runs.length ?? 0)
+
+  function apply(next: QueueState): void {
+    state.value = next
+    progress.value = { ...next.progress }
+  }
+
+  async function load(): Promise<void> {
+    try {
+      const [next, needs] = await Promise.all([
+        api.queueState({}),
+        api.listRuns({ status: ATTENTION_STATUSES }),
+      ])
+      apply(next)
+      attention.value = needs
+      error.value = null
+    } catch (err) {
+      error.value = errorMessage(err)
+    }
+  }
+
+  let timer: ReturnType<typeof setTimeout> | null = null
+  function refreshSoon(): void {
+    if (timer) return
+    timer = setTimeout(() => {
+      timer = null
+      void load()
+    }, REFRESH_DELAY_MS)
+  }
+
+  /** Runs an action, showing which run is busy and any error; then refreshes. */
+  async function act<T>(key: string, action: () => Promise<T>): Promise<T | undefined> {
+    busy.value = key
+    try {
+      const result = await action()
+      error.value = null
+      return result
+    } catch (err) {
+      error.value = errorMessage(err)
+      return undefined
+    } finally {
+      busy.value = null
+      refreshSoon()
+    }
+  }
+
+  const pause = async (): Promise<void> => {
+    const next = await act('queue', () => api.pauseQueue({}))
+    if (next) apply(next)
+  }
+  const resume = async (): Promise<void> => {
+    const next = await act('queue', () => api.resumeQueue({}))
+    if (next) apply(next)
+  }
+  const cancel = async (id: string): Promise<void> => {
+    await act(id, () => api.cancelRun({ id }))
+  }
+  const retry = async (id: string): Promise<void> => {
+    await act(id, () => api.retryRun({ id }))
+  }
+  /** Moves a queued run to `index` among all queue entries (running ones included). */
+  const move = async (id: string, index: number): Promise<void> => {
+    const next = await act(id, () => api.reorderRun({ id, index: Math.max(0, index) }))
+    if (next) apply(next)
+  }
+
+  onEvent('runProgress', ({ runId, progress: p }) => {
+    progress.value = { ...progress.value, [runId]: p }
+  })
+  onEvent('runQueued', refreshSoon)
+  onEvent('runStarted', refreshSoon)
+  onEvent('runFinished', refreshSoon)
+  onEvent('runChanged', refreshSoon)
+  onEvent('queueChanged', ({ paused: p }) => {
+    if (state.value) state.value = { ...state.value, paused: p }
+    refreshSoon()
+  })
+  onReconnect(refreshSoon)
+
+  return {
+    state,
+    progress,
+    attention,
+    error,
+    busy,
+    running,
+    queued,
+    paused,
+    activeCount,
+    load,
+    pause,
+    resume,
+    cancel,
+    retry,
+    move,
+  }
+})

@@ -1,0 +1,111 @@
+/**
+ * Every run the store knows, kept current by pushed events: the Runs table, the navigation count,
+ * the compare view and the run detail all read from here.
+ */
+import { defineStore } from 'pinia'
+import { computed, ref, shallowRef } from 'vue'
+import type { Run } from '@shared/api/types'
+import { METRICS } from '@shared/metrics'
+import { api, errorMessage, onEvent, onReconnect } from '../api'
+
+/** getMetrics takes at most this many ids at once. */
+const IDS_PER_CALL = 500
+
+export const useRunsStore = defineStore('runs', () => {
+  const runs = shallowRef<readonly Run[]>([])
+  const loaded = ref(false)
+  const loading = ref(false)
+  const error = ref<string | null>(null)
+
+  const byId = computed(() => new Map(runs.value.map((r) => [r.id, r])))
+
+  async function load(): Promise<void> {
+    loading.value = true
+    try {
+      runs.value = await api.listRuns({})
+      error.value = null
+      loaded.value = true
+    } catch (err) {
+      error.value = errorMessage(err)
+    } finally {
+      loading.value = false
+    }
+  }
+
+  /** Inserts or replaces runs (newest data wins), keeping the list's order. */
+  function upsert(updated: readonly Run[]): void {
+    if (updated.length === 0) return
+    const incoming = new Map(updated.map((r) => [r.id, r]))
+    const next = runs.value.map((r) => incoming.get(r.id) ?? r)
+    const known = new Set(runs.value.map((r) => r.id))
+    for (const r of updated) if (!known.has(r.id)) next.push(r)
+    runs.value = next
+  }
+
+  function removeLocal(ids: readonly string[]): void {
+    const gone = new Set(ids)
+    runs.value = runs.value.filter((r) => !gone.has(r.id))
+  }
+
+  /** Mean training seconds per epoch, per run id (from the `epoch/seconds` metric). */
+  const epochSeconds = ref<Record<string, number>>({})
+
+  /** Loads seconds per epoch for runs that have epochs and are not known yet (or still run). */
+  async function loadEpochSeconds(list: readonly Run[]): Promise<void> {
+    const ids = list
+      .filter((r) => r.epochsDone > 0 && (r.status === 'running' || !(r.id in epochSeconds.value)))
+      .map((r) => r.id)
+    for (let i = 0; i < ids.length; i += IDS_PER_CALL) {
+      const chunk = ids.slice(i, i + IDS_PER_CALL)
+      try {
+        const metrics = await api.getMetrics({ ids: chunk, names: [METRICS.epochSeconds] })
+        const next = { ...epochSeconds.value }
+        for (const id of chunk) {
+          const values = (metrics[id]?.[METRICS.epochSeconds] ?? [])
+            .map((m) => m.value)
+            .filter((v) => Number.isFinite(v))
+          if (values.length > 0) next[id] = values.reduce((a, b) => a + b, 0) / values.length
+        }
+        epochSeconds.value = next
+      } catch {
+        // A column of the table, not worth an error banner: it stays empty.
+      }
+    }
+  }
+
+  async function setNotes(id: string, notes: string): Promise<void> {
+    upsert([await api.setNotes({ id, notes })])
+  }
+
+  async function setTags(id: string, tags: string[]): Promise<void> {
+    upsert([await api.setTags({ id, tags })])
+  }
+
+  async function deleteRuns(ids: string[]): Promise<string[]> {
+    const { deleted } = await api.deleteRuns({ ids })
+    removeLocal(deleted)
+    return deleted
+  }
+
+  onEvent('runQueued', ({ runs: added }) => upsert(added))
+  onEvent('runStarted', ({ run }) => upsert([run]))
+  onEvent('runFinished', ({ run }) => upsert([run]))
+  onEvent('runChanged', ({ run }) => upsert([run]))
+  onReconnect(() => void load())
+
+  return {
+    runs,
+    byId,
+    loaded,
+    loading,
+    error,
+    epochSeconds,
+    load,
+    loadEpochSeconds,
+    upsert,
+    removeLocal,
+    setNotes,
+    setTags,
+    deleteRuns,
+  }
+})
