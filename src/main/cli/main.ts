@@ -9,6 +9,7 @@ import { benchCommand, benchHelp } from './commands/bench'
 import { queueCommand, queueHelp } from './commands/queue'
 import { lsCommand, lsHelp, showCommand, showHelp } from './commands/runs'
 import { configCommand, configHelp } from './commands/config'
+import { exportCommand, exportHelp } from './commands/export'
 import { coreHostCommand, coreHostHelp } from './commands/core-host'
 import { runCommand, runHelp } from './commands/run'
 import { serveCommand, serveHelp } from './commands/serve'
@@ -24,6 +25,7 @@ const COMMANDS: Record<string, { run: Command; help: string; hidden?: boolean }>
   queue: { run: queueCommand, help: queueHelp },
   ls: { run: lsCommand, help: lsHelp },
   show: { run: showCommand, help: showHelp },
+  export: { run: exportCommand, help: exportHelp },
   serve: { run: serveCommand, help: serveHelp },
   bench: { run: benchCommand, help: benchHelp },
   'core-host': { run: coreHostCommand, help: coreHostHelp, hidden: true },

@@ -1,0 +1,101 @@
+/** Gathers a report (src/shared/report.ts) for some runs from the store. */
+import { hostname } from 'node:os'
+import { ablationTables } from '@shared/ablation'
+import { layerTable } from '@shared/architecture'
+import { differingFields } from '@shared/config-diff'
+import { costTotals } from '@shared/cost'
+import {
+  REPORT_SCHEMA_VERSION,
+  type Report,
+  type ReportEpoch,
+  type ReportRun,
+} from '@shared/report'
+import type { RunStore } from '../store'
+
+const unique = (xs: readonly (string | null)[]): string[] =>
+  [...new Set(xs.filter((x): x is string => x !== null))].sort()
+
+export function buildReport(
+  store: RunStore,
+  ids: readonly string[],
+  opts: { title?: string } = {},
+): Report {
+  if (ids.length === 0) throw new Error('a report needs at least one run')
+  const runs: ReportRun[] = [...new Set(ids)].map((id) => {
+    const run = store.requireRun(id)
+    const layers = layerTable(run.config.model)
+    const cost = costTotals(layers, run.config.train)
+    const epochs = new Map<number, ReportEpoch>()
+    let finished: { classNames: readonly string[]; perClassAccuracy: readonly number[] } | null =
+      null
+    for (const { message: m } of store.events(id)) {
+      if (m.type === 'epoch') {
+        const { epoch, trainLoss, trainAcc, testLoss, testAcc, seconds, examplesPerSec } = m
+        epochs.set(epoch, {
+          epoch,
+          trainLoss,
+          trainAcc,
+          testLoss,
+          testAcc,
+          seconds,
+          examplesPerSec,
+        })
+      } else if (m.type === 'finished') finished = m
+    }
+    const rows = [...epochs.values()].sort((a, b) => a.epoch - b.epoch)
+    return {
+      id: run.id,
+      name: run.name,
+      experiment: run.experiment,
+      status: run.status,
+      notes: run.notes,
+      tags: run.tags,
+      config: run.config,
+      engine: run.engine,
+      backend: run.backend,
+      host: run.host,
+      versions: run.versions,
+      params: cost.params,
+      macs: cost.macs,
+      trainMemoryBytes: cost.memory.training.total,
+      predictionMemoryBytes: cost.memory.prediction.batch,
+      secondsPerEpoch:
+        rows.length === 0 ? null : rows.reduce((s, e) => s + e.seconds, 0) / rows.length,
+      finalTestAcc: run.finalTestAcc,
+      bestTestAcc: run.bestTestAcc,
+      epochs: rows,
+      classNames: finished?.classNames ?? null,
+      perClassAccuracy: finished?.perClassAccuracy ?? null,
+      layers: layers.map((l) => ({
+        name: l.name,
+        type: l.type,
+        outputShape: l.outputShape,
+        params: l.params,
+        macs: l.macs,
+      })),
+      metrics: Object.fromEntries(
+        store.metricNames(id).map((name) => [name, store.metricSeries(id, name)]),
+      ),
+    }
+  })
+  const versions: Record<string, string[]> = {}
+  for (const r of runs) {
+    for (const [k, v] of Object.entries(r.versions ?? {}))
+      versions[k] = unique([...(versions[k] ?? []), v])
+  }
+  return {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    title: opts.title ?? `NiN ablation: ${unique(runs.map((r) => r.experiment)).join(', ')}`,
+    createdAt: new Date().toISOString(),
+    generator: `NiN Lab on ${hostname()}`,
+    environment: {
+      engines: unique(runs.map((r) => r.engine)),
+      backends: unique(runs.map((r) => r.backend)),
+      hosts: unique(runs.map((r) => r.host)),
+      versions,
+    },
+    runs,
+    configDiff: differingFields(runs.map((r) => r.config)),
+    ablations: ablationTables(runs),
+  }
+}

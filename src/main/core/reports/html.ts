@@ -1,0 +1,92 @@
+/**
+ * The HTML report: one self-contained file — inline CSS, charts as inline SVG, no scripts and
+ * no reference to anything outside the file — readable offline, printable to PDF, safe to mail.
+ */
+import type { Report } from '@shared/report'
+import type { ReportChart } from './charts'
+import {
+  ablationTable,
+  diffTable,
+  environmentLines,
+  epochTable,
+  layerTableOf,
+  perClassTable,
+  runsTable,
+  type Table,
+} from './tables'
+import { escapeHtml as e } from './text'
+
+const CSS = `
+body { font: 14px/1.45 "DejaVu Sans", Helvetica, Arial, sans-serif; color: #1b1f24; margin: 32px auto; max-width: 1040px; padding: 0 16px; }
+h1 { font-size: 24px; margin-bottom: 4px; } h2 { font-size: 18px; margin-top: 32px; border-bottom: 1px solid #d9dee4; padding-bottom: 4px; }
+h3 { font-size: 15px; margin-top: 24px; } .meta { color: #5b6470; margin: 2px 0; }
+table { border-collapse: collapse; margin: 8px 0 16px; font-size: 13px; }
+th, td { border-bottom: 1px solid #e3e7ec; padding: 4px 10px; text-align: left; vertical-align: top; }
+th { background: #f5f7fa; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: pre-line; }
+td.num { min-width: 5em; }
+figure { margin: 12px 0 24px; break-inside: avoid; } figcaption { color: #5b6470; font-size: 12px; }
+.runs { break-before: page; } @page { margin: 16mm; }
+`
+
+function table(t: Table, testId: string): string {
+  const cls = (i: number): string => (t.numeric[i] ? ' class="num"' : '')
+  return (
+    `<table data-table="${e(testId)}"><thead><tr>${t.header.map((h, i) => `<th${cls(i)}>${e(h)}</th>`).join('')}</tr></thead>` +
+    `<tbody>${t.rows.map((r) => `<tr>${r.map((c, i) => `<td${cls(i)}>${e(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`
+  )
+}
+
+export function renderHtml(report: Report, charts: readonly ReportChart[]): string {
+  const parts: string[] = []
+  parts.push(`<h1>${e(report.title)}</h1>`)
+  parts.push(
+    `<p class="meta">${e(new Date(report.createdAt).toUTCString())} · ${e(report.generator)} · ${report.runs.length} runs</p>`,
+  )
+  for (const line of environmentLines(report)) parts.push(`<p class="meta">${e(line)}</p>`)
+
+  parts.push('<h2>Runs</h2>', table(runsTable(report), 'runs'))
+  if (report.ablations.length > 0) {
+    parts.push('<h2>Ablations</h2>')
+    parts.push(
+      '<p class="meta">Each table groups the runs by one config field; values are mean ± std over the group (seeds and the other varied fields), Δ against the first row.</p>',
+    )
+    report.ablations.forEach((a, i) =>
+      parts.push(`<h3>${e(a.field)}</h3>`, table(ablationTable(report, i), `ablation:${a.field}`)),
+    )
+  }
+  if (charts.length > 0) {
+    parts.push('<h2>Curves</h2>')
+    for (const c of charts)
+      parts.push(
+        `<figure data-chart="${e(c.id)}">${c.svg}<figcaption>${e(c.title)}</figcaption></figure>`,
+      )
+  }
+  parts.push('<h2>Config differences</h2>')
+  parts.push(
+    report.configDiff.length > 0
+      ? table(diffTable(report), 'diff')
+      : '<p>All runs share one config.</p>',
+  )
+
+  parts.push('<div class="runs"><h2>Run details</h2>')
+  for (const run of report.runs) {
+    parts.push(
+      `<h3>${e(run.name)} <span class="meta">(${e(run.id)}, ${e(run.experiment)}, ${e(run.status)})</span></h3>`,
+    )
+    if (run.notes) parts.push(`<p>${e(run.notes)}</p>`)
+    if (run.tags.length > 0) parts.push(`<p class="meta">tags: ${e(run.tags.join(', '))}</p>`)
+    if (run.epochs.length > 0) parts.push(table(epochTable(run), `epochs:${run.id}`))
+    const perClass = perClassTable(run)
+    if (perClass) parts.push(table(perClass, `per-class:${run.id}`))
+    parts.push(table(layerTableOf(run), `layers:${run.id}`))
+  }
+  parts.push('</div>')
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<title>${e(report.title)}</title><style>${CSS}</style></head>
+<body>
+${parts.join('\n')}
+</body></html>
+`
+}

@@ -1,0 +1,68 @@
+/** The Markdown report: the HTML report's tables, with the charts as PNG files beside it. */
+import type { Report } from '@shared/report'
+import {
+  ablationTable,
+  diffTable,
+  environmentLines,
+  epochTable,
+  layerTableOf,
+  perClassTable,
+  runsTable,
+  type Table,
+} from './tables'
+import { escapeMarkdown as m } from './text'
+
+function table(t: Table): string {
+  const row = (cells: readonly string[]): string => `| ${cells.map(m).join(' | ')} |`
+  return [
+    row(t.header),
+    `|${t.numeric.map((n) => (n ? '---:' : '---')).join('|')}|`,
+    ...t.rows.map(row),
+  ].join('\n')
+}
+
+/** `charts`: the chart ids and the PNG file names written beside the Markdown file. */
+export function renderMarkdown(
+  report: Report,
+  charts: readonly { title: string; file: string }[],
+): string {
+  const out: string[] = []
+  out.push(`# ${m(report.title)}`, '')
+  out.push(
+    `${m(new Date(report.createdAt).toUTCString())} · ${m(report.generator)} · ${report.runs.length} runs`,
+    '',
+  )
+  for (const line of environmentLines(report)) out.push(`- ${m(line)}`)
+  out.push('', '## Runs', '', table(runsTable(report)), '')
+  if (report.ablations.length > 0) {
+    out.push(
+      '## Ablations',
+      '',
+      'Values are mean ± std over the runs of each row; Δ against the first row.',
+      '',
+    )
+    report.ablations.forEach((a, i) =>
+      out.push(`### ${m(a.field)}`, '', table(ablationTable(report, i)), ''),
+    )
+  }
+  if (charts.length > 0) {
+    out.push('## Curves', '')
+    for (const c of charts) out.push(`![${m(c.title)}](${encodeURI(c.file)})`, '')
+  }
+  out.push('## Config differences', '')
+  out.push(
+    report.configDiff.length > 0 ? table(diffTable(report)) : 'All runs share one config.',
+    '',
+  )
+  out.push('## Run details', '')
+  for (const run of report.runs) {
+    out.push(`### ${m(run.name)} (${m(run.id)}, ${m(run.experiment)}, ${m(run.status)})`, '')
+    if (run.notes) out.push(m(run.notes), '')
+    if (run.tags.length > 0) out.push(`Tags: ${m(run.tags.join(', '))}`, '')
+    if (run.epochs.length > 0) out.push(table(epochTable(run)), '')
+    const perClass = perClassTable(run)
+    if (perClass) out.push(table(perClass), '')
+    out.push(table(layerTableOf(run)), '')
+  }
+  return out.join('\n')
+}

@@ -1,0 +1,123 @@
+/**
+ * The report of a comparison: what every export format (HTML, Markdown, CSV, JSON, PDF) is made
+ * from, and — as is — the JSON export. `REPORT_SCHEMA_VERSION` changes whenever a field changes
+ * meaning or goes away; `validateReport` checks a parsed document against the current version.
+ */
+import type { AblationTable } from './ablation'
+import type { MetricSample } from './api/types'
+import type { ExperimentConfig } from './config/experiment'
+import type { FieldDiff } from './config-diff'
+
+export const REPORT_SCHEMA_VERSION = 1
+
+export interface ReportLayer {
+  readonly name: string
+  readonly type: string
+  readonly outputShape: readonly number[]
+  readonly params: number
+  readonly macs: number
+}
+
+export interface ReportEpoch {
+  readonly epoch: number
+  readonly trainLoss: number
+  readonly trainAcc: number
+  readonly testLoss: number
+  readonly testAcc: number
+  readonly seconds: number
+  readonly examplesPerSec: number
+}
+
+export interface ReportRun {
+  readonly id: string
+  readonly name: string
+  readonly experiment: string
+  readonly status: string
+  readonly notes: string
+  readonly tags: readonly string[]
+  readonly config: ExperimentConfig
+  readonly engine: string | null
+  readonly backend: string | null
+  readonly host: string | null
+  readonly versions: Readonly<Record<string, string>> | null
+  readonly params: number
+  readonly macs: number
+  readonly trainMemoryBytes: number
+  readonly predictionMemoryBytes: number
+  readonly secondsPerEpoch: number | null
+  readonly finalTestAcc: number | null
+  readonly bestTestAcc: number | null
+  readonly epochs: readonly ReportEpoch[]
+  readonly classNames: readonly string[] | null
+  readonly perClassAccuracy: readonly number[] | null
+  readonly layers: readonly ReportLayer[]
+  /** Every recorded metric series, by metric name (see src/shared/metrics.ts). */
+  readonly metrics: Readonly<Record<string, readonly MetricSample[]>>
+}
+
+export interface Report {
+  readonly schemaVersion: number
+  readonly title: string
+  /** ISO 8601. */
+  readonly createdAt: string
+  readonly generator: string
+  readonly environment: {
+    readonly engines: readonly string[]
+    readonly backends: readonly string[]
+    readonly hosts: readonly string[]
+    readonly versions: Readonly<Record<string, readonly string[]>>
+  }
+  readonly runs: readonly ReportRun[]
+  /** Config fields that differ between the runs (values in `runs` order). */
+  readonly configDiff: readonly FieldDiff[]
+  readonly ablations: readonly AblationTable[]
+}
+
+/** Problems of a parsed report document against this schema version (empty when valid). */
+export function validateReport(doc: unknown): string[] {
+  const problems: string[] = []
+  const isObj = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v)
+  const need = (
+    obj: Record<string, unknown>,
+    key: string,
+    type: string,
+    where: string,
+  ): unknown => {
+    const v = obj[key]
+    const actual = Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v
+    if (!type.split('|').includes(actual))
+      problems.push(`${where}.${key} must be ${type} (got ${actual})`)
+    return v
+  }
+  if (!isObj(doc)) return ['the report must be an object']
+  if (doc['schemaVersion'] !== REPORT_SCHEMA_VERSION) {
+    problems.push(
+      `schemaVersion must be ${REPORT_SCHEMA_VERSION} (got ${JSON.stringify(doc['schemaVersion'])})`,
+    )
+  }
+  need(doc, 'title', 'string', 'report')
+  need(doc, 'createdAt', 'string', 'report')
+  need(doc, 'generator', 'string', 'report')
+  const env = need(doc, 'environment', 'object', 'report')
+  if (isObj(env))
+    for (const k of ['engines', 'backends', 'hosts']) need(env, k, 'array', 'report.environment')
+  need(doc, 'configDiff', 'array', 'report')
+  need(doc, 'ablations', 'array', 'report')
+  const runs = need(doc, 'runs', 'array', 'report')
+  if (Array.isArray(runs)) {
+    runs.forEach((run: unknown, i) => {
+      const where = `report.runs[${i}]`
+      if (!isObj(run)) return void problems.push(`${where} must be an object`)
+      for (const k of ['id', 'name', 'experiment', 'status']) need(run, k, 'string', where)
+      for (const k of ['params', 'macs', 'trainMemoryBytes', 'predictionMemoryBytes'])
+        need(run, k, 'number', where)
+      for (const k of ['secondsPerEpoch', 'finalTestAcc', 'bestTestAcc'])
+        need(run, k, 'number|null', where)
+      for (const k of ['epochs', 'layers', 'tags']) need(run, k, 'array', where)
+      need(run, 'config', 'object', where)
+      need(run, 'metrics', 'object', where)
+    })
+  }
+  return problems
+}
