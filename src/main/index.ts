@@ -3,9 +3,17 @@
  * module: the core (store, scheduler, trainers) runs in a plain Node child process
  * (desktop/core-client.ts), and this process relays the renderer's calls and the core's events.
  */
-import { join } from 'node:path'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { basename, dirname, join } from 'node:path'
 import { app, BrowserWindow, dialog, ipcMain, Menu, session, shell } from 'electron'
-import { IPC_CALL, IPC_EVENT, type CallOutcome } from '@shared/api/transport'
+import {
+  IPC_CALL,
+  IPC_EVENT,
+  IPC_PRINT_PDF,
+  IPC_SAVE_FILES,
+  type CallOutcome,
+} from '@shared/api/transport'
 import type { QueueState } from '@shared/api/contract'
 import { startCoreClient, type CoreClient } from './desktop/core-client'
 
@@ -99,7 +107,78 @@ function startCore(): CoreClient {
   return client
 }
 
+interface FileData {
+  readonly name: string
+  readonly mimeType: string
+  readonly base64: string
+}
+
+const isFileList = (v: unknown): v is FileData[] =>
+  Array.isArray(v) &&
+  v.length > 0 &&
+  v.length <= 20 &&
+  v.every(
+    (f: unknown) =>
+      typeof f === 'object' &&
+      f !== null &&
+      typeof (f as FileData).name === 'string' &&
+      typeof (f as FileData).base64 === 'string',
+  )
+
+/** The sender is our own page (the app's file, or the dev server in development). */
+function fromApp(url: string): boolean {
+  const dev = process.env['ELECTRON_RENDERER_URL']
+  return url.startsWith('file://') || (dev !== undefined && url.startsWith(dev))
+}
+
 function registerIpc(): void {
+  ipcMain.handle(IPC_SAVE_FILES, async (event, files: unknown): Promise<string[] | null> => {
+    if (!fromApp(event.senderFrame?.url ?? '') || !isFileList(files)) return null
+    const win = BrowserWindow.fromWebContents(event.sender)
+    const first = files[0] as FileData
+    const options = { defaultPath: join(app.getPath('documents'), basename(first.name)) }
+    const { canceled, filePath } = win
+      ? await dialog.showSaveDialog(win, options)
+      : await dialog.showSaveDialog(options)
+    if (canceled || !filePath) return null
+    // The first file goes where the user said; the others (charts, metrics) beside it.
+    const written = files.map((f, i) =>
+      i === 0 ? filePath : join(dirname(filePath), basename(f.name)),
+    )
+    files.forEach((f, i) => writeFileSync(written[i] as string, Buffer.from(f.base64, 'base64')))
+    return written
+  })
+  ipcMain.handle(
+    IPC_PRINT_PDF,
+    async (event, html: unknown, name: unknown): Promise<FileData | null> => {
+      if (
+        !fromApp(event.senderFrame?.url ?? '') ||
+        typeof html !== 'string' ||
+        typeof name !== 'string'
+      )
+        return null
+      const dir = mkdtempSync(join(tmpdir(), 'nin-lab-pdf-'))
+      // An offscreen window with no preload and no JavaScript: the report is static HTML.
+      const printer = new BrowserWindow({
+        show: false,
+        webPreferences: { sandbox: true, javascript: false },
+      })
+      try {
+        const page = join(dir, 'report.html')
+        writeFileSync(page, html)
+        await printer.loadFile(page)
+        const pdf = await printer.webContents.printToPDF({ printBackground: true, pageSize: 'A4' })
+        return {
+          name: basename(name),
+          mimeType: 'application/pdf',
+          base64: Buffer.from(pdf).toString('base64'),
+        }
+      } finally {
+        printer.destroy()
+        rmSync(dir, { recursive: true, force: true })
+      }
+    },
+  )
   ipcMain.handle(
     IPC_CALL,
     async (event, method: unknown, params: unknown): Promise<CallOutcome> => {

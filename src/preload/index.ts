@@ -4,8 +4,14 @@
  * the raw ipcRenderer. Errors travel as data and become rejected promises here.
  */
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron'
-import { IPC_CALL, IPC_EVENT, type CallOutcome } from '@shared/api/transport'
-import type { DesktopBridge } from './bridge'
+import {
+  IPC_CALL,
+  IPC_EVENT,
+  IPC_PRINT_PDF,
+  IPC_SAVE_FILES,
+  type CallOutcome,
+} from '@shared/api/transport'
+import type { BridgeFile, DesktopBridge } from './bridge'
 
 const bridge: DesktopBridge = {
   transport: 'electron',
@@ -26,6 +32,10 @@ const bridge: DesktopBridge = {
       ipcRenderer.on(IPC_EVENT, handler)
       return () => void ipcRenderer.off(IPC_EVENT, handler)
     },
+  },
+  files: {
+    save: (files) => ipcRenderer.invoke(IPC_SAVE_FILES, files) as Promise<string[] | null>,
+    printPdf: (html, name) => ipcRenderer.invoke(IPC_PRINT_PDF, html, name) as Promise<BridgeFile>,
   },
 }
 

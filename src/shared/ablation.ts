@@ -61,11 +61,11 @@ export function stat(values: readonly (number | null)[]): Stat {
 }
 
 function quantities(run: RunFacts): Record<Quantity, number | null> {
-  let cost: ReturnType<typeof costTotals> | null = null
+  let cost: ReturnType<typeof costTotals> | null
   try {
     cost = costTotals(layerTable(run.config.model), run.config.train)
   } catch {
-    cost = null
+    cost = null // a config that no longer builds (e.g. from an older version) has no cost
   }
   return {
     params: cost?.params ?? null,

@@ -4,7 +4,9 @@
  * HTTP, the desktop app through its relay — so every request is validated here, once.
  */
 import { EventEmitter } from 'node:events'
-import { rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { basename, extname, join } from 'node:path'
 import { layerTable } from '@shared/architecture'
 import {
   ApiError,
@@ -30,9 +32,21 @@ import {
 import { costTotals } from '@shared/cost'
 import { expandGrid } from '@shared/grid'
 import type { StartedMessage, StepMessage, TrainerMessage } from '@shared/protocol/trainer'
+import { buildReport } from './reports/build'
+import { exportReport } from './reports/export'
+import { PdfUnavailableError } from './reports/pdf'
 import { Scheduler } from './scheduler'
 import { lockHolder, SchedulerLockError } from './scheduler-lock'
 import { RunStore, StoreError } from './store'
+
+const MIME_TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.md': 'text/markdown',
+  '.csv': 'text/csv',
+  '.json': 'application/json',
+  '.pdf': 'application/pdf',
+  '.png': 'image/png',
+}
 
 type Handlers = { [M in MethodName]: (params: Params<M>) => Result<M> | Promise<Result<M>> }
 type CoreEvents = { [E in EventName]: [payload: ApiEvents[E]] }
@@ -274,6 +288,31 @@ export class Core extends EventEmitter<CoreEvents> {
         return run
       },
       estimateEpoch: (p) => this.estimateEpoch(p.config),
+      exportReport: (p) => {
+        if (p.ids.length === 0)
+          throw new ApiError('invalid-params', 'ids must name at least one run')
+        const report = buildReport(store, p.ids, { title: p.title })
+        const dir = mkdtempSync(join(tmpdir(), 'nin-lab-export-'))
+        try {
+          const stem = `nin-lab-report-${report.createdAt.slice(0, 10)}`
+          let written: string[]
+          try {
+            written = exportReport(report, p.format, join(dir, `${stem}.${p.format}`))
+          } catch (err) {
+            if (err instanceof PdfUnavailableError) throw new ApiError('unavailable', err.message)
+            throw err
+          }
+          return {
+            files: written.map((file) => ({
+              name: basename(file),
+              mimeType: MIME_TYPES[extname(file)] ?? 'application/octet-stream',
+              base64: readFileSync(file).toString('base64'),
+            })),
+          }
+        } finally {
+          rmSync(dir, { recursive: true, force: true })
+        }
+      },
     }
   }
 

@@ -59,6 +59,16 @@ export interface EpochEstimate {
   readonly detail: string
 }
 
+export const REPORT_FORMATS = ['html', 'md', 'csv', 'json', 'pdf'] as const
+export type ReportFormat = (typeof REPORT_FORMATS)[number]
+
+/** One file of an exported report (Markdown and CSV exports are several files). */
+export interface ExportedFile {
+  readonly name: string
+  readonly mimeType: string
+  readonly base64: string
+}
+
 type NoParams = Record<string, never>
 
 /** Method name → parameters and result. */
@@ -91,6 +101,10 @@ export interface ApiMethods {
   setNotes: { params: { id: string; notes: string }; result: Run }
   setTags: { params: { id: string; tags: string[] }; result: Run }
   estimateEpoch: { params: { config: unknown }; result: EpochEstimate }
+  exportReport: {
+    params: { ids: string[]; format: ReportFormat; title?: string }
+    result: { files: ExportedFile[] }
+  }
 }
 
 export type MethodName = keyof ApiMethods
@@ -224,6 +238,11 @@ const SHAPES: { [M in MethodName]: Record<string, Check> } = {
   setNotes: { id, notes: text(MAX_TEXT) },
   setTags: { id, tags: listOf(text(50), 50) },
   estimateEpoch: { config: anything },
+  exportReport: {
+    ids: listOf(id, MAX_IDS),
+    format: oneOf(REPORT_FORMATS),
+    title: optional(text(200)),
+  },
 }
 
 export const METHOD_NAMES = Object.keys(SHAPES) as MethodName[]

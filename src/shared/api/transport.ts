@@ -18,6 +18,10 @@ export interface EventFrame {
 /** Electron IPC channels between the preload bridge and the main process. */
 export const IPC_CALL = 'nin-lab:api-call'
 export const IPC_EVENT = 'nin-lab:api-event'
+/** Desktop only: save exported files where the user picks (a save dialog in the main process). */
+export const IPC_SAVE_FILES = 'nin-lab:save-files'
+/** Desktop only: an HTML report to PDF with Electron's own printToPDF. */
+export const IPC_PRINT_PDF = 'nin-lab:print-pdf'
 
 /** A call's outcome as it crosses a process boundary (errors travel as data, not exceptions). */
 export type CallOutcome =

@@ -96,7 +96,13 @@ export function reportCharts(report: Report): ReportChart[] {
       title: { text: 'Parameters vs final test accuracy', left: 8, textStyle: { fontSize: 14 } },
       grid: { left: 64, right: 24, top: 40, bottom: 48 },
       xAxis: { type: 'log', name: 'parameters', nameLocation: 'middle', nameGap: 28 },
-      yAxis: { type: 'value', name: 'final test accuracy', nameLocation: 'middle', nameGap: 44, scale: true },
+      yAxis: {
+        type: 'value',
+        name: 'final test accuracy',
+        nameLocation: 'middle',
+        nameGap: 44,
+        scale: true,
+      },
       series: points.map((r) => ({
         type: 'scatter' as const,
         name: r.name,

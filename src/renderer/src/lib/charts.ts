@@ -62,13 +62,19 @@ export interface Curve {
   /** The unsmoothed data, drawn faded behind the line. */
   readonly raw?: Series
   /** Mean ± std band: lower and upper on the line's x. */
-  readonly band?: { readonly x: readonly number[]; readonly lower: readonly number[]; readonly upper: readonly number[] }
+  readonly band?: {
+    readonly x: readonly number[]
+    readonly lower: readonly number[]
+    readonly upper: readonly number[]
+  }
   readonly dashed?: boolean
 }
 
 export interface LineChartInput {
   readonly curves: readonly Curve[]
   readonly xName: string
+  /** Ticks at whole numbers only (steps, epochs). */
+  readonly xInteger?: boolean
   readonly yName: string
   readonly logY?: boolean
   /** Format of the y values in tooltips and axis labels. */
@@ -134,10 +140,7 @@ export function lineChartOption(input: LineChartInput, c: ChartColors): ChartOpt
           id: `${curve.id}:band`,
           type: 'line',
           name: curve.name,
-          data: curve.band.x.map((x, i) => [
-            x,
-            (curve.band?.upper[i] ?? 0) - (lower[i] ?? 0),
-          ]),
+          data: curve.band.x.map((x, i) => [x, (curve.band?.upper[i] ?? 0) - (lower[i] ?? 0)]),
           stack: `band:${curve.id}`,
           symbol: 'none',
           lineStyle: { opacity: 0 },
@@ -201,6 +204,7 @@ export function lineChartOption(input: LineChartInput, c: ChartColors): ChartOpt
       nameLocation: 'middle',
       nameGap: 24,
       scale: true,
+      minInterval: input.xInteger ? 1 : undefined,
       ...axisStyle(c),
       splitLine: { show: false },
     },

@@ -9,7 +9,7 @@ const isRecord = (v: unknown): v is Record<string, unknown> =>
 
 export function flattenConfig(
   value: unknown,
-  prefix = "",
+  prefix = '',
   out = new Map<string, unknown>(),
 ): Map<string, unknown> {
   if (isRecord(value)) {

@@ -147,7 +147,8 @@ export const useExperimentStore = defineStore('experiment', () => {
     try {
       layers = layerTable(model.value)
     } catch (err) {
-      if (err instanceof ArchitectureError) return { layers: null, totals: null, error: err.message }
+      if (err instanceof ArchitectureError)
+        return { layers: null, totals: null, error: err.message }
       throw err
     }
     const train = parseField(trainSchema, valueAt('train'), 'train')
