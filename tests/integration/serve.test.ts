@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import WebSocket from 'ws'
+import { validateReport } from '@shared/report'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { assertBuilt, startServe, type ServeProcess } from '../helpers/cli'
 
@@ -145,6 +146,31 @@ describe('nin-lab serve', () => {
     expect(state.paused).toBe(true)
     expect(state.runs).toHaveLength(2)
     ws.close()
+  })
+
+  it('exports a report of queued runs for download', async () => {
+    const state = (await (await call('queueState', {})).json()) as { runs: { id: string }[] }
+    const ids = state.runs.map((r) => r.id)
+    const res = await call('exportReport', { ids, format: 'json' })
+    expect(res.status).toBe(200)
+    const { files } = (await res.json()) as {
+      files: { name: string; mimeType: string; base64: string }[]
+    }
+    expect(files).toHaveLength(1)
+    expect(files[0]).toMatchObject({
+      name: expect.stringMatching(/^nin-lab-report-.*\.json$/),
+      mimeType: 'application/json',
+    })
+    const report = JSON.parse(Buffer.from(files[0]!.base64, 'base64').toString('utf8')) as unknown
+    expect(validateReport(report)).toEqual([])
+    const csv = (await (await call('exportReport', { ids, format: 'csv' })).json()) as {
+      files: { name: string }[]
+    }
+    expect(csv.files.map((f) => f.name)).toEqual([
+      expect.stringMatching(/\.csv$/),
+      expect.stringMatching(/-metrics\.csv$/),
+    ])
+    expect((await call('exportReport', { ids, format: 'docx' })).status).toBe(400)
   })
 
   it('never serves files outside the app folder', async () => {
