@@ -219,7 +219,9 @@ describe('nin-lab run', () => {
     expect(r.status).toBe(1)
     const run = lastJson(r.stdout)
     expect(run.status).toBe('diverged')
-    expect(run.error).toMatch(/loss became (NaN|-?Infinity) at epoch 1, step \d+: lower train\.lr/)
+    expect(run.error).toMatch(
+      /the loss became (NaN|-?Infinity) at epoch 1, step \d+: lower train\.lr and retry/,
+    )
   })
 
   const tfjsNodeInstalled = (() => {

@@ -79,7 +79,7 @@ describe('RunStore.persistMessages', () => {
     expect(store.metricSeries(id, METRICS.stepLoss).map((p) => p.value)).toEqual([2.3, NaN])
     expect(store.requireRun(id)).toMatchObject({
       status: 'diverged',
-      error: 'training diverged: loss NaN at epoch 1, step 2',
+      error: 'the loss became NaN at epoch 1, step 2: lower train.lr and retry',
     })
   })
 

@@ -666,7 +666,7 @@ export class RunStore {
           m.type === 'failed'
             ? m.error
             : m.type === 'diverged'
-              ? `training diverged: loss ${m.loss} at epoch ${m.epoch}, step ${m.step}`
+              ? `the loss became ${m.loss} at epoch ${m.epoch}, step ${m.step}: lower train.lr and retry`
               : null
         this.runsSql.finish.run({ id: runId, status: next, error, now: m.time })
         if (m.type === 'finished') {

@@ -14,7 +14,7 @@ import {
   type XAxisMode,
 } from '@shared/smoothing'
 import type { Curve } from './charts'
-import { flattenConfig } from './config-paths'
+import { flattenConfig } from '@shared/config-diff'
 import { valueText } from './format'
 
 export type RunMetrics = Readonly<

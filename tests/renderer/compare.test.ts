@@ -1,0 +1,174 @@
+// @vitest-environment happy-dom
+import { mount } from '@vue/test-utils'
+import { createPinia, setActivePinia } from 'pinia'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { Run } from '@shared/api/types'
+import { METRICS } from '@shared/metrics'
+import { setTransport } from '@renderer/api'
+import { buildCurves } from '@renderer/lib/compare'
+import { runColors } from '@shared/colors'
+import { differingFields } from '@shared/config-diff'
+import { useCompareStore } from '@renderer/stores/compare'
+import { useRunsStore } from '@renderer/stores/runs'
+import CompareView from '@renderer/views/CompareView.vue'
+import { chartStubs, config, fakeTransport, flush, makeRun, samples } from './helpers'
+
+// ECharts needs a canvas: charts are stubbed (see ChartFrameStub in helpers.ts).
+
+const a = makeRun({
+  id: 'ra',
+  name: 'm1-s0',
+  config: config({ name: 'm1-s0', model: { microConvs: 1 } }),
+  bestTestAcc: 0.8,
+})
+const b = makeRun({
+  id: 'rb',
+  name: 'm2-s0',
+  config: config({ name: 'm2-s0', model: { microConvs: 2 } }),
+  bestTestAcc: 0.84,
+})
+const c = makeRun({
+  id: 'rc',
+  name: 'm2-s1',
+  config: config({ name: 'm2-s1', model: { microConvs: 2 }, train: { seed: 1 } }),
+  bestTestAcc: 0.82,
+})
+
+const metricsOf = (scale: number) => ({
+  [METRICS.stepLoss]: samples(20, (i) => scale * (2.3 - i * 0.05), 5),
+  [METRICS.trainLoss]: samples(1, () => 1),
+  [METRICS.testLoss]: samples(1, () => 1),
+  [METRICS.testAcc]: samples(2, (i) => 0.5 + i * 0.1 * scale, 50),
+})
+
+beforeEach(() => {
+  window.localStorage.clear()
+  setTransport(
+    fakeTransport({
+      listRuns: () => [a, b, c],
+      getMetrics: (p) => Object.fromEntries(p.ids.map((id, i) => [id, metricsOf(1 + i / 10)])),
+    }),
+  )
+  setActivePinia(createPinia())
+})
+afterEach(() => setTransport(null))
+
+describe('config diff', () => {
+  it('lists only the fields that differ, ignoring the run name', () => {
+    const diffs = differingFields([a.config, b.config, c.config])
+    expect(diffs.map((d) => d.path)).toEqual(['model.microConvs', 'train.seed'])
+    expect(diffs[0]?.values).toEqual([1, 2, 2])
+  })
+
+  it('walks block lists by index', () => {
+    const wide = config({
+      model: {
+        blocks: [
+          { channels: 96, kernel: 11, stride: 4, padding: 0 },
+          { channels: 512, kernel: 5, stride: 1, padding: 2 },
+          { channels: 384, kernel: 3, stride: 1, padding: 1 },
+        ],
+      },
+    })
+    expect(differingFields([config(), wide]).map((d) => d.path)).toEqual([
+      'model.blocks[1].channels',
+    ])
+  })
+})
+
+describe('CompareView', () => {
+  async function mountCompare(ids: string[]) {
+    const runs = useRunsStore()
+    await runs.load()
+    useCompareStore().set(ids)
+    const wrapper = mount(CompareView, { global: { stubs: chartStubs } })
+    await flush()
+    return wrapper
+  }
+
+  it('shows the diff table with only differing fields, and a metrics row per run', async () => {
+    const wrapper = await mountCompare(['rc', 'ra', 'rb'])
+    const diff = wrapper.find('[data-testid="diff-table"]')
+    expect(diff.exists()).toBe(true)
+    const fields = diff.findAll('tbody th').map((th) => th.text())
+    expect(fields).toEqual(['model.microConvs', 'train.seed'])
+    // Columns in name order.
+    expect(diff.findAll('thead th').map((th) => th.text())).toEqual([
+      'field',
+      'm1-s0',
+      'm2-s0',
+      'm2-s1',
+    ])
+    const rows = wrapper.findAll('[data-testid="metrics-table"] tbody tr')
+    expect(rows).toHaveLength(3)
+    for (const name of ['train-loss', 'test-acc', 'test-loss', 'params-acc']) {
+      expect(wrapper.find(`[data-testid="chart-${name}"]`).exists(), name).toBe(true)
+    }
+  })
+
+  it('says so when the runs share one config', async () => {
+    const wrapper = await mountCompare(['rb'])
+    expect(wrapper.find('[data-testid="diff-table"]').exists()).toBe(false)
+    expect(wrapper.find('[data-testid="diff-none"]').exists()).toBe(true)
+  })
+
+  it('tells what to do with nothing selected', async () => {
+    const wrapper = await mountCompare([])
+    expect(wrapper.find('[data-testid="empty-state"]').text()).toContain('No runs selected')
+  })
+
+  it('offers the differing fields as group-by choices', async () => {
+    const wrapper = await mountCompare(['ra', 'rb', 'rc'])
+    const options = wrapper.findAll('[data-testid="compare-group"] option').map((o) => o.text())
+    expect(options.slice(1)).toEqual(['model.microConvs', 'train.seed'])
+  })
+})
+
+describe('compare curves', () => {
+  const runs: Run[] = [a, b, c]
+  const metrics = {
+    ra: { [METRICS.testAcc]: samples(3, (i) => 0.5 + i * 0.1, 50) },
+    rb: { [METRICS.testAcc]: samples(3, (i) => 0.6 + i * 0.1, 50) },
+    rc: { [METRICS.testAcc]: samples(3, (i) => 0.8 + i * 0.1, 50) },
+  }
+  const colors = runColors(['rc', 'ra', 'rb'])
+
+  it('gives each run one colour by id order, whatever order they are listed in', () => {
+    expect([...colors.keys()]).toEqual(['ra', 'rb', 'rc'])
+    const curves = buildCurves([c, a], metrics, METRICS.testAcc, {
+      xMode: 'epoch',
+      smoothing: 0,
+      groupBy: '',
+      colors,
+    })
+    expect(curves.map((cv) => cv.color)).toEqual([colors.get('rc'), colors.get('ra')])
+    expect(curves[0]?.raw).toBeUndefined()
+  })
+
+  it('draws the smoothed line over the raw one when smoothing', () => {
+    const [curve] = buildCurves([a], metrics, METRICS.testAcc, {
+      xMode: 'step',
+      smoothing: 0.5,
+      groupBy: '',
+      colors,
+    })
+    expect(curve?.raw?.y).toEqual([0.6, 0.7, 0.8].map((v) => expect.closeTo(v, 10)))
+    expect(curve?.line.x).toEqual([50, 100, 150])
+    expect(curve?.line.y[2]).toBeLessThan(0.8)
+  })
+
+  it('groups by a config field into mean ± std', () => {
+    const curves = buildCurves(runs, metrics, METRICS.testAcc, {
+      xMode: 'epoch',
+      smoothing: 0,
+      groupBy: 'model.microConvs',
+      colors,
+    })
+    expect(curves.map((cv) => cv.name)).toEqual(['microConvs=1 (n=1)', 'microConvs=2 (n=2)'])
+    const two = curves[1]
+    // rb and rc at the first epoch: 0.7 and 0.9 → mean 0.8, sample std √0.02.
+    expect(two?.line.y[0]).toBeCloseTo(0.8, 10)
+    expect(two?.band?.upper[0]).toBeCloseTo(0.8 + Math.sqrt(0.02), 10)
+    expect(curves[0]?.band).toBeUndefined()
+  })
+})

@@ -1,0 +1,206 @@
+// @vitest-environment happy-dom
+import { mount } from '@vue/test-utils'
+import { createPinia, setActivePinia } from 'pinia'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { setTransport } from '@renderer/api'
+import AxisPicker from '@renderer/components/AxisPicker.vue'
+import { useExperimentStore } from '@renderer/stores/experiment'
+import NewExperimentView from '@renderer/views/NewExperimentView.vue'
+import { fakeTransport, flush, makeRun, type FakeTransport } from './helpers'
+
+let transport: FakeTransport
+
+beforeEach(() => {
+  window.localStorage.clear()
+  transport = fakeTransport({
+    estimateEpoch: () => ({
+      secondsPerEpoch: 60,
+      imagesPerSecond: 1000,
+      basis: 'history',
+      backend: 'wasm',
+      detail: 'from 3 finished runs',
+    }),
+    addRuns: (p) => ({
+      added: Array.from({ length: 12 }, () => makeRun({ experiment: p.experiment })),
+      skipped: 0,
+    }),
+  })
+  setTransport(transport)
+  setActivePinia(createPinia())
+})
+afterEach(() => setTransport(null))
+
+const mountView = () => mount(NewExperimentView, { attachTo: document.body })
+
+describe('New experiment form', () => {
+  it('is generated from the schema: every leaf field has a control with its JSON path', () => {
+    const wrapper = mountView()
+    for (const path of [
+      'name',
+      'engine',
+      'model.inputSize',
+      'model.microConvs',
+      'model.microKernel',
+      'model.head',
+      'model.fcFrom',
+      'model.dropout',
+      'model.blocks',
+      'model.blocks[0].channels',
+      'model.blocks[2].padding',
+      'model.fcHidden',
+      'model.headChannels',
+      'data.dataset',
+      'data.path',
+      'data.trainLimit',
+      'train.epochs',
+      'train.batchSize',
+      'train.optimizer',
+      'train.lr',
+      'train.momentum',
+      'train.weightDecay',
+      'train.seed',
+      'train.backend',
+    ]) {
+      expect(wrapper.find(`[data-testid="field-${path}"]`).exists(), path).toBe(true)
+    }
+    // Small enums are segmented buttons: 0–3 micro convs, 1×1 | 3×3, GAP | FC.
+    const micro = wrapper.find('[data-testid="field-model.microConvs"]')
+    expect(micro.findAll('button').map((b) => b.text())).toEqual(['0', '1', '2', '3'])
+    expect(
+      wrapper
+        .find('[data-testid="field-model.microKernel"]')
+        .findAll('button')
+        .map((b) => b.text()),
+    ).toEqual(['1×1', '3×3'])
+    expect(
+      wrapper
+        .find('[data-testid="field-model.head"]')
+        .findAll('button')
+        .map((b) => b.text()),
+    ).toEqual(['GAP', 'FC'])
+    wrapper.unmount()
+  })
+
+  it('shows the d2l layer table and totals', () => {
+    const wrapper = mountView()
+    expect(wrapper.findAll('[data-testid="layer-table"] tbody tr')).toHaveLength(17)
+    expect(wrapper.find('[data-testid="totals"]').text()).toContain('1,992,166 parameters')
+    wrapper.unmount()
+  })
+
+  it('shows an invalid value’s error next to the field its JSON path names', async () => {
+    const wrapper = mountView()
+    useExperimentStore().setField('model.microConvs', 5)
+    await flush()
+    const error = wrapper.find('[data-testid="error-model.microConvs"]')
+    expect(error.exists()).toBe(true)
+    expect(error.text()).toContain('model.microConvs must be an integer from 0 to 3')
+    expect(wrapper.find('[data-testid="queue-submit"]').attributes('disabled')).toBeDefined()
+
+    // Typing into a generated number input validates the same way.
+    await wrapper.find('[data-testid="field-train.batchSize"]').setValue('0')
+    expect(wrapper.find('[data-testid="error-train.batchSize"]').text()).toContain(
+      'train.batchSize must be an integer from 1 to 4096',
+    )
+    wrapper.unmount()
+  })
+
+  it('reports an input too small for the strides at model.inputSize, and the table says why', async () => {
+    const wrapper = mountView()
+    await wrapper.find('[data-testid="field-model.inputSize"]').setValue('32')
+    expect(wrapper.find('[data-testid="error-model.inputSize"]').text()).toContain(
+      'model.inputSize 32 is too small',
+    )
+    expect(wrapper.find('[data-testid="architecture-error"]').text()).toContain('too small')
+    wrapper.unmount()
+  })
+
+  it('edits the block list: add, change and remove rows', async () => {
+    const wrapper = mountView()
+    const store = useExperimentStore()
+    await wrapper.find('[data-testid="field-model.blocks-add"]').trigger('click')
+    expect((store.valueAt('model.blocks') as unknown[]).length).toBe(4)
+    await wrapper.find('[data-testid="field-model.blocks[3].channels"]').setValue('512')
+    expect(store.valueAt('model.blocks[3].channels')).toBe(512)
+    await wrapper.find('[data-testid="field-model.blocks-remove-3"]').trigger('click')
+    expect((store.valueAt('model.blocks') as unknown[]).length).toBe(3)
+    wrapper.unmount()
+  })
+
+  it('toggles a nullable field to none and back', async () => {
+    const wrapper = mountView()
+    const store = useExperimentStore()
+    const none = wrapper.find('[data-testid="field-data.trainLimit-none"]')
+    expect((none.element as HTMLInputElement).checked).toBe(true)
+    await none.setValue(false)
+    expect(store.valueAt('data.trainLimit')).toBe(60000)
+    await none.setValue(true)
+    expect(store.valueAt('data.trainLimit')).toBeNull()
+    wrapper.unmount()
+  })
+
+  it('picks a preset', async () => {
+    const wrapper = mountView()
+    await wrapper.find('[data-testid="preset"]').setValue('small-28')
+    expect(wrapper.find('[data-testid="totals"]').text()).toContain('148,390 parameters')
+    wrapper.unmount()
+  })
+})
+
+describe('ablation axes', () => {
+  it('counts microConvs 1,2,3 × head gap,fc × 2 seeds = 12 runs and queues them', async () => {
+    const wrapper = mount(NewExperimentView, { attachTo: document.body })
+    const store = useExperimentStore()
+    // A model small enough that all six variants are valid and cheap to expand.
+    store.choosePreset('small-28')
+    await flush()
+
+    await wrapper.find('[data-testid="axis-add"]').trigger('click')
+    expect(wrapper.find('[data-testid="axis-path-0"]').element).toHaveProperty(
+      'value',
+      'model.microConvs',
+    )
+    // The axis starts with every value (0–3); drop 0.
+    await wrapper.find('[data-testid="axis-value-0-0"]').setValue(false)
+    await wrapper.find('[data-testid="axis-add"]').trigger('click')
+    expect(wrapper.find('[data-testid="axis-path-1"]').element).toHaveProperty(
+      'value',
+      'model.head',
+    )
+    await wrapper.find('[data-testid="axis-seeds"]').setValue('2')
+    await flush()
+
+    expect(store.grid.count).toBe(12)
+    expect(store.grid.configs).toHaveLength(12)
+    expect(wrapper.find('[data-testid="axis-summary"]').text()).toMatch(/→ 12 runs/)
+    // The estimate (60 s / epoch at the base cost) prices the whole grid.
+    await new Promise((r) => setTimeout(r, 450))
+    await flush()
+    expect(wrapper.find('[data-testid="axis-summary"]').text()).toMatch(/→ 12 runs · ≈ .+ total/)
+    expect(wrapper.find('[data-testid="queue-submit"]').text()).toBe('Queue 12 runs')
+
+    await wrapper.find('[data-testid="experiment-name"]').setValue('micro-vs-head')
+    await wrapper.find('[data-testid="queue-submit"]').trigger('click')
+    await flush()
+    const call = transport.calls.find((c) => c.method === 'addRuns')
+    expect(call?.params).toMatchObject({
+      experiment: 'micro-vs-head',
+      seeds: 2,
+      axes: [
+        { path: 'model.microConvs', values: [1, 2, 3] },
+        { path: 'model.head', values: ['gap', 'fc'] },
+      ],
+    })
+    expect(wrapper.find('[data-testid="queue-result"]').text()).toContain('Queued 12 runs')
+    wrapper.unmount()
+  })
+
+  it('shows a grid error next to its axis', async () => {
+    const wrapper = mount(AxisPicker)
+    const store = useExperimentStore()
+    store.addAxis('model.inputSize', '224,8')
+    await flush()
+    expect(wrapper.text()).toContain('grid axis model.inputSize=8')
+    expect(store.canSubmit).toBe(false)
+  })
+})
