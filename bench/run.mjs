@@ -5,8 +5,18 @@ import { fileURLToPath } from 'node:url'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const only = process.argv[2]
-for (const name of ['throughput', 'persist']) {
+for (const name of ['throughput', 'persist', 'compare-ui']) {
   if (only && only !== name) continue
-  const r = spawnSync(process.execPath, [join(here, `${name}.mjs`)], { stdio: 'inherit' })
+  const args =
+    name === 'compare-ui'
+      ? [
+          join(here, '../node_modules/vitest/vitest.mjs'),
+          'run',
+          '-c',
+          join(here, 'vitest.config.ts'),
+          'compare-ui',
+        ]
+      : [join(here, `${name}.mjs`)]
+  const r = spawnSync(process.execPath, args, { stdio: 'inherit' })
   if (r.status !== 0) process.exit(r.status ?? 1)
 }
