@@ -148,6 +148,30 @@ describe('nin-lab serve', () => {
     ws.close()
   })
 
+  it('estimates the time per epoch: none without history, then by timing a few steps', async () => {
+    const config = {
+      model: { inputSize: 28, blocks: [{ channels: 8, kernel: 3, stride: 1, padding: 1 }] },
+      data: { trainLimit: 1000 },
+      train: { batchSize: 16 },
+    }
+    const none = (await (await call('estimateEpoch', { config })).json()) as {
+      basis: string
+      secondsPerEpoch: number | null
+    }
+    expect(none).toMatchObject({ basis: 'none', secondsPerEpoch: null })
+    const measured = (await (await call('measureEpoch', { config })).json()) as {
+      basis: string
+      secondsPerEpoch: number
+      imagesPerSecond: number
+      backend: string
+    }
+    expect(measured).toMatchObject({ basis: 'measured', backend: 'wasm' })
+    expect(measured.imagesPerSecond).toBeGreaterThan(0)
+    expect(measured.secondsPerEpoch).toBeCloseTo(1000 / measured.imagesPerSecond, 6)
+    const bad = await call('measureEpoch', { config: { model: { inputSize: 8 } } })
+    expect(bad.status).toBe(422)
+  })
+
   it('exports a report of queued runs for download', async () => {
     const state = (await (await call('queueState', {})).json()) as { runs: { id: string }[] }
     const ids = state.runs.map((r) => r.id)

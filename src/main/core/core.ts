@@ -4,7 +4,8 @@
  * HTTP, the desktop app through its relay — so every request is validated here, once.
  */
 import { EventEmitter } from 'node:events'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { execFile } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, extname, join } from 'node:path'
 import { layerTable } from '@shared/architecture'
@@ -38,6 +39,10 @@ import { PdfUnavailableError } from './reports/pdf'
 import { Scheduler } from './scheduler'
 import { lockHolder, SchedulerLockError } from './scheduler-lock'
 import { RunStore, StoreError } from './store'
+import { trainerEntry } from './trainer-process'
+import { promisify } from 'node:util'
+
+const execFileAsync = promisify(execFile)
 
 const MIME_TYPES: Record<string, string> = {
   '.html': 'text/html',
@@ -288,6 +293,7 @@ export class Core extends EventEmitter<CoreEvents> {
         return run
       },
       estimateEpoch: (p) => this.estimateEpoch(p.config),
+      measureEpoch: (p) => this.measureEpoch(p.config),
       exportReport: (p) => {
         if (p.ids.length === 0)
           throw new ApiError('invalid-params', 'ids must name at least one run')
@@ -342,11 +348,11 @@ export class Core extends EventEmitter<CoreEvents> {
       .slice(0, 5)
     if (samples.length === 0) {
       return {
-        secondsPerEpoch: Number.NaN,
-        imagesPerSecond: Number.NaN,
+        secondsPerEpoch: null,
+        imagesPerSecond: null,
         basis: 'none',
         backend: null,
-        detail: 'no finished runs on this machine yet: the first run measures it',
+        detail: 'no runs on this machine yet: measure a few steps, or the first run will tell',
       }
     }
     const flopsPerSecond =
@@ -358,6 +364,56 @@ export class Core extends EventEmitter<CoreEvents> {
       basis: 'history',
       backend: samples[0]?.run.backend ?? null,
       detail: `from ${samples.length} earlier run${samples.length === 1 ? '' : 's'} on this machine, scaled by training FLOPs`,
+    }
+  }
+
+  /**
+   * Times a few real training steps of the config in a fresh trainer process (the same code path
+   * as `nin-lab bench`), at the config's batch size capped at 64 to bound time and memory.
+   */
+  private async measureEpoch(input: unknown): Promise<EpochEstimate> {
+    const parsed = parseExperimentConfig(input)
+    if (!parsed.ok) throw new ConfigError(parsed.issues)
+    const config = parsed.value
+    const batchSize = Math.min(config.train.batchSize, 64)
+    const dir = mkdtempSync(join(tmpdir(), 'nin-lab-measure-'))
+    try {
+      const file = join(dir, 'config.json')
+      writeFileSync(file, JSON.stringify({ ...config, train: { ...config.train, batchSize } }))
+      const { stdout } = await execFileAsync(
+        process.execPath,
+        [trainerEntry(), '--bench', file, '--steps', '3', '--warmup', '1'],
+        {
+          timeout: 300_000,
+          maxBuffer: 1 << 20,
+        },
+      )
+      const line = stdout.split('\n').find((l) => l.startsWith('RESULT '))
+      if (!line) throw new ApiError('internal', 'the measurement printed no result')
+      const result = JSON.parse(line.slice('RESULT '.length)) as {
+        imgPerS: number
+        backend: string
+        threads: number | null
+      }
+      const images = config.data.trainLimit ?? 60_000
+      const busy = this.store.listRuns({ status: ['running'] }).length > 0
+      return {
+        secondsPerEpoch: images / result.imgPerS,
+        imagesPerSecond: result.imgPerS,
+        basis: 'measured',
+        backend: result.backend,
+        detail:
+          `3 training steps at batch ${batchSize} just timed on ${result.backend}${result.threads ? ` ×${result.threads}` : ''}` +
+          (busy ? ' (while another run was training: expect it faster alone)' : ''),
+      }
+    } catch (err) {
+      if (err instanceof ApiError) throw err
+      const message =
+        (err as { stderr?: string }).stderr?.trim().split('\n').at(-1) ??
+        (err instanceof Error ? err.message : String(err))
+      throw new ApiError('unavailable', `could not measure this config: ${message}`)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
     }
   }
 

@@ -50,11 +50,14 @@ export interface GridAxisInput {
 }
 
 export interface EpochEstimate {
-  /** Estimated seconds per epoch of the full training set (or trainLimit). */
-  readonly secondsPerEpoch: number
-  readonly imagesPerSecond: number
-  /** `history`: scaled from finished runs of similar cost; `none`: nothing to go on yet. */
-  readonly basis: 'history' | 'none'
+  /** Estimated seconds per epoch of the full training set (or trainLimit); null: unknown. */
+  readonly secondsPerEpoch: number | null
+  readonly imagesPerSecond: number | null
+  /**
+   * `history`: scaled from earlier runs on this machine by training FLOPs; `measured`: a few
+   * training steps just timed (`measureEpoch`); `none`: nothing to go on yet.
+   */
+  readonly basis: 'history' | 'measured' | 'none'
   readonly backend: string | null
   readonly detail: string
 }
@@ -101,6 +104,8 @@ export interface ApiMethods {
   setNotes: { params: { id: string; notes: string }; result: Run }
   setTags: { params: { id: string; tags: string[] }; result: Run }
   estimateEpoch: { params: { config: unknown }; result: EpochEstimate }
+  /** Times a few training steps of the config in a trainer process (seconds to a minute). */
+  measureEpoch: { params: { config: unknown }; result: EpochEstimate }
   exportReport: {
     params: { ids: string[]; format: ReportFormat; title?: string }
     result: { files: ExportedFile[] }
@@ -238,6 +243,7 @@ const SHAPES: { [M in MethodName]: Record<string, Check> } = {
   setNotes: { id, notes: text(MAX_TEXT) },
   setTags: { id, tags: listOf(text(50), 50) },
   estimateEpoch: { config: anything },
+  measureEpoch: { config: anything },
   exportReport: {
     ids: listOf(id, MAX_IDS),
     format: oneOf(REPORT_FORMATS),

@@ -231,16 +231,36 @@ export const useExperimentStore = defineStore('experiment', () => {
     { immediate: true },
   )
 
+  /** Times a few training steps of the current config (replaces the history-based estimate). */
+  const measuring = ref(false)
+  async function measure(): Promise<void> {
+    const c = config.value
+    if (!c || measuring.value) return
+    measuring.value = true
+    const seq = ++estimateSeq
+    try {
+      const e = await api.measureEpoch({ config: c })
+      if (seq === estimateSeq) {
+        estimate.value = e
+        estimateError.value = null
+      }
+    } catch (err) {
+      if (seq === estimateSeq) estimateError.value = errorMessage(err)
+    } finally {
+      measuring.value = false
+    }
+  }
+
   /**
    * Expected wall time of the whole grid: each run's epochs × the estimate per epoch, scaled by
    * the run's compute (MACs × training images) relative to the config the estimate is for, so
    * a microConvs axis is not priced as if every variant cost the same.
    */
   const totalSeconds = computed<number | null>(() => {
-    const e = estimate.value
+    const perEpoch = estimate.value?.secondsPerEpoch ?? null
     const base = config.value
     const layers = architecture.value.layers
-    if (!e || !base || !layers || e.secondsPerEpoch <= 0) return null
+    if (perEpoch === null || !base || !layers || perEpoch <= 0) return null
     const work = (c: ExperimentConfig, macs: number): number => macs * (c.data.trainLimit ?? 60000)
     const baseWork = work(
       base,
@@ -255,7 +275,7 @@ export const useExperimentStore = defineStore('experiment', () => {
       } catch {
         return null
       }
-      total += c.train.epochs * e.secondsPerEpoch * (work(c, macs) / baseWork)
+      total += c.train.epochs * perEpoch * (work(c, macs) / baseWork)
     }
     return total
   })
@@ -352,6 +372,8 @@ export const useExperimentStore = defineStore('experiment', () => {
     grid,
     estimate,
     estimateError,
+    measuring,
+    measure,
     totalSeconds,
     submitting,
     submitResult,
