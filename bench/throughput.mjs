@@ -1,6 +1,8 @@
-// `npm run bench`: training throughput of NiN Lab's best backend here, beside the PyTorch peer
-// (shared/peers/torch_nin_bench.py, when present) measured in the same sitting on the same
-// models and batches. Prints a table with the ratio and writes bench/results/throughput-*.json.
+// Training throughput of NiN Lab's two engines on this machine — TensorFlow.js on its best
+// backend here, and PyTorch where it is installed — beside the plain PyTorch peer
+// (shared/peers/torch_nin_bench.py, when present), measured in the same sitting on the same models
+// and batches (median step on random data after warm-up, plain SGD as the peer trains). Prints a
+// table with the ratios and writes bench/results/throughput-*.json.
 // Benchmarks live here, never as timed assertions in tests: this machine is shared and noisy.
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
@@ -26,98 +28,94 @@ if (!existsSync(join(root, 'out/main/trainer.js'))) {
   process.exit(2)
 }
 
-function resultLine(stdout) {
+const resultLine = (stdout) => {
   const line = stdout.split('\n').find((l) => l.startsWith('RESULT ') || l.startsWith('{'))
   return line ? JSON.parse(line.replace(/^RESULT /, '')) : null
+}
+
+/** The same as `nin-lab bench`, for one engine; null when that engine cannot run here. */
+function ours(c, engine) {
+  const sets = [
+    `train.batchSize=${c.batch}`,
+    'train.optimizer="sgd"',
+    'train.momentum=0',
+    `engine="${engine}"`,
+  ].flatMap((s) => ['--set', s])
+  const args = [
+    cli,
+    'bench',
+    '--preset',
+    c.preset,
+    ...sets,
+    '--steps',
+    String(c.steps),
+    '--warmup',
+    String(c.warmup),
+    '--json',
+  ]
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8' })
+  if (r.status !== 0) {
+    process.stderr.write(`(${engine} unavailable: ${r.stderr.trim().split('\n').at(-1)}) `)
+    return null
+  }
+  return resultLine(r.stdout)
+}
+
+function peerRun(c, tmp) {
+  if (!peer) return null
+  const config = spawnSync(process.execPath, [cli, 'config', '--preset', c.preset], {
+    encoding: 'utf8',
+  })
+  const file = join(tmp, `${c.preset}.json`)
+  writeFileSync(file, config.stdout) // the peer reads the same config's `model` section
+  const args = [
+    peer,
+    '--config',
+    file,
+    '--batch',
+    String(c.batch),
+    '--steps',
+    String(c.steps),
+    '--warmup',
+    String(c.warmup),
+    '--threads',
+    String(cpus().length),
+  ]
+  const r = spawnSync(python, args, { encoding: 'utf8' })
+  if (r.status !== 0)
+    process.stderr.write(`(peer failed: ${(r.stderr || '').trim().split('\n').at(-1)}) `)
+  return r.status === 0 ? resultLine(r.stdout) : null
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'nin-lab-bench-'))
 const rows = []
 for (const c of CASES) {
-  // The peer trains with plain SGD; so does this measurement, whatever the preset's optimizer.
-  const sets = [
-    '--set',
-    `train.batchSize=${c.batch}`,
-    '--set',
-    'train.optimizer="sgd"',
-    '--set',
-    'train.momentum=0',
-  ]
-  process.stderr.write(`${c.preset} batch ${c.batch}: nin-lab… `)
-  const ours = spawnSync(
-    process.execPath,
-    [
-      cli,
-      'bench',
-      '--preset',
-      c.preset,
-      ...sets,
-      '--steps',
-      String(c.steps),
-      '--warmup',
-      String(c.warmup),
-      '--json',
-    ],
-    { encoding: 'utf8' },
-  )
-  const mine = ours.status === 0 ? resultLine(ours.stdout) : null
-  if (!mine) process.stderr.write(`failed: ${ours.stderr.trim()}\n`)
-  let theirs = null
-  if (peer) {
-    process.stderr.write('PyTorch peer… ')
-    // The peer reads the `model` section of the same resolved config.
-    const configFile = join(tmp, `${c.preset}.json`)
-    writeFileSync(configFile, resolvedConfig(c.preset))
-    const p = spawnSync(
-      python,
-      [
-        peer,
-        '--config',
-        configFile,
-        '--batch',
-        String(c.batch),
-        '--steps',
-        String(c.steps),
-        '--warmup',
-        String(c.warmup),
-        '--threads',
-        String(cpus().length),
-      ],
-      { encoding: 'utf8' },
-    )
-    theirs = p.status === 0 ? resultLine(p.stdout) : null
-    if (!theirs)
-      process.stderr.write(
-        `peer failed: ${(p.stderr || p.error?.message || '').trim().split('\n').at(-1)}\n`,
-      )
-  }
+  process.stderr.write(`${c.preset} batch ${c.batch}: tfjs… `)
+  const tfjs = ours(c, 'tfjs')
+  process.stderr.write('torch… ')
+  const torch = ours(c, 'torch')
+  process.stderr.write('peer… ')
+  const ref = peerRun(c, tmp)
   process.stderr.write('done\n')
-  rows.push({
-    ...c,
-    nin: mine,
-    peer: theirs,
-    ratio: mine && theirs ? mine.imgPerS / theirs.imgPerS : null,
-  })
-}
-
-function resolvedConfig(preset) {
-  const r = spawnSync(process.execPath, [cli, 'config', '--preset', preset], { encoding: 'utf8' })
-  if (r.status !== 0) throw new Error(r.stderr)
-  return r.stdout
+  const ratio = (x) => (x && ref ? x.imgPerS / ref.imgPerS : null)
+  rows.push({ ...c, tfjs, torch, peer: ref, tfjsRatio: ratio(tfjs), torchRatio: ratio(torch) })
 }
 
 const fmt = (x, d = 1) => (x == null ? '–' : x.toFixed(d))
+const engine = (r) =>
+  r ? `${fmt(r.imgPerS)} (${r.backend}${r.threads ? ` ×${r.threads}` : ''})` : '–'
 console.log(
   `\nTraining throughput, images/s (median step, random data, SGD), ${cpus().length} cores, ${new Date().toISOString()}\n`,
 )
-console.log('| model | batch | NiN Lab (backend) | PyTorch peer | ratio | NiN Lab peak RSS |')
-console.log('|---|---:|---:|---:|---:|---:|')
+console.log(
+  '| model | batch | tfjs engine | ÷ peer | torch engine | ÷ peer | PyTorch peer | tfjs peak RSS |',
+)
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|')
 for (const r of rows) {
-  const backend = r.nin ? `${r.nin.backend}${r.nin.threads ? ` ×${r.nin.threads}` : ''}` : 'failed'
   console.log(
-    `| ${r.preset} (${r.nin?.inputSize ?? '?'} px) | ${r.batch} | ${fmt(r.nin?.imgPerS)} (${backend}) | ` +
-      `${r.peer ? `${fmt(r.peer.imgPerS)} (${r.peer.engine}, ${r.peer.threads} threads)` : peer ? 'failed' : 'not found'} | ` +
-      `${fmt(r.ratio, 3)} | ${r.nin ? `${r.nin.peakRssMB} MB` : '–'} |`,
+    `| ${r.preset} (${r.tfjs?.inputSize ?? '?'} px) | ${r.batch} | ${engine(r.tfjs)} | ${fmt(r.tfjsRatio, 3)} | ` +
+      `${engine(r.torch)} | ${fmt(r.torchRatio, 3)} | ${r.peer ? `${fmt(r.peer.imgPerS)} (${r.peer.threads} threads)` : peer ? 'failed' : 'not found'} | ` +
+      `${r.tfjs ? `${r.tfjs.peakRssMB} MB` : '–'} |`,
   )
 }
 const outDir = join(root, 'bench/results')

@@ -150,6 +150,7 @@ describe('nin-lab serve', () => {
 
   it('estimates the time per epoch: none without history, then by timing a few steps', async () => {
     const config = {
+      engine: 'tfjs',
       model: { inputSize: 28, blocks: [{ channels: 8, kernel: 3, stride: 1, padding: 1 }] },
       data: { trainLimit: 1000 },
       train: { batchSize: 16 },

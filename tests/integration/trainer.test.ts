@@ -49,7 +49,10 @@ const waitForNewRun = (
   waitFor(() => runIds().find((id) => !before.includes(id) && ready(messagesOf(id))), 60_000, what)
 
 // A few hundred images, ten steps an epoch: seconds per epoch on two cores.
+// TensorFlow.js explicitly: `auto` would pick PyTorch where it is installed (tested in torch tests).
 const QUICK = [
+  '--set',
+  'engine=tfjs',
   '--preset',
   'small-28',
   '--set',
@@ -74,6 +77,8 @@ describe('nin-lab run', () => {
       'run',
       '--preset',
       'small-28',
+      '--set',
+      'engine=tfjs',
       '--data-dir',
       dataDir,
       '--json',

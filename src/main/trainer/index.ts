@@ -12,7 +12,9 @@ import { parseArgs } from 'node:util'
 import { validateExperimentConfig } from '@shared/config/experiment'
 import type { TrainerJob, TrainerMessage, Unstamped } from '@shared/protocol/trainer'
 import { measureThroughput } from './engines/tfjs/throughput'
+import { chooseEngine } from './engines/select'
 import { trainTfjs } from './engines/tfjs/train'
+import { measureTorchThroughput, trainTorch } from './engines/torch/run'
 
 const { values: args } = parseArgs({
   options: {
@@ -58,10 +60,13 @@ setInterval(() => {
 /** Prints `RESULT {json}` (the peer benchmark's format) and exits. */
 async function bench(configFile: string): Promise<number> {
   const config = validateExperimentConfig(JSON.parse(readFileSync(configFile, 'utf8')), configFile)
-  const result = await measureThroughput(config, {
-    steps: Number(args.steps),
-    warmup: Number(args.warmup),
-  })
+  const opts = { steps: Number(args.steps), warmup: Number(args.warmup) }
+  // The engine a run of this config would get measures it.
+  const choice = await chooseEngine(config)
+  const result =
+    choice.engine === 'torch'
+      ? await measureTorchThroughput(config, choice.probe, opts)
+      : await measureThroughput(config, opts)
   process.stdout.write(`RESULT ${JSON.stringify(result)}\n`)
   return 0
 }
@@ -80,7 +85,12 @@ async function main(): Promise<number> {
   }
   runId = job.runId
   try {
-    const final = await trainTfjs(job, send, { stopRequested: () => stopRequested })
+    const control = { stopRequested: () => stopRequested }
+    const choice = await chooseEngine(job.config)
+    const final =
+      choice.engine === 'torch'
+        ? await trainTorch(job, send, control, choice.probe, choice.skipped)
+        : await trainTfjs(job, send, control, choice.skipped)
     send(final)
     return 0
   } catch (err) {

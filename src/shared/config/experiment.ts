@@ -142,7 +142,10 @@ export const trainSchema = object(
 
 export const experimentSchema = object({
   name: str({ maxLength: 120, default: 'nin', description: 'A name for the run' }),
-  engine: oneOf(['auto', 'tfjs'], { default: 'auto', description: 'Training engine' }),
+  engine: oneOf(['auto', 'tfjs', 'torch'], {
+    default: 'auto',
+    description: 'Training engine; auto = PyTorch where it is installed, else TensorFlow.js',
+  }),
   model: modelSchema,
   data: dataSchema,
   train: trainSchema,

@@ -55,7 +55,7 @@ interface Base {
 
 export interface StartedMessage extends Base {
   readonly type: 'started'
-  readonly engine: 'tfjs'
+  readonly engine: 'tfjs' | 'torch'
   readonly backend: string
   /** Why each faster backend was not used. */
   readonly skipped: readonly SkippedBackend[]

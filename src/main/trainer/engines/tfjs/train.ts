@@ -13,6 +13,7 @@ import { layerTable } from '@shared/architecture'
 import type { TrainSpec } from '@shared/config/experiment'
 import type {
   MemoryStats,
+  SkippedBackend,
   TerminalMessage,
   TrainerJob,
   TrainerMessage,
@@ -139,6 +140,8 @@ export async function trainTfjs(
   job: TrainerJob,
   emit: Emit,
   control: TrainControl,
+  /** Engines passed over before this one (engine: auto), for the started message. */
+  engineSkipped: readonly SkippedBackend[] = [],
 ): Promise<Unstamped<TerminalMessage>> {
   const { config } = job
   const { model, train } = config
@@ -177,7 +180,7 @@ export async function trainTfjs(
       type: 'started',
       engine: 'tfjs',
       backend: selection.backend,
-      skipped: selection.skipped,
+      skipped: [...engineSkipped, ...selection.skipped],
       threads: selection.threads,
       versions: selection.versions,
       params: net.countParams(),

@@ -1,0 +1,89 @@
+/**
+ * Finding a Python that has PyTorch, for the torch engine: $NIN_LAB_PYTHON, else `python3` on
+ * PATH, else Debian's /usr/bin/python3 (where `apt-get install python3-torch` puts torch, even
+ * when another python3 comes first on PATH). Each candidate answers `trainer.py --probe`.
+ */
+import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+
+const execFileAsync = promisify(execFile)
+
+export const PYTHON_ENV = 'NIN_LAB_PYTHON'
+
+/** resources/engines/torch/trainer.py, from out/main/trainer.js (or src/main/… in tests). */
+export function torchTrainerScript(): string {
+  for (const rel of [
+    '../../resources/engines/torch/trainer.py',
+    '../../../../../resources/engines/torch/trainer.py',
+  ]) {
+    const path = fileURLToPath(new URL(rel, import.meta.url))
+    if (existsSync(path)) return path
+  }
+  throw new Error('resources/engines/torch/trainer.py is missing from this installation')
+}
+
+export interface TorchProbe {
+  readonly python: string
+  readonly torch: string
+  readonly cuda: boolean
+  readonly device: string
+  readonly threads: number
+}
+
+export interface ProbeOutcome {
+  readonly found: TorchProbe | null
+  /** Why each candidate was not used (for the run's record and the error message). */
+  readonly tried: readonly string[]
+}
+
+export async function probeTorch(env: NodeJS.ProcessEnv = process.env): Promise<ProbeOutcome> {
+  const candidates = env[PYTHON_ENV] ? [env[PYTHON_ENV]] : ['python3', '/usr/bin/python3']
+  const tried: string[] = []
+  let script: string
+  try {
+    script = torchTrainerScript()
+  } catch (err) {
+    return { found: null, tried: [(err as Error).message] }
+  }
+  for (const python of [...new Set(candidates)]) {
+    if (!python) continue
+    try {
+      const { stdout } = await execFileAsync(python, [script, '--probe'], { timeout: 60_000 })
+      const probe = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Partial<TorchProbe> & {
+        torch?: string | null
+      }
+      if (typeof probe.torch === 'string') {
+        return {
+          found: {
+            python,
+            torch: probe.torch,
+            cuda: probe.cuda === true,
+            device: probe.device ?? 'cpu',
+            threads: probe.threads ?? 1,
+          },
+          tried,
+        }
+      }
+      tried.push(`${python}: no torch`)
+    } catch (err) {
+      const e = err as { code?: string; stdout?: string }
+      let why = e.code === 'ENOENT' ? 'not found' : 'cannot import torch'
+      try {
+        const parsed = JSON.parse((e.stdout ?? '').trim().split('\n').at(-1) ?? '') as {
+          error?: string
+        }
+        if (parsed.error) why = parsed.error.split('\n')[0] ?? why
+      } catch {
+        // not a probe answer
+      }
+      tried.push(`${python}: ${why}`)
+    }
+  }
+  return { found: null, tried }
+}
+
+export const installHint =
+  'install PyTorch (Debian/Ubuntu: apt-get install python3-torch; elsewhere: pip install torch) ' +
+  `or point ${PYTHON_ENV} at a Python that has it`

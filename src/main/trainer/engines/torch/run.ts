@@ -1,0 +1,140 @@
+/**
+ * Runs the PyTorch trainer (resources/engines/torch/trainer.py) as this process's child and
+ * relays its messages. This process stays the run's process for the parent — one protocol, one
+ * pid, the same cancel and crash handling whatever the engine — while PyTorch does the work.
+ *
+ * It prepares what the Python side cannot: the dataset cache file (written by the TypeScript data
+ * layer) and the layer table (from src/shared/architecture), passed in the job file.
+ */
+import { execFile, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { promisify } from 'node:util'
+import { layerTable } from '@shared/architecture'
+import type { ExperimentConfig } from '@shared/config/experiment'
+import {
+  isTerminal,
+  type SkippedBackend,
+  type TerminalMessage,
+  type TrainerJob,
+  type TrainerMessage,
+  type Unstamped,
+} from '@shared/protocol/trainer'
+import { datasetCacheFile } from '../../data/cache-file'
+import type { Emit, TrainControl } from '../tfjs/train'
+import { torchTrainerScript, type TorchProbe } from './python'
+
+const execFileAsync = promisify(execFile)
+
+const unstamp = <T extends TrainerMessage>(m: T): Unstamped<T> => {
+  const { runId: _runId, time: _time, ...rest } = m
+  return rest as unknown as Unstamped<T>
+}
+
+export async function trainTorch(
+  job: TrainerJob,
+  emit: Emit,
+  control: TrainControl,
+  probe: TorchProbe,
+  skipped: readonly SkippedBackend[],
+): Promise<Unstamped<TerminalMessage>> {
+  const { config } = job
+  const cache = await datasetCacheFile({
+    dataset: config.data.dataset,
+    path: config.data.path,
+    dataDir: job.dataDir,
+    log: (message) => emit({ type: 'log', level: 'info', message }),
+  })
+  const jobFile = join(job.runDir, 'torch-job.json')
+  writeFileSync(
+    jobFile,
+    JSON.stringify({
+      ...job,
+      layers: layerTable(config.model),
+      datasetCache: { file: cache.file },
+      classNames: cache.classNames,
+      torch: { device: 'auto', threads: null, amp: false, channelsLast: true },
+    }),
+  )
+  const child = spawn(probe.python, [torchTrainerScript(), '--job', jobFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  child.stderr.pipe(process.stderr)
+  let terminal: TerminalMessage | null = null
+  const lines = createInterface({ input: child.stdout })
+  lines.on('line', (line) => {
+    let m: TrainerMessage
+    try {
+      m = JSON.parse(line) as TrainerMessage
+    } catch {
+      process.stderr.write(`${line}\n`) // not a protocol line: keep it in the log
+      return
+    }
+    if (isTerminal(m)) {
+      terminal = m
+      return
+    }
+    if (m.type === 'started') emit({ ...unstamp(m), skipped: [...skipped, ...m.skipped] })
+    else emit(unstamp(m))
+  })
+  // Relay a stop request (SIGTERM to this process) to PyTorch, once.
+  const poll = setInterval(() => {
+    if (control.stopRequested()) {
+      clearInterval(poll)
+      child.kill('SIGTERM')
+    }
+  }, 100)
+  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
+    (resolve) => {
+      child.once('exit', (code, signal) => resolve({ code, signal }))
+      child.once('error', () => resolve({ code: null, signal: null }))
+    },
+  )
+  clearInterval(poll)
+  await new Promise((resolve) => setImmediate(resolve)) // let the last lines arrive
+  lines.close()
+  if (terminal) return unstamp(terminal as TerminalMessage)
+  return {
+    type: 'failed',
+    error:
+      exit.signal !== null
+        ? `the PyTorch trainer was killed by ${exit.signal}`
+        : `the PyTorch trainer (${probe.python}) exited with code ${exit.code} without finishing; see trainer.log`,
+  }
+}
+
+/** `trainer.py --bench`: the PyTorch engine's throughput on random data, as a parsed RESULT. */
+export async function measureTorchThroughput(
+  config: ExperimentConfig,
+  probe: TorchProbe,
+  opts: { steps: number; warmup: number },
+): Promise<Record<string, unknown>> {
+  const dir = mkdtempSync(join(tmpdir(), 'nin-lab-torch-bench-'))
+  try {
+    const jobFile = join(dir, 'job.json')
+    writeFileSync(jobFile, JSON.stringify({ config, layers: layerTable(config.model) }))
+    const { stdout } = await execFileAsync(
+      probe.python,
+      [
+        torchTrainerScript(),
+        '--bench',
+        jobFile,
+        '--steps',
+        String(opts.steps),
+        '--warmup',
+        String(opts.warmup),
+      ],
+      { timeout: 600_000, maxBuffer: 1 << 20 },
+    )
+    const line = stdout.split('\n').find((l) => l.startsWith('RESULT '))
+    if (!line) throw new Error('the PyTorch benchmark printed no result')
+    return {
+      engine: 'torch',
+      ...(JSON.parse(line.slice('RESULT '.length)) as Record<string, unknown>),
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
