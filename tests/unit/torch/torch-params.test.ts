@@ -3,8 +3,10 @@
 // layer by layer (and so the tfjs engine's, which tests/unit/trainer/tfjs-network.test.ts ties to
 // the same table). One `trainer.py --params` process answers for all configs.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
-import { readFileSync } from 'node:fs'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { countParams, layerTable } from '@shared/architecture'
 import { validateExperimentConfig, type ExperimentConfig } from '@shared/config/experiment'
 import { PRESET_NAMES, presetInput } from '@shared/config/presets'
@@ -14,7 +16,7 @@ import {
   TRAINER,
   probeTorch,
   warnSkipped,
-  writeTempJson,
+  writeJsonIn,
 } from '../../fixtures/torch/torch-python'
 
 interface ParamsLine {
@@ -51,12 +53,12 @@ const cases: { name: string; config: ExperimentConfig; reference: number | null 
 describe.skipIf(skipReason !== null)(
   `torch engine parameter counts${skipReason ? ` (SKIPPED: ${skipReason})` : ''}`,
   () => {
+    let dir: string
     let run: SpawnSyncReturns<string>
     let lines: ParamsLine[] = []
     beforeAll(() => {
-      const files = cases.map((c, i) =>
-        writeTempJson(`job-${i}.json`, { layers: layerTable(c.config.model) }),
-      )
+      dir = mkdtempSync(join(tmpdir(), 'nin-torch-params-'))
+      const files = cases.map((c) => writeJsonIn(dir, { layers: layerTable(c.config.model) }))
       run = spawnSync(PYTHON, [TRAINER, '--params', ...files], {
         encoding: 'utf8',
         timeout: 60_000,
@@ -67,6 +69,7 @@ describe.skipIf(skipReason !== null)(
         .filter(Boolean)
         .map((l) => JSON.parse(l) as ParamsLine)
     })
+    afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
     it('trainer.py --params answers for every config in one process', () => {
       expect(run.status, run.stderr).toBe(0)
@@ -88,11 +91,10 @@ describe.skipIf(skipReason !== null)(
     it('a layer table that disagrees with itself is refused, naming the layer', () => {
       const layers = layerTable(validateExperimentConfig({ model: { inputSize: 96 } }).model)
       const broken = layers.map((l) => (l.name === 'block2.micro1' ? { ...l, params: 1 } : l))
-      const r = spawnSync(
-        PYTHON,
-        [TRAINER, '--params', writeTempJson('job.json', { layers: broken })],
-        { encoding: 'utf8', timeout: 60_000 },
-      )
+      const r = spawnSync(PYTHON, [TRAINER, '--params', writeJsonIn(dir, { layers: broken })], {
+        encoding: 'utf8',
+        timeout: 60_000,
+      })
       expect(r.status).toBe(2)
       expect(r.stderr).toMatch(
         /layer block2\.micro1: torch has 65792 parameters, the layer table 1/,

