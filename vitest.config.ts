@@ -20,6 +20,8 @@ export default defineConfig({
       'tests/renderer/**/*.test.ts',
     ],
     environment: 'node',
+    // Two test files train side by side on two cores: one PyTorch thread each (see README).
+    env: { NIN_LAB_TORCH_THREADS: '1' },
     server: {
       deps: {
         // tfjs-core's gradient modules are extensionless ES modules that Node cannot load on its

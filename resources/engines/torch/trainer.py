@@ -68,6 +68,23 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
+def die_with_parent() -> None:
+    """On Linux, ask the kernel to kill this process the moment its parent dies
+    (PR_SET_PDEATHSIG). A parent killed with SIGKILL cannot clean up, and a scheduler that resumes
+    the run at once must not find the orphan still writing checkpoints into the same folder; the
+    once-a-second watch below covers other systems."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
 def watch_parent(on_gone: Callable[[], None]) -> None:
     """Calls on_gone when this process is re-parented (its parent died), checked every second:
     the tfjs trainer's rule, so no orphaned trainer keeps a GPU busy."""
@@ -179,6 +196,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     out = protocol_stream()  # from here on, stdout (fd 1) is stderr
     if args.parent_watch:
+        die_with_parent()
         watch_parent(lambda: os._exit(EXIT_PARENT_GONE))
     try:
         if args.probe:

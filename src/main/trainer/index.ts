@@ -14,7 +14,10 @@ import type { TrainerJob, TrainerMessage, Unstamped } from '@shared/protocol/tra
 import { measureThroughput } from './engines/tfjs/throughput'
 import { chooseEngine } from './engines/select'
 import { trainTfjs } from './engines/tfjs/train'
-import { measureTorchThroughput, trainTorch } from './engines/torch/run'
+import { EngineCrash, measureTorchThroughput, trainTorch } from './engines/torch/run'
+
+/** Exit status when the engine's own process died: no final message, like any crash. */
+const EXIT_ENGINE_CRASHED = 70
 
 const { values: args } = parseArgs({
   options: {
@@ -94,6 +97,10 @@ async function main(): Promise<number> {
     send(final)
     return 0
   } catch (err) {
+    if (err instanceof EngineCrash) {
+      console.error(err.message)
+      return EXIT_ENGINE_CRASHED
+    }
     send({ type: 'failed', error: err instanceof Error ? err.message : String(err) })
     return 1
   }

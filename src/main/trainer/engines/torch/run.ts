@@ -28,6 +28,15 @@ import { torchTrainerScript, type TorchProbe } from './python'
 
 const execFileAsync = promisify(execFile)
 
+/**
+ * PyTorch's CPU threads: $NIN_LAB_TORCH_THREADS, else all cores (null). On a busy small machine
+ * (tests running side by side) fewer threads than cores avoids threads waiting on each other.
+ */
+function torchThreads(): number | null {
+  const n = Number(process.env['NIN_LAB_TORCH_THREADS'])
+  return Number.isInteger(n) && n > 0 ? n : null
+}
+
 const unstamp = <T extends TrainerMessage>(m: T): Unstamped<T> => {
   const { runId: _runId, time: _time, ...rest } = m
   return rest as unknown as Unstamped<T>
@@ -55,7 +64,7 @@ export async function trainTorch(
       layers: layerTable(config.model),
       datasetCache: { file: cache.file },
       classNames: cache.classNames,
-      torch: { device: 'auto', threads: null, amp: false, channelsLast: true },
+      torch: { device: 'auto', threads: torchThreads(), amp: false, channelsLast: true },
     }),
   )
   const child = spawn(probe.python, [torchTrainerScript(), '--job', jobFile], {
@@ -96,12 +105,22 @@ export async function trainTorch(
   await new Promise((resolve) => setImmediate(resolve)) // let the last lines arrive
   lines.close()
   if (terminal) return unstamp(terminal as TerminalMessage)
-  return {
-    type: 'failed',
-    error:
-      exit.signal !== null
-        ? `the PyTorch trainer was killed by ${exit.signal}`
-        : `the PyTorch trainer (${probe.python}) exited with code ${exit.code} without finishing; see trainer.log`,
+  throw new EngineCrash(
+    exit.signal !== null
+      ? `the PyTorch trainer was killed by ${exit.signal}`
+      : `the PyTorch trainer (${probe.python}) exited with code ${exit.code} without finishing`,
+  )
+}
+
+/**
+ * The engine's process died without a final message (killed, out of memory, a native crash).
+ * The trainer process then exits without one too, so its parent treats the run exactly like a
+ * crashed trainer: interrupted, and resumed from its last checkpoint.
+ */
+export class EngineCrash extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'EngineCrash'
   }
 }
 
