@@ -12,8 +12,15 @@ import { fileURLToPath } from 'node:url'
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const cli = join(root, 'bin/nin-lab.mjs')
 const trainer = join(root, 'out/main/trainer.js')
-const ROUNDS = Number(process.env.ROUNDS ?? 3)
-const SETS = ['data.trainLimit=4000', 'data.testLimit=500', 'train.epochs=1', 'train.batchSize=32']
+const ROUNDS = Number(process.env.ROUNDS ?? 5)
+// TensorFlow.js: steps long enough (~0.1 s) that a per-message cost would show.
+const SETS = [
+  'engine=tfjs',
+  'data.trainLimit=4000',
+  'data.testLimit=500',
+  'train.epochs=1',
+  'train.batchSize=32',
+]
 
 const tmp = mkdtempSync(join(tmpdir(), 'nin-lab-persist-'))
 const dataDir = join(tmp, 'data') // shared dataset cache; each mode gets its own runs

@@ -272,3 +272,20 @@ export function checkArchitecture(spec: ModelSpec): ConfigIssue[] {
 /** Trainable parameters (weights + biases) of a layer list. */
 export const countParams = (layers: readonly Layer[]): number =>
   layers.reduce((n, l) => n + l.params, 0)
+
+/** A layer's row in summaries and reports: what it is, what it outputs, what it costs. */
+export interface LayerSummary {
+  readonly name: string
+  readonly type: LayerType
+  readonly outputShape: TensorShape
+  readonly params: number
+  readonly macs: number
+}
+
+export const layerSummary = (l: Layer): LayerSummary => ({
+  name: l.name,
+  type: l.type,
+  outputShape: l.outputShape,
+  params: l.params,
+  macs: l.macs,
+})

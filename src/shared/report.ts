@@ -4,29 +4,19 @@
  * meaning or goes away; `validateReport` checks a parsed document against the current version.
  */
 import type { AblationTable } from './ablation'
+import type { LayerSummary } from './architecture'
 import type { MetricSample } from './api/types'
 import type { ExperimentConfig } from './config/experiment'
 import type { FieldDiff } from './config-diff'
+import type { EpochSummary } from './protocol/trainer'
 
 export const REPORT_SCHEMA_VERSION = 1
 
-export interface ReportLayer {
-  readonly name: string
-  readonly type: string
-  readonly outputShape: readonly number[]
-  readonly params: number
-  readonly macs: number
-}
+/** One row of a run's layer table. */
+export type ReportLayer = LayerSummary
 
-export interface ReportEpoch {
-  readonly epoch: number
-  readonly trainLoss: number
-  readonly trainAcc: number
-  readonly testLoss: number
-  readonly testAcc: number
-  readonly seconds: number
-  readonly examplesPerSec: number
-}
+/** One row of a run's epoch table. */
+export type ReportEpoch = EpochSummary
 
 export interface ReportRun {
   readonly id: string

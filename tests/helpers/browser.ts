@@ -3,15 +3,12 @@
  * (never a downloaded browser). When none is installed the e2e suites skip, and `npm test`
  * says so loudly.
  */
-import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
+import { CHROMIUM_FLAGS, findChromium } from '../../src/main/core/reports/pdf'
 
-const CANDIDATES = [process.env['CHROMIUM_PATH'], '/usr/bin/chromium', '/usr/bin/chromium-browser']
-
-export const chromiumPath: string | undefined = CANDIDATES.find(
-  (p): p is string => !!p && existsSync(p),
-)
+/** The same Chromium the PDF export uses ($CHROMIUM_PATH or the usual places). */
+export const chromiumPath: string | undefined = findChromium() ?? undefined
 
 export async function launchChromium(): Promise<Browser> {
   if (!chromiumPath) throw new Error('no Chromium: apt-get install -y chromium')
@@ -20,15 +17,7 @@ export async function launchChromium(): Promise<Browser> {
     headless: true,
     // As root in a container Chromium needs --no-sandbox; the rest keep it off the network.
     // playwright-core gives every launch a fresh, empty profile directory of its own.
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: [...CHROMIUM_FLAGS],
   })
 }
 

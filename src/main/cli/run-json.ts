@@ -4,19 +4,8 @@
  * "testLoss","testAcc","seconds","examplesPerSec"}]}, epochs numbered from 1.
  */
 import type { Run } from '@shared/api/types'
+import type { EpochSummary } from '@shared/protocol/trainer'
 import type { RunStore } from '../core/store'
-
-export interface EpochRow {
-  readonly epoch: number
-  readonly trainLoss: number
-  readonly trainAcc: number
-  readonly testLoss: number
-  readonly testAcc: number
-  /** Seconds spent in training steps that epoch. */
-  readonly seconds: number
-  /** Training examples / seconds. */
-  readonly examplesPerSec: number
-}
 
 export interface RunJson {
   readonly id: string
@@ -25,26 +14,8 @@ export interface RunJson {
   readonly engine: string | null
   readonly backend: string | null
   readonly params: number | null
-  readonly epochs: EpochRow[]
+  readonly epochs: EpochSummary[]
   readonly error?: string
-}
-
-/** One row per epoch, from the run's log (a resumed run's replaced epochs are already gone). */
-export function epochRows(store: RunStore, runId: string): EpochRow[] {
-  const rows = new Map<number, EpochRow>()
-  for (const { message: m } of store.events(runId)) {
-    if (m.type !== 'epoch') continue
-    rows.set(m.epoch, {
-      epoch: m.epoch,
-      trainLoss: m.trainLoss,
-      trainAcc: m.trainAcc,
-      testLoss: m.testLoss,
-      testAcc: m.testAcc,
-      seconds: m.seconds,
-      examplesPerSec: m.examplesPerSec,
-    })
-  }
-  return [...rows.values()].sort((a, b) => a.epoch - b.epoch)
 }
 
 export function runJson(store: RunStore, run: Run): RunJson {
@@ -55,7 +26,7 @@ export function runJson(store: RunStore, run: Run): RunJson {
     engine: run.engine,
     backend: run.backend,
     params: run.params,
-    epochs: epochRows(store, run.id),
+    epochs: store.epochRows(run.id),
     ...(run.error ? { error: run.error } : {}),
   }
 }

@@ -9,18 +9,9 @@
  * current step (they resume on the next start). If the app dies without saying, the queue stops
  * as for `stop`.
  */
-import type { EventName } from '@shared/api/contract'
+import { EVENT_NAMES } from '@shared/api/contract'
 import type { HostMessage, HostRequest } from '@shared/api/transport'
 import { Core, toApiError } from './core'
-
-const EVENTS: EventName[] = [
-  'runQueued',
-  'runStarted',
-  'runProgress',
-  'runFinished',
-  'runChanged',
-  'queueChanged',
-]
 
 export async function runCoreHost(dataDir: string): Promise<number> {
   if (!process.send) throw new Error('core-host is started by the desktop app, with an IPC channel')
@@ -28,7 +19,7 @@ export async function runCoreHost(dataDir: string): Promise<number> {
     if (process.connected) process.send?.(m)
   }
   const core = new Core({ dataDir, scheduler: 'if-free' })
-  for (const event of EVENTS) {
+  for (const event of EVENT_NAMES) {
     core.on(event, (payload: unknown) => send({ kind: 'event', event, payload }))
   }
 

@@ -127,6 +127,16 @@ export interface ApiEvents {
 }
 export type EventName = keyof ApiEvents
 
+/** Every event name, for transports that subscribe to all of them. */
+export const EVENT_NAMES = [
+  'runQueued',
+  'runStarted',
+  'runProgress',
+  'runFinished',
+  'runChanged',
+  'queueChanged',
+] as const satisfies readonly EventName[]
+
 /** The client's view of the API: one async function per method, the same on every transport. */
 export type ApiClient = {
   [M in MethodName]: (params: Params<M>) => Promise<Result<M>>

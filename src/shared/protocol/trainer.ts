@@ -98,6 +98,22 @@ export interface EpochMessage extends Base {
   readonly memory: MemoryStats
 }
 
+/** One row of a run's epoch table: its `epoch` message without the memory detail. */
+export type EpochSummary = Pick<
+  EpochMessage,
+  'epoch' | 'trainLoss' | 'trainAcc' | 'testLoss' | 'testAcc' | 'seconds' | 'examplesPerSec'
+>
+
+export const epochSummary = (m: EpochMessage): EpochSummary => ({
+  epoch: m.epoch,
+  trainLoss: m.trainLoss,
+  trainAcc: m.trainAcc,
+  testLoss: m.testLoss,
+  testAcc: m.testAcc,
+  seconds: m.seconds,
+  examplesPerSec: m.examplesPerSec,
+})
+
 export interface CheckpointMessage extends Base {
   readonly type: 'checkpoint'
   readonly epoch: number

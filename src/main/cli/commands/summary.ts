@@ -3,7 +3,13 @@
  * training (d2l's layer_summary, plus parameters, MACs and memory).
  */
 import { parseArgs } from 'node:util'
-import { layerTable, minimumInputSize, type Layer } from '@shared/architecture'
+import {
+  layerSummary,
+  layerTable,
+  minimumInputSize,
+  type Layer,
+  type LayerSummary,
+} from '@shared/architecture'
 import type { ExperimentConfig } from '@shared/config/experiment'
 import { costTotals, type CostTotals } from '@shared/cost'
 import { resolveConfigs } from '../config-input'
@@ -15,14 +21,6 @@ export const summaryHelp = `Usage: nin-lab summary [CONFIG.json | --preset NAME]
 Prints the layer table (output shape, parameters, MACs per layer) and the totals: parameters,
 MACs and FLOPs per image, and the memory needed to predict and to train. CONFIG.json may hold
 one config or an array of them (one summary each, in order).`
-
-export interface LayerSummary {
-  readonly name: string
-  readonly type: Layer['type']
-  readonly outputShape: readonly number[]
-  readonly params: number
-  readonly macs: number
-}
 
 export interface ConfigSummary {
   readonly layers: LayerSummary[]
@@ -40,13 +38,7 @@ export function summarize(config: ExperimentConfig): ConfigSummary {
   const layers = layerTable(config.model)
   const totals = costTotals(layers, config.train)
   return {
-    layers: layers.map((l) => ({
-      name: l.name,
-      type: l.type,
-      outputShape: l.outputShape,
-      params: l.params,
-      macs: l.macs,
-    })),
+    layers: layers.map(layerSummary),
     totals: {
       params: totals.params,
       macs: totals.macs,

@@ -1,7 +1,7 @@
 /** Gathers a report (src/shared/report.ts) for some runs from the store. */
 import { hostname } from 'node:os'
 import { ablationTables } from '@shared/ablation'
-import { layerTable } from '@shared/architecture'
+import { layerSummary, layerTable } from '@shared/architecture'
 import { differingFields } from '@shared/config-diff'
 import { costTotals } from '@shared/cost'
 import {
@@ -66,13 +66,7 @@ export function buildReport(
       epochs: rows,
       classNames: finished?.classNames ?? null,
       perClassAccuracy: finished?.perClassAccuracy ?? null,
-      layers: layers.map((l) => ({
-        name: l.name,
-        type: l.type,
-        outputShape: l.outputShape,
-        params: l.params,
-        macs: l.macs,
-      })),
+      layers: layers.map(layerSummary),
       metrics: Object.fromEntries(
         store.metricNames(id).map((name) => [name, store.metricSeries(id, name)]),
       ),

@@ -16,6 +16,20 @@ const CANDIDATES = [
   '/usr/bin/google-chrome-stable',
 ]
 
+/**
+ * Headless Chromium on a machine without network access or a display: no sandbox (containers
+ * run as root), no GPU, and none of the background connections that would time out here.
+ */
+export const CHROMIUM_FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+] as const
+
 export function findChromium(env: NodeJS.ProcessEnv = process.env): string | null {
   const explicit = env['CHROMIUM_PATH']
   if (explicit) return existsSync(explicit) ? explicit : null
@@ -44,13 +58,7 @@ export function htmlToPdf(html: string, out: string): void {
       chromium,
       [
         '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
+        ...CHROMIUM_FLAGS,
         `--user-data-dir=${join(dir, 'profile')}`,
         '--no-pdf-header-footer',
         `--print-to-pdf=${out}`,

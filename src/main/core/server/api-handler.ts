@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { ApiError, type ApiErrorCode, type EventName } from '@shared/api/contract'
+import { ApiError, EVENT_NAMES, type ApiErrorCode } from '@shared/api/contract'
 import { API_CALL_PATH, API_EVENTS_PATH, type EventFrame } from '@shared/api/transport'
 import { toApiError, type Core } from '../core'
 import { sendJson } from './http-server'
@@ -77,15 +77,7 @@ export function eventSockets(core: Core): {
 } {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096 })
   const clients = new Set<WebSocket>()
-  const names: EventName[] = [
-    'runQueued',
-    'runStarted',
-    'runProgress',
-    'runFinished',
-    'runChanged',
-    'queueChanged',
-  ]
-  const listeners = names.map((event) => {
+  const listeners = EVENT_NAMES.map((event) => {
     const listener = (payload: unknown): void => {
       const frame = JSON.stringify({ event, payload } satisfies EventFrame)
       for (const ws of clients) if (ws.readyState === ws.OPEN) ws.send(frame)

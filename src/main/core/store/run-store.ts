@@ -17,7 +17,9 @@ import { configIdentity } from '@shared/grid'
 import { metricPoints } from '@shared/metrics'
 import {
   RUN_STATUSES,
+  epochSummary,
   statusAfter,
+  type EpochSummary,
   type RunStatus,
   type TrainerMessage,
 } from '@shared/protocol/trainer'
@@ -594,6 +596,17 @@ export class RunStore {
     return this.guard(() =>
       this.eventsSql.page.all(runId, options.afterSeq ?? 0, options.limit ?? 100_000).map(toEvent),
     )
+  }
+
+  /**
+   * One row per epoch, from the run's log, in epoch order. A resumed run's replaced epochs are
+   * already gone from the log (see truncateAfterCheckpoint), so each epoch appears once.
+   */
+  epochRows(runId: string): EpochSummary[] {
+    const rows = new Map<number, EpochSummary>()
+    for (const { message: m } of this.events(runId))
+      if (m.type === 'epoch') rows.set(m.epoch, epochSummary(m))
+    return [...rows.values()].sort((a, b) => a.epoch - b.epoch)
   }
 
   /** The newest message of one type in the run's log (e.g. its last `step`), if any. */
