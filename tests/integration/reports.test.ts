@@ -14,6 +14,8 @@ import { RESULTS_DIR } from '../helpers/browser'
 import { assertBuilt, runCli } from '../helpers/cli'
 
 const HOSTILE = '<img src=x onerror=alert(1)>'
+/** Whether `engine: auto` trains on PyTorch here (Debian's python3-torch, as CI installs it). */
+const TORCH = spawnSync('/usr/bin/python3', ['-c', 'import torch']).status === 0
 let dataDir: string
 let out: string
 let ids: string[]
@@ -88,6 +90,32 @@ beforeAll(() => {
   ])
   expect(add.status, add.stderr).toBe(0)
   ids = (JSON.parse(add.stdout) as { added: { id: string }[] }).added.map((r) => r.id)
+  // One more run of the same variant on the other engine: a comparison across engines.
+  const tfjs = runCli([
+    'queue',
+    'add',
+    '--preset',
+    'small-28',
+    '--data-dir',
+    dataDir,
+    '--json',
+    '--set',
+    'engine=tfjs',
+    '--set',
+    'name=tfjs twin',
+    '--set',
+    'data.trainLimit=320',
+    '--set',
+    'data.testLimit=100',
+    '--set',
+    'train.batchSize=32',
+    '--set',
+    'train.epochs=2',
+    '--set',
+    'model.microConvs=2',
+  ])
+  expect(tfjs.status, tfjs.stderr).toBe(0)
+  ids.push(...(JSON.parse(tfjs.stdout) as { added: { id: string }[] }).added.map((r) => r.id))
   const start = runCli(['queue', 'start', '--data-dir', dataDir])
   expect(start.status, start.stderr).toBe(0)
 }, 120_000)
@@ -100,8 +128,8 @@ describe('nin-lab export', () => {
     doc.write(html)
     const tables = [...doc.querySelectorAll('table')].map((t) => t.getAttribute('data-table'))
     expect(tables).toEqual(expect.arrayContaining(['runs', 'ablation:model.microConvs', 'diff']))
-    expect(tables.filter((t) => t?.startsWith('layers:'))).toHaveLength(2)
-    expect(tables.filter((t) => t?.startsWith('per-class:'))).toHaveLength(2)
+    expect(tables.filter((t) => t?.startsWith('layers:'))).toHaveLength(3)
+    expect(tables.filter((t) => t?.startsWith('per-class:'))).toHaveLength(3)
     const figures = [...doc.querySelectorAll('figure[data-chart]')]
     expect(figures.map((f) => f.getAttribute('data-chart'))).toEqual([
       'train-loss',
@@ -202,6 +230,9 @@ describe('nin-lab export', () => {
     expect(validateReport(report)).toEqual([])
     expect(report.runs.map((r) => r.id)).toEqual(ids)
     expect(report.runs[0]!.epochs).toHaveLength(2)
+    // Runs of both engines in one report (PyTorch where this machine has it).
+    expect(report.runs.at(-1)).toMatchObject({ engine: 'tfjs', params: report.runs[1]!.params })
+    expect(report.environment.engines).toEqual(TORCH ? ['tfjs', 'torch'] : ['tfjs'])
     expect(validateReport({ ...report, schemaVersion: 99 })).toEqual([
       'schemaVersion must be 1 (got 99)',
     ])
