@@ -88,6 +88,9 @@ describe.skipIf(!chromiumPath)('an ablation in the app', () => {
     await page.getByTestId('nav-runs').click()
     await expect.poll(() => page.getByTestId('run-row').count(), { timeout: 10_000 }).toBe(4)
     await expect
+      .poll(() => page.getByTestId('engine-indicator').textContent())
+      .toMatch(/trains on (torch · cpu|tfjs · wasm)/)
+    await expect
       .poll(async () => (await page.getByTestId('run-row').allTextContents()).join('\n'))
       .toMatch(/completed/)
     for (const box of await page.getByTestId('run-select').all()) await box.check()
