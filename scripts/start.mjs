@@ -65,9 +65,8 @@ if (electron.binary) {
   child = spawn(
     process.execPath,
     [join(root, 'bin/nin-lab.mjs'), 'serve', ...process.argv.slice(2)],
-    {
-      stdio: 'inherit',
-    },
+    // Stops with `npm start` even when it is killed without passing a signal on.
+    { stdio: 'inherit', env: { ...process.env, NIN_LAB_EXIT_WITH_PARENT: '1' } },
   )
 }
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal))

@@ -92,6 +92,13 @@ export async function serveCommand(argv: string[]): Promise<number> {
     }
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)
+    // Started by `npm start`: stop with it, even when it is killed without passing a signal on.
+    if (process.env['NIN_LAB_EXIT_WITH_PARENT'] === '1') {
+      const parent = process.ppid
+      setInterval(() => {
+        if (process.ppid !== parent) stop()
+      }, 1000).unref()
+    }
   })
   return 0
 }
