@@ -23,6 +23,7 @@ import { BatchIterator, loadDatasets, stratifiedSubset, type Batch, type Dataset
 import { selectBackend } from './backends'
 import { restoreLatestCheckpoint, saveCheckpoint, saveModel } from './checkpoint'
 import { buildNetwork, type Network } from './network'
+import { checkWasmHeap, heapErrorMessage } from './wasm/heap'
 
 export type Emit = (message: Unstamped<TrainerMessage>) => void
 
@@ -149,6 +150,10 @@ export async function trainTfjs(
   for (const note of selection.notes) emit({ type: 'log', level: 'info', message: note })
 
   const layers = layerTable(model)
+  if (selection.backend === 'wasm') {
+    const heap = checkWasmHeap(layers, train)
+    if (!heap.fits) throw new Error(heapErrorMessage(heap, train, model.inputSize))
+  }
   const data = await loadDatasets({
     dataset: config.data.dataset,
     path: config.data.path,
