@@ -185,8 +185,12 @@ describe('crash safety', () => {
       'queue',
       'add',
       ...TINY,
+      // 30 steps an epoch and a third epoch to go: even a fast engine is still mid-run when the
+      // kill comes.
       '--set',
-      'train.epochs=2',
+      'data.trainLimit=960',
+      '--set',
+      'train.epochs=3',
       '--grid',
       'train.seed=1,2,3',
       '--data-dir',
@@ -226,7 +230,7 @@ describe('crash safety', () => {
     expect(second.status, second.stderr).toBe(0)
     const runs = ls()
     expect(runs.map((r) => [r.id, r.status, r.epochsDone])).toEqual(
-      queued.map((id) => [id, 'completed', 2]),
+      queued.map((id) => [id, 'completed', 3]),
     )
     // Every point committed before the kill is still there, unchanged.
     const pointsAfter = query(
