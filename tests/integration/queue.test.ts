@@ -252,7 +252,18 @@ describe('crash safety', () => {
   })
 
   it('a second scheduler on the same data folder is refused while the first lives', async () => {
-    runCli(['queue', 'add', ...TINY, '--set', 'train.epochs=3', '--data-dir', dataDir])
+    // Long enough (180 steps) to still be training when Ctrl-C comes, even on a fast engine.
+    runCli([
+      'queue',
+      'add',
+      ...TINY,
+      '--set',
+      'data.trainLimit=1920',
+      '--set',
+      'train.epochs=3',
+      '--data-dir',
+      dataDir,
+    ])
     const first = spawnCli(['queue', 'start', '--data-dir', dataDir, '--watch'])
     await waitFor(
       () => (runningPid() ? true : undefined),
