@@ -30,12 +30,6 @@ export function ema(values: readonly number[], weight: number): number[] {
   })
 }
 
-/** Smooths a series' y values, keeping its x. */
-export const smoothSeries = (s: Series, weight: number): Series => ({
-  x: s.x,
-  y: ema(s.y, weight),
-})
-
 export type XAxisMode = 'step' | 'epoch' | 'time'
 
 export interface AlignOptions {
