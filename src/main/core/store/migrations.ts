@@ -121,6 +121,13 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 3,
+    description: 'index of run events by type',
+    // The core asks for a run's latest message of one type (its `started` for progress, its last
+    // `epoch` for time estimates) on every queue refresh; without this it scans the run's log.
+    sql: `CREATE INDEX run_events_type ON run_events (run_id, type, seq);`,
+  },
 ]
 
 /** The newest schema this code knows. */
