@@ -2,7 +2,23 @@ import { resolve } from 'node:path'
 import vue from '@vitejs/plugin-vue'
 import { defineConfig } from 'electron-vite'
 
-const shared = { '@shared': resolve(import.meta.dirname, 'src/shared') }
+const src = (path: string): string => resolve(import.meta.dirname, 'src', path)
+
+/**
+ * One alias per program folder (docs/architecture.md). tsconfig.node.json and tsconfig.web.json
+ * repeat them as `paths` (JSON cannot import this); tests/unit/house.test.ts checks they agree.
+ * Which program may import which is ESLint's job (eslint.config.mjs), not the aliases'.
+ */
+export const ALIASES = {
+  '@shared': src('shared'),
+  '@core': src('core'),
+  '@trainer': src('trainer'),
+  '@cli': src('cli'),
+  '@main': src('main'),
+  '@preload': src('preload'),
+  '@renderer': src('renderer/src'),
+}
+const shared = { '@shared': ALIASES['@shared'] }
 
 /**
  * tfjs-core's CommonJS build (what Node loads) has no gradient functions; they exist only in its
@@ -18,19 +34,28 @@ export const TFJS_GRADIENTS = {
 }
 
 export default defineConfig({
-  // The Node side. Besides the Electron entry it builds the processes that run under plain Node
-  // (DESIGN.md): the `nin-lab` CLI, which also hosts the core and the web server, and the
-  // per-run trainer. Those run on the Node that installed the project (20+), not on Electron's,
-  // hence the explicit target.
+  // The Node side, built into out/main/. Besides the Electron entry (src/main) it builds the
+  // programs that run under plain Node (docs/architecture.md): the `nin-lab` CLI (src/cli), which
+  // also hosts the core (src/core) and the web server, and the per-run trainer (src/trainer).
+  // Those run on the Node that installed the project (20+), not on Electron's, hence the target.
   main: {
-    resolve: { alias: { ...shared, ...TFJS_GRADIENTS } },
+    resolve: {
+      alias: {
+        ...shared,
+        '@core': ALIASES['@core'],
+        '@trainer': ALIASES['@trainer'],
+        '@cli': ALIASES['@cli'],
+        '@main': ALIASES['@main'],
+        ...TFJS_GRADIENTS,
+      },
+    },
     build: {
       target: 'node20',
       rollupOptions: {
         input: {
-          index: resolve(import.meta.dirname, 'src/main/index.ts'),
-          cli: resolve(import.meta.dirname, 'src/main/cli/index.ts'),
-          trainer: resolve(import.meta.dirname, 'src/main/trainer/index.ts'),
+          index: src('main/index.ts'),
+          cli: src('cli/index.ts'),
+          trainer: src('trainer/index.ts'),
         },
       },
     },
@@ -46,7 +71,7 @@ export default defineConfig({
   },
   renderer: {
     resolve: {
-      alias: { ...shared, '@renderer': resolve(import.meta.dirname, 'src/renderer/src') },
+      alias: { ...shared, '@preload': ALIASES['@preload'], '@renderer': ALIASES['@renderer'] },
     },
     plugins: [vue()],
   },

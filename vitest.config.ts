@@ -1,14 +1,12 @@
-import { resolve } from 'node:path'
 import vue from '@vitejs/plugin-vue'
 import { defineConfig } from 'vitest/config'
-import { TFJS_GRADIENTS } from './electron.vite.config'
+import { ALIASES, TFJS_GRADIENTS } from './electron.vite.config'
 
 export default defineConfig({
   plugins: [vue()],
   resolve: {
     alias: {
-      '@shared': resolve(import.meta.dirname, 'src/shared'),
-      '@renderer': resolve(import.meta.dirname, 'src/renderer/src'),
+      ...ALIASES,
       ...TFJS_GRADIENTS,
     },
   },

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { it } from 'vitest'
 import { validateExperimentConfig } from '@shared/config/experiment'
 import type { TrainerMessage } from '@shared/protocol/trainer'
-import { RunStore } from '../src/main/core/store'
+import { RunStore } from '@core/store'
 import { chromiumPath, launchChromium } from '../tests/helpers/browser'
 import { assertBuilt, startServe } from '../tests/helpers/cli'
 

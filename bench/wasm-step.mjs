@@ -1,6 +1,6 @@
 /**
  * Throughput of one SGD training step of the d2l NiN (FACTS.md) at 96 px, batch 128, random
- * data, on the tfjs wasm backend with our kernels (src/main/trainer/engines/tfjs/wasm), for
+ * data, on the tfjs wasm backend with our kernels (src/trainer/engines/tfjs/wasm), for
  * 1 and 2 threads. A measurement, not a test: timings depend on the machine and its load.
  *
  *   node bench/wasm-step.mjs [--threads 1,2] [--rounds 1] [--steps 5] [--batch 128] [--size 96]

@@ -15,7 +15,7 @@ import {
   type CallOutcome,
 } from '@shared/api/transport'
 import type { QueueState } from '@shared/api/contract'
-import { startCoreClient, type CoreClient } from './desktop/core-client'
+import { startCoreClient, type CoreClient } from './core-client'
 
 const RENDERER_CSP =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; " +

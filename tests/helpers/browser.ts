@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
-import { CHROMIUM_FLAGS, findChromium } from '../../src/main/core/reports/pdf'
+import { CHROMIUM_FLAGS, findChromium } from '@core/reports/pdf'
 
 /** The same Chromium the PDF export uses ($CHROMIUM_PATH or the usual places). */
 export const chromiumPath: string | undefined = findChromium() ?? undefined

@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { startCoreClient } from '../../src/main/desktop/core-client'
+import { startCoreClient } from '@main/core-client'
 import { assertBuilt, ROOT } from '../helpers/cli'
 
 describe('core host', () => {

@@ -9,7 +9,7 @@ import Database from 'better-sqlite3'
 import { Window } from 'happy-dom'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { REPORT_SCHEMA_VERSION, validateReport, type Report } from '@shared/report'
-import { findChromium } from '../../src/main/core/reports/pdf'
+import { findChromium } from '@core/reports/pdf'
 import { RESULTS_DIR } from '../helpers/browser'
 import { assertBuilt, runCli } from '../helpers/cli'
 

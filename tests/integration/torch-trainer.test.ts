@@ -30,7 +30,7 @@ import type {
   StepMessage,
   TrainerMessage,
 } from '@shared/protocol/trainer'
-import { FASHION_MNIST_CLASS_NAMES, loadEmbeddedFashionMnist } from '../../src/main/trainer/data'
+import { FASHION_MNIST_CLASS_NAMES, loadEmbeddedFashionMnist } from '@trainer/data'
 import { isAlive, waitFor } from '../helpers/cli'
 import {
   PYTHON,

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ApiError } from '@shared/api/contract'
-import type { ApiBridge } from '../../src/preload/bridge'
+import type { ApiBridge } from '@preload/bridge'
 import {
   api,
   captureToken,

@@ -18,7 +18,7 @@ import {
   type MethodName,
 } from '@shared/api/contract'
 import type { ConfigIssue } from '@shared/config/schema'
-import type { ApiBridge } from '../../preload/bridge'
+import type { ApiBridge } from '@preload/bridge'
 
 export type EventListener = (event: string, payload: unknown) => void
 

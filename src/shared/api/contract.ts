@@ -8,8 +8,8 @@
  */
 import type { ConfigIssue } from '../config/schema'
 import type { MetricName } from '../metrics'
-import type { EpochMessage, RunStatus, StepMessage } from '../protocol/trainer'
-import { RUN_STATUSES } from '../protocol/trainer'
+import type { EpochMessage, StepMessage } from '../protocol/trainer'
+import { RUN_STATUSES, type RunStatus } from '../run-state'
 import type { ExperimentSummary, MetricSample, Run, RunEvent } from './types'
 
 /** Live progress of a running run, for the queue view. */

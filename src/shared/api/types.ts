@@ -3,7 +3,8 @@
  * the store that produces them and every client (CLI, web, Electron) that shows them.
  */
 import type { ExperimentConfig } from '../config/experiment'
-import type { RunStatus, TrainerMessage } from '../protocol/trainer'
+import type { TrainerMessage } from '../protocol/trainer'
+import type { RunStatus } from '../run-state'
 
 export interface Run {
   /** Short and readable (`r7k2q9x`): typed in the CLI, used as the run's folder name. */

@@ -5,22 +5,11 @@
  * a run's history can be rebuilt from its messages alone.
  */
 import type { ExperimentConfig } from '../config/experiment'
+import type { RunStatus } from '../run-state'
 
 /** TensorFlow.js backends, fastest first (the ladder `train.backend: "auto"` walks). */
 export const TFJS_BACKEND_LADDER = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const
 export type TfjsBackendName = (typeof TFJS_BACKEND_LADDER)[number]
-
-/** Final and intermediate states of a run (DESIGN.md). */
-export const RUN_STATUSES = [
-  'queued',
-  'running',
-  'completed',
-  'failed',
-  'cancelled',
-  'diverged',
-  'interrupted',
-] as const
-export type RunStatus = (typeof RUN_STATUSES)[number]
 
 /** The work a trainer process is given (as a JSON file, `--job PATH`). */
 export interface TrainerJob {

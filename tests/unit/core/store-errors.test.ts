@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
-import { DB_FILE, LATEST_VERSION, RunStore, StoreError } from '../../../src/main/core/store'
+import { DB_FILE, LATEST_VERSION, RunStore, StoreError } from '@core/store'
 import { cleanUp, config, tempDir } from './store-helpers'
 
 const stores: RunStore[] = []

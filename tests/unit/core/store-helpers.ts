@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { validateExperimentConfig, type ExperimentConfig } from '@shared/config/experiment'
 import type { TrainerMessage } from '@shared/protocol/trainer'
-import { RunStore, type RunStoreOptions } from '../../../src/main/core/store'
+import { RunStore, type RunStoreOptions } from '@core/store'
 
 const made: string[] = []
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { METRICS } from '@shared/metrics'
 import type { TrainerMessage } from '@shared/protocol/trainer'
-import { RunStore, StoreError } from '../../../src/main/core/store'
+import { RunStore, StoreError } from '@core/store'
 import { cleanUp, config, countRows, Messages, openTempStore } from './store-helpers'
 
 const stores: RunStore[] = []

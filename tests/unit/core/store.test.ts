@@ -2,16 +2,10 @@ import { existsSync } from 'node:fs'
 import Database from 'better-sqlite3'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { RUN_STATUSES } from '@shared/protocol/trainer'
+import { RUN_STATUSES } from '@shared/run-state'
 import { validateExperimentConfig } from '@shared/config/experiment'
-import {
-  DB_FILE,
-  LATEST_VERSION,
-  RunStore,
-  StoreError,
-  configHash,
-} from '../../../src/main/core/store'
-import { MIGRATIONS } from '../../../src/main/core/store/migrations'
+import { DB_FILE, LATEST_VERSION, RunStore, StoreError, configHash } from '@core/store'
+import { MIGRATIONS } from '@core/store/migrations'
 import { cleanUp, config, countRows, Messages, openTempStore, tempDir } from './store-helpers'
 
 const stores: RunStore[] = []

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { MetricSample } from '../../../src/shared/api/types'
+import type { MetricSample } from '@shared/api/types'
 import {
   alignSamples,
   ema,
@@ -7,7 +7,7 @@ import {
   meanStd,
   sampleX,
   stepsPerEpochOf,
-} from '../../../src/shared/smoothing'
+} from '@shared/smoothing'
 
 const sample = (step: number, epoch: number, time: number, value: number): MetricSample => ({
   step,

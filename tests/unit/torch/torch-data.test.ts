@@ -20,8 +20,8 @@ import {
   loadEmbeddedFashionMnist,
   stratifiedSubset,
   type Dataset,
-} from '../../../src/main/trainer/data'
-import { classQuotas } from '../../../src/main/trainer/data/subset'
+} from '@trainer/data'
+import { classQuotas } from '@trainer/data/subset'
 import { dataProbe, probeTorch, warnSkipped } from '../../fixtures/torch/torch-python'
 
 const { skipReason } = probeTorch()

@@ -1,13 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import {
-  BatchIterator,
-  epochOrder,
-  resizeImageInto,
-  stratifiedSubset,
-} from '../../../src/main/trainer/data'
-import type { Dataset } from '../../../src/main/trainer/data'
-import { classQuotas } from '../../../src/main/trainer/data/subset'
-import { SeededRandom } from '../../../src/shared/random'
+import { BatchIterator, epochOrder, resizeImageInto, stratifiedSubset } from '@trainer/data'
+import type { Dataset } from '@trainer/data'
+import { classQuotas } from '@trainer/data/subset'
+import { SeededRandom } from '@shared/random'
 
 function resize(src: number[] | Uint8Array, h: number, w: number, s: number): Float32Array {
   const out = new Float32Array(s * s)

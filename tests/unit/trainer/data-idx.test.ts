@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DataError, loadDatasets, loadIdxFolder } from '../../../src/main/trainer/data'
-import { findFashionMnistPackage } from '../../../src/main/trainer/data/embedded'
+import { DataError, loadDatasets, loadIdxFolder } from '@trainer/data'
+import { findFashionMnistPackage } from '@trainer/data/embedded'
 
 // IDX files are written here by hand (big-endian headers, as in the official format) from a
 // slice of the real data, so the reader is checked against the format, not against itself.

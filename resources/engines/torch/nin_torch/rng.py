@@ -1,6 +1,6 @@
 """The seeded generator of src/shared/random.ts (mulberry32), ported bit for bit, and the two
-data rules built on it: the per-epoch shuffle (src/main/trainer/data/batches.ts, `epochOrder`)
-and the stratified subset (src/main/trainer/data/subset.ts, `stratifiedSubset`).
+data rules built on it: the per-epoch shuffle (src/trainer/data/batches.ts, `epochOrder`)
+and the stratified subset (src/trainer/data/subset.ts, `stratifiedSubset`).
 
 Both engines must see the same images in the same order, so nothing here may drift from the
 TypeScript side: tests/unit/torch/ compares the outputs for several seeds. Pure Python (no

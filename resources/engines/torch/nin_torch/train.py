@@ -1,5 +1,5 @@
 """The PyTorch training loop, step for step the semantics of the tfjs engine
-(src/main/trainer/engines/tfjs/train.ts):
+(src/trainer/engines/tfjs/train.ts):
 
 - d2l's recipe by default: Xavier-uniform init with zero biases, SGD, softmax cross-entropy;
   momentum (v = m·v + g, dampening 0), Adam, and weight decay as grad += wd·w on every parameter;

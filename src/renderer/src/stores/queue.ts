@@ -6,10 +6,9 @@ import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
 import type { QueueState, RunProgress } from '@shared/api/contract'
 import type { Run } from '@shared/api/types'
-import type { RunStatus } from '@shared/protocol/trainer'
+import { NEEDS_ATTENTION_STATUSES } from '@shared/run-state'
 import { api, errorMessage, onEvent, onReconnect } from '../api'
 
-export const ATTENTION_STATUSES: RunStatus[] = ['failed', 'cancelled', 'interrupted', 'diverged']
 /** Coalesce bursts of events (a grid of 18 runs queued at once) into one refetch. */
 const REFRESH_DELAY_MS = 150
 
@@ -35,7 +34,7 @@ export const useQueueStore = defineStore('queue', () => {
     try {
       const [next, needs] = await Promise.all([
         api.queueState({}),
-        api.listRuns({ status: ATTENTION_STATUSES }),
+        api.listRuns({ status: [...NEEDS_ATTENTION_STATUSES] }),
       ])
       apply(next)
       attention.value = needs

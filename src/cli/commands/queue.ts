@@ -6,9 +6,9 @@
  */
 import { parseArgs } from 'node:util'
 import { expandGrid, parseGridAxis } from '@shared/grid'
-import { Core } from '../../core/core'
-import { resolveDataDir } from '../../core/paths'
-import { SchedulerLockError } from '../../core/scheduler-lock'
+import { Core } from '@core/core'
+import { resolveDataDir } from '@core/paths'
+import { SchedulerLockError } from '@core/queue/scheduler-lock'
 import { resolveConfigs } from '../config-input'
 import { UsageError } from '../errors'
 import { formatDuration, ProgressReporter } from '../progress'

@@ -1,5 +1,5 @@
 /**
- * The desktop app's side of the core host (src/main/core/host.ts): starts `nin-lab core-host`
+ * The desktop app's side of the core host (src/core/host.ts): starts `nin-lab core-host`
  * under plain Node — never inside Electron, so native modules (better-sqlite3, tfjs-node) are
  * the ones `npm install` built, and a blocked event loop in the core never freezes a window —
  * and relays calls and events. Free of Electron imports, so it is tested with a real process.

@@ -36,10 +36,10 @@ import type { StartedMessage, StepMessage, TrainerMessage } from '@shared/protoc
 import { buildReport } from './reports/build'
 import { exportReport } from './reports/export'
 import { PdfUnavailableError } from './reports/pdf'
-import { Scheduler } from './scheduler'
-import { lockHolder, SchedulerLockError } from './scheduler-lock'
+import { Scheduler } from './queue/scheduler'
+import { lockHolder, SchedulerLockError } from './queue/scheduler-lock'
 import { RunStore, StoreError } from './store'
-import { trainerEntry } from './trainer-process'
+import { trainerEntry } from './queue/trainer-process'
 import { promisify } from 'node:util'
 
 const execFileAsync = promisify(execFile)

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { trainerEntry } from '../../core/trainer-process'
+import { trainerEntry } from '@core/queue/trainer-process'
 import { resolveConfigs } from '../config-input'
 import { UsageError } from '../errors'
 

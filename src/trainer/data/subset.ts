@@ -1,4 +1,4 @@
-import { SeededRandom } from '../../../shared/random'
+import { SeededRandom } from '@shared/random'
 import { DataError, fmtInt } from './types'
 import type { Dataset } from './types'
 

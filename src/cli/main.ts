@@ -4,7 +4,7 @@
  */
 import { ApiError } from '@shared/api/contract'
 import { ConfigError } from '@shared/config/experiment'
-import { StoreError } from '../core/store'
+import { StoreError } from '@core/store'
 import { benchCommand, benchHelp } from './commands/bench'
 import { queueCommand, queueHelp } from './commands/queue'
 import { lsCommand, lsHelp, showCommand, showHelp } from './commands/runs'

@@ -1,9 +1,9 @@
 /** `nin-lab ls` and `nin-lab show`: the runs in the store. */
 import { parseArgs } from 'node:util'
 import type { Run } from '@shared/api/types'
-import { RUN_STATUSES, type RunStatus } from '@shared/protocol/trainer'
-import { resolveDataDir, runDirOf } from '../../core/paths'
-import { RunStore } from '../../core/store'
+import { RUN_STATUSES, type RunStatus } from '@shared/run-state'
+import { resolveDataDir, runDirOf } from '@core/paths'
+import { RunStore } from '@core/store'
 import { UsageError } from '../errors'
 import { table } from '../format'
 import { runJson } from '../run-json'

@@ -1,7 +1,7 @@
 /** `nin-lab core-host`: the core for the desktop app (not for people; see core/host.ts). */
 import { parseArgs } from 'node:util'
-import { runCoreHost } from '../../core/host'
-import { resolveDataDir } from '../../core/paths'
+import { runCoreHost } from '@core/host'
+import { resolveDataDir } from '@core/paths'
 
 export const coreHostHelp = `Usage: nin-lab core-host [--data-dir D]
 

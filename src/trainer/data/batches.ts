@@ -1,4 +1,4 @@
-import { SeededRandom } from '../../../shared/random'
+import { SeededRandom } from '@shared/random'
 import { resizeImageInto } from './resize'
 import type { Dataset } from './types'
 

@@ -2,10 +2,10 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { Core } from '../../core/core'
-import { resolveDataDir } from '../../core/paths'
-import { apiHandler, eventSockets } from '../../core/server/api-handler'
-import { startWebServer } from '../../core/server/http-server'
+import { Core } from '@core/core'
+import { resolveDataDir } from '@core/paths'
+import { apiHandler, eventSockets } from '@core/server/api-handler'
+import { startWebServer } from '@core/server/http-server'
 import { UsageError } from '../errors'
 
 export const serveHelp = `Usage: nin-lab serve [--port P] [--host 127.0.0.1] [--data-dir D]

@@ -16,13 +16,20 @@ import { validateExperimentConfig, type ExperimentConfig } from '@shared/config/
 import { configIdentity } from '@shared/grid'
 import { metricPoints } from '@shared/metrics'
 import {
-  RUN_STATUSES,
   epochSummary,
   statusAfter,
   type EpochSummary,
-  type RunStatus,
   type TrainerMessage,
 } from '@shared/protocol/trainer'
+import {
+  canDelete,
+  canMove,
+  canReorder,
+  isOpen,
+  orList,
+  statusesThatCanBecome,
+  type RunStatus,
+} from '@shared/run-state'
 import {
   artifactStatements,
   toArtifact,
@@ -97,23 +104,6 @@ export interface TruncateResult {
   readonly events: number
 }
 
-/**
- * The run state machine (DESIGN.md). interrupted = its process vanished: it can be retried
- * (resumes from its checkpoint), or late news from the process can still end it.
- */
-const TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = {
-  queued: ['running', 'cancelled', 'failed'],
-  running: ['completed', 'failed', 'cancelled', 'diverged', 'interrupted'],
-  interrupted: ['queued', 'completed', 'failed', 'cancelled', 'diverged'],
-  failed: ['queued'],
-  cancelled: ['queued'],
-  diverged: ['queued'],
-  completed: [],
-}
-
-/** States in which a trainer's final message still decides the outcome. */
-const OPEN: readonly RunStatus[] = ['queued', 'running', 'interrupted']
-
 /** sha256 of the config's identity (all but its name, keys sorted): what dedupes runs. */
 export const configHash = (config: ExperimentConfig): string =>
   createHash('sha256').update(configIdentity(config)).digest('hex')
@@ -123,11 +113,6 @@ export const configHash = (config: ExperimentConfig): string =>
 // runs/<id>/ folder (integers 1, 2, 3 would), and 31^6 ≈ 8.9e8 values, checked for collisions.
 const ID_ALPHABET = '23456789abcdefghjkmnpqrstuvwxyz'
 const ID_LENGTH = 6
-
-const orList = (items: readonly string[]): string =>
-  items.length <= 1
-    ? (items[0] ?? '')
-    : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1] ?? ''}`
 
 const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : null)
 
@@ -446,7 +431,7 @@ export class RunStore {
     this.checkInteger(index, 'queue index', 0)
     return this.write(() => {
       const row = this.requireRow(runId)
-      if (row.status !== 'queued') {
+      if (!canReorder(row.status)) {
         throw new StoreError(
           'illegal-state',
           `cannot move run ${runId} in the queue: it is ${row.status}, not queued`,
@@ -504,10 +489,10 @@ export class RunStore {
       const ids = [...new Set(runIds)]
       for (const id of ids) {
         const row = this.requireRow(id)
-        if (row.status === 'running') {
+        if (!canDelete(row.status)) {
           throw new StoreError(
             'illegal-state',
-            `cannot delete run ${id}: it is running; cancel it first`,
+            `cannot delete run ${id}: it is ${row.status}; cancel it first`,
           )
         }
       }
@@ -649,7 +634,7 @@ export class RunStore {
   private applyMessage(runId: string, status: RunStatus, m: TrainerMessage): RunStatus {
     switch (m.type) {
       case 'started':
-        if (OPEN.includes(status)) this.truncate(runId, m.startEpoch)
+        if (isOpen(status)) this.truncate(runId, m.startEpoch)
         this.runsSql.started.run({
           id: runId,
           engine: m.engine,
@@ -673,7 +658,7 @@ export class RunStore {
       case 'cancelled': {
         // The first final state wins: a run the user cancelled stays cancelled even if its
         // trainer reports something else on the way out.
-        if (!OPEN.includes(status)) return status
+        if (!isOpen(status)) return status
         const next = statusAfter(m)
         const error =
           m.type === 'failed'
@@ -712,8 +697,8 @@ export class RunStore {
   }
 
   private checkTransition(row: RunRow, to: RunStatus, verb: string, participle: string): void {
-    if (TRANSITIONS[row.status].includes(to)) return
-    const from = RUN_STATUSES.filter((s) => TRANSITIONS[s].includes(to))
+    if (canMove(row.status, to)) return
+    const from = statusesThatCanBecome(to)
     throw new StoreError(
       'illegal-state',
       `cannot ${verb} run ${row.id}: it is ${row.status} (only ${orList(from)} runs can be ${participle})`,

@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events'
 import type { TrainerMessage } from '@shared/protocol/trainer'
 import { SchedulerLock } from './scheduler-lock'
-import type { Run, RunStore } from './store'
+import type { Run, RunStore } from '../store'
 import { RunExecution, type ExecutionResult } from './run-execution'
 
 /** Automatic resumes of one run after its trainer died, before the run is marked failed. */

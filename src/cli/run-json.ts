@@ -5,7 +5,7 @@
  */
 import type { Run } from '@shared/api/types'
 import type { EpochSummary } from '@shared/protocol/trainer'
-import type { RunStore } from '../core/store'
+import type { RunStore } from '@core/store'
 
 export interface RunJson {
   readonly id: string

@@ -3,7 +3,7 @@ import type { Run } from '@shared/api/types'
 import type Database from 'better-sqlite3'
 import type { ExperimentConfig } from '@shared/config/experiment'
 import { METRICS } from '@shared/metrics'
-import type { RunStatus } from '@shared/protocol/trainer'
+import type { RunStatus } from '@shared/run-state'
 import { prepare, preparePluck, type Statement } from './statement'
 
 export interface RunRow {

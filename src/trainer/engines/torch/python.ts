@@ -5,6 +5,7 @@
  */
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 
@@ -12,14 +13,16 @@ const execFileAsync = promisify(execFile)
 
 export const PYTHON_ENV = 'NIN_LAB_PYTHON'
 
-/** resources/engines/torch/trainer.py, from out/main/trainer.js (or src/main/… in tests). */
+/**
+ * resources/engines/torch/trainer.py of this installation: the nearest folder above this module
+ * that has it (out/main/trainer.js in a build, src/trainer/engines/torch/ under the tests).
+ */
 export function torchTrainerScript(): string {
-  for (const rel of [
-    '../../resources/engines/torch/trainer.py',
-    '../../../../../resources/engines/torch/trainer.py',
-  ]) {
-    const path = fileURLToPath(new URL(rel, import.meta.url))
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (let up = 0; up < 8; up++) {
+    const path = join(dir, 'resources/engines/torch/trainer.py')
     if (existsSync(path)) return path
+    dir = dirname(dir)
   }
   throw new Error('resources/engines/torch/trainer.py is missing from this installation')
 }

@@ -1,10 +1,10 @@
 /** `nin-lab export`: a comparison of runs as HTML, Markdown, CSV, JSON or PDF. */
 import { parseArgs } from 'node:util'
-import { resolveDataDir } from '../../core/paths'
-import { buildReport } from '../../core/reports/build'
-import { EXPORT_FORMATS, exportReport, type ExportFormat } from '../../core/reports/export'
-import { PdfUnavailableError } from '../../core/reports/pdf'
-import { RunStore } from '../../core/store'
+import { resolveDataDir } from '@core/paths'
+import { buildReport } from '@core/reports/build'
+import { EXPORT_FORMATS, exportReport, type ExportFormat } from '@core/reports/export'
+import { PdfUnavailableError } from '@core/reports/pdf'
+import { RunStore } from '@core/store'
 import { UsageError } from '../errors'
 
 export const exportHelp = `Usage: nin-lab export ID... --format html|md|csv|json|pdf --out PATH [--title T] [--data-dir D]

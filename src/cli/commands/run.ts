@@ -6,10 +6,11 @@
  */
 import { parseArgs } from 'node:util'
 import type { Run } from '@shared/api/types'
-import { configHash } from '../../core/store'
-import { resolveDataDir, runDirOf } from '../../core/paths'
-import { RunExecution } from '../../core/run-execution'
-import { RunStore } from '../../core/store'
+import { canRetry } from '@shared/run-state'
+import { configHash } from '@core/store'
+import { resolveDataDir, runDirOf } from '@core/paths'
+import { RunExecution } from '@core/queue/run-execution'
+import { RunStore } from '@core/store'
 import { resolveConfigs } from '../config-input'
 import { UsageError } from '../errors'
 import { ProgressReporter } from '../progress'
@@ -72,7 +73,7 @@ export async function runCommand(argv: string[]): Promise<number> {
           .find((r) => r.configHash === hash)
         throw new UsageError(
           `experiment "${values.experiment}" already has this exact config as run ${twin?.id ?? '?'} (${twin?.status ?? '?'}); ` +
-            (twin && ['failed', 'cancelled', 'interrupted', 'diverged'].includes(twin.status)
+            (twin && canRetry(twin.status)
               ? `continue it with \`nin-lab run --resume ${twin.id}\``
               : `see it with \`nin-lab show ${twin?.id ?? ''}\`, or change train.seed / --experiment to run it again`),
         )
