@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import vue from '@vitejs/plugin-vue'
 import { defineConfig } from 'electron-vite'
+import { APP_CSP_META } from './src/shared/security'
 
 const src = (path: string): string => resolve(import.meta.dirname, 'src', path)
 
@@ -73,6 +74,13 @@ export default defineConfig({
     resolve: {
       alias: { ...shared, '@preload': ALIASES['@preload'], '@renderer': ALIASES['@renderer'] },
     },
-    plugins: [vue()],
+    plugins: [
+      vue(),
+      // The page's CSP meta tag, from the one policy in src/shared/security.ts.
+      {
+        name: 'nin-lab-csp',
+        transformIndexHtml: (html: string) => html.replace('%NIN_LAB_CSP%', APP_CSP_META),
+      },
+    ],
   },
 })

@@ -4,16 +4,7 @@
  */
 import type { ExperimentConfig } from '@shared/config/experiment'
 import type { TerminalMessage, TrainerMessage } from '@shared/protocol/trainer'
-
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '–'
-  const s = Math.round(seconds)
-  const h = Math.floor(s / 3600)
-  const m = Math.floor((s % 3600) / 60)
-  if (h > 0) return `${h}h${String(m).padStart(2, '0')}m`
-  if (m > 0) return `${m}m${String(s % 60).padStart(2, '0')}s`
-  return `${s}s`
-}
+import { duration } from '@shared/format'
 
 export class ProgressReporter {
   private stepsPerEpoch = 0
@@ -88,7 +79,7 @@ export class ProgressReporter {
     const line =
       `epoch ${m.epoch}/${this.epochs} · step ${m.stepInEpoch}/${this.stepsPerEpoch} · ` +
       `loss ${m.loss.toFixed(4)} · acc ${m.acc.toFixed(3)} · ${Math.round(m.examplesPerSec)} img/s · ` +
-      `ETA ${formatDuration(remainingSteps * this.secondsPerStep)}`
+      `ETA ${duration(remainingSteps * this.secondsPerStep)}`
     this.out.write('\r' + line.padEnd(this.lastLineLength))
     this.lastLineLength = line.length
   }

@@ -15,11 +15,8 @@ import {
   type CallOutcome,
 } from '@shared/api/transport'
 import type { QueueState } from '@shared/api/contract'
+import { APP_CSP } from '@shared/security'
 import { startCoreClient, type CoreClient } from './core-client'
-
-const RENDERER_CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; " +
-  "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'"
 
 let core: CoreClient | null = null
 let quitting = false
@@ -220,7 +217,7 @@ if (!app.requestSingleInstanceLock()) {
     // The same strict CSP as the page's meta tag, also as a header: nothing remote, ever.
     session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
       callback({
-        responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [RENDERER_CSP] },
+        responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [APP_CSP] },
       })
     })
     session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) =>

@@ -11,7 +11,8 @@ import { resolveDataDir } from '@core/paths'
 import { SchedulerLockError } from '@core/queue/scheduler-lock'
 import { resolveConfigs } from '../config-input'
 import { UsageError } from '../errors'
-import { formatDuration, ProgressReporter } from '../progress'
+import { duration } from '@shared/format'
+import { ProgressReporter } from '../progress'
 import { table } from '../format'
 import type { Run } from '@shared/api/types'
 import type { QueueState } from '@shared/api/contract'
@@ -207,7 +208,7 @@ function printQueue(state: QueueState): void {
       p ? `${p.epoch}/${p.epochs} · ${p.stepInEpoch}/${p.stepsPerEpoch}` : '',
       p?.loss == null ? '' : p.loss.toFixed(4),
       p?.examplesPerSec == null ? '' : String(Math.round(p.examplesPerSec)),
-      p?.etaSeconds == null ? '' : formatDuration(p.etaSeconds),
+      p?.etaSeconds == null ? '' : duration(p.etaSeconds),
     ]
   })
   console.log(

@@ -14,7 +14,8 @@ import type { ExperimentConfig } from '@shared/config/experiment'
 import { costTotals, type CostTotals } from '@shared/cost'
 import { resolveConfigs } from '../config-input'
 import { UsageError } from '../errors'
-import { formatBytes, formatCount, formatInt, table } from '../format'
+import { bytes, int, si } from '@shared/format'
+import { table } from '../format'
 
 export const summaryHelp = `Usage: nin-lab summary [CONFIG.json | --preset NAME] [--set PATH=VALUE ...] [--json]
 
@@ -78,8 +79,8 @@ export function renderSummary(config: ExperimentConfig): string {
     l.type,
     describeLayer(l),
     l.outputShape.join('×'),
-    formatInt(l.params),
-    formatInt(l.macs),
+    int(l.params),
+    int(l.macs),
   ])
   const mem = t.memory
   const train = mem.training
@@ -97,15 +98,15 @@ export function renderSummary(config: ExperimentConfig): string {
       'right',
     ]),
     '',
-    `parameters   ${formatInt(t.params)}`,
-    `compute      ${formatInt(t.macs)} MACs per image (${formatCount(t.flops)}FLOPs forward, ` +
-      `≈ ${formatCount(t.trainFlopsPerImage)}FLOPs per image per training step)`,
-    `prediction   ${formatBytes(mem.prediction.perImage)} for one image, ` +
-      `${formatBytes(mem.prediction.batch)} for a batch of ${mem.prediction.batchSize} ` +
-      `(weights ${formatBytes(mem.prediction.weights)} + activation peak ${formatBytes(mem.prediction.activationsPerImage)} per image)`,
-    `training     ${formatBytes(train.total)} at batch ${train.batchSize}: weights ${formatBytes(train.weights)}` +
-      ` + gradients ${formatBytes(train.gradients)} + ${config.train.optimizer} state ${formatBytes(train.optimizerState)}` +
-      ` + activations ${formatBytes(train.activations)}`,
+    `parameters   ${int(t.params)}`,
+    `compute      ${int(t.macs)} MACs per image (${si(t.flops, 2)}FLOPs forward, ` +
+      `≈ ${si(t.trainFlopsPerImage, 2)}FLOPs per image per training step)`,
+    `prediction   ${bytes(mem.prediction.perImage)} for one image, ` +
+      `${bytes(mem.prediction.batch)} for a batch of ${mem.prediction.batchSize} ` +
+      `(weights ${bytes(mem.prediction.weights)} + activation peak ${bytes(mem.prediction.activationsPerImage)} per image)`,
+    `training     ${bytes(train.total)} at batch ${train.batchSize}: weights ${bytes(train.weights)}` +
+      ` + gradients ${bytes(train.gradients)} + ${config.train.optimizer} state ${bytes(train.optimizerState)}` +
+      ` + activations ${bytes(train.activations)}`,
     `input size   smallest that works: ${minimumInputSize(m) ?? 'none up to 1024'} px`,
   ].join('\n')
 }

@@ -14,7 +14,7 @@ import {
   runsTable,
   type Table,
 } from './tables'
-import { escapeHtml as e } from './text'
+import { escapeHtml as e, REPORT_CSP } from '@shared/security'
 
 const CSS = `
 body { font: 14px/1.45 "DejaVu Sans", Helvetica, Arial, sans-serif; color: #1b1f24; margin: 32px auto; max-width: 1040px; padding: 0 16px; }
@@ -83,7 +83,7 @@ export function renderHtml(report: Report, charts: readonly ReportChart[]): stri
   parts.push('</div>')
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<meta http-equiv="Content-Security-Policy" content="${REPORT_CSP}">
 <title>${e(report.title)}</title><style>${CSS}</style></head>
 <body>
 ${parts.join('\n')}

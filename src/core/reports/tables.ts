@@ -5,7 +5,7 @@
 import type { Quantity, Stat } from '@shared/ablation'
 import { canonicalJson } from '@shared/grid'
 import type { Report, ReportRun } from '@shared/report'
-import { bytes, int, pct, signed } from './text'
+import { bytes, int, pct, signed } from '@shared/format'
 
 export interface Table {
   readonly header: readonly string[]

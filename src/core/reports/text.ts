@@ -1,11 +1,5 @@
-/** Escaping and number formatting shared by the report formats. */
-
-/** For HTML text and attribute values: user text is always shown as text, never as markup. */
-export const escapeHtml = (text: string): string =>
-  text.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
-  )
+/** Escaping per report format (HTML escaping itself lives in @shared/security). */
+import { escapeHtml } from '@shared/security'
 
 /**
  * For Markdown table cells and text: HTML-escape (Markdown passes raw HTML through), then escape
@@ -31,17 +25,3 @@ export function csvCell(value: unknown): string {
   if (typeof value === 'string' && /^[=+\-@\t\r]/.test(text)) text = `'${text}`
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
 }
-
-export const int = (n: number): string => Math.round(n).toLocaleString('en-US')
-export const pct = (x: number | null): string => (x === null ? '–' : `${(x * 100).toFixed(2)}%`)
-export function bytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB']
-  let v = n
-  let u = 0
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024
-    u++
-  }
-  return `${v.toFixed(v >= 100 || u === 0 ? 0 : 1)} ${units[u]}`
-}
-export const signed = (s: string, x: number): string => (x > 0 ? `+${s}` : s)

@@ -12,19 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { extname, join, normalize, sep } from 'node:path'
-
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  // ECharts and Vue set inline style attributes; no inline scripts are allowed.
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "frame-ancestors 'none'",
-  "form-action 'none'",
-].join('; ')
+import { APP_CSP } from '@shared/security'
 
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -129,7 +117,7 @@ function serveStatic(rendererDir: string, urlPath: string, res: ServerResponse):
 export async function startWebServer(opts: WebServerOptions): Promise<RunningWebServer> {
   const token = opts.token ?? newToken()
   const server = createServer((req, res) => {
-    res.setHeader('content-security-policy', CONTENT_SECURITY_POLICY)
+    res.setHeader('content-security-policy', APP_CSP)
     res.setHeader('x-content-type-options', 'nosniff')
     res.setHeader('referrer-policy', 'no-referrer')
     res.setHeader('cross-origin-resource-policy', 'same-origin')

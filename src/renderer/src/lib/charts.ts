@@ -25,6 +25,7 @@ import {
 } from 'echarts/components'
 import { use, type ComposeOption } from 'echarts/core'
 import { CanvasRenderer, SVGRenderer } from 'echarts/renderers'
+import { escapeHtml } from '@shared/security'
 import type { Series } from '@shared/smoothing'
 import type { ChartColors } from '../stores/theme'
 
@@ -410,14 +411,4 @@ export function scatterOption(
       },
     ],
   }
-}
-
-/** For the few strings ECharts renders as HTML (tooltips): user text must stay text. */
-export function escapeHtml(s: string): string {
-  return s
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;')
 }

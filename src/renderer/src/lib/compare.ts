@@ -15,7 +15,7 @@ import {
 } from '@shared/smoothing'
 import type { Curve } from './charts'
 import { flattenConfig } from '@shared/config-diff'
-import { valueText } from './format'
+import { valueText } from '@shared/format'
 
 export type RunMetrics = Readonly<
   Record<string, Partial<Record<MetricName, readonly MetricSample[]>>>

@@ -1,6 +1,6 @@
 /** A run log message as one readable line (the run detail's log). */
 import type { TrainerMessage } from '@shared/protocol/trainer'
-import { int, num, pct } from './format'
+import { int, num, pct } from '@shared/format'
 
 export function describeMessage(m: TrainerMessage): string {
   switch (m.type) {

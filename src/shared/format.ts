@@ -1,4 +1,7 @@
-/** Number and time formatting for tables and charts: one place, one style. */
+/**
+ * Number, size and time formatting for every place that shows them (the app, the CLI, reports):
+ * one place, one style. Missing values (null, NaN) print as "—".
+ */
 
 const INT = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 })
 
@@ -84,3 +87,6 @@ export function valueText(v: unknown): string {
   if (typeof v === 'string') return v
   return JSON.stringify(v)
 }
+
+/** A signed difference: "+1.2" for positive x, the text as it is otherwise (it has its "−"). */
+export const signed = (text: string, x: number): string => (x > 0 ? `+${text}` : text)
