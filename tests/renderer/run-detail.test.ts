@@ -45,6 +45,9 @@ beforeEach(() => {
         ],
         progress: null,
         skippedBackends: [],
+        epochs: [],
+        runDir: '/data/runs/rx',
+        artifacts: [],
       }
     },
     getMetrics: () => ({ rx: { [METRICS.stepLoss]: samples(10, (i) => 2 / i) } }),
