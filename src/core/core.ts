@@ -12,7 +12,10 @@ import { EventEmitter } from 'node:events'
 import { rmSync } from 'node:fs'
 import {
   ApiError,
+  CONFIRM_GRID_RUNS,
   isMethodName,
+  MAX_GRID_RUNS,
+  QUEUE_PAGE,
   validateParams,
   type ApiEvents,
   type EventName,
@@ -27,6 +30,7 @@ import { ConfigError } from '@shared/config/experiment'
 import { expandGrid } from '@shared/grid'
 import { Estimates } from './estimates'
 import { LiveProgress } from './progress'
+import { isAlive } from './queue/process-identity'
 import { Scheduler } from './queue/scheduler'
 import { lockHolder, SchedulerLockError } from './queue/scheduler-lock'
 import { reportFiles } from './reports/files'
@@ -106,6 +110,9 @@ export class Core extends EventEmitter<CoreEvents> {
       this.emit('runFinished', { run })
     })
     scheduler.on('queueChanged', () => this.queueChanged())
+    // Problems the scheduler survived go to the host's log; a halt also shows in queueState.
+    scheduler.on('warning', (message) => console.error(`nin-lab: ${message}`))
+    scheduler.on('halted', (halt) => console.error(`nin-lab: ${halt.reason}`))
     return scheduler
   }
 
@@ -129,7 +136,7 @@ export class Core extends EventEmitter<CoreEvents> {
     this.emit('queueChanged', { paused: this.store.queuePaused() })
   }
 
-  private queueState(): QueueState {
+  private queueState(limit = QUEUE_PAGE): QueueState {
     const running = this.store.listRuns({ status: ['running'] })
     const progress: Record<string, RunProgress> = {}
     for (const run of running) {
@@ -139,7 +146,9 @@ export class Core extends EventEmitter<CoreEvents> {
     return {
       paused: this.store.queuePaused(),
       schedulerRunning: this.scheduler !== null || lockHolder(this.options.dataDir) !== null,
-      runs: [...running, ...this.store.queue()],
+      halted: this.scheduler?.halt ?? null,
+      runs: [...running, ...this.store.queue({ limit })],
+      queuedTotal: this.store.queuedCount(),
       progress,
     }
   }
@@ -179,8 +188,9 @@ export class Core extends EventEmitter<CoreEvents> {
         return store.events(p.id, { afterSeq: p.afterSeq, limit: p.limit })
       },
       listExperiments: () => store.listExperiments(),
-      queueState: () => this.queueState(),
+      queueState: (p) => this.queueState(p.limit),
       addRuns: (p) => {
+        checkGridSize(p)
         const { configs } = expandGrid(p.base, p.axes, p.seeds)
         const result = store.addRuns(p.experiment, configs, { priority: p.priority })
         if (result.added.length > 0) {
@@ -195,6 +205,7 @@ export class Core extends EventEmitter<CoreEvents> {
         return this.queueState()
       },
       resumeQueue: () => {
+        this.scheduler?.resume()
         store.setQueuePaused(false)
         this.queueChanged()
         return this.queueState()
@@ -215,6 +226,9 @@ export class Core extends EventEmitter<CoreEvents> {
         return run
       },
       retryRun: (p) => {
+        // A run left `running` by a process that died (e.g. while its disk was full) can be
+        // retried too: its owner is checked by identity, so a live run is never taken over.
+        store.releaseOrphan(p.id, isAlive)
         const run = store.retry(p.id)
         this.emit('runChanged', { run })
         this.queueChanged()
@@ -247,6 +261,28 @@ export class Core extends EventEmitter<CoreEvents> {
   async close(): Promise<void> {
     await this.scheduler?.stop('interrupt')
     this.store.close()
+  }
+}
+
+/**
+ * Refuses a grid too big to queue, and asks for confirmation of a big one — before anything is
+ * expanded, so a request naming 10^20 runs costs nothing.
+ */
+function checkGridSize(p: Params<'addRuns'>): void {
+  const runs = p.axes.reduce((n, axis) => n * Math.max(1, axis.values.length), 1) * p.seeds
+  if (runs > MAX_GRID_RUNS) {
+    throw new ApiError(
+      'invalid-params',
+      `this grid has ${runs.toLocaleString('en-US')} runs; at most ${MAX_GRID_RUNS.toLocaleString('en-US')} ` +
+        'can be queued at once: use fewer axis values or seeds, or queue it in parts',
+    )
+  }
+  if (runs > CONFIRM_GRID_RUNS && p.confirm !== true) {
+    throw new ApiError(
+      'needs-confirmation',
+      `this grid queues ${runs.toLocaleString('en-US')} runs (more than ${CONFIRM_GRID_RUNS}): ` +
+        'confirm to queue them (the CLI takes --yes)',
+    )
   }
 }
 

@@ -62,6 +62,8 @@ export function makeRun(over: Partial<Run> & { config?: ExperimentConfig } = {})
     seed: 0,
     host: 'test',
     pid: null,
+    attempt: 1,
+    owner: null,
     createdAt: 1_700_000_000_000,
     queuedAt: 1_700_000_000_000,
     startedAt: 1_700_000_000_000,

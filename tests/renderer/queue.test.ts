@@ -30,7 +30,9 @@ beforeEach(() => {
   state = {
     paused: false,
     schedulerRunning: true,
+    halted: null,
     runs: [running, q1, q2],
+    queuedTotal: 2,
     progress: { run1: progress },
   }
   failed = [makeRun({ id: 'f1', name: 'broken', status: 'failed', error: 'out of memory' })]

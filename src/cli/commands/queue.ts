@@ -13,20 +13,22 @@ import { duration } from '@shared/format'
 import { ProgressReporter } from '../progress'
 import { table } from '../format'
 import type { Run } from '@shared/api/types'
-import type { QueueState } from '@shared/api/contract'
+import { CONFIRM_GRID_RUNS, MAX_GRID_RUNS, type QueueState } from '@shared/api/contract'
 
 export const queueHelp = `Usage: nin-lab queue add [CONFIG] [--preset NAME] [--set PATH=VALUE ...] [--experiment NAME]
-                       [--grid PATH=V1,V2 ...] [--seeds N] [--priority P]
+                       [--grid PATH=V1,V2 ...] [--seeds N] [--priority P] [--yes]
        nin-lab queue start [--watch] [--concurrency N]
-       nin-lab queue ls [--json]
+       nin-lab queue ls [--all] [--json]
        nin-lab queue pause | resume
        nin-lab queue cancel ID | retry ID | move ID INDEX
 All take --data-dir D.
 
 add queues the config, or with --grid the cartesian product of the axes (e.g.
 --grid model.microConvs=1,2,3 --grid model.head=gap,fc --seeds 3 → 18 runs), skipping runs the
-experiment already has. start runs the queue until it is empty, then exits (--watch: keeps
-waiting for new runs). Ctrl-C stops after the current step; the run resumes on the next start.`
+experiment already has; more than ${CONFIRM_GRID_RUNS} runs at once need --yes, and at most
+${MAX_GRID_RUNS} are queued by one command. start runs the queue until it is empty, then exits
+(--watch: keeps waiting for new runs). Ctrl-C stops after the current step; the run resumes on
+the next start. A full or read-only disk halts the queue with an error saying what to do.`
 
 const common = {
   'data-dir': { type: 'string' },
@@ -70,6 +72,7 @@ async function queueAdd(argv: string[]): Promise<number> {
       grid: { type: 'string', multiple: true },
       seeds: { type: 'string', default: '1' },
       priority: { type: 'string', default: '0' },
+      yes: { type: 'boolean', short: 'y', default: false },
     },
   })
   if (values.help) return help()
@@ -103,6 +106,7 @@ async function queueAdd(argv: string[]): Promise<number> {
         axes: axes.map((a) => ({ path: a.path, values: [...a.values] })),
         seeds,
         priority,
+        confirm: values.yes,
       })
       added = added.concat(r.added)
       skipped += r.skipped
@@ -159,6 +163,7 @@ async function queueStart(argv: string[]): Promise<number> {
   scheduler.on('storeError', (runId, err) =>
     console.error(`warning: could not save progress of ${runId}: ${err.message}`),
   )
+  scheduler.on('halted', (halt) => console.error(`✗ ${halt.reason}`))
 
   let interrupted = false
   const stop = (): void => {
@@ -178,6 +183,12 @@ async function queueStart(argv: string[]): Promise<number> {
       scheduler.on('idle', check)
       check()
     })
+    const halt = scheduler.halt
+    if (halt) {
+      await core.close()
+      console.error(`queue halted: ${halt.reason}`)
+      return 1
+    }
     const failed = (await core.api.listRuns({ status: ['failed', 'diverged'] })).length
     await core.close()
     console.error(
@@ -208,6 +219,7 @@ function printQueue(state: QueueState): void {
   console.log(
     `queue ${state.paused ? 'PAUSED' : 'active'}; scheduler ${state.schedulerRunning ? 'running' : 'not running (start one with `nin-lab queue start`)'}`,
   )
+  if (state.halted) console.log(`HALTED: ${state.halted.reason}`)
   if (rows.length === 0) console.log('nothing queued: add runs with `nin-lab queue add`')
   else
     console.log(
@@ -222,10 +234,17 @@ function printQueue(state: QueueState): void {
         'right',
       ]),
     )
+  const listed = state.runs.filter((r) => r.status === 'queued').length
+  if (state.queuedTotal > listed)
+    console.log(`… and ${state.queuedTotal - listed} more queued (\`queue ls --all\` lists them)`)
 }
 
 async function queueManage(sub: string, argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: common })
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { ...common, all: { type: 'boolean', default: false } },
+  })
   if (values.help) return help()
   return withCore(values['data-dir'], async (core) => {
     const id = (): string => {
@@ -235,7 +254,7 @@ async function queueManage(sub: string, argv: string[]): Promise<number> {
     }
     switch (sub) {
       case 'ls': {
-        const state = await core.api.queueState({})
+        const state = await core.api.queueState(values.all ? { limit: MAX_GRID_RUNS } : {})
         if (values.json) console.log(JSON.stringify(state))
         else printQueue(state)
         break

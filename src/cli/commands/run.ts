@@ -104,6 +104,8 @@ async function execute(
   try {
     execution = new RunExecution(core.store, queued, {
       dataDir,
+      ownerKind: 'run',
+      onWarning: (message) => progress.note(`warning: ${message}`),
       onMessage: (m) => progress.update(m),
       onStoreError: (err) =>
         progress.note(`warning: could not save progress (${err.message}); retrying`),

@@ -10,6 +10,7 @@
  */
 import {
   arrayOf,
+  bool,
   int,
   oneOf,
   optional,
@@ -46,8 +47,15 @@ export interface QueueState {
   readonly paused: boolean
   /** Whether a scheduler is running the queue (in this process or another). */
   readonly schedulerRunning: boolean
-  /** Running runs first, then queued ones in the order they will start. */
+  /**
+   * Why this process's scheduler stopped starting runs by itself (a full or read-only disk),
+   * saying what to do; `resumeQueue` clears it. Null when it runs normally.
+   */
+  readonly halted: { readonly reason: string; readonly since: number } | null
+  /** Running runs first, then queued ones in the order they will start (at most `limit`). */
   readonly runs: readonly Run[]
+  /** All queued runs, including those past `limit`. */
+  readonly queuedTotal: number
   readonly progress: Readonly<Record<string, RunProgress>>
 }
 
@@ -96,6 +104,12 @@ export interface ExportedFile {
 export const MAX_IDS = 1000
 /** Longest free text (notes). */
 export const MAX_TEXT = 10_000
+/** Most runs one addRuns may queue: a study, not a denial of service. */
+export const MAX_GRID_RUNS = 10_000
+/** Above this many runs, addRuns needs `confirm: true` (the CLI's --yes, a dialog in the app). */
+export const CONFIRM_GRID_RUNS = 200
+/** Queued runs queueState lists by default (the rest are counted in queuedTotal). */
+export const QUEUE_PAGE = 200
 
 const runId = str({
   description: 'a run id',
@@ -158,7 +172,11 @@ export const API_PARAMS = {
     limit: optional(int({ min: 1, max: 10_000, default: 1000, description: 'at most this many' })),
   },
   listExperiments: {},
-  queueState: {},
+  queueState: {
+    limit: optional(
+      int({ min: 0, max: MAX_GRID_RUNS, default: QUEUE_PAGE, description: 'queued runs listed' }),
+    ),
+  },
   addRuns: {
     experiment: required(text(200, 'the experiment the runs belong to (created if new)')),
     base: required(config),
@@ -168,6 +186,9 @@ export const API_PARAMS = {
     seeds: required(int({ min: 1, max: 100, default: 1, description: 'seeds per grid point' })),
     priority: optional(
       int({ min: -1000, max: 1000, default: 0, description: 'higher runs start first' }),
+    ),
+    confirm: optional(
+      bool({ default: false, description: `queue more than ${CONFIRM_GRID_RUNS} runs at once` }),
     ),
   },
   pauseQueue: {},
@@ -288,6 +309,8 @@ export const API_ERROR_CODES = [
   'not-found',
   'illegal-state',
   'invalid-config',
+  /** Allowed, but big enough to ask first: repeat the call with `confirm: true`. */
+  'needs-confirmation',
   'unavailable',
   'internal',
 ] as const
