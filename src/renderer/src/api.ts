@@ -36,6 +36,12 @@ export interface Transport {
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'unauthorized'
 export const connection = ref<ConnectionState>('idle')
 
+/**
+ * A pseudo-event a transport sends its listeners after the event stream came back: state may
+ * have changed unseen. (Exported for transports written elsewhere, such as tests' fakes.)
+ */
+export const RECONNECTED = '$reconnected'
+
 const ERROR_CODES: readonly ApiErrorCode[] = [
   'invalid-params',
   'not-found',
@@ -268,9 +274,6 @@ export function createClient(get: () => Transport): ApiClient {
 export const api: ApiClient = createClient(transport)
 
 // --- events -----------------------------------------------------------------------------------
-
-/** A pseudo-event after the event stream came back: state may have changed unseen. */
-const RECONNECTED = '$reconnected'
 
 type Handler = (payload: unknown) => void
 const handlers = new Map<string, Set<Handler>>()
