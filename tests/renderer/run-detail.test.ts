@@ -3,7 +3,8 @@ import { enableAutoUnmount, mount, type VueWrapper } from '@vue/test-utils'
 import { createPinia, setActivePinia } from 'pinia'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { ApiError } from '@shared/api/contract'
-import type { RunEvent } from '@shared/api/types'
+import type { Run, RunEvent } from '@shared/api/types'
+import { RUN_STATUSES } from '@shared/run-state'
 import { METRICS } from '@shared/metrics'
 import { setTransport } from '@renderer/api'
 import { useRouteStore } from '@renderer/stores/route'
@@ -32,13 +33,17 @@ const events: RunEvent[] = [
 ]
 
 const running = makeRun({ id: 'rr', name: 'training', status: 'running' })
+/** One run per status, by id: `s-interrupted`, … */
+const byStatus: Record<string, Run> = Object.fromEntries(
+  RUN_STATUSES.map((status) => [`s-${status}`, makeRun({ id: `s-${status}`, status })]),
+)
 
 let transport: FakeTransport
 beforeEach(() => {
   window.localStorage.clear()
   transport = fakeTransport({
     getRun: (p) => {
-      const found = [run, running].find((r) => r.id === p.id)
+      const found = [run, running, ...Object.values(byStatus)].find((r) => r.id === p.id)
       if (!found) throw new ApiError('not-found', `no run ${p.id}`)
       return {
         run: found,
@@ -58,6 +63,7 @@ beforeEach(() => {
       ),
     getEvents: () => events,
     listRuns: () => [run, running],
+    cancelRun: (p) => ({ ...(byStatus[p.id] ?? run), status: 'cancelled' }),
   })
   setTransport(transport)
   setActivePinia(createPinia())
@@ -155,5 +161,45 @@ describe('RunDetailView live curves', () => {
       .slice(before)
       .filter((c) => ['getRun', 'getMetrics', 'getEvents'].includes(c.method))
     expect(byView).toEqual([])
+  })
+})
+
+describe('RunDetailView actions', () => {
+  const buttons = async (status: string) => {
+    useRouteStore().go({ name: 'run', id: `s-${status}` })
+    const wrapper = mount(RunDetailView, { global: { stubs: chartStubs } })
+    await flush()
+    const shown = (['run-cancel', 'run-retry'] as const).filter((t) =>
+      wrapper.find(`[data-testid="${t}"]`).exists(),
+    )
+    return { wrapper, shown }
+  }
+
+  it('offers cancel and retry exactly as the run state machine allows them', async () => {
+    const offered: Record<string, string[]> = {}
+    for (const status of RUN_STATUSES) {
+      const { wrapper, shown } = await buttons(status)
+      offered[status] = shown
+      wrapper.unmount()
+    }
+    expect(offered).toEqual({
+      queued: ['run-cancel'],
+      running: ['run-cancel'],
+      completed: [],
+      failed: ['run-retry'],
+      cancelled: ['run-retry'],
+      diverged: ['run-retry'],
+      // Its process vanished: resume it, or give it up.
+      interrupted: ['run-cancel', 'run-retry'],
+    })
+  })
+
+  it('cancels an interrupted run', async () => {
+    const { wrapper } = await buttons('interrupted')
+    await wrapper.find('[data-testid="run-cancel"]').trigger('click')
+    await flush()
+    expect(transport.calls.find((c) => c.method === 'cancelRun')?.params).toEqual({
+      id: 's-interrupted',
+    })
   })
 })
