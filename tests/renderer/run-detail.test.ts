@@ -55,6 +55,9 @@ beforeEach(() => {
         ],
         progress: null,
         skippedBackends: [],
+        epochs: [],
+        runDir: '/data/runs/rx',
+        artifacts: [],
       }
     },
     getMetrics: (p) =>

@@ -5,10 +5,8 @@
  * within a second or two.
  */
 import { parseArgs } from 'node:util'
-import { expandGrid, parseGridAxis } from '@shared/grid'
-import { Core } from '@core/core'
-import { resolveDataDir } from '@core/paths'
-import { SchedulerLockError } from '@core/queue/scheduler-lock'
+import { parseGridAxis } from '@shared/grid'
+import { openCore, withCore, type Core } from '../core'
 import { resolveConfigs } from '../config-input'
 import { UsageError } from '../errors'
 import { duration } from '@shared/format'
@@ -60,7 +58,7 @@ export async function queueCommand(argv: string[]): Promise<number> {
   }
 }
 
-function queueAdd(argv: string[]): number {
+async function queueAdd(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -93,14 +91,17 @@ function queueAdd(argv: string[]): number {
   if (isArray && axes.length > 0)
     throw new UsageError('--grid expands one config; CONFIG holds an array')
 
-  const core = new Core({ dataDir: resolveDataDir(values['data-dir']), scheduler: false })
-  try {
+  return withCore(values['data-dir'], async (core) => {
     // An array file queues each config as it is; otherwise the one config, expanded by the grid.
     const bases = isArray ? configs : configs.slice(0, 1)
     let added: Run[] = []
     let skipped = 0
     for (const base of bases) {
-      const r = core.store.addRuns(values.experiment, expandGrid(base, axes, seeds).configs, {
+      const r = await core.api.addRuns({
+        experiment: values.experiment,
+        base,
+        axes: axes.map((a) => ({ path: a.path, values: [...a.values] })),
+        seeds,
         priority,
       })
       added = added.concat(r.added)
@@ -119,9 +120,7 @@ function queueAdd(argv: string[]): number {
       if (added.length > 0) console.log('Run them with `nin-lab queue start` (or in the app).')
     }
     return 0
-  } finally {
-    void core.close()
-  }
+  })
 }
 
 async function queueStart(argv: string[]): Promise<number> {
@@ -140,13 +139,8 @@ async function queueStart(argv: string[]): Promise<number> {
       `--concurrency must be an integer from 1 to 16 (got ${values.concurrency})`,
     )
   }
-  let core: Core
-  try {
-    core = new Core({ dataDir: resolveDataDir(values['data-dir']), scheduler: true, concurrency })
-  } catch (err) {
-    if (err instanceof SchedulerLockError) throw new UsageError(err.message)
-    throw err
-  }
+  // Another scheduler on this data folder is an ApiError (illegal-state), shown as usage.
+  const core: Core = openCore(values['data-dir'], { scheduler: true, concurrency })
   const scheduler = core.scheduler
   if (!scheduler) throw new Error('internal: no scheduler')
   const reporters = new Map<string, ProgressReporter>()
@@ -184,7 +178,7 @@ async function queueStart(argv: string[]): Promise<number> {
       scheduler.on('idle', check)
       check()
     })
-    const failed = core.store.listRuns({ status: ['failed', 'diverged'] }).length
+    const failed = (await core.api.listRuns({ status: ['failed', 'diverged'] })).length
     await core.close()
     console.error(
       failed > 0
@@ -233,8 +227,7 @@ function printQueue(state: QueueState): void {
 async function queueManage(sub: string, argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: common })
   if (values.help) return help()
-  const core = new Core({ dataDir: resolveDataDir(values['data-dir']), scheduler: false })
-  try {
+  return withCore(values['data-dir'], async (core) => {
     const id = (): string => {
       const [runId] = positionals
       if (!runId) throw new UsageError(`queue ${sub} needs a run ID (see \`nin-lab queue ls\`)`)
@@ -270,9 +263,7 @@ async function queueManage(sub: string, argv: string[]): Promise<number> {
       }
     }
     return 0
-  } finally {
-    await core.close()
-  }
+  })
 }
 
 function help(): number {

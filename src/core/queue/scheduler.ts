@@ -92,6 +92,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.lock = null
   }
 
+  /** Stops a run this scheduler trains (no-op for any other run): after its current step. */
+  stopRun(runId: string, reason: 'cancel' | 'shutdown'): void {
+    this.active.get(runId)?.stop(reason)
+  }
+
   private recoverInterrupted(): void {
     const orphans = this.store.listRuns({ status: 'running' })
     if (orphans.length === 0) return

@@ -11,6 +11,7 @@ import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
+  checkTrainerMessage,
   isTerminal,
   type TerminalMessage,
   type TrainerJob,
@@ -65,7 +66,14 @@ export function startTrainer(
 
   let terminal: TerminalMessage | null = null
   child.on('message', (raw) => {
-    const m = raw as TrainerMessage
+    let m: TrainerMessage
+    try {
+      // The structural check where messages enter the core: the store trusts what it gets.
+      m = checkTrainerMessage(raw, job.runId)
+    } catch (err) {
+      log.write(`nin-lab: refused a malformed trainer message: ${(err as Error).message}\n`)
+      return
+    }
     if (isTerminal(m)) terminal = m
     onMessage(m)
   })

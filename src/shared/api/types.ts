@@ -72,3 +72,19 @@ export interface Experiment {
 export interface ExperimentSummary extends Experiment {
   readonly runs: number
 }
+
+/** Files a run produced: checkpoints, the final model, exports, logs. */
+export const ARTIFACT_KINDS = ['checkpoint', 'model', 'export', 'log'] as const
+export type ArtifactKind = (typeof ARTIFACT_KINDS)[number]
+
+export interface Artifact {
+  readonly id: number
+  readonly runId: string
+  readonly kind: ArtifactKind
+  readonly path: string
+  /** Size when known (the trainer's messages do not carry it). */
+  readonly bytes: number | null
+  readonly createdAt: number
+  /** The epoch a checkpoint was taken after; null for other kinds. */
+  readonly epoch: number | null
+}
