@@ -35,6 +35,12 @@ export interface Transport {
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'unauthorized'
 export const connection = ref<ConnectionState>('idle')
 
+/**
+ * A pseudo-event a transport sends its listeners after the event stream came back: state may
+ * have changed unseen. (Exported for transports written elsewhere, such as tests' fakes.)
+ */
+export const RECONNECTED = '$reconnected'
+
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v)
 
@@ -249,9 +255,6 @@ export function createClient(get: () => Transport): ApiClient {
 export const api: ApiClient = createClient(transport)
 
 // --- events -----------------------------------------------------------------------------------
-
-/** A pseudo-event after the event stream came back: state may have changed unseen. */
-const RECONNECTED = '$reconnected'
 
 type Handler = (payload: unknown) => void
 const handlers = new Map<string, Set<Handler>>()
