@@ -170,9 +170,17 @@ export class RunExecution {
         this.stop('shutdown')
         return
       }
-      // The transaction rolled back, so nothing was half-written: keep the messages, retry.
+      // The store was closed (its process is shutting down): the messages stay in
+      // messages.jsonl, and the run is resumed from its checkpoint by the next scheduler.
+      if (!this.store.connection.open) {
+        this.buffer = []
+        return
+      }
+      // The transaction rolled back, so nothing was half-written: keep the messages, retry —
+      // without keeping the process alive for it.
       this.options.onStoreError?.(err instanceof Error ? err : new Error(String(err)))
       this.flushTimer = setTimeout(() => this.flush(), Math.max(this.flushMs, 1000))
+      this.flushTimer.unref()
     }
   }
 }
