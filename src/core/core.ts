@@ -15,6 +15,7 @@ import {
   CONFIRM_GRID_RUNS,
   isMethodName,
   MAX_GRID_RUNS,
+  MAX_LIST,
   QUEUE_PAGE,
   validateParams,
   type ApiEvents,
@@ -203,7 +204,18 @@ export class Core extends EventEmitter<CoreEvents> {
   private makeHandlers(): Handlers {
     const store = this.store
     return {
-      listRuns: (p) => store.listRuns({ status: p.status, experiment: p.experiment }),
+      listRuns: (p) => {
+        const filter = { status: p.status, experiment: p.experiment, search: p.search }
+        return {
+          runs: store.listRuns({
+            ...filter,
+            order: p.order,
+            offset: p.offset,
+            limit: p.limit ?? MAX_LIST,
+          }),
+          total: store.countRuns(filter),
+        }
+      },
       getRun: (p) => this.runDetail(p.id),
       getMetrics: (p) => {
         const out: Result<'getMetrics'> = {}
