@@ -8,14 +8,14 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { QueueState } from '@shared/api/contract'
 import { IPC_CALL, IPC_EVENT, IPC_PRINT_PDF, IPC_SAVE_FILES } from '@shared/api/transport'
 import type { CallOutcome } from '@shared/api/transport'
 import type { Run } from '@shared/api/types'
 import { presetInput } from '@shared/config/presets'
 import { APP_CSP } from '@shared/security'
-import { assertBuilt, isAlive, ROOT } from '../helpers/cli'
+import { assertBuilt, ROOT, runCli } from '../helpers/cli'
 
 const REGISTER = join(ROOT, 'tests/fixtures/electron/register.mjs')
 const EVIL = 'http://evil.example/'
@@ -55,7 +55,10 @@ class MainProcess {
   readonly child: ChildProcess
   readonly exited: Promise<number | null>
   private nextId = 1
-  private readonly replies = new Map<number, (m: { ok: boolean; value?: unknown; error?: string }) => void>()
+  private readonly replies = new Map<
+    number,
+    (m: { ok: boolean; value?: unknown; error?: string }) => void
+  >()
   private readonly notices: Notice[] = []
   private output = ''
 
@@ -113,6 +116,13 @@ class MainProcess {
     )
   }
 
+  /** The core host this main process started (found among its children). */
+  coreHost(): Promise<number> {
+    const pid = this.child.pid
+    if (pid === undefined) throw new Error('the main process did not start')
+    return until(() => childPids(pid, 'core-host')[0], `the core host\n${this.output}`, 60_000)
+  }
+
   hasNotice(what: Notice['what']): boolean {
     return this.notices.some((n) => n.what === what)
   }
@@ -160,6 +170,18 @@ function childPids(pid: number, marker: string): number[] {
   return found
 }
 
+/** Alive and not a zombie (an orphan's zombie lingers where PID 1 does not reap). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
+  } catch {
+    return false
+  }
+}
+const exitOf = (pid: number, what: string): Promise<true> =>
+  until(() => (running(pid) ? undefined : true), `${what} (pid ${pid}) to exit`)
+
 const appPage = async (main: MainProcess): Promise<string> => {
   const [win] = (await main.snapshot()).windows
   if (!win) throw new Error('the main process opened no window')
@@ -174,7 +196,8 @@ async function call<T>(main: MainProcess, method: string, params: unknown = {}):
 
 let dataDir: string
 let documents: string
-const started: MainProcess[] = []
+
+const started: { main: MainProcess; coreHost: Promise<number | null> }[] = []
 /** Core hosts left running on purpose ("keep training"), stopped after the test. */
 const detachedHosts: number[] = []
 
@@ -186,7 +209,8 @@ function startMain(env: NodeJS.ProcessEnv = {}): MainProcess {
     STAND_IN_DOCUMENTS: documents,
     ...env,
   })
-  started.push(main)
+  // Found while the main process lives (afterwards the core host is nobody's child).
+  started.push({ main, coreHost: main.coreHost().catch(() => null) })
   return main
 }
 
@@ -219,22 +243,29 @@ async function startTraining(main: MainProcess, experiment: string, epochs: numb
 
 beforeAll(() => {
   assertBuilt()
-  dataDir = mkdtempSync(join(tmpdir(), 'nin-lab-electron-'))
   documents = mkdtempSync(join(tmpdir(), 'nin-lab-documents-'))
 })
 
+beforeEach(() => {
+  dataDir = mkdtempSync(join(tmpdir(), 'nin-lab-electron-'))
+})
+
+/** Each test's processes are gone before the next starts: one scheduler per data folder. */
 afterEach(async () => {
-  for (const main of started.splice(0)) {
+  for (const { main, coreHost } of started.splice(0)) {
+    const host = await coreHost
     if (main.child.exitCode === null) main.child.kill('SIGKILL')
     await main.exited
+    // An app that dies without a word stops its core (core/host.ts: on disconnect).
+    if (host !== null && !detachedHosts.includes(host)) await exitOf(host, 'the core host')
   }
 })
 
 afterAll(async () => {
   for (const pid of detachedHosts) {
-    if (!isAlive(pid)) continue
+    if (!running(pid)) continue
     process.kill(pid, 'SIGTERM')
-    await until(() => (isAlive(pid) ? undefined : true), 'the core host to stop', 60_000)
+    await exitOf(pid, 'the detached core host')
   }
 })
 
@@ -255,11 +286,242 @@ describe('the Electron main process', () => {
     expect(existsSync(preload as string)).toBe(true)
     expect(win.loaded).toEqual({ file: join(ROOT, 'out/renderer/index.html') })
     await until(async () => ((await main.snapshot()).windows[0]?.shown ? true : undefined), 'show')
-    expect(snap.ipcChannels.sort()).toEqual(
-      [IPC_CALL, IPC_PRINT_PDF, IPC_SAVE_FILES].sort(),
-    )
+    expect(snap.ipcChannels.sort()).toEqual([IPC_CALL, IPC_PRINT_PDF, IPC_SAVE_FILES].sort())
     expect(snap.appEvents).toEqual(
       expect.arrayContaining(['second-instance', 'window-all-closed', 'activate']),
     )
+  })
+
+  it("sends APP_CSP as every response's Content-Security-Policy and denies every permission", async () => {
+    const main = startMain()
+    await main.notice('ready')
+    const page = await appPage(main)
+    const { responseHeaders } = await main.request<{ responseHeaders: Record<string, string[]> }>(
+      'headers',
+      { details: { url: page, responseHeaders: { 'Content-Type': ['text/html'] } } },
+    )
+    expect(responseHeaders['Content-Security-Policy']).toEqual([APP_CSP])
+    expect(responseHeaders['Content-Type']).toEqual(['text/html'])
+    for (const permission of ['media', 'geolocation', 'notifications', 'clipboard-read'])
+      expect(await main.request('permission', { permission })).toBe(false)
+  })
+
+  it('opens no new window and lets the page navigate nowhere; web links go to the OS browser', async () => {
+    const main = startMain()
+    await main.notice('ready')
+    const page = await appPage(main)
+    for (const url of ['https://d2l.ai/', 'file:///etc/passwd', 'javascript:alert(1)'])
+      expect(await main.request('window-open', { url })).toEqual({ action: 'deny' })
+    for (const url of ['https://evil.example/', 'file:///etc/passwd'])
+      expect(await main.request('navigate', { url })).toEqual({ prevented: true })
+    expect(await main.request('navigate', { url: page })).toEqual({ prevented: false })
+    expect((await main.snapshot()).openExternal).toEqual([
+      'https://d2l.ai/',
+      'https://evil.example/',
+    ])
+  })
+
+  it('relays calls from the app page to the real core and refuses other senders', async () => {
+    const main = startMain()
+    await main.notice('ready')
+    const page = await appPage(main)
+    expect(await main.invoke(IPC_CALL, page, 'pauseQueue', {})).toMatchObject({
+      ok: true,
+      result: { paused: true },
+    })
+    // The same core answers the next call: the pause is its state, kept in the SQLite file.
+    expect(await main.invoke(IPC_CALL, page, 'queueState', {})).toMatchObject({
+      ok: true,
+      result: { paused: true, runs: [] },
+    })
+    expect(await main.invoke(IPC_CALL, `${page}#/runs`, 'listRuns', {})).toEqual({
+      ok: true,
+      result: [],
+    })
+    // The core validates the parameters; the relay passes its error on as data.
+    expect(await main.invoke(IPC_CALL, page, 'listRuns', { status: ['nope'] })).toMatchObject({
+      ok: false,
+      error: { code: 'invalid-params' },
+    })
+    expect(await main.invoke(IPC_CALL, page, 42, {})).toMatchObject({
+      ok: false,
+      error: { code: 'invalid-params', message: 'method must be a string' },
+    })
+    for (const sender of [EVIL, '', 'file:///tmp/not-the-app.html']) {
+      expect(await main.invoke(IPC_CALL, sender, 'resumeQueue', {})).toEqual({
+        ok: false,
+        error: { code: 'invalid-params', message: 'calls are accepted from the app window only' },
+      })
+    }
+    expect(await main.invoke(IPC_CALL, page, 'queueState', {})).toMatchObject({
+      result: { paused: true },
+    })
+    // The core's events reach the window.
+    await until(
+      async () =>
+        (await main.snapshot()).windows[0]?.sent.some(
+          ([channel, event]) => channel === IPC_EVENT && event === 'queueChanged',
+        ) || undefined,
+      'queueChanged to reach the window',
+    )
+  })
+
+  it('saves files where the user chooses, and refuses bad input and other senders', async () => {
+    const main = startMain()
+    await main.notice('ready')
+    const page = await appPage(main)
+    const folder = mkdtempSync(join(tmpdir(), 'nin-lab-saved-'))
+    const b64 = (text: string): string => Buffer.from(text).toString('base64')
+    const files = [
+      { name: 'ablation.md', mimeType: 'text/markdown', base64: b64('# Ablation') },
+      { name: '../charts/loss.png', mimeType: 'image/png', base64: b64('PNG') },
+    ]
+    const saving = main.invoke<string[] | null>(IPC_SAVE_FILES, page, files)
+    const dialog = await main.notice('dialog')
+    expect(dialog).toMatchObject({
+      method: 'showSaveDialog',
+      window: 1,
+      options: { defaultPath: join(documents, 'ablation.md') },
+    })
+    await main.answer(dialog, { canceled: false, filePath: join(folder, 'mine.md') })
+    // The first file where the user said, the others beside it (never outside that folder).
+    expect(await saving).toEqual([join(folder, 'mine.md'), join(folder, 'loss.png')])
+    expect(readFileSync(join(folder, 'mine.md'), 'utf8')).toBe('# Ablation')
+    expect(readFileSync(join(folder, 'loss.png'), 'utf8')).toBe('PNG')
+
+    const cancelled = main.invoke(IPC_SAVE_FILES, page, files)
+    await main.answer(await main.notice('dialog'), { canceled: true, filePath: '' })
+    expect(await cancelled).toBeNull()
+
+    const file = files[0]
+    const bad: unknown[] = [
+      null,
+      'ablation.md',
+      [],
+      Array.from({ length: 21 }, () => file),
+      [{ name: 7, base64: '' }],
+      [{ name: 'a.md' }],
+      [file, { name: '..', mimeType: 'text/plain', base64: '' }],
+      [{ name: '', mimeType: 'text/plain', base64: '' }],
+    ]
+    for (const input of bad) expect(await main.invoke(IPC_SAVE_FILES, page, input)).toBeNull()
+    expect(await main.invoke(IPC_SAVE_FILES, EVIL, files)).toBeNull()
+    expect(main.hasNotice('dialog')).toBe(false)
+    expect(readdirSync(folder).sort()).toEqual(['loss.png', 'mine.md'])
+  })
+
+  it('prints a report to PDF in an offscreen window without JavaScript, then removes it', async () => {
+    const main = startMain()
+    await main.notice('ready')
+    const page = await appPage(main)
+    const pdf = await main.invoke<{ name: string; mimeType: string; base64: string } | null>(
+      IPC_PRINT_PDF,
+      page,
+      '<h1>Report</h1>',
+      '../elsewhere/report.pdf',
+    )
+    expect(pdf).toMatchObject({ name: 'report.pdf', mimeType: 'application/pdf' })
+    expect(Buffer.from(pdf?.base64 ?? '', 'base64').toString()).toMatch(/^%PDF/)
+    const printer = (await main.snapshot()).windows[1]
+    expect(printer).toMatchObject({
+      options: { show: false, webPreferences: { sandbox: true, javascript: false } },
+      printOptions: { printBackground: true, pageSize: 'A4' },
+      destroyed: true,
+    })
+    expect(existsSync(printer?.loaded?.file ?? '/')).toBe(false)
+    expect(await main.invoke(IPC_PRINT_PDF, EVIL, '<h1>x</h1>', 'x.pdf')).toBeNull()
+    expect(await main.invoke(IPC_PRINT_PDF, page, 42, 'x.pdf')).toBeNull()
+    expect((await main.snapshot()).windows).toHaveLength(2)
+  })
+
+  it('closing with nothing training quits without asking and stops the core host', async () => {
+    const main = startMain()
+    await main.notice('ready')
+    const host = await main.coreHost()
+    // The close waits for the core's answer (is anything training?) before the window goes.
+    expect(await main.request('close-window')).toEqual({ closed: false })
+    await main.notice('quit')
+    expect(main.hasNotice('dialog')).toBe(false)
+    expect((await main.snapshot()).windows[0]?.destroyed).toBe(true)
+    // Told to stop, not merely orphaned: the main process is still there.
+    await exitOf(host, 'the core host')
+    expect(main.child.exitCode).toBeNull()
+  })
+
+  it('closing while a run trains asks; "Keep training" lets the core finish the queue alone', async () => {
+    const main = startMain()
+    await main.notice('ready')
+    const host = await main.coreHost()
+    const run = await startTraining(main, 'keep', 2)
+
+    await main.request('close-window')
+    const dialog = await main.notice('dialog')
+    expect(dialog).toMatchObject({
+      method: 'showMessageBox',
+      window: 1,
+      options: {
+        message: '1 run is training.',
+        buttons: ['Keep training in the background', 'Stop training', 'Cancel'],
+        cancelId: 2,
+      },
+    })
+    await main.answer(dialog, { response: 0 })
+    await main.notice('quit')
+    detachedHosts.push(host)
+    expect(await main.exit()).toBe(0)
+    expect(running(host)).toBe(true)
+
+    // No window, no app: the queue runs to its end, then the core host exits by itself.
+    await exitOf(host, 'the core host after its queue')
+    const after = runCli(['show', run.id, '--json', '--data-dir', dataDir])
+    expect(JSON.parse(after.stdout)).toMatchObject({ run: { status: 'completed', epochsDone: 2 } })
+  }, 300_000)
+
+  it('"Cancel" keeps the window; "Stop training" stops the core host and its trainer', async () => {
+    const main = startMain()
+    await main.notice('ready')
+    const host = await main.coreHost()
+    const run = await startTraining(main, 'stop', 50)
+
+    await main.request('close-window')
+    await main.answer(await main.notice('dialog'), { response: 2 })
+    expect((await main.snapshot()).windows[0]?.destroyed).toBe(false)
+    expect(main.hasNotice('quit')).toBe(false)
+
+    await main.request('close-window')
+    await main.answer(await main.notice('dialog'), { response: 1 })
+    await main.notice('quit')
+    await exitOf(host, 'the core host')
+    expect(main.child.exitCode).toBeNull()
+    expect(running(run.pid as number)).toBe(false)
+    // Stopped, not lost: queued again, to resume from its last checkpoint next time.
+    const after = runCli(['show', run.id, '--json', '--data-dir', dataDir])
+    expect(JSON.parse(after.stdout)).toMatchObject({ run: { status: 'queued' } })
+  }, 300_000)
+
+  it('says why and what to do when its core cannot start, then quits', async () => {
+    const main = startMain({ NIN_LAB_NODE: join(dataDir, 'no-such-node') })
+    const box = await main.notice('error-box')
+    expect(box).toMatchObject({ title: 'NiN Lab could not start its core' })
+    expect((box as { content: string }).content).toContain(join(dataDir, 'no-such-node'))
+    expect((box as { content: string }).content).toContain('NIN_LAB_NODE')
+    await main.notice('quit')
+  })
+
+  it('with a dev server, accepts calls from its origin only', async () => {
+    const dev = 'http://localhost:5173'
+    const main = startMain({ ELECTRON_RENDERER_URL: dev })
+    await main.notice('ready')
+    expect((await main.snapshot()).windows[0]?.loaded).toEqual({ url: dev })
+    expect(await main.invoke(IPC_CALL, `${dev}/#/queue`, 'listRuns', {})).toEqual({
+      ok: true,
+      result: [],
+    })
+    for (const sender of [`${dev}.evil.example/`, `${dev}0/`, EVIL]) {
+      expect(await main.invoke(IPC_CALL, sender, 'listRuns', {})).toMatchObject({
+        ok: false,
+        error: { message: 'calls are accepted from the app window only' },
+      })
+    }
   })
 })
