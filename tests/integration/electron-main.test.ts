@@ -48,17 +48,26 @@ interface Dialog {
   window: number | null
   options: Record<string, unknown>
 }
-type Notice = { what: 'ready' | 'quit' } | ({ what: 'dialog' } & Dialog) | { what: 'error-box' }
+type Notice =
+  | { what: 'ready' | 'quit' }
+  | ({ what: 'dialog' } & Dialog)
+  | { what: 'error-box'; title: string; content: string }
+interface Reply {
+  type: 'reply'
+  id: number
+  ok: boolean
+  value?: unknown
+  error?: string
+}
+/** What the stand-in sends this test (tests/fixtures/electron/stand-in.mjs). */
+type StandInMessage = Reply | ({ type: 'notice' } & Notice)
 
 /** The built main process under the stand-in, and the test's side of its wire. */
 class MainProcess {
   readonly child: ChildProcess
   readonly exited: Promise<number | null>
   private nextId = 1
-  private readonly replies = new Map<
-    number,
-    (m: { ok: boolean; value?: unknown; error?: string }) => void
-  >()
+  private readonly replies = new Map<number, (reply: Reply) => void>()
   private readonly notices: Notice[] = []
   private output = ''
 
@@ -74,11 +83,11 @@ class MainProcess {
     this.child.stdout?.on('data', collect)
     this.child.stderr?.on('data', collect)
     this.child.on('message', (raw) => {
-      const m = raw as { type: string; id: number; what?: string }
+      const m = raw as StandInMessage
       if (m.type === 'reply') {
-        this.replies.get(m.id)?.(m as { ok: boolean; value?: unknown; error?: string })
+        this.replies.get(m.id)?.(m)
         this.replies.delete(m.id)
-      } else if (m.type === 'notice') this.notices.push(m as unknown as Notice)
+      } else this.notices.push(m)
     })
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)))
   }
@@ -109,7 +118,10 @@ class MainProcess {
     return until(
       () => {
         const i = this.notices.findIndex((n) => n.what === what)
-        return i < 0 ? undefined : (this.notices.splice(i, 1)[0] as Extract<Notice, { what: W }>)
+        if (i >= 0) return this.notices.splice(i, 1)[0] as Extract<Notice, { what: W }>
+        if (this.child.exitCode !== null || this.child.signalCode !== null)
+          throw new Error(`the main process ended before ${what}:\n${this.output}`)
+        return undefined
       },
       `the main process to show ${what}\n${this.output}`,
       60_000,
@@ -120,7 +132,16 @@ class MainProcess {
   coreHost(): Promise<number> {
     const pid = this.child.pid
     if (pid === undefined) throw new Error('the main process did not start')
-    return until(() => childPids(pid, 'core-host')[0], `the core host\n${this.output}`, 60_000)
+    return until(
+      () => {
+        const found = childPids(pid, 'core-host')[0]
+        if (found === undefined && this.child.exitCode !== null)
+          throw new Error(`the main process ended without a core host:\n${this.output}`)
+        return found
+      },
+      `the core host\n${this.output}`,
+      60_000,
+    )
   }
 
   hasNotice(what: Notice['what']): boolean {
@@ -474,7 +495,9 @@ describe('the Electron main process', () => {
     // No window, no app: the queue runs to its end, then the core host exits by itself.
     await exitOf(host, 'the core host after its queue')
     const after = runCli(['show', run.id, '--json', '--data-dir', dataDir])
-    expect(JSON.parse(after.stdout)).toMatchObject({ run: { status: 'completed', epochsDone: 2 } })
+    const shown = JSON.parse(after.stdout) as { status: string; epochs: { epoch: number }[] }
+    expect(shown.status).toBe('completed')
+    expect(shown.epochs.map((e) => e.epoch)).toEqual([1, 2])
   }, 300_000)
 
   it('"Cancel" keeps the window; "Stop training" stops the core host and its trainer', async () => {
@@ -496,16 +519,18 @@ describe('the Electron main process', () => {
     expect(running(run.pid as number)).toBe(false)
     // Stopped, not lost: queued again, to resume from its last checkpoint next time.
     const after = runCli(['show', run.id, '--json', '--data-dir', dataDir])
-    expect(JSON.parse(after.stdout)).toMatchObject({ run: { status: 'queued' } })
+    expect(JSON.parse(after.stdout)).toMatchObject({ status: 'queued' })
   }, 300_000)
 
   it('says why and what to do when its core cannot start, then quits', async () => {
     const main = startMain({ NIN_LAB_NODE: join(dataDir, 'no-such-node') })
     const box = await main.notice('error-box')
     expect(box).toMatchObject({ title: 'NiN Lab could not start its core' })
-    expect((box as { content: string }).content).toContain(join(dataDir, 'no-such-node'))
-    expect((box as { content: string }).content).toContain('NIN_LAB_NODE')
+    expect(box.content).toContain(join(dataDir, 'no-such-node'))
+    expect(box.content).toContain('NIN_LAB_NODE')
+    // It quits cleanly: the window's close still asks the (absent) core, which must not crash it.
     await main.notice('quit')
+    expect(await main.exit()).toBe(0)
   })
 
   it('with a dev server, accepts calls from its origin only', async () => {
