@@ -26,7 +26,8 @@ export function runCli(
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, ...opts.env },
     encoding: 'utf8',
-    timeout: 60_000,
+    // Generous: a bound on a hung process, never a speed check (the machine is shared and noisy).
+    timeout: 240_000,
   })
   return { status: r.status, stdout: r.stdout, stderr: r.stderr }
 }
