@@ -75,7 +75,8 @@ async function confirmClose(win: BrowserWindow): Promise<void> {
   const state = outcome?.ok ? (outcome.result as QueueState) : null
   const training = state?.runs.filter((r) => r.status === 'running').length ?? 0
   if (training > 0) {
-    const queued = (state?.runs.length ?? 0) - training
+    // Not runs.length: the state lists at most a page of the queued runs.
+    const queued = state?.queuedTotal ?? 0
     const { response } = await dialog.showMessageBox(win, {
       type: 'question',
       buttons: ['Keep training in the background', 'Stop training', 'Cancel'],

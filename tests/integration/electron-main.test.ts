@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import type { QueueState } from '@shared/api/contract'
+import { QUEUE_PAGE, type QueueState } from '@shared/api/contract'
 import { IPC_CALL, IPC_EVENT, IPC_PRINT_PDF, IPC_SAVE_FILES } from '@shared/api/transport'
 import type { CallOutcome } from '@shared/api/transport'
 import type { Run } from '@shared/api/types'
@@ -505,9 +505,22 @@ describe('the Electron main process', () => {
     await main.notice('ready')
     const host = await main.coreHost()
     const run = await startTraining(main, 'stop', 50)
+    // More queued behind it than queueState lists on one page (QUEUE_PAGE).
+    const learningRates = [0.001, 0.002, 0.004]
+    const seeds = Math.ceil((QUEUE_PAGE + 1) / learningRates.length)
+    const waiting = learningRates.length * seeds
+    await call(main, 'addRuns', {
+      experiment: 'stop-grid',
+      base: trainingRun(1),
+      axes: [{ path: 'train.lr', values: learningRates }],
+      seeds,
+      confirm: true,
+    })
 
     await main.request('close-window')
-    await main.answer(await main.notice('dialog'), { response: 2 })
+    const asked = await main.notice('dialog')
+    expect(asked.options['message']).toBe(`1 run is training, ${waiting} more queued.`)
+    await main.answer(asked, { response: 2 })
     expect((await main.snapshot()).windows[0]?.destroyed).toBe(false)
     expect(main.hasNotice('quit')).toBe(false)
 
