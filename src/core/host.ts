@@ -1,8 +1,8 @@
 /**
- * The core as a child process of the desktop app (DESIGN.md: Electron main owns windows and
- * nothing heavy). The Electron main process starts `nin-lab core-host` with the Node that
- * installed the project and talks to it over Node's IPC channel: calls in, results and events
- * out (HostRequest / HostMessage in src/shared/api/transport.ts).
+ * The core as a child process of the desktop app (docs/architecture.md: Electron main owns
+ * windows and nothing heavy). The Electron main process starts `nin-lab core-host` with the Node
+ * that installed the project and talks to it over Node's IPC channel: calls in, results and
+ * events out (HostRequest / HostMessage in src/shared/api/transport.ts).
  *
  * When the app closes it says whether to keep training: `keep` lets the queue run to its end
  * with no window (then this process exits), `stop` stops the running trainers after their
