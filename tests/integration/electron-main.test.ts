@@ -4,6 +4,7 @@
 // main process asks of Electron and lets this test play the user and the renderer. Everything
 // else is real: the main process starts the real core host (`nin-lab core-host`, out/main/cli.js)
 // on a temp data folder, which opens a real SQLite file and trains with real trainer processes.
+// Linux: the core host is found among the main process's children through /proc.
 import { fork, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -15,7 +16,7 @@ import type { CallOutcome } from '@shared/api/transport'
 import type { Run } from '@shared/api/types'
 import { presetInput } from '@shared/config/presets'
 import { APP_CSP } from '@shared/security'
-import { assertBuilt, ROOT, runCli } from '../helpers/cli'
+import { assertBuilt, isAlive, ROOT, runCli } from '../helpers/cli'
 
 const REGISTER = join(ROOT, 'tests/fixtures/electron/register.mjs')
 const EVIL = 'http://evil.example/'
@@ -191,17 +192,8 @@ function childPids(pid: number, marker: string): number[] {
   return found
 }
 
-/** Alive and not a zombie (an orphan's zombie lingers where PID 1 does not reap). */
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
-  } catch {
-    return false
-  }
-}
 const exitOf = (pid: number, what: string): Promise<true> =>
-  until(() => (running(pid) ? undefined : true), `${what} (pid ${pid}) to exit`)
+  until(() => (isAlive(pid) ? undefined : true), `${what} (pid ${pid}) to exit`)
 
 const appPage = async (main: MainProcess): Promise<string> => {
   const [win] = (await main.snapshot()).windows
@@ -284,7 +276,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   for (const pid of detachedHosts) {
-    if (!running(pid)) continue
+    if (!isAlive(pid)) continue
     process.kill(pid, 'SIGTERM')
     await exitOf(pid, 'the detached core host')
   }
@@ -490,7 +482,7 @@ describe('the Electron main process', () => {
     await main.notice('quit')
     detachedHosts.push(host)
     expect(await main.exit()).toBe(0)
-    expect(running(host)).toBe(true)
+    expect(isAlive(host)).toBe(true)
 
     // No window, no app: the queue runs to its end, then the core host exits by itself.
     await exitOf(host, 'the core host after its queue')
@@ -529,7 +521,7 @@ describe('the Electron main process', () => {
     await main.notice('quit')
     await exitOf(host, 'the core host')
     expect(main.child.exitCode).toBeNull()
-    expect(running(run.pid as number)).toBe(false)
+    expect(isAlive(run.pid as number)).toBe(false)
     // Stopped, not lost: queued again, to resume from its last checkpoint next time.
     const after = runCli(['show', run.id, '--json', '--data-dir', dataDir])
     expect(JSON.parse(after.stdout)).toMatchObject({ status: 'queued' })
