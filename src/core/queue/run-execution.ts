@@ -170,9 +170,19 @@ export class RunExecution {
         this.stop('shutdown')
         return
       }
-      // The transaction rolled back, so nothing was half-written: keep the messages, retry.
-      this.options.onStoreError?.(err instanceof Error ? err : new Error(String(err)))
-      this.flushTimer = setTimeout(() => this.flush(), Math.max(this.flushMs, 1000))
+      // The store was closed (its process is shutting down): the messages stay in
+      // messages.jsonl, and the run is resumed from its checkpoint by the next scheduler.
+      if (!this.store.connection.open) {
+        this.buffer = []
+        return
+      }
+      // The transaction rolled back, so nothing was half-written: keep the messages, retry —
+      // soon and quietly while another process holds the lock, else reporting it, and never
+      // keeping the process alive for it.
+      const busy = err instanceof StoreError && err.code === 'busy'
+      if (!busy) this.options.onStoreError?.(err instanceof Error ? err : new Error(String(err)))
+      this.flushTimer = setTimeout(() => this.flush(), busy ? 50 : Math.max(this.flushMs, 1000))
+      this.flushTimer.unref()
     }
   }
 }

@@ -16,6 +16,7 @@
  */
 import { EventEmitter } from 'node:events'
 import type { TrainerMessage } from '@shared/protocol/trainer'
+import { canRetry } from '@shared/run-state'
 import { SchedulerLock } from './scheduler-lock'
 import { StoreError, type Run, type RunStore } from '../store'
 import { isAlive } from './process-identity'
@@ -215,6 +216,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     } catch (err) {
       // Cancelled, deleted or claimed by another process since it was picked: skip it.
       if (err instanceof RunNotClaimedError) return true
+      // Another process holds the database: nothing happened, try again on the next tick.
+      if (err instanceof StoreError && err.code === 'busy') return false
       if (isDiskProblem(err)) {
         this.afterStore(run.id, () => this.store.retry(run.id, { front: true }))
         this.haltQueue(err)
@@ -297,12 +300,17 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    */
   private settle(execution: RunExecution, { exit, stopReason }: ExecutionResult): void {
     const id = execution.run.id
+    if (stopReason === 'shutdown') {
+      // A run that ended on its own before the stop took effect keeps its outcome.
+      if (exit.terminal && exit.terminal.type !== 'cancelled') return
+      // Back to the front of the queue: its final `cancelled` may not have been stored (a full
+      // disk), and then it is still `running` here.
+      this.store.markInterrupted([id], exit.crash ?? 'its trainer was stopped')
+      const run = this.store.getRun(id)
+      if (run && canRetry(run.status)) this.store.retry(id, { front: true })
+      return
+    }
     if (!exit.terminal) {
-      if (stopReason === 'shutdown') {
-        this.store.markInterrupted([id], exit.crash ?? 'its trainer was stopped')
-        this.store.retry(id, { front: true })
-        return
-      }
       const crashes = (this.crashes.get(id) ?? 0) + 1
       this.crashes.set(id, crashes)
       if (stopReason === 'cancel' || crashes > MAX_AUTO_RESUMES) execution.persistCrash(exit)
@@ -310,8 +318,6 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
         this.store.markInterrupted([id], exit.crash ?? 'its trainer process ended')
         this.store.retry(id, { front: true })
       }
-    } else if (stopReason === 'shutdown' && exit.terminal.type === 'cancelled') {
-      this.store.retry(id, { front: true })
     }
   }
 }
