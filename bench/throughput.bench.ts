@@ -1,6 +1,6 @@
 // Training throughput of NiN Lab's two engines on this machine — TensorFlow.js on its best
-// backend here, and PyTorch where it is installed — beside the plain PyTorch peer
-// (shared/peers/torch_nin_bench.py, when present), measured in the same sitting on the same models
+// backend here, and PyTorch where it is installed — beside a plain PyTorch NiN benchmark, the
+// peer (a script given as $NIN_LAB_PEER, when set), measured in the same sitting on the same models
 // and batches (median step on random data after warm-up, plain SGD as the peer trains). Prints a
 // table with the ratios and writes bench/results/throughput-*.json. Runs under vitest
 // (bench/vitest.config.ts) for the TypeScript imports; it asserts nothing.
@@ -15,9 +15,7 @@ import { parseBenchOutput, type BenchResult } from '@shared/protocol/bench'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const cli = join(root, 'bin/nin-lab.mjs')
-const peer = [process.env.NIN_LAB_PEER, join(root, '../shared/peers/torch_nin_bench.py')].find(
-  (p) => p && existsSync(p),
-)
+const peer = [process.env.NIN_LAB_PEER].find((p) => p && existsSync(p))
 const python = process.env.NIN_LAB_PYTHON ?? '/usr/bin/python3'
 
 interface Case {
