@@ -1,6 +1,7 @@
 // Training throughput of NiN Lab's two engines on this machine — TensorFlow.js on its best
 // backend here, and PyTorch where it is installed — beside a plain PyTorch NiN benchmark, the
-// peer (a script given as $NIN_LAB_PEER, when set), measured in the same sitting on the same models
+// peer ($NIN_LAB_PEER, else ../shared/peers/torch_nin_bench.py beside the checkout when the
+// workspace has one; the table says when there is none), measured in the same sitting on the same models
 // and batches (median step on random data after warm-up, plain SGD as the peer trains). Prints a
 // table with the ratios and writes bench/results/throughput-*.json. Runs under vitest
 // (bench/vitest.config.ts) for the TypeScript imports; it asserts nothing.
@@ -15,7 +16,9 @@ import { parseBenchOutput, type BenchResult } from '@shared/protocol/bench'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const cli = join(root, 'bin/nin-lab.mjs')
-const peer = [process.env.NIN_LAB_PEER].find((p) => p && existsSync(p))
+const peer = [process.env.NIN_LAB_PEER, join(root, '../shared/peers/torch_nin_bench.py')].find(
+  (p) => p && existsSync(p),
+)
 const python = process.env.NIN_LAB_PYTHON ?? '/usr/bin/python3'
 
 interface Case {
