@@ -12,7 +12,7 @@ import { createHash, randomInt } from 'node:crypto'
 import { existsSync, mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import Database from 'better-sqlite3'
-import type { RunOwner } from '@shared/api/types'
+import type { Placement, RunOwner } from '@shared/api/types'
 import { validateExperimentConfig, type ExperimentConfig } from '@shared/config/experiment'
 import { configIdentity } from '@shared/grid'
 import { metricPoints } from '@shared/metrics'
@@ -381,16 +381,31 @@ export class RunStore {
    * (another process cancelled, deleted or claimed it since it was picked): a race the queue
    * allows, not an error.
    */
-  claim(runId: string, owner: RunOwner): Run | null {
+  claim(runId: string, owner: RunOwner, placement: Placement | null = null): Run | null {
     return this.write(() => {
       const changed = this.runsSql.claim.run({
         id: runId,
         host: owner.host,
         ownerJson: JSON.stringify(owner),
+        placementJson: placement === null ? null : JSON.stringify(placement),
         now: this.now(),
       }).changes
       return changed === 1 ? this.requireRun(runId) : null
     })
+  }
+
+  /** The worker that took a run's current attempt, and where it trains (no-op if stale). */
+  setOwner(runId: string, attempt: number, owner: RunOwner, placement: Placement): boolean {
+    return this.write(
+      () =>
+        this.runsSql.setOwner.run({
+          id: runId,
+          attempt,
+          host: owner.host,
+          ownerJson: JSON.stringify(owner),
+          placementJson: JSON.stringify(placement),
+        }).changes === 1,
+    )
   }
 
   /** Records the trainer process of a run's current attempt (no-op for an older attempt). */

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import type { GpuInfo } from '@shared/api/types'
 
 const execFileAsync = promisify(execFile)
 
@@ -33,6 +34,8 @@ export interface TorchProbe {
   readonly cuda: boolean
   readonly device: string
   readonly threads: number
+  /** The CUDA devices PyTorch sees (those CUDA_VISIBLE_DEVICES leaves it), in index order. */
+  readonly gpus: readonly GpuInfo[]
 }
 
 export interface ProbeOutcome {
@@ -65,6 +68,7 @@ export async function probeTorch(env: NodeJS.ProcessEnv = process.env): Promise<
             cuda: probe.cuda === true,
             device: probe.device ?? 'cpu',
             threads: probe.threads ?? 1,
+            gpus: Array.isArray(probe.gpus) ? probe.gpus : [],
           },
           tried,
         }
