@@ -4,6 +4,7 @@
  */
 import { ApiError } from '@shared/api/contract'
 import { ConfigError } from '@shared/config/experiment'
+import { FileWriteError } from '@core/files'
 import { StoreError } from '@core/store'
 import { benchCommand, benchHelp } from './commands/bench'
 import { queueCommand, queueHelp } from './commands/queue'
@@ -62,6 +63,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof ConfigError || err instanceof UsageError) {
       console.error(`nin-lab ${name}: ${err.message}`)
       return 2
+    }
+    if (err instanceof FileWriteError) {
+      console.error(`nin-lab ${name}: ${err.message}`)
+      return err.code === 'not-a-file' || err.code === 'folder-path' ? 2 : 1
     }
     if (err instanceof StoreError) {
       console.error(`nin-lab ${name}: ${err.message}`)

@@ -150,7 +150,9 @@ describe('writeFileSafely', () => {
     mkdirSync(locked)
     writeFileSync(join(locked, 'old.html'), 'old')
     chmodSync(locked, 0o555)
-    const err = withoutRoot(() => writeError(() => writeFileSafely(join(locked, 'old.html'), 'new')))
+    const err = withoutRoot(() =>
+      writeError(() => writeFileSafely(join(locked, 'old.html'), 'new')),
+    )
     expect(err.code).toBe('permission-denied')
     expect(err.message).toBe(
       `cannot write ${join(locked, 'old.html')}: permission denied in ${locked}; choose a folder you may write to, or fix its permissions`,
