@@ -3,13 +3,14 @@
  * to its parent — over the IPC channel when started with one (fork), else as JSON lines on
  * stdout (standalone: `node out/main/trainer.js --job JOB.json`).
  *
- * One process per run (DESIGN.md): cancelling is a signal, GPU memory is released on exit, and a
- * native crash fails this run only. SIGTERM stops it cleanly before the next step; if its parent
- * dies it exits by itself.
+ * One process per run (docs/architecture.md, "Processes"): cancelling is a signal, GPU memory is
+ * released on exit, and a native crash fails this run only. SIGTERM stops it cleanly before the
+ * next step; if its parent dies it exits by itself.
  */
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { validateExperimentConfig } from '@shared/config/experiment'
+import { formatBenchLine } from '@shared/protocol/bench'
 import type { TrainerJob, TrainerMessage, Unstamped } from '@shared/protocol/trainer'
 import { measureThroughput } from './engines/tfjs/throughput'
 import { chooseEngine } from './engines/select'
@@ -60,7 +61,7 @@ setInterval(() => {
   if (process.ppid !== parentPid) process.exit(3)
 }, 1000).unref()
 
-/** Prints `RESULT {json}` (the peer benchmark's format) and exits. */
+/** Prints `RESULT {json}` (src/shared/protocol/bench.ts) and exits. */
 async function bench(configFile: string): Promise<number> {
   const config = validateExperimentConfig(JSON.parse(readFileSync(configFile, 'utf8')), configFile)
   const opts = { steps: Number(args.steps), warmup: Number(args.warmup) }
@@ -70,7 +71,7 @@ async function bench(configFile: string): Promise<number> {
     choice.engine === 'torch'
       ? await measureTorchThroughput(config, choice.probe, opts)
       : await measureThroughput(config, opts)
-  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`)
+  process.stdout.write(formatBenchLine(result))
   return 0
 }
 

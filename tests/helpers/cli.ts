@@ -1,6 +1,6 @@
 /** Runs the built `nin-lab` command as a real process (tests need `npm run build` first). */
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -26,7 +26,8 @@ export function runCli(
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, ...opts.env },
     encoding: 'utf8',
-    timeout: 60_000,
+    // Generous: a bound on a hung process, never a speed check (the machine is shared and noisy).
+    timeout: 240_000,
   })
   return { status: r.status, stdout: r.stdout, stderr: r.stderr }
 }
@@ -87,13 +88,17 @@ export function startServe(dataDir: string, extraArgs: string[] = []): Promise<S
 }
 
 /** Starts `nin-lab …` without waiting; output is collected for assertions. */
-export function spawnCli(args: string[]): {
+export function spawnCli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv } = {},
+): {
   child: import('node:child_process').ChildProcess
   output: () => { stdout: string; stderr: string }
   exited: Promise<number | null>
 } {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: ROOT,
+    env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stdout = ''
@@ -121,11 +126,17 @@ export async function waitFor<T>(
   }
 }
 
+/** Running (a zombie, which lingers until its parent reaps it, counts as gone). */
 export const isAlive = (pid: number): boolean => {
   try {
     process.kill(pid, 0)
-    return true
   } catch {
     return false
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
+  } catch {
+    return true // no /proc here: signal 0 is all we know
   }
 }

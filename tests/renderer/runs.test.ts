@@ -47,7 +47,7 @@ beforeEach(() => {
     }),
   ]
   transport = fakeTransport({
-    listRuns: () => list,
+    listRuns: () => ({ runs: list, total: list.length }),
     getMetrics: () => ({}),
     setNotes: (p) => {
       const run = { ...(list.find((r) => r.id === p.id) as Run), notes: p.notes }
@@ -181,6 +181,23 @@ describe('RunsView', () => {
     await flush()
     expect(transport.calls.find((c) => c.method === 'deleteRuns')?.params).toEqual({ ids: ['r3'] })
     expect(wrapper.findAll('[data-testid="run-row"]')).toHaveLength(2)
+    wrapper.unmount()
+  })
+
+  it('does not offer to delete a selection with a training run, and says which to cancel', async () => {
+    list = [...list, makeRun({ id: 'r4', name: 'still-training', status: 'running' })]
+    const wrapper = await mountRuns()
+    await wrapper.find('[data-run-id="r2"] [data-testid="run-select"]').setValue(true)
+    expect(wrapper.find('[data-testid="delete-button"]').attributes('disabled')).toBeUndefined()
+    await wrapper.find('[data-run-id="r4"] [data-testid="run-select"]').setValue(true)
+    expect(wrapper.find('[data-testid="delete-button"]').attributes('disabled')).toBeDefined()
+    expect(wrapper.find('[data-testid="delete-blocked"]').text()).toContain('still-training')
+    await wrapper.find('[data-testid="delete-button"]').trigger('click')
+    expect(wrapper.find('[data-testid="confirm-dialog"]').exists()).toBe(false)
+    expect(transport.calls.some((c) => c.method === 'deleteRuns')).toBe(false)
+
+    await wrapper.find('[data-run-id="r4"] [data-testid="run-select"]').setValue(false)
+    expect(wrapper.find('[data-testid="delete-blocked"]').exists()).toBe(false)
     wrapper.unmount()
   })
 

@@ -46,7 +46,7 @@ beforeEach(() => {
   window.location.hash = ''
   setTransport(
     fakeTransport({
-      listRuns: () => [run],
+      listRuns: () => ({ runs: [run], total: 1 }),
       getMetrics: () => ({}),
       getEvents: () => events,
       getRun: () => ({
@@ -56,11 +56,16 @@ beforeEach(() => {
         confusion: null,
         progress: null,
         skippedBackends: [],
+        epochs: [],
+        runDir: '/data/runs/ru',
+        artifacts: [],
       }),
       queueState: () => ({
         paused: true,
         schedulerRunning: false,
+        halted: null,
         runs: [{ ...run, status: 'queued', error: null }],
+        queuedTotal: 1,
         progress: {},
       }),
     }),

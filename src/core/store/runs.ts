@@ -1,5 +1,5 @@
 /** The runs table: one row per training run, its config, queue place, state and summary. */
-import type { Run } from '@shared/api/types'
+import type { Run, RunOwner } from '@shared/api/types'
 import type Database from 'better-sqlite3'
 import type { ExperimentConfig } from '@shared/config/experiment'
 import { METRICS } from '@shared/metrics'
@@ -22,6 +22,8 @@ export interface RunRow {
   seed: number
   host: string | null
   pid: number | null
+  attempt: number
+  owner_json: string | null
   created_at: number
   queued_at: number
   started_at: number | null
@@ -56,6 +58,8 @@ export const toRun = (row: RunRow): Run => ({
   seed: row.seed,
   host: row.host,
   pid: row.pid,
+  attempt: row.attempt,
+  owner: row.owner_json === null ? null : (JSON.parse(row.owner_json) as RunOwner),
   createdAt: row.created_at,
   queuedAt: row.queued_at,
   startedAt: row.started_at,
@@ -74,8 +78,16 @@ export interface RunFilter {
   readonly status?: RunStatus | readonly RunStatus[]
   /** Experiment name. */
   readonly experiment?: string
-  /** `queue`: the order runs start in (priority, then FIFO); `created` (default): oldest first. */
-  readonly order?: 'queue' | 'created'
+  /** Runs whose name contains this text (case-insensitive). */
+  readonly search?: string
+  /**
+   * `queue`: the order runs start in (priority, then FIFO); `created` (default): oldest first;
+   * `newest`: newest first.
+   */
+  readonly order?: 'queue' | 'created' | 'newest'
+  /** A page of the result: skip `offset` runs, return at most `limit`. */
+  readonly offset?: number
+  readonly limit?: number
 }
 
 export const SELECT_RUN = `SELECT r.*, e.name AS experiment_name
@@ -134,6 +146,11 @@ export function runStatements(db: Database.Database) {
       db,
       `${SELECT_RUN} WHERE r.status = 'queued' ORDER BY ${QUEUE_ORDER}`,
     ),
+    queuePage: prepare<[limit: number], RunRow>(
+      db,
+      `${SELECT_RUN} WHERE r.status = 'queued' ORDER BY ${QUEUE_ORDER} LIMIT ?`,
+    ),
+    queuedCount: preparePluck<[], number>(db, "SELECT COUNT(*) FROM runs WHERE status = 'queued'"),
     start: prepare<[StartRow]>(
       db,
       `UPDATE runs SET status = 'running', pid = @pid, host = @host, engine = @engine,
@@ -141,14 +158,29 @@ export function runStatements(db: Database.Database) {
          finished_at = NULL, error = NULL
        WHERE id = @id AND status = 'queued'`,
     ),
+    /** queued → running as a new attempt held by `owner`; changes = 0 when it is not queued. */
+    claim: prepare<[{ id: string; host: string; ownerJson: string; now: number }]>(
+      db,
+      `UPDATE runs SET status = 'running', attempt = attempt + 1, owner_json = @ownerJson,
+         host = @host, pid = NULL, started_at = COALESCE(started_at, @now),
+         finished_at = NULL, error = NULL
+       WHERE id = @id AND status = 'queued'`,
+    ),
+    /** The trainer of the current attempt, once spawned. */
+    setTrainer: prepare<[{ id: string; attempt: number; pid: number; engine: string }]>(
+      db,
+      `UPDATE runs SET pid = @pid, engine = @engine
+       WHERE id = @id AND attempt = @attempt AND status = 'running'`,
+    ),
     finish: prepare<[{ id: string; status: RunStatus; error: string | null; now: number }]>(
       db,
-      'UPDATE runs SET status = @status, error = @error, finished_at = @now WHERE id = @id',
+      `UPDATE runs SET status = @status, error = @error, finished_at = @now, owner_json = NULL
+       WHERE id = @id`,
     ),
     requeue: prepare<[{ id: string; queuePosition: number; now: number }]>(
       db,
       `UPDATE runs SET status = 'queued', queue_position = @queuePosition, queued_at = @now,
-         finished_at = NULL, error = NULL, pid = NULL
+         finished_at = NULL, error = NULL, pid = NULL, owner_json = NULL
        WHERE id = @id`,
     ),
     setQueuePlace: prepare<[priority: number, position: number, id: string]>(
@@ -246,6 +278,43 @@ export function listRunsQuery(
   cache: Map<string, Statement<unknown[], RunRow>>,
   filter: RunFilter,
 ): { statement: Statement<unknown[], RunRow>; params: unknown[] } {
+  const { where, params } = whereOf(filter)
+  const order =
+    filter.order === 'queue'
+      ? QUEUE_ORDER
+      : filter.order === 'newest'
+        ? 'r.created_at DESC, r.rowid DESC'
+        : 'r.created_at, r.rowid'
+  const page = filter.limit !== undefined || filter.offset !== undefined ? ' LIMIT ? OFFSET ?' : ''
+  if (page) params.push(filter.limit ?? -1, filter.offset ?? 0)
+  return { statement: cached(db, cache, `${SELECT_RUN}${where} ORDER BY ${order}${page}`), params }
+}
+
+/** How many runs match the filter (its page ignored). */
+export function countRunsQuery(
+  db: Database.Database,
+  cache: Map<string, Statement<unknown[], RunRow>>,
+  filter: RunFilter,
+): { statement: Statement<unknown[], RunRow>; params: unknown[] } {
+  const { where, params } = whereOf(filter)
+  const sql = `SELECT COUNT(*) AS n FROM runs r JOIN experiments e ON e.id = r.experiment_id${where}`
+  return { statement: cached(db, cache, sql), params }
+}
+
+function cached(
+  db: Database.Database,
+  cache: Map<string, Statement<unknown[], RunRow>>,
+  sql: string,
+): Statement<unknown[], RunRow> {
+  let statement = cache.get(sql)
+  if (statement === undefined) {
+    statement = prepare<unknown[], RunRow>(db, sql)
+    cache.set(sql, statement)
+  }
+  return statement
+}
+
+function whereOf(filter: RunFilter): { where: string; params: unknown[] } {
   const where: string[] = []
   const params: unknown[] = []
   const statuses =
@@ -263,14 +332,11 @@ export function listRunsQuery(
     where.push('e.name = ?')
     params.push(filter.experiment)
   }
-  const order = filter.order === 'queue' ? QUEUE_ORDER : 'r.created_at, r.rowid'
-  const sql = `${SELECT_RUN}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order}`
-  let statement = cache.get(sql)
-  if (statement === undefined) {
-    statement = prepare<unknown[], RunRow>(db, sql)
-    cache.set(sql, statement)
+  if (filter.search !== undefined && filter.search !== '') {
+    where.push("r.name LIKE ? ESCAPE '\\'")
+    params.push(`%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)
   }
-  return { statement, params }
+  return { where: where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '', params }
 }
 
 export type { Run }

@@ -16,7 +16,7 @@ const check = (
 }
 
 describe('wasm heap check', () => {
-  // FACTS.md: d2l at 224 px trains at batch 32 on wasm, and batch 128 does not fit the 4 GiB heap.
+  // docs/engines.md: d2l at 224 px trains at batch 32 on wasm; batch 128 does not fit the heap.
   it('lets the configurations that train on wasm through', () => {
     expect(check('d2l', 32).fits).toBe(true)
     expect(check('d2l-96', 128).fits).toBe(true)

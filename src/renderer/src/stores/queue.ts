@@ -6,24 +6,50 @@ import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
 import type { QueueState, RunProgress } from '@shared/api/contract'
 import type { Run } from '@shared/api/types'
-import { NEEDS_ATTENTION_STATUSES } from '@shared/run-state'
+import { canReorder, NEEDS_ATTENTION_STATUSES } from '@shared/run-state'
 import { api, errorMessage, onEvent, onReconnect } from '../api'
 
 /** Coalesce bursts of events (a grid of 18 runs queued at once) into one refetch. */
 const REFRESH_DELAY_MS = 150
+/** Runs needing attention listed in the Queue view; older ones stay reachable from Runs. */
+export const ATTENTION_SHOWN = 20
 
 export const useQueueStore = defineStore('queue', () => {
   const state = shallowRef<QueueState | null>(null)
   const progress = ref<Record<string, RunProgress>>({})
   const attention = shallowRef<readonly Run[]>([])
+  /** All runs needing attention, including those not fetched. */
+  const attentionTotal = ref(0)
   const error = ref<string | null>(null)
   const busy = ref<string | null>(null)
 
   const running = computed(() => state.value?.runs.filter((r) => r.status === 'running') ?? [])
   const queued = computed(() => state.value?.runs.filter((r) => r.status === 'queued') ?? [])
   const paused = computed(() => state.value?.paused ?? false)
-  /** Running + queued, for the navigation count. */
-  const activeCount = computed(() => state.value?.runs.length ?? 0)
+  /** Running, then queued in start order: the queue table's rows. */
+  const active = computed(() => [...running.value, ...queued.value])
+  /** Running + queued (all of them, not only those listed), for the navigation count. */
+  const activeCount = computed(() => running.value.length + (state.value?.queuedTotal ?? 0))
+  /** Queued runs past the listed page. */
+  const unlistedQueued = computed(() =>
+    Math.max(0, (state.value?.queuedTotal ?? 0) - queued.value.length),
+  )
+  /** Why the queue stopped by itself (a full disk), saying what to do. */
+  const halted = computed(() => state.value?.halted ?? null)
+  /** The most recent runs needing attention (newest first), at most ATTENTION_SHOWN. */
+  const recentAttention = computed(() =>
+    [...attention.value]
+      .sort((a, b) => (b.finishedAt ?? b.queuedAt) - (a.finishedAt ?? a.queuedAt))
+      .slice(0, ATTENTION_SHOWN),
+  )
+
+  /** A run's index among the queued runs (what reorderRun takes); -1 if it is not queued. */
+  const queuedIndex = (id: string): number => queued.value.findIndex((r) => r.id === id)
+  const canMoveUp = (run: Run): boolean => canReorder(run.status) && queuedIndex(run.id) > 0
+  const canMoveDown = (run: Run): boolean => {
+    const i = queuedIndex(run.id)
+    return canReorder(run.status) && i >= 0 && i < queued.value.length - 1
+  }
 
   function apply(next: QueueState): void {
     state.value = next
@@ -34,10 +60,12 @@ export const useQueueStore = defineStore('queue', () => {
     try {
       const [next, needs] = await Promise.all([
         api.queueState({}),
-        api.listRuns({ status: [...NEEDS_ATTENTION_STATUSES] }),
+        // The newest few hundred are plenty to show the most recent ATTENTION_SHOWN.
+        api.listRuns({ status: [...NEEDS_ATTENTION_STATUSES], order: 'newest', limit: 500 }),
       ])
       apply(next)
-      attention.value = needs
+      attention.value = needs.runs
+      attentionTotal.value = needs.total
       error.value = null
     } catch (err) {
       error.value = errorMessage(err)
@@ -83,11 +111,13 @@ export const useQueueStore = defineStore('queue', () => {
   const retry = async (id: string): Promise<void> => {
     await act(id, () => api.retryRun({ id }))
   }
-  /** Moves a queued run to `index` among all queue entries (running ones included). */
+  /** Moves a queued run to `index` among the queued runs (0 = starts next). */
   const move = async (id: string, index: number): Promise<void> => {
     const next = await act(id, () => api.reorderRun({ id, index: Math.max(0, index) }))
     if (next) apply(next)
   }
+  const moveUp = (id: string): Promise<void> => move(id, queuedIndex(id) - 1)
+  const moveDown = (id: string): Promise<void> => move(id, queuedIndex(id) + 1)
 
   onEvent('runProgress', ({ runId, progress: p }) => {
     progress.value = { ...progress.value, [runId]: p }
@@ -106,17 +136,27 @@ export const useQueueStore = defineStore('queue', () => {
     state,
     progress,
     attention,
+    attentionTotal,
     error,
     busy,
     running,
     queued,
     paused,
+    active,
     activeCount,
+    unlistedQueued,
+    halted,
+    recentAttention,
+    queuedIndex,
+    canMoveUp,
+    canMoveDown,
     load,
     pause,
     resume,
     cancel,
     retry,
     move,
+    moveUp,
+    moveDown,
   }
 })

@@ -1,29 +1,20 @@
 /**
  * Training throughput of one config on the backend the trainer would pick: the median time of
  * real training steps (the trainer's own `trainStep`) on random images, after warm-up steps that
- * compile kernels and size the heap. Random data leaves data loading out, as the PyTorch peer
- * (shared/peers/torch_nin_bench.py) does, so the two numbers compare like with like.
+ * compile kernels and size the heap. Random data leaves data loading out, as the plain PyTorch
+ * peer that `npm run bench` runs beside it ($NIN_LAB_PEER) does, so the numbers compare like
+ * with like.
  */
 import { layerTable } from '@shared/architecture'
 import type { ExperimentConfig } from '@shared/config/experiment'
+import type { BenchResult } from '@shared/protocol/bench'
 import { SeededRandom } from '@shared/random'
 import type { Batch } from '../../data'
 import { selectBackend } from './backends'
 import { buildNetwork } from './network'
 import { makeOptimizer, trainStep } from './train'
 
-export interface ThroughputResult {
-  readonly engine: 'tfjs'
-  readonly backend: string
-  readonly threads: number | null
-  readonly inputSize: number
-  readonly batch: number
-  readonly params: number
-  readonly stepTimesS: readonly number[]
-  readonly medianStepS: number
-  readonly imgPerS: number
-  readonly peakRssMB: number
-}
+export type ThroughputResult = BenchResult & { readonly engine: 'tfjs' }
 
 const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b)

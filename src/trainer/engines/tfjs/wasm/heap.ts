@@ -1,8 +1,8 @@
 /**
  * Will a training step fit in the wasm heap? TensorFlow.js' wasm heap is capped at 4 GiB and
- * never shrinks (FACTS.md); a step that needs more aborts deep inside the backend with a message
- * nobody can act on. This predicts the need from the cost model, so the run can refuse up front
- * and say which setting to lower.
+ * never shrinks (docs/engines.md, "The 4 GiB wasm heap"); a step that needs more aborts deep
+ * inside the backend with a message nobody can act on. This predicts the need from the cost
+ * model, so the run can refuse up front and say which setting to lower.
  *
  * The cost model counts each tensor kept for backward once; TensorFlow.js holds several more per
  * layer during a step (pre-activation outputs, gradient buffers, the transposes of the gradient
