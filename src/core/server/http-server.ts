@@ -206,6 +206,9 @@ export async function startWebServer(opts: WebServerOptions): Promise<RunningWeb
     server.once('error', reject)
     server.listen(opts.port, opts.host, () => {
       server.off('error', reject)
+      // Once listening, an error (EMFILE when accepting, say) concerns one connection, not the
+      // process: said, never thrown (an 'error' without a listener would end the runs too).
+      server.on('error', (err) => console.error(`nin-lab serve: ${err.message}`))
       resolve()
     })
   })
