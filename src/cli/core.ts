@@ -20,8 +20,9 @@ export function openCore(
 export async function withCore<T>(
   dataDirFlag: string | undefined,
   fn: (core: Core) => T | Promise<T>,
+  options: { readonly readonly?: boolean } = {},
 ): Promise<T> {
-  const core = openCore(dataDirFlag)
+  const core = openCore(dataDirFlag, options)
   try {
     return await fn(core)
   } finally {

@@ -9,7 +9,8 @@
  * (reports/files.ts), the queue (queue/scheduler.ts), persistence (store/).
  */
 import { EventEmitter } from 'node:events'
-import { rmSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
 import {
   ApiError,
   CONFIRM_GRID_RUNS,
@@ -35,7 +36,7 @@ import { isAlive } from './queue/process-identity'
 import { Scheduler } from './queue/scheduler'
 import { lockHolder, SchedulerLockError } from './queue/scheduler-lock'
 import { reportFiles } from './reports/files'
-import { RunStore, StoreError } from './store'
+import { DB_FILE, RunStore, StoreError } from './store'
 
 type Handlers = { [M in MethodName]: (params: Params<M>) => Result<M> | Promise<Result<M>> }
 type CoreEvents = { [E in EventName]: [payload: ApiEvents[E]] }
@@ -58,6 +59,12 @@ export interface CoreOptions {
    * longer without blocking (BUSY_RETRY_MS).
    */
   readonly busyTimeoutMs?: number
+  /**
+   * Only read (ls, show, export): open the database read-only, so a data folder this user may
+   * only read works. A database that does not exist yet, or needs its schema upgraded, is opened
+   * for writing after all (there is nothing to read, or it must be upgraded once).
+   */
+  readonly readonly?: boolean
 }
 
 /** See CoreOptions.busyTimeoutMs. */
@@ -80,9 +87,7 @@ export class Core extends EventEmitter<CoreEvents> {
   constructor(private readonly options: CoreOptions) {
     super()
     try {
-      this.store = RunStore.open(options.dataDir, {
-        busyTimeoutMs: options.busyTimeoutMs ?? CORE_BUSY_TIMEOUT_MS,
-      })
+      this.store = openStore(options)
     } catch (err) {
       throw toApiError(err)
     }
@@ -304,6 +309,23 @@ export class Core extends EventEmitter<CoreEvents> {
     await this.scheduler?.stop('interrupt')
     this.store.close()
   }
+}
+
+function openStore(options: CoreOptions): RunStore {
+  const busyTimeoutMs = options.busyTimeoutMs ?? CORE_BUSY_TIMEOUT_MS
+  if (
+    options.readonly &&
+    options.scheduler === false &&
+    existsSync(join(options.dataDir, DB_FILE))
+  ) {
+    try {
+      return RunStore.open(options.dataDir, { readonly: true, busyTimeoutMs })
+    } catch (err) {
+      // An older schema: upgrade it once (needs write access), then read.
+      if (!(err instanceof StoreError && err.code === 'illegal-state')) throw err
+    }
+  }
+  return RunStore.open(options.dataDir, { busyTimeoutMs })
 }
 
 /**

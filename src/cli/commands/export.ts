@@ -69,13 +69,17 @@ export async function exportCommand(argv: string[]): Promise<number> {
   const format = formatOf(values.format, out)
   // Before the core renders anything: a path that cannot take the report fails at once.
   checkTarget(out)
-  const { files } = await withCore(values['data-dir'], (core) =>
-    core.api.exportReport({
-      ids: positionals,
-      format,
-      title: values.title,
-      fileName: basename(out),
-    }),
+  const { files } = await withCore(
+    values['data-dir'],
+    (core) =>
+      core.api.exportReport({
+        ids: positionals,
+        format,
+        title: values.title,
+        fileName: basename(out),
+      }),
+    // Export only reads the store: it works on a data folder this user may only read.
+    { readonly: true },
   )
   for (const path of writeFiles(out, files)) console.log(path)
   return 0

@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util'
 import { parseGridAxis } from '@shared/grid'
+import { terminalText as t } from '@shared/security'
 import { openCore, withCore, type Core } from '../core'
 import { resolveConfigs } from '../config-input'
 import { UsageError } from '../errors'
@@ -117,10 +118,10 @@ async function queueAdd(argv: string[]): Promise<number> {
       )
     else {
       console.log(
-        `queued ${added.length} run${added.length === 1 ? '' : 's'} in experiment "${values.experiment}"` +
+        `queued ${added.length} run${added.length === 1 ? '' : 's'} in experiment "${t(values.experiment)}"` +
           (skipped > 0 ? `; skipped ${skipped} the experiment already has` : ''),
       )
-      for (const r of added) console.log(`  ${r.id}  ${r.name}`)
+      for (const r of added) console.log(`  ${r.id}  ${t(r.name)}`)
       if (added.length > 0) console.log('Run them with `nin-lab queue start` (or in the app).')
     }
     return 0
@@ -149,7 +150,7 @@ async function queueStart(argv: string[]): Promise<number> {
   if (!scheduler) throw new Error('internal: no scheduler')
   const reporters = new Map<string, ProgressReporter>()
   scheduler.on('runStarted', (run) => {
-    console.error(`▶ ${run.id} ${run.name} (${run.experiment})`)
+    console.error(`▶ ${run.id} ${t(run.name)} (${t(run.experiment)})`)
     reporters.set(run.id, new ProgressReporter(process.stderr, run.config))
   })
   scheduler.on('message', (runId, m) => reporters.get(runId)?.update(m))
@@ -157,7 +158,7 @@ async function queueStart(argv: string[]): Promise<number> {
     reporters.delete(run.id)
     const acc = run.finalTestAcc === null ? '' : `, test accuracy ${run.finalTestAcc.toFixed(4)}`
     console.error(
-      `■ ${run.id} ${run.name}: ${run.status}${acc}${run.error ? ` (${run.error})` : ''}`,
+      `■ ${run.id} ${t(run.name)}: ${run.status}${acc}${run.error ? ` (${t(run.error)})` : ''}`,
     )
   })
   scheduler.on('storeError', (runId, err) =>
@@ -246,43 +247,48 @@ async function queueManage(sub: string, argv: string[]): Promise<number> {
     options: { ...common, all: { type: 'boolean', default: false } },
   })
   if (values.help) return help()
-  return withCore(values['data-dir'], async (core) => {
-    const id = (): string => {
-      const [runId] = positionals
-      if (!runId) throw new UsageError(`queue ${sub} needs a run ID (see \`nin-lab queue ls\`)`)
-      return runId
-    }
-    switch (sub) {
-      case 'ls': {
-        const state = await core.api.queueState(values.all ? { limit: MAX_GRID_RUNS } : {})
-        if (values.json) console.log(JSON.stringify(state))
-        else printQueue(state)
-        break
+  // `ls` only reads: it works on a data folder this user may only read.
+  return withCore(
+    values['data-dir'],
+    async (core) => {
+      const id = (): string => {
+        const [runId] = positionals
+        if (!runId) throw new UsageError(`queue ${sub} needs a run ID (see \`nin-lab queue ls\`)`)
+        return runId
       }
-      case 'pause':
-        printQueue(await core.api.pauseQueue({}))
-        break
-      case 'resume':
-        printQueue(await core.api.resumeQueue({}))
-        break
-      case 'cancel':
-        console.log(`${(await core.api.cancelRun({ id: id() })).id} cancelled`)
-        break
-      case 'retry':
-        console.log(
-          `${(await core.api.retryRun({ id: id() })).id} queued again (it resumes from its last checkpoint)`,
-        )
-        break
-      case 'move': {
-        const index = Number(positionals[1])
-        if (!Number.isInteger(index) || index < 0)
-          throw new UsageError('queue move ID INDEX: INDEX is 0 for next')
-        printQueue(await core.api.reorderRun({ id: id(), index }))
-        break
+      switch (sub) {
+        case 'ls': {
+          const state = await core.api.queueState(values.all ? { limit: MAX_GRID_RUNS } : {})
+          if (values.json) console.log(JSON.stringify(state))
+          else printQueue(state)
+          break
+        }
+        case 'pause':
+          printQueue(await core.api.pauseQueue({}))
+          break
+        case 'resume':
+          printQueue(await core.api.resumeQueue({}))
+          break
+        case 'cancel':
+          console.log(`${(await core.api.cancelRun({ id: id() })).id} cancelled`)
+          break
+        case 'retry':
+          console.log(
+            `${(await core.api.retryRun({ id: id() })).id} queued again (it resumes from its last checkpoint)`,
+          )
+          break
+        case 'move': {
+          const index = Number(positionals[1])
+          if (!Number.isInteger(index) || index < 0)
+            throw new UsageError('queue move ID INDEX: INDEX is 0 for next')
+          printQueue(await core.api.reorderRun({ id: id(), index }))
+          break
+        }
       }
-    }
-    return 0
-  })
+      return 0
+    },
+    { readonly: sub === 'ls' },
+  )
 }
 
 function help(): number {

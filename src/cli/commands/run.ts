@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util'
 import type { Run } from '@shared/api/types'
 import { configIdentity } from '@shared/grid'
 import { canRetry } from '@shared/run-state'
+import { terminalText as t } from '@shared/security'
 import { RunExecution } from '@core/queue/run-execution'
 import { openCore, type Core } from '../core'
 import { resolveConfigs } from '../config-input'
@@ -99,7 +100,7 @@ async function execute(
   const dataDir = core.store.dataDir
   const progress = new ProgressReporter(process.stderr, queued.config)
   if (!json)
-    console.log(`run ${queued.id} (${queued.config.name}) in ${core.store.runDir(queued.id)}`)
+    console.log(`run ${queued.id} (${t(queued.config.name)}) in ${core.store.runDir(queued.id)}`)
   let execution: RunExecution
   try {
     execution = new RunExecution(core.store, queued, {

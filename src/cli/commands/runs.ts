@@ -3,7 +3,11 @@ import { parseArgs } from 'node:util'
 import { MAX_LIST } from '@shared/api/contract'
 import type { Run } from '@shared/api/types'
 import { RUN_STATUSES, type RunStatus } from '@shared/run-state'
+import { terminalText as t } from '@shared/security'
 import { withCore } from '../core'
+
+/** ls and show only read: they work on a data folder this user may only read. */
+const READ_ONLY = { readonly: true } as const
 import { UsageError } from '../errors'
 import { table } from '../format'
 import { runJson } from '../run-json'
@@ -53,67 +57,71 @@ export async function lsCommand(argv: string[]): Promise<number> {
       throw new UsageError(`--status must be one of ${RUN_STATUSES.join(', ')} (got ${s})`)
     }
   }
-  return withCore(values['data-dir'], async (core) => {
-    // Page through: one answer holds at most MAX_LIST runs.
-    const filter = {
-      status: values.status as RunStatus[] | undefined,
-      experiment: values.experiment,
-    }
-    const runs: Run[] = []
-    for (;;) {
-      const page = await core.api.listRuns({ ...filter, offset: runs.length, limit: MAX_LIST })
-      runs.push(...page.runs)
-      if (page.runs.length === 0 || runs.length >= page.total) break
-    }
-    if (values.json) {
+  return withCore(
+    values['data-dir'],
+    async (core) => {
+      // Page through: one answer holds at most MAX_LIST runs.
+      const filter = {
+        status: values.status as RunStatus[] | undefined,
+        experiment: values.experiment,
+      }
+      const runs: Run[] = []
+      for (;;) {
+        const page = await core.api.listRuns({ ...filter, offset: runs.length, limit: MAX_LIST })
+        runs.push(...page.runs)
+        if (page.runs.length === 0 || runs.length >= page.total) break
+      }
+      if (values.json) {
+        console.log(
+          JSON.stringify(
+            runs.map((r) => ({
+              id: r.id,
+              name: r.name,
+              experiment: r.experiment,
+              status: r.status,
+              config: keyFields(r),
+              params: r.params,
+              epochsDone: r.epochsDone,
+              finalTestAcc: r.finalTestAcc,
+              bestTestAcc: r.bestTestAcc,
+            })),
+          ),
+        )
+        return 0
+      }
+      if (runs.length === 0) {
+        console.log(
+          'no runs yet: `nin-lab run --preset small-28` trains one, `nin-lab queue add` queues some',
+        )
+        return 0
+      }
+      const rows = runs.map((r) => {
+        const k = keyFields(r)
+        return [
+          r.id,
+          r.status,
+          r.name,
+          r.experiment,
+          `${String(k.inputSize)}px m${String(k.microConvs)} k${String(k.microKernel)} ${String(k.head)}`,
+          `${r.epochsDone}/${r.config.train.epochs}`,
+          r.finalTestAcc === null ? '' : r.finalTestAcc.toFixed(4),
+        ]
+      })
       console.log(
-        JSON.stringify(
-          runs.map((r) => ({
-            id: r.id,
-            name: r.name,
-            experiment: r.experiment,
-            status: r.status,
-            config: keyFields(r),
-            params: r.params,
-            epochsDone: r.epochsDone,
-            finalTestAcc: r.finalTestAcc,
-            bestTestAcc: r.bestTestAcc,
-          })),
-        ),
+        table(['id', 'status', 'name', 'experiment', 'variant', 'epochs', 'test acc'], rows, [
+          'left',
+          'left',
+          'left',
+          'left',
+          'left',
+          'right',
+          'right',
+        ]),
       )
       return 0
-    }
-    if (runs.length === 0) {
-      console.log(
-        'no runs yet: `nin-lab run --preset small-28` trains one, `nin-lab queue add` queues some',
-      )
-      return 0
-    }
-    const rows = runs.map((r) => {
-      const k = keyFields(r)
-      return [
-        r.id,
-        r.status,
-        r.name,
-        r.experiment,
-        `${String(k.inputSize)}px m${String(k.microConvs)} k${String(k.microKernel)} ${String(k.head)}`,
-        `${r.epochsDone}/${r.config.train.epochs}`,
-        r.finalTestAcc === null ? '' : r.finalTestAcc.toFixed(4),
-      ]
-    })
-    console.log(
-      table(['id', 'status', 'name', 'experiment', 'variant', 'epochs', 'test acc'], rows, [
-        'left',
-        'left',
-        'left',
-        'left',
-        'left',
-        'right',
-        'right',
-      ]),
-    )
-    return 0
-  })
+    },
+    READ_ONLY,
+  )
 }
 
 export async function showCommand(argv: string[]): Promise<number> {
@@ -132,49 +140,53 @@ export async function showCommand(argv: string[]): Promise<number> {
   }
   const [id] = positionals
   if (!id) throw new UsageError('show needs a run ID (see `nin-lab ls`)')
-  return withCore(values['data-dir'], async (core) => {
-    const detail = await core.api.getRun({ id })
-    const { run, runDir: dir } = detail
-    const newest = (kind: 'checkpoint' | 'model'): string | null =>
-      detail.artifacts
-        .filter((a) => a.kind === kind)
-        .sort((a, b) => (b.epoch ?? 0) - (a.epoch ?? 0))[0]?.path ?? null
-    const files = {
-      dir,
-      messages: `${dir}/messages.jsonl`,
-      trainerLog: `${dir}/trainer.log`,
-      checkpoint: newest('checkpoint'),
-      model: newest('model'),
-    }
-    const out = { ...runJson(detail), experiment: run.experiment, config: run.config, files }
-    if (values.json) {
-      console.log(JSON.stringify(out))
-      return 0
-    }
-    console.log(
-      `${run.id}  ${run.name}  (${run.experiment})  ${run.status}${run.error ? `: ${run.error}` : ''}`,
-    )
-    console.log(
-      `engine ${run.engine ?? '–'} · backend ${run.backend ?? '–'} · ${run.params?.toLocaleString('en-US') ?? '?'} parameters`,
-    )
-    if (out.epochs.length > 0) {
+  return withCore(
+    values['data-dir'],
+    async (core) => {
+      const detail = await core.api.getRun({ id })
+      const { run, runDir: dir } = detail
+      const newest = (kind: 'checkpoint' | 'model'): string | null =>
+        detail.artifacts
+          .filter((a) => a.kind === kind)
+          .sort((a, b) => (b.epoch ?? 0) - (a.epoch ?? 0))[0]?.path ?? null
+      const files = {
+        dir,
+        messages: `${dir}/messages.jsonl`,
+        trainerLog: `${dir}/trainer.log`,
+        checkpoint: newest('checkpoint'),
+        model: newest('model'),
+      }
+      const out = { ...runJson(detail), experiment: run.experiment, config: run.config, files }
+      if (values.json) {
+        console.log(JSON.stringify(out))
+        return 0
+      }
       console.log(
-        table(
-          ['epoch', 'train loss', 'train acc', 'test loss', 'test acc', 'seconds', 'img/s'],
-          out.epochs.map((e) => [
-            String(e.epoch),
-            e.trainLoss.toFixed(4),
-            e.trainAcc.toFixed(4),
-            e.testLoss.toFixed(4),
-            e.testAcc.toFixed(4),
-            e.seconds.toFixed(1),
-            String(Math.round(e.examplesPerSec)),
-          ]),
-          ['right', 'right', 'right', 'right', 'right', 'right', 'right'],
-        ),
+        `${run.id}  ${t(run.name)}  (${t(run.experiment)})  ${run.status}${run.error ? `: ${t(run.error)}` : ''}`,
       )
-    }
-    console.log(`files: ${dir}`)
-    return 0
-  })
+      console.log(
+        `engine ${run.engine ?? '–'} · backend ${run.backend ?? '–'} · ${run.params?.toLocaleString('en-US') ?? '?'} parameters`,
+      )
+      if (out.epochs.length > 0) {
+        console.log(
+          table(
+            ['epoch', 'train loss', 'train acc', 'test loss', 'test acc', 'seconds', 'img/s'],
+            out.epochs.map((e) => [
+              String(e.epoch),
+              e.trainLoss.toFixed(4),
+              e.trainAcc.toFixed(4),
+              e.testLoss.toFixed(4),
+              e.testAcc.toFixed(4),
+              e.seconds.toFixed(1),
+              String(Math.round(e.examplesPerSec)),
+            ]),
+            ['right', 'right', 'right', 'right', 'right', 'right', 'right'],
+          ),
+        )
+      }
+      console.log(`files: ${dir}`)
+      return 0
+    },
+    READ_ONLY,
+  )
 }

@@ -13,7 +13,7 @@
  * moment ago is simply not started. Every write carries the attempt, so a trainer of an older
  * attempt can never write over the current one.
  */
-import { appendFileSync } from 'node:fs'
+import { appendFileSync, closeSync, constants, openSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Run, RunOwner } from '@shared/api/types'
 import type { TrainerMessage } from '@shared/protocol/trainer'
@@ -21,6 +21,10 @@ import { runDirOf } from '../paths'
 import { StoreError, type RunStore } from '../store'
 import { currentProcess } from './process-identity'
 import { crashMessage, startTrainer, type TrainerExit, type TrainerHandle } from './trainer-process'
+
+/** messages.jsonl is appended to, never followed through a symlink planted in its place. */
+const APPEND_NO_FOLLOW =
+  constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW
 
 /** The run was not queued any more when this process came to start it (cancelled, deleted, or
  * claimed by another process): nothing was started. */
@@ -64,6 +68,8 @@ export class RunExecution {
   private buffer: TrainerMessage[] = []
   private flushTimer: NodeJS.Timeout | null = null
   private reason: StopReason | null = null
+  /** messages.jsonl, opened on the first message (the trainer creates the run folder). */
+  private logFd: number | null = null
 
   /**
    * Claims the queued run and starts its trainer. Throws RunNotClaimedError when the run is no
@@ -113,6 +119,8 @@ export class RunExecution {
     this.done = this.trainer.done.then((exit) => {
       if (!exit.terminal) this.record(crashMessage(this.run.id, exit), { persist: false })
       this.flush()
+      if (this.logFd !== null) closeSync(this.logFd)
+      this.logFd = null
       return { exit, stopReason: this.reason }
     })
   }
@@ -145,7 +153,8 @@ export class RunExecution {
 
   private record(m: TrainerMessage, opts: { persist: boolean }): void {
     try {
-      appendFileSync(this.logFile, JSON.stringify(m) + '\n')
+      this.logFd ??= openSync(this.logFile, APPEND_NO_FOLLOW)
+      appendFileSync(this.logFd, JSON.stringify(m) + '\n')
     } catch {
       // The run folder log is a convenience copy; the store is the record.
     }

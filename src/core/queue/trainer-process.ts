@@ -12,9 +12,10 @@
  * when its process has exited, so a reused pid is never signalled.
  */
 import { fork, type ChildProcess } from 'node:child_process'
-import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs'
+import { constants, createWriteStream, mkdirSync, openSync } from 'node:fs'
 import { join } from 'node:path'
 import { builtEntry } from '../entries'
+import { writeFileSafely } from '../files'
 import {
   checkTrainerMessage,
   isTerminal,
@@ -75,10 +76,16 @@ export function startTrainer(
 ): TrainerHandle {
   mkdirSync(job.runDir, { recursive: true })
   const jobFile = join(job.runDir, 'job.json')
-  writeFileSync(jobFile, JSON.stringify(job, null, 1))
+  writeFileSafely(jobFile, JSON.stringify(job, null, 1))
   // Framework chatter (tfjs banners, warnings) goes to the run's trainer.log, not the protocol.
   const logFile = join(job.runDir, 'trainer.log')
-  const log = createWriteStream(logFile, { flags: 'a' })
+  // O_NOFOLLOW: a symlink planted as trainer.log is refused, never written through.
+  const log = createWriteStream('', {
+    fd: openSync(
+      logFile,
+      constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW,
+    ),
+  })
   // The log is a convenience copy: a full disk must not take the scheduler down with it. Once it
   // fails, the trainer's output is drained and dropped (so its pipes never fill and block it).
   let logBroken = false
