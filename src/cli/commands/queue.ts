@@ -15,10 +15,12 @@ import { ProgressReporter } from '../progress'
 import { table } from '../format'
 import type { Run } from '@shared/api/types'
 import { CONFIRM_GRID_RUNS, MAX_GRID_RUNS, type QueueState } from '@shared/api/contract'
+import { parseGpuList, type QueueSettings } from '@shared/api/types'
+import { checkRedisUrl } from '../redis-url'
 
 export const queueHelp = `Usage: nin-lab queue add [CONFIG] [--preset NAME] [--set PATH=VALUE ...] [--experiment NAME]
                        [--grid PATH=V1,V2 ...] [--seeds N] [--priority P] [--yes]
-       nin-lab queue start [--watch] [--concurrency N]
+       nin-lab queue start [--watch] [--concurrency N] [--gpus auto|0,1,…] [--redis URL]
        nin-lab queue ls [--all] [--json]
        nin-lab queue pause | resume
        nin-lab queue cancel ID | retry ID | move ID INDEX
@@ -134,18 +136,35 @@ async function queueStart(argv: string[]): Promise<number> {
     options: {
       ...common,
       watch: { type: 'boolean', default: false },
-      concurrency: { type: 'string', default: '1' },
+      concurrency: { type: 'string' },
+      gpus: { type: 'string' },
+      redis: { type: 'string' },
     },
   })
   if (values.help) return help()
-  const concurrency = Number(values.concurrency)
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16) {
-    throw new UsageError(
-      `--concurrency must be an integer from 1 to 16 (got ${values.concurrency})`,
-    )
+  // Flags override the data folder's saved queue settings for this process only.
+  const queue: { concurrency?: number; gpus?: QueueSettings['gpus']; redis?: string | null } = {}
+  if (values.concurrency !== undefined) {
+    const concurrency = Number(values.concurrency)
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+      throw new UsageError(
+        `--concurrency must be an integer from 1 to 64 (got ${values.concurrency})`,
+      )
+    }
+    queue.concurrency = concurrency
+  }
+  if (values.gpus !== undefined) {
+    const gpus = parseGpuList(values.gpus)
+    if (gpus !== null && typeof gpus === 'object' && 'error' in gpus)
+      throw new UsageError(`--${gpus.error}`)
+    queue.gpus = gpus
+  }
+  if (values.redis !== undefined) {
+    if (values.redis !== '') checkRedisUrl(values.redis)
+    queue.redis = values.redis === '' ? null : values.redis
   }
   // Another scheduler on this data folder is an ApiError (illegal-state), shown as usage.
-  const core: Core = openCore(values['data-dir'], { scheduler: true, concurrency })
+  const core: Core = openCore(values['data-dir'], { scheduler: true, queue })
   const scheduler = core.scheduler
   if (!scheduler) throw new Error('internal: no scheduler')
   const reporters = new Map<string, ProgressReporter>()

@@ -131,27 +131,7 @@ export class Fleet {
 
   /** The workers whose heartbeat is current. */
   async workers(): Promise<WorkerBeat[]> {
-    const keys: string[] = []
-    let cursor = '0'
-    // SCAN, bounded: a fleet has tens of workers, not millions.
-    for (let i = 0; i < 100; i++) {
-      const [next, found] = await this.redis.scan(cursor, 'MATCH', WORKER_KEY_PATTERN, 'COUNT', 100)
-      keys.push(...found)
-      cursor = next
-      if (cursor === '0') break
-    }
-    if (keys.length === 0) return []
-    const values = await this.redis.mget(...keys)
-    const beats: WorkerBeat[] = []
-    for (const v of values) {
-      if (v === null) continue
-      try {
-        beats.push(JSON.parse(v) as WorkerBeat)
-      } catch {
-        // a malformed beat is ignored (and expires)
-      }
-    }
-    return beats.sort((a, b) => a.name.localeCompare(b.name))
+    return readBeats(this.redis)
   }
 
   /**
@@ -377,6 +357,51 @@ export class Fleet {
     this.stopped = true
     await Promise.allSettled([this.reports.close(), this.runs.close()])
     this.redis.disconnect()
+  }
+}
+
+/** The heartbeats in Redis: the workers alive now, by name. */
+async function readBeats(redis: Redis): Promise<WorkerBeat[]> {
+  const keys: string[] = []
+  let cursor = '0'
+  // SCAN, bounded: a fleet has tens of workers, not millions.
+  for (let i = 0; i < 100; i++) {
+    const [next, found] = await redis.scan(cursor, 'MATCH', WORKER_KEY_PATTERN, 'COUNT', 100)
+    keys.push(...found)
+    cursor = next
+    if (cursor === '0') break
+  }
+  if (keys.length === 0) return []
+  const beats: WorkerBeat[] = []
+  for (const v of await redis.mget(...keys)) {
+    if (v === null) continue
+    try {
+      beats.push(JSON.parse(v) as WorkerBeat)
+    } catch {
+      // a malformed beat is ignored (and expires)
+    }
+  }
+  return beats.sort((a, b) => a.name.localeCompare(b.name))
+}
+
+/**
+ * The workers on a Redis this process does not dispatch to (the app reading a fleet that another
+ * process's scheduler runs): a short-lived connection that gives up after a few seconds.
+ */
+export async function readWorkers(redisUrl: string): Promise<WorkerBeat[]> {
+  const redis = new Redis({
+    ...redisOptions(redisUrl),
+    maxRetriesPerRequest: 1,
+    connectTimeout: 3000,
+    retryStrategy: () => null,
+    lazyConnect: true,
+  })
+  redis.on('error', () => {})
+  try {
+    await redis.connect()
+    return await readBeats(redis)
+  } finally {
+    redis.disconnect()
   }
 }
 

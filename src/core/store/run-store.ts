@@ -12,7 +12,12 @@ import { createHash, randomInt } from 'node:crypto'
 import { existsSync, mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import Database from 'better-sqlite3'
-import type { Placement, RunOwner } from '@shared/api/types'
+import {
+  DEFAULT_QUEUE_SETTINGS,
+  type Placement,
+  type QueueSettings,
+  type RunOwner,
+} from '@shared/api/types'
 import { validateExperimentConfig, type ExperimentConfig } from '@shared/config/experiment'
 import { configIdentity } from '@shared/grid'
 import { metricPoints } from '@shared/metrics'
@@ -612,6 +617,25 @@ export class RunStore {
   /** Whether the queue is paused: queued runs wait; running ones go on. Shared by all processes. */
   queuePaused(): boolean {
     return this.guard(() => this.settingsSql.get.get(SETTING_KEYS.queuePaused) === 'true')
+  }
+
+  /** The queue's saved settings (slots, GPUs, Redis), defaults filled in. */
+  queueSettings(): QueueSettings {
+    return this.guard(() => {
+      const raw = this.settingsSql.get.get(SETTING_KEYS.queue)
+      if (raw === undefined) return DEFAULT_QUEUE_SETTINGS
+      try {
+        return { ...DEFAULT_QUEUE_SETTINGS, ...(JSON.parse(raw) as Partial<QueueSettings>) }
+      } catch {
+        return DEFAULT_QUEUE_SETTINGS
+      }
+    })
+  }
+
+  setQueueSettings(settings: QueueSettings): void {
+    this.write(() => {
+      this.settingsSql.set.run(SETTING_KEYS.queue, JSON.stringify(settings))
+    })
   }
 
   setQueuePaused(paused: boolean): void {

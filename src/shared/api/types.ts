@@ -124,3 +124,46 @@ export interface Artifact {
   /** The epoch a checkpoint was taken after; null for other kinds. */
   readonly epoch: number | null
 }
+
+/**
+ * How the data folder's queue runs, as saved in its settings (the app's Queue view, or
+ * `queue start --concurrency/--gpus/--redis`, which override them for one process).
+ */
+export interface QueueSettings {
+  /** Trainers at once on this machine when it uses no GPUs. */
+  readonly concurrency: number
+  /** One trainer per listed GPU (CUDA_VISIBLE_DEVICES), every GPU PyTorch sees (`auto`), or none. */
+  readonly gpus: 'auto' | readonly number[] | null
+  /** Remote workers through this Redis (redis:// or rediss://), or none. */
+  readonly redis: string | null
+}
+
+export const DEFAULT_QUEUE_SETTINGS: QueueSettings = { concurrency: 1, gpus: null, redis: null }
+
+/** One local training slot: a CPU slot, or one GPU. */
+export interface SlotInfo {
+  readonly id: string
+  readonly gpu: GpuInfo | null
+}
+
+/**
+ * `--gpus` as text: `auto` (every GPU PyTorch sees), `none`, or indices `0,1,3`. Returns the
+ * setting, or a message saying what is wrong.
+ */
+export function parseGpuList(text: string): QueueSettings['gpus'] | { readonly error: string } {
+  const t = text.trim().toLowerCase()
+  if (t === 'auto') return 'auto'
+  if (t === 'none' || t === '') return null
+  const parts = t.split(',').map((p) => p.trim())
+  if (parts.every((p) => /^\d{1,2}$/.test(p))) {
+    const indices = [...new Set(parts.map(Number))]
+    return indices
+  }
+  return {
+    error: `gpus must be auto, none, or GPU indices like 0,1,3 (got ${JSON.stringify(text)})`,
+  }
+}
+
+/** The setting as text, the way parseGpuList reads it. */
+export const gpuListText = (gpus: QueueSettings['gpus']): string =>
+  gpus === null ? 'none' : gpus === 'auto' ? 'auto' : gpus.join(',')
