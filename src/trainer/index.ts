@@ -45,13 +45,15 @@ const send = (message: Unstamped<TrainerMessage>): void => {
   else process.stdout.write(JSON.stringify(stamped) + '\n')
 }
 
+// A stop request is a flag checked before every step, and an abort of whatever is loading.
 let stopRequested = false
-process.on('SIGTERM', () => {
+const stopController = new AbortController()
+const requestStop = (): void => {
   stopRequested = true
-})
-process.on('SIGINT', () => {
-  stopRequested = true
-})
+  stopController.abort(new Error('the run was asked to stop'))
+}
+process.on('SIGTERM', requestStop)
+process.on('SIGINT', requestStop)
 
 // Exit when the parent is gone: the IPC channel closes, or (standalone) we are re-parented.
 const parentPid = process.ppid
@@ -88,7 +90,7 @@ async function main(): Promise<number> {
   }
   runId = job.runId
   try {
-    const control = { stopRequested: () => stopRequested }
+    const control = { stopRequested: () => stopRequested, signal: stopController.signal }
     const choice = await chooseEngine(job.config)
     const final =
       choice.engine === 'torch'

@@ -27,13 +27,26 @@ export function torchTrainerScript(): string {
   throw new Error('resources/engines/torch/trainer.py is missing from this installation')
 }
 
+export interface CudaMemory {
+  readonly freeBytes: number
+  readonly totalBytes: number
+}
+
 export interface TorchProbe {
   readonly python: string
   readonly torch: string
   readonly cuda: boolean
   readonly device: string
   readonly threads: number
+  /** Device 0's free and total memory when probed (null: no CUDA, or torch cannot say). */
+  readonly cudaMemory: CudaMemory | null
 }
+
+const isCudaMemory = (v: unknown): v is CudaMemory =>
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as CudaMemory).freeBytes === 'number' &&
+  typeof (v as CudaMemory).totalBytes === 'number'
 
 export interface ProbeOutcome {
   readonly found: TorchProbe | null
@@ -54,9 +67,9 @@ export async function probeTorch(env: NodeJS.ProcessEnv = process.env): Promise<
     if (!python) continue
     try {
       const { stdout } = await execFileAsync(python, [script, '--probe'], { timeout: 60_000 })
-      const probe = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Partial<TorchProbe> & {
-        torch?: string | null
-      }
+      const probe = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Partial<
+        Omit<TorchProbe, 'cudaMemory'>
+      > & { torch?: string | null; cudaMemory?: unknown }
       if (typeof probe.torch === 'string') {
         return {
           found: {
@@ -65,6 +78,7 @@ export async function probeTorch(env: NodeJS.ProcessEnv = process.env): Promise<
             cuda: probe.cuda === true,
             device: probe.device ?? 'cpu',
             threads: probe.threads ?? 1,
+            cudaMemory: isCudaMemory(probe.cudaMemory) ? probe.cudaMemory : null,
           },
           tried,
         }

@@ -14,6 +14,7 @@ import { createInterface } from 'node:readline'
 import { promisify } from 'node:util'
 import { layerTable } from '@shared/architecture'
 import type { ExperimentConfig } from '@shared/config/experiment'
+import { ENGINE_MEMORY_MODELS } from '@shared/memory-fit'
 import {
   isTerminal,
   type SkippedBackend,
@@ -23,7 +24,8 @@ import {
   type Unstamped,
 } from '@shared/protocol/trainer'
 import { datasetCacheFile } from '../../data/cache-file'
-import type { Emit, TrainControl } from '../tfjs/train'
+import { gpuLimit, ramLimit, refuseIfTooBig } from '../memory'
+import { CANCELLED_BEFORE_START, loadUnlessStopped, type Emit, type TrainControl } from '../control'
 import { torchTrainerScript, type TorchProbe } from './python'
 
 const execFileAsync = promisify(execFile)
@@ -35,6 +37,26 @@ const execFileAsync = promisify(execFile)
 function torchThreads(): number | null {
   const n = Number(process.env['NIN_LAB_TORCH_THREADS'])
   return Number.isInteger(n) && n > 0 ? n : null
+}
+
+/**
+ * Refuses, before the dataset or PyTorch is touched, a run whose step will not fit: in the free
+ * GPU memory the probe saw on CUDA, in the RAM available on the CPU. Returns a note when it
+ * cannot check (CUDA, but torch cannot report its memory).
+ */
+export function checkTorchMemory(config: ExperimentConfig, probe: TorchProbe): string | null {
+  const layers = layerTable(config.model)
+  const { train, model } = config
+  if (!probe.cuda) {
+    refuseIfTooBig(layers, train, model.inputSize, ENGINE_MEMORY_MODELS.torchCpu, [ramLimit()])
+    return null
+  }
+  if (!probe.cudaMemory)
+    return `GPU memory is not checked before this run: PyTorch ${probe.torch} cannot report it`
+  refuseIfTooBig(layers, train, model.inputSize, ENGINE_MEMORY_MODELS.torchCuda, [
+    gpuLimit(probe.cudaMemory),
+  ])
+  return null
 }
 
 const unstamp = <T extends TrainerMessage>(m: T): Unstamped<T> => {
@@ -50,12 +72,18 @@ export async function trainTorch(
   skipped: readonly SkippedBackend[],
 ): Promise<Unstamped<TerminalMessage>> {
   const { config } = job
-  const cache = await datasetCacheFile({
-    dataset: config.data.dataset,
-    path: config.data.path,
-    dataDir: job.dataDir,
-    log: (message) => emit({ type: 'log', level: 'info', message }),
-  })
+  const unchecked = checkTorchMemory(config, probe)
+  if (unchecked) emit({ type: 'log', level: 'info', message: unchecked })
+  const cache = await loadUnlessStopped(control, (signal) =>
+    datasetCacheFile({
+      dataset: config.data.dataset,
+      path: config.data.path,
+      dataDir: job.dataDir,
+      log: (message) => emit({ type: 'log', level: 'info', message }),
+      signal,
+    }),
+  )
+  if (cache === null) return CANCELLED_BEFORE_START
   const jobFile = join(job.runDir, 'torch-job.json')
   writeFileSync(
     jobFile,
@@ -130,6 +158,7 @@ export async function measureTorchThroughput(
   probe: TorchProbe,
   opts: { steps: number; warmup: number },
 ): Promise<Record<string, unknown>> {
+  checkTorchMemory(config, probe)
   const dir = mkdtempSync(join(tmpdir(), 'nin-lab-torch-bench-'))
   try {
     const jobFile = join(dir, 'job.json')
