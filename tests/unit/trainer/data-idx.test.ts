@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process'
 import {
-  createWriteStream,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -11,36 +10,12 @@ import {
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { pipeline } from 'node:stream/promises'
-import { createGzip, gzipSync } from 'node:zlib'
+import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DataError, loadDatasets, loadIdxFolder } from '@trainer/data'
 import { findFashionMnistPackage } from '@trainer/data/embedded'
 import { IDX_MAX_BYTES } from '@trainer/data/idx'
-
-// IDX files are written here by hand (big-endian headers, as in the official format) from a
-// slice of the real data, so the reader is checked against the format, not against itself.
-function idxImages(
-  images: Uint8Array,
-  count: number,
-  rows: number,
-  cols: number,
-  magic = 2051,
-): Buffer {
-  const header = Buffer.alloc(16)
-  header.writeUInt32BE(magic, 0)
-  header.writeUInt32BE(count, 4)
-  header.writeUInt32BE(rows, 8)
-  header.writeUInt32BE(cols, 12)
-  return Buffer.concat([header, images])
-}
-
-function idxLabels(labels: Uint8Array, magic = 2049): Buffer {
-  const header = Buffer.alloc(8)
-  header.writeUInt32BE(magic, 0)
-  header.writeUInt32BE(labels.length, 4)
-  return Buffer.concat([header, labels])
-}
+import { IDX_NAMES, gzipWithZeros, idxImages, idxLabels } from '../../helpers/idx'
 
 interface Slice {
   images: Uint8Array
@@ -100,12 +75,7 @@ function validFiles(): Files {
   }
 }
 
-const NAMES = {
-  trainImages: 'train-images-idx3-ubyte',
-  trainLabels: 'train-labels-idx1-ubyte',
-  testImages: 't10k-images-idx3-ubyte',
-  testLabels: 't10k-labels-idx1-ubyte',
-} as const
+const NAMES = IDX_NAMES
 
 function writeFolder(
   files: Files,
@@ -272,21 +242,6 @@ describe('IDX loader', () => {
     )
   })
 })
-
-/**
- * A gzip file whose stream starts with `head` and goes on with `zeros` zero bytes: a gzip bomb
- * when zeros is large (deflate turns 1 MB of zeros into 1 KB), written as a stream so the test
- * never holds the inflated bytes itself.
- */
-async function gzipWithZeros(file: string, head: Buffer, zeros: number): Promise<void> {
-  async function* content(): AsyncGenerator<Buffer> {
-    yield head
-    const chunk = Buffer.alloc(1 << 20)
-    for (let left = zeros; left > 0; left -= chunk.length)
-      yield left >= chunk.length ? chunk : chunk.subarray(0, left)
-  }
-  await pipeline(content, createGzip({ level: 9 }), createWriteStream(file))
-}
 
 // A data file that is not what it claims must be refused at once, before it costs memory or
 // hangs the trainer: each case below used to read until the machine ran out of memory (a

@@ -191,7 +191,9 @@ export async function trainTfjs(
     let epoch = 0
     let step = 0
     if (job.resume) {
-      const restored = await restoreLatestCheckpoint(job.runDir, net, optimizer)
+      const restored = await restoreLatestCheckpoint(job.runDir, net, optimizer, (message) =>
+        emit({ type: 'log', level: 'warn', message }),
+      )
       if (restored) {
         ;({ epoch, step } = restored)
         emit({
@@ -283,7 +285,7 @@ export async function trainTfjs(
     }
     // A run resumed after its last epoch has no evaluation yet: do it now.
     last ??= await evaluate(net, testSet, train.batchSize, model.inputSize, model.numClasses)
-    const modelPath = await saveModel(job.runDir, net, layers, config)
+    const modelPath = await saveModel(job.runDir, net, layers, config, epoch)
     return {
       type: 'finished',
       epochs: epoch,
