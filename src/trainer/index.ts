@@ -97,7 +97,8 @@ async function main(): Promise<number> {
         ? await trainTorch(job, send, control, choice.probe, choice.skipped)
         : await trainTfjs(job, send, control, choice.skipped)
     send(final)
-    return 0
+    // Exit 1 after `failed` whichever engine reported it (a PyTorch failure arrives as a message).
+    return final.type === 'failed' ? 1 : 0
   } catch (err) {
     if (err instanceof EngineCrash) {
       console.error(err.message)

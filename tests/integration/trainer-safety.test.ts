@@ -393,7 +393,7 @@ async function killedRun(
     '--set',
     `engine=${engine}`,
     '--set',
-    'data.trainLimit=320',
+    'data.trainLimit=160',
     '--set',
     'data.testLimit=100',
     '--set',
@@ -518,7 +518,11 @@ describe('a full disk during a checkpoint', () => {
         mounts.push(disk)
         const runDir = join(disk, 'run')
         mkdirSync(runDir)
-        const cfg = config('small-28', { engine, train: { seed: engine === 'tfjs' ? 21 : 22 } })
+        const cfg = config('small-28', {
+          engine,
+          data: { trainLimit: 128, testLimit: 50 },
+          train: { seed: engine === 'tfjs' ? 21 : 22 },
+        })
         const first = startTrainer(job(`full-${engine}`, cfg, runDir))
         expect(await first.exited, first.stderr()).toBe(1)
         const messages = first.messages()

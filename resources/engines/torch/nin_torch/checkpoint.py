@@ -15,6 +15,7 @@ function of (seed, epoch, step).
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -93,7 +94,12 @@ def _save_json(path: str, value: Any) -> None:
 
 
 def _save_torch(path: str, value: Any) -> None:
-    write_file_durable(path, lambda f: torch.save(value, f))
+    # Serialised in memory first (a checkpoint is tens of MB at most): torch.save writing into a
+    # file that hits a full disk aborts the whole process from its zip writer's destructor
+    # (std::terminate), where an ordinary OSError is what the caller can report.
+    buffer = io.BytesIO()
+    torch.save(value, buffer)
+    write_file_durable(path, lambda f: f.write(buffer.getbuffer()))
 
 
 def save_checkpoint(
