@@ -1,5 +1,5 @@
 // How fast Compare draws 20 runs × 5,000 points per curve in Chromium: from the click on
-// "Compare" to the charts painted (performance marks set by CompareView), median of 5, plus how
+// "Compare" to the charts painted (performance marks set by useComparison), median of 5, plus how
 // much of it is fetching the metrics. The runs are synthetic (seeded straight into the store):
 // this measures the UI, not training.
 import { mkdtempSync } from 'node:fs'

@@ -4,7 +4,6 @@
  */
 import { ApiError } from '@shared/api/contract'
 import { ConfigError } from '@shared/config/experiment'
-import { StoreError } from '@core/store'
 import { benchCommand, benchHelp } from './commands/bench'
 import { queueCommand, queueHelp } from './commands/queue'
 import { lsCommand, lsHelp, showCommand, showHelp } from './commands/runs'
@@ -55,19 +54,14 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(rest)
   } catch (err) {
-    if (err instanceof ApiError && err.code !== 'internal' && err.code !== 'unavailable') {
+    // Refusals through the core's door: bad input is exit 2, a failure of this machine exit 1.
+    if (err instanceof ApiError && err.code !== 'internal') {
       console.error(`nin-lab ${name}: ${err.message}`)
-      return 2
+      return err.code === 'unavailable' ? 1 : 2
     }
     if (err instanceof ConfigError || err instanceof UsageError) {
       console.error(`nin-lab ${name}: ${err.message}`)
       return 2
-    }
-    if (err instanceof StoreError) {
-      console.error(`nin-lab ${name}: ${err.message}`)
-      return err.code === 'not-found' || err.code === 'illegal-state' || err.code === 'invalid'
-        ? 2
-        : 1
     }
     // parseArgs reports unknown options with a code; those are usage errors too.
     const code = (err as { code?: string }).code

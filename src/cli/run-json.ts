@@ -1,11 +1,12 @@
 /**
  * The JSON shape of one run on the command line (`run --json`, `show --json`):
- * {"id","name","status","engine","backend","params","epochs":[{"epoch","trainLoss","trainAcc",
- * "testLoss","testAcc","seconds","examplesPerSec"}]}, epochs numbered from 1.
+ * {"id","name","status","engine","backend","params","createdAt","startedAt","finishedAt",
+ * "epochs":[{"epoch","trainLoss","trainAcc","testLoss","testAcc","seconds","examplesPerSec"}]},
+ * epochs numbered from 1, times as ISO 8601 (null when not yet).
  */
+import type { RunDetail } from '@shared/api/contract'
 import type { Run } from '@shared/api/types'
 import type { EpochSummary } from '@shared/protocol/trainer'
-import type { RunStore } from '@core/store'
 
 export interface RunJson {
   readonly id: string
@@ -14,11 +15,16 @@ export interface RunJson {
   readonly engine: string | null
   readonly backend: string | null
   readonly params: number | null
-  readonly epochs: EpochSummary[]
+  readonly createdAt: string
+  readonly startedAt: string | null
+  readonly finishedAt: string | null
+  readonly epochs: readonly EpochSummary[]
   readonly error?: string
 }
 
-export function runJson(store: RunStore, run: Run): RunJson {
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString())
+
+export function runJson({ run, epochs }: RunDetail): RunJson {
   return {
     id: run.id,
     name: run.name,
@@ -26,7 +32,10 @@ export function runJson(store: RunStore, run: Run): RunJson {
     engine: run.engine,
     backend: run.backend,
     params: run.params,
-    epochs: store.epochRows(run.id),
+    createdAt: new Date(run.createdAt).toISOString(),
+    startedAt: iso(run.startedAt),
+    finishedAt: iso(run.finishedAt),
+    epochs,
     ...(run.error ? { error: run.error } : {}),
   }
 }

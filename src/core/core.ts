@@ -1,21 +1,23 @@
 /**
  * The core: the API contract (src/shared/api/contract.ts) implemented over the run store and
- * the scheduler. Every client goes through `call` — the CLI in-process, the web server over
- * HTTP, the desktop app through its relay — so every request is validated here, once.
+ * the scheduler. Every client goes through `call` — the CLI in-process (`core.api`), the web
+ * server over HTTP, the desktop app through its relay — so every request is validated here,
+ * once, and every rule the contract enforces lives behind this one door.
+ *
+ * This file only opens the pieces and dispatches; each concern has its own module: live
+ * progress (progress.ts), time estimates and benchmarks (estimates.ts), reports
+ * (reports/files.ts), the queue (queue/scheduler.ts), persistence (store/).
  */
 import { EventEmitter } from 'node:events'
-import { execFile } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { basename, extname, join } from 'node:path'
-import { layerTable } from '@shared/architecture'
+import { rmSync } from 'node:fs'
 import {
   ApiError,
+  CONFIRM_GRID_RUNS,
   isMethodName,
+  MAX_GRID_RUNS,
+  QUEUE_PAGE,
   validateParams,
   type ApiEvents,
-  type ApiMethods,
-  type EpochEstimate,
   type EventName,
   type MethodName,
   type Params,
@@ -24,37 +26,21 @@ import {
   type RunDetail,
   type RunProgress,
 } from '@shared/api/contract'
-import type { Run } from '@shared/api/types'
-import {
-  ConfigError,
-  parseExperimentConfig,
-  type ExperimentConfig,
-} from '@shared/config/experiment'
-import { costTotals } from '@shared/cost'
+import { ConfigError } from '@shared/config/experiment'
 import { expandGrid } from '@shared/grid'
-import type { StartedMessage, StepMessage, TrainerMessage } from '@shared/protocol/trainer'
-import { buildReport } from './reports/build'
-import { exportReport } from './reports/export'
-import { PdfUnavailableError } from './reports/pdf'
+import { Estimates } from './estimates'
+import { LiveProgress } from './progress'
+import { isAlive } from './queue/process-identity'
 import { Scheduler } from './queue/scheduler'
 import { lockHolder, SchedulerLockError } from './queue/scheduler-lock'
+import { reportFiles } from './reports/files'
 import { RunStore, StoreError } from './store'
-import { trainerEntry } from './queue/trainer-process'
-import { promisify } from 'node:util'
-
-const execFileAsync = promisify(execFile)
-
-const MIME_TYPES: Record<string, string> = {
-  '.html': 'text/html',
-  '.md': 'text/markdown',
-  '.csv': 'text/csv',
-  '.json': 'application/json',
-  '.pdf': 'application/pdf',
-  '.png': 'image/png',
-}
 
 type Handlers = { [M in MethodName]: (params: Params<M>) => Result<M> | Promise<Result<M>> }
 type CoreEvents = { [E in EventName]: [payload: ApiEvents[E]] }
+
+/** The typed in-process client: one async function per method, as every transport has. */
+export type CoreApi = { [M in MethodName]: (params: Params<M>) => Promise<Result<M>> }
 
 export interface CoreOptions {
   readonly dataDir: string
@@ -67,23 +53,34 @@ export interface CoreOptions {
   readonly concurrency?: number
 }
 
-/** Live progress of runs trained by this process's scheduler. */
-interface Live {
-  started: StartedMessage | null
-  lastStep: StepMessage | null
-  secondsPerStep: number | null
-}
-
 export class Core extends EventEmitter<CoreEvents> {
   readonly store: RunStore
   readonly scheduler: Scheduler | null
-  private readonly live = new Map<string, Live>()
+  private readonly progress: LiveProgress
+  private readonly estimates: Estimates
   private readonly handlers: Handlers
 
+  /**
+   * Opens the data folder's store and, when asked, its scheduler. A store that cannot be opened
+   * and a scheduler lock another process holds come out as ApiErrors, like every other refusal.
+   */
   constructor(private readonly options: CoreOptions) {
     super()
-    this.store = RunStore.open(options.dataDir)
-    this.scheduler = this.startScheduler()
+    try {
+      this.store = RunStore.open(options.dataDir)
+    } catch (err) {
+      throw toApiError(err)
+    }
+    this.progress = new LiveProgress(this.store)
+    this.estimates = new Estimates(this.store)
+    try {
+      this.scheduler = this.startScheduler()
+    } catch (err) {
+      this.store.close()
+      throw err instanceof SchedulerLockError
+        ? new ApiError('illegal-state', err.message)
+        : toApiError(err)
+    }
     this.handlers = this.makeHandlers()
   }
 
@@ -100,63 +97,23 @@ export class Core extends EventEmitter<CoreEvents> {
       throw err
     }
     scheduler.on('runStarted', (run) => {
-      this.live.set(run.id, { started: null, lastStep: null, secondsPerStep: null })
+      this.progress.track(run.id)
       this.emit('runStarted', { run })
     })
-    scheduler.on('message', (runId, m) => this.onMessage(runId, m))
+    scheduler.on('message', (runId, m) => {
+      if (!this.progress.observe(runId, m) || (m.type !== 'step' && m.type !== 'epoch')) return
+      const progress = this.progress.of(runId)
+      if (progress) this.emit('runProgress', { runId, progress, message: m })
+    })
     scheduler.on('runFinished', (run) => {
-      this.live.delete(run.id)
+      this.progress.forget(run.id)
       this.emit('runFinished', { run })
     })
-    scheduler.on('queueChanged', () =>
-      this.emit('queueChanged', { paused: this.store.queuePaused() }),
-    )
+    scheduler.on('queueChanged', () => this.queueChanged())
+    // Problems the scheduler survived go to the host's log; a halt also shows in queueState.
+    scheduler.on('warning', (message) => console.error(`nin-lab: ${message}`))
+    scheduler.on('halted', (halt) => console.error(`nin-lab: ${halt.reason}`))
     return scheduler
-  }
-
-  private onMessage(runId: string, m: TrainerMessage): void {
-    const live = this.live.get(runId)
-    if (!live) return
-    if (m.type === 'started') live.started = m
-    if (m.type === 'step') {
-      if (live.lastStep && m.step > live.lastStep.step) {
-        const dt = (m.time - live.lastStep.time) / 1000 / (m.step - live.lastStep.step)
-        live.secondsPerStep =
-          live.secondsPerStep === null ? dt : 0.9 * live.secondsPerStep + 0.1 * dt
-      }
-      live.lastStep = m
-    }
-    if (m.type === 'step' || m.type === 'epoch') {
-      const progress = this.progressOf(runId)
-      if (progress) this.emit('runProgress', { runId, progress, message: m })
-    }
-  }
-
-  /** Progress of a running run: live when this process trains it, else from its log. */
-  private progressOf(runId: string): RunProgress | null {
-    const live = this.live.get(runId)
-    const started = live?.started ?? this.store.latestEvent(runId, 'started')?.message ?? null
-    if (!started) return null
-    const step = live?.lastStep ?? this.store.latestEvent(runId, 'step')?.message ?? null
-    const secondsPerStep =
-      live?.secondsPerStep ??
-      (step && step.examplesPerSec > 0
-        ? this.store.requireRun(runId).config.train.batchSize / step.examplesPerSec
-        : null)
-    const epoch = step?.epoch ?? started.startEpoch + 1
-    const stepInEpoch = step?.stepInEpoch ?? 0
-    const remaining =
-      (started.epochs - epoch) * started.stepsPerEpoch + (started.stepsPerEpoch - stepInEpoch)
-    return {
-      epoch,
-      epochs: started.epochs,
-      stepInEpoch,
-      stepsPerEpoch: started.stepsPerEpoch,
-      loss: step?.loss ?? null,
-      examplesPerSec: step?.examplesPerSec ?? null,
-      etaSeconds: secondsPerStep === null ? null : remaining * secondsPerStep,
-      backend: started.backend,
-    }
   }
 
   /** Validates and dispatches one request. Errors come out as ApiError with a clear message. */
@@ -170,24 +127,46 @@ export class Core extends EventEmitter<CoreEvents> {
     }
   }
 
-  /** The typed in-process client (what the CLI uses). */
-  readonly api = new Proxy({} as { [M in MethodName]: (p: Params<M>) => Promise<Result<M>> }, {
+  /** The typed in-process client (what the CLI uses): the same door as every transport. */
+  readonly api = new Proxy({} as CoreApi, {
     get: (_target, method: string) => (params: unknown) => this.call(method, params),
   })
 
-  private queueState(): QueueState {
+  private queueChanged(): void {
+    this.emit('queueChanged', { paused: this.store.queuePaused() })
+  }
+
+  private queueState(limit = QUEUE_PAGE): QueueState {
     const running = this.store.listRuns({ status: ['running'] })
-    const queued = this.store.queue()
     const progress: Record<string, RunProgress> = {}
     for (const run of running) {
-      const p = this.progressOf(run.id)
+      const p = this.progress.of(run.id)
       if (p) progress[run.id] = p
     }
     return {
       paused: this.store.queuePaused(),
       schedulerRunning: this.scheduler !== null || lockHolder(this.options.dataDir) !== null,
-      runs: [...running, ...queued],
+      halted: this.scheduler?.halt ?? null,
+      runs: [...running, ...this.store.queue({ limit })],
+      queuedTotal: this.store.queuedCount(),
       progress,
+    }
+  }
+
+  private runDetail(id: string): RunDetail {
+    const run = this.store.requireRun(id)
+    const finished = this.store.latestEvent(id, 'finished')?.message
+    const started = this.store.latestEvent(id, 'started')?.message
+    return {
+      run,
+      classNames: finished?.classNames ?? null,
+      perClassAccuracy: finished?.perClassAccuracy ?? null,
+      confusion: finished?.confusion ?? null,
+      progress: run.status === 'running' ? this.progress.of(id) : null,
+      skippedBackends: started?.skipped ?? [],
+      epochs: this.store.epochRows(id),
+      runDir: this.store.runDir(id),
+      artifacts: this.store.artifacts(id),
     }
   }
 
@@ -195,21 +174,9 @@ export class Core extends EventEmitter<CoreEvents> {
     const store = this.store
     return {
       listRuns: (p) => store.listRuns({ status: p.status, experiment: p.experiment }),
-      getRun: (p): RunDetail => {
-        const run = store.requireRun(p.id)
-        const finished = store.latestEvent(p.id, 'finished')?.message
-        const started = store.latestEvent(p.id, 'started')?.message
-        return {
-          run,
-          classNames: finished?.classNames ?? null,
-          perClassAccuracy: finished?.perClassAccuracy ?? null,
-          confusion: finished?.confusion ?? null,
-          progress: run.status === 'running' ? this.progressOf(p.id) : null,
-          skippedBackends: started?.skipped ?? [],
-        }
-      },
+      getRun: (p) => this.runDetail(p.id),
       getMetrics: (p) => {
-        const out: Record<string, Record<string, ReturnType<RunStore['metricSeries']>>> = {}
+        const out: Result<'getMetrics'> = {}
         for (const id of p.ids) {
           store.requireRun(id)
           out[id] = Object.fromEntries(p.names.map((name) => [name, store.metricSeries(id, name)]))
@@ -221,65 +188,57 @@ export class Core extends EventEmitter<CoreEvents> {
         return store.events(p.id, { afterSeq: p.afterSeq, limit: p.limit })
       },
       listExperiments: () => store.listExperiments(),
-      queueState: () => this.queueState(),
+      queueState: (p) => this.queueState(p.limit),
       addRuns: (p) => {
+        checkGridSize(p)
         const { configs } = expandGrid(p.base, p.axes, p.seeds)
         const result = store.addRuns(p.experiment, configs, { priority: p.priority })
         if (result.added.length > 0) {
           this.emit('runQueued', { runs: result.added })
-          this.emit('queueChanged', { paused: store.queuePaused() })
+          this.queueChanged()
         }
         return result
       },
       pauseQueue: () => {
         store.setQueuePaused(true)
-        this.emit('queueChanged', { paused: true })
+        this.queueChanged()
         return this.queueState()
       },
       resumeQueue: () => {
+        this.scheduler?.resume()
         store.setQueuePaused(false)
-        this.emit('queueChanged', { paused: false })
+        this.queueChanged()
         return this.queueState()
       },
       reorderRun: (p) => {
         store.reorder(p.id, p.index)
-        this.emit('queueChanged', { paused: store.queuePaused() })
+        this.queueChanged()
         return this.queueState()
       },
       cancelRun: (p) => {
-        const before = store.requireRun(p.id)
         const run = store.cancel(p.id)
-        // The scheduler that owns a running run notices the status within a poll; stopping its
-        // trainer directly (same host) makes that immediate.
-        if (before.status === 'running' && before.pid !== null) {
-          try {
-            process.kill(before.pid, 'SIGTERM')
-          } catch {
-            // already gone
-          }
-        }
+        // A run this process trains stops now; one trained by another scheduler process stops
+        // when that scheduler sees the status (within its poll). Only a scheduler signals its
+        // own trainers: a pid in the database is never signalled on its word alone.
+        this.scheduler?.stopRun(p.id, 'cancel')
         this.emit('runChanged', { run })
-        this.emit('queueChanged', { paused: store.queuePaused() })
+        this.queueChanged()
         return run
       },
       retryRun: (p) => {
+        // A run left `running` by a process that died (e.g. while its disk was full) can be
+        // retried too: its owner is checked by identity, so a live run is never taken over.
+        store.releaseOrphan(p.id, isAlive)
         const run = store.retry(p.id)
         this.emit('runChanged', { run })
-        this.emit('queueChanged', { paused: store.queuePaused() })
+        this.queueChanged()
         return run
       },
       deleteRuns: (p) => {
-        for (const id of p.ids) {
-          if (store.requireRun(id).status === 'running') {
-            throw new ApiError(
-              'illegal-state',
-              `run ${id} is training: cancel it before deleting it`,
-            )
-          }
-        }
+        // The store refuses runs that cannot be deleted (src/shared/run-state.ts canDelete).
         const folders = store.delete(p.ids)
         for (const folder of folders) rmSync(folder, { recursive: true, force: true })
-        this.emit('queueChanged', { paused: store.queuePaused() })
+        this.queueChanged()
         return { deleted: p.ids }
       },
       setNotes: (p) => {
@@ -292,135 +251,11 @@ export class Core extends EventEmitter<CoreEvents> {
         this.emit('runChanged', { run })
         return run
       },
-      estimateEpoch: (p) => this.estimateEpoch(p.config),
-      measureEpoch: (p) => this.measureEpoch(p.config),
-      exportReport: (p) => {
-        if (p.ids.length === 0)
-          throw new ApiError('invalid-params', 'ids must name at least one run')
-        const report = buildReport(store, p.ids, { title: p.title })
-        const dir = mkdtempSync(join(tmpdir(), 'nin-lab-export-'))
-        try {
-          const stem = `nin-lab-report-${report.createdAt.slice(0, 10)}`
-          let written: string[]
-          try {
-            written = exportReport(report, p.format, join(dir, `${stem}.${p.format}`))
-          } catch (err) {
-            if (err instanceof PdfUnavailableError) throw new ApiError('unavailable', err.message)
-            throw err
-          }
-          return {
-            files: written.map((file) => ({
-              name: basename(file),
-              mimeType: MIME_TYPES[extname(file)] ?? 'application/octet-stream',
-              base64: readFileSync(file).toString('base64'),
-            })),
-          }
-        } finally {
-          rmSync(dir, { recursive: true, force: true })
-        }
-      },
+      estimateEpoch: (p) => this.estimates.estimateEpoch(p.config),
+      measureEpoch: (p) => this.estimates.measureEpoch(p.config),
+      benchmark: (p) => this.estimates.benchmark(p.config, p),
+      exportReport: (p) => reportFiles(store, p),
     }
-  }
-
-  /**
-   * Expected seconds per epoch, from finished runs on this machine: their measured training
-   * throughput, converted to this config's cost (training FLOPs per image) — throughput in FLOP/s
-   * carries over between NiN variants far better than images/s does.
-   */
-  private estimateEpoch(input: unknown): EpochEstimate {
-    const parsed = parseExperimentConfig(input)
-    if (!parsed.ok) throw new ConfigError(parsed.issues)
-    const config = parsed.value
-    const flopsPerImage = costTotals(layerTable(config.model), config.train).trainFlopsPerImage
-    const images = config.data.trainLimit ?? 60_000
-    const history = this.store
-      .listRuns({ status: ['completed', 'running', 'cancelled', 'interrupted'] })
-      .filter((r) => r.epochsDone > 0 || r.status === 'running')
-    // Prefer runs of similar cost (same input size and batch) on the backend this config asks for.
-    const score = (r: Run): number =>
-      (r.config.model.inputSize === config.model.inputSize ? 2 : 0) +
-      (r.config.train.batchSize === config.train.batchSize ? 1 : 0) +
-      (config.train.backend === 'auto' || r.backend === config.train.backend ? 1 : 0)
-    const samples = history
-      .map((r) => ({ run: r, rate: this.measuredRate(r) }))
-      .filter((s): s is { run: Run; rate: number } => s.rate !== null)
-      .sort((a, b) => score(b.run) - score(a.run) || b.run.createdAt - a.run.createdAt)
-      .slice(0, 5)
-    if (samples.length === 0) {
-      return {
-        secondsPerEpoch: null,
-        imagesPerSecond: null,
-        basis: 'none',
-        backend: null,
-        detail: 'no runs on this machine yet: measure a few steps, or the first run will tell',
-      }
-    }
-    const flopsPerSecond =
-      samples.reduce((sum, s) => sum + s.rate * costOf(s.run.config), 0) / samples.length
-    const imagesPerSecond = flopsPerSecond / flopsPerImage
-    return {
-      secondsPerEpoch: images / imagesPerSecond,
-      imagesPerSecond,
-      basis: 'history',
-      backend: samples[0]?.run.backend ?? null,
-      detail: `from ${samples.length} earlier run${samples.length === 1 ? '' : 's'} on this machine, scaled by training FLOPs`,
-    }
-  }
-
-  /**
-   * Times a few real training steps of the config in a fresh trainer process (the same code path
-   * as `nin-lab bench`), at the config's batch size capped at 64 to bound time and memory.
-   */
-  private async measureEpoch(input: unknown): Promise<EpochEstimate> {
-    const parsed = parseExperimentConfig(input)
-    if (!parsed.ok) throw new ConfigError(parsed.issues)
-    const config = parsed.value
-    const batchSize = Math.min(config.train.batchSize, 64)
-    const dir = mkdtempSync(join(tmpdir(), 'nin-lab-measure-'))
-    try {
-      const file = join(dir, 'config.json')
-      writeFileSync(file, JSON.stringify({ ...config, train: { ...config.train, batchSize } }))
-      const { stdout } = await execFileAsync(
-        process.execPath,
-        [trainerEntry(), '--bench', file, '--steps', '3', '--warmup', '1'],
-        {
-          timeout: 300_000,
-          maxBuffer: 1 << 20,
-        },
-      )
-      const line = stdout.split('\n').find((l) => l.startsWith('RESULT '))
-      if (!line) throw new ApiError('internal', 'the measurement printed no result')
-      const result = JSON.parse(line.slice('RESULT '.length)) as {
-        imgPerS: number
-        backend: string
-        threads: number | null
-      }
-      const images = config.data.trainLimit ?? 60_000
-      const busy = this.store.listRuns({ status: ['running'] }).length > 0
-      return {
-        secondsPerEpoch: images / result.imgPerS,
-        imagesPerSecond: result.imgPerS,
-        basis: 'measured',
-        backend: result.backend,
-        detail:
-          `3 training steps at batch ${batchSize} just timed on ${result.backend}${result.threads ? ` ×${result.threads}` : ''}` +
-          (busy ? ' (while another run was training: expect it faster alone)' : ''),
-      }
-    } catch (err) {
-      if (err instanceof ApiError) throw err
-      const message =
-        (err as { stderr?: string }).stderr?.trim().split('\n').at(-1) ??
-        (err instanceof Error ? err.message : String(err))
-      throw new ApiError('unavailable', `could not measure this config: ${message}`)
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
-    }
-  }
-
-  /** A run's measured training images/s (its latest epoch), or null. */
-  private measuredRate(run: Run): number | null {
-    const epoch = this.store.latestEvent(run.id, 'epoch')?.message
-    return epoch && epoch.examplesPerSec > 0 ? epoch.examplesPerSec : null
   }
 
   async close(): Promise<void> {
@@ -429,8 +264,27 @@ export class Core extends EventEmitter<CoreEvents> {
   }
 }
 
-const costOf = (config: ExperimentConfig): number =>
-  costTotals(layerTable(config.model), config.train).trainFlopsPerImage
+/**
+ * Refuses a grid too big to queue, and asks for confirmation of a big one — before anything is
+ * expanded, so a request naming 10^20 runs costs nothing.
+ */
+function checkGridSize(p: Params<'addRuns'>): void {
+  const runs = p.axes.reduce((n, axis) => n * Math.max(1, axis.values.length), 1) * p.seeds
+  if (runs > MAX_GRID_RUNS) {
+    throw new ApiError(
+      'invalid-params',
+      `this grid has ${runs.toLocaleString('en-US')} runs; at most ${MAX_GRID_RUNS.toLocaleString('en-US')} ` +
+        'can be queued at once: use fewer axis values or seeds, or queue it in parts',
+    )
+  }
+  if (runs > CONFIRM_GRID_RUNS && p.confirm !== true) {
+    throw new ApiError(
+      'needs-confirmation',
+      `this grid queues ${runs.toLocaleString('en-US')} runs (more than ${CONFIRM_GRID_RUNS}): ` +
+        'confirm to queue them (the CLI takes --yes)',
+    )
+  }
+}
 
 /** Maps the store's and the config's errors onto the contract's error codes. */
 export function toApiError(err: unknown): ApiError {
@@ -449,5 +303,3 @@ export function toApiError(err: unknown): ApiError {
   }
   return new ApiError('internal', err instanceof Error ? err.message : String(err))
 }
-
-export type { ApiMethods }

@@ -65,6 +65,9 @@ export const pct = (acc: number | null | undefined, digits = 2): string =>
     ? '—'
     : `${(acc * 100).toFixed(digits)}%`
 
+/** An accuracy as a chart axis label, one decimal at most: 0.5 → "50%", 0.123 → "12.3%". */
+export const pctTick = (acc: number): string => `${+(acc * 100).toFixed(1)}%`
+
 /** Unix ms → "2025-01-31 14:05:09" in local time. */
 export function dateTime(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms)) return '—'

@@ -19,6 +19,9 @@ export const METRICS = {
 
 export type MetricName = (typeof METRICS)[keyof typeof METRICS]
 
+/** Every metric name, for validating requests. */
+export const METRIC_NAMES = Object.values(METRICS) as readonly MetricName[]
+
 export interface MetricPoint {
   readonly name: MetricName
   readonly step: number

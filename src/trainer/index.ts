@@ -9,6 +9,7 @@
  */
 import { parseArgs } from 'node:util'
 import { validateExperimentConfig } from '@shared/config/experiment'
+import { formatBenchLine } from '@shared/protocol/bench'
 import type { TrainerJob, TrainerMessage, Unstamped } from '@shared/protocol/trainer'
 import { measureThroughput } from './engines/tfjs/throughput'
 import { chooseEngine } from './engines/select'
@@ -71,7 +72,7 @@ setInterval(() => {
   if (process.ppid !== parentPid) process.exit(3)
 }, 1000).unref()
 
-/** Prints `RESULT {json}` (the peer benchmark's format) and exits. */
+/** Prints `RESULT {json}` (src/shared/protocol/bench.ts) and exits. */
 async function bench(configFile: string): Promise<number> {
   const config = validateExperimentConfig(await readJsonFile(configFile), configFile)
   const opts = { steps: Number(args.steps), warmup: Number(args.warmup) }
@@ -81,7 +82,7 @@ async function bench(configFile: string): Promise<number> {
     choice.engine === 'torch'
       ? await measureTorchThroughput(config, choice.probe, opts)
       : await measureThroughput(config, opts)
-  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`)
+  process.stdout.write(formatBenchLine(result))
   return 0
 }
 

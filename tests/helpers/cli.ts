@@ -26,7 +26,8 @@ export function runCli(
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, ...opts.env },
     encoding: 'utf8',
-    timeout: 60_000,
+    // Generous: a bound on a hung process, never a speed check (the machine is shared and noisy).
+    timeout: 240_000,
   })
   return { status: r.status, stdout: r.stdout, stderr: r.stderr }
 }
@@ -78,13 +79,17 @@ export function startServe(dataDir: string, extraArgs: string[] = []): Promise<S
 }
 
 /** Starts `nin-lab …` without waiting; output is collected for assertions. */
-export function spawnCli(args: string[]): {
+export function spawnCli(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv } = {},
+): {
   child: import('node:child_process').ChildProcess
   output: () => { stdout: string; stderr: string }
   exited: Promise<number | null>
 } {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: ROOT,
+    env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let stdout = ''

@@ -118,7 +118,7 @@ beforeAll(() => {
   ids.push(...(JSON.parse(tfjs.stdout) as { added: { id: string }[] }).added.map((r) => r.id))
   const start = runCli(['queue', 'start', '--data-dir', dataDir])
   expect(start.status, start.stderr).toBe(0)
-}, 120_000)
+}, 300_000)
 
 describe('nin-lab export', () => {
   it('html: one self-contained file with the tables and one SVG per chart', () => {

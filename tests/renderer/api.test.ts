@@ -28,7 +28,14 @@ function fakeBridge(): ApiBridge & { listeners: ((e: string, p: unknown) => void
     listeners,
     call: vi.fn(async (method: string) => {
       if (method === 'getRun') throw { code: 'not-found', message: 'no run r1' }
-      return { paused: false, schedulerRunning: true, runs: [], progress: {} }
+      return {
+        paused: false,
+        schedulerRunning: true,
+        halted: null,
+        runs: [],
+        queuedTotal: 0,
+        progress: {},
+      }
     }),
     on(listener) {
       listeners.push(listener)

@@ -1,17 +1,27 @@
 // @vitest-environment happy-dom
-import { mount } from '@vue/test-utils'
+import { enableAutoUnmount, mount } from '@vue/test-utils'
 import { createPinia, setActivePinia } from 'pinia'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Run } from '@shared/api/types'
 import { METRICS } from '@shared/metrics'
 import { setTransport } from '@renderer/api'
+import LineChart from '@renderer/components/charts/LineChart.vue'
+import type { Curve } from '@renderer/lib/charts'
 import { buildCurves } from '@renderer/lib/compare'
 import { runColors } from '@shared/colors'
 import { differingFields } from '@shared/config-diff'
 import { useCompareStore } from '@renderer/stores/compare'
 import { useRunsStore } from '@renderer/stores/runs'
 import CompareView from '@renderer/views/CompareView.vue'
-import { chartStubs, config, fakeTransport, flush, makeRun, samples } from './helpers'
+import {
+  chartStubs,
+  config,
+  fakeTransport,
+  flush,
+  makeRun,
+  samples,
+  type FakeTransport,
+} from './helpers'
 
 // ECharts needs a canvas: charts are stubbed (see ChartFrameStub in helpers.ts).
 
@@ -41,17 +51,19 @@ const metricsOf = (scale: number) => ({
   [METRICS.testAcc]: samples(2, (i) => 0.5 + i * 0.1 * scale, 50),
 })
 
+let transport: FakeTransport
 beforeEach(() => {
   window.localStorage.clear()
-  setTransport(
-    fakeTransport({
-      listRuns: () => [a, b, c],
-      getMetrics: (p) => Object.fromEntries(p.ids.map((id, i) => [id, metricsOf(1 + i / 10)])),
-    }),
-  )
+  transport = fakeTransport({
+    listRuns: () => [a, b, c],
+    getMetrics: (p) => Object.fromEntries(p.ids.map((id, i) => [id, metricsOf(1 + i / 10)])),
+  })
+  setTransport(transport)
   setActivePinia(createPinia())
 })
 afterEach(() => setTransport(null))
+// The api module's event handlers outlive a test: a view left mounted would go on listening.
+enableAutoUnmount(afterEach)
 
 describe('config diff', () => {
   it('lists only the fields that differ, ignoring the run name', () => {
@@ -115,6 +127,50 @@ describe('CompareView', () => {
   it('tells what to do with nothing selected', async () => {
     const wrapper = await mountCompare([])
     expect(wrapper.find('[data-testid="empty-state"]').text()).toContain('No runs selected')
+  })
+
+  it('draws the steps a selected run streams, and refetches a run that finishes', async () => {
+    const wrapper = await mountCompare(['ra', 'rb'])
+    const lastStepOf = (runId: string): number | undefined => {
+      const chart = wrapper
+        .findAllComponents(LineChart)
+        .find((c) => c.props('name') === 'train-loss')
+      const curves = chart?.props('curves') as readonly Curve[] | undefined
+      return curves?.find((cv) => cv.id === runId)?.line.x.at(-1)
+    }
+    expect(lastStepOf('rb')).toBe(100)
+    transport.emit('runProgress', {
+      runId: 'rb',
+      progress: {
+        epoch: 2,
+        epochs: 10,
+        stepInEpoch: 5,
+        stepsPerEpoch: 100,
+        loss: 1,
+        examplesPerSec: 100,
+        etaSeconds: null,
+        backend: 'wasm',
+      },
+      message: {
+        type: 'step',
+        runId: 'rb',
+        time: 1_700_000_100_000,
+        epoch: 2,
+        step: 105,
+        stepInEpoch: 5,
+        loss: 1,
+        acc: 0.5,
+        examplesPerSec: 100,
+      },
+    })
+    await flush()
+    expect(lastStepOf('rb')).toBe(105)
+    expect(lastStepOf('ra')).toBe(100)
+
+    transport.emit('runFinished', { run: b })
+    await flush()
+    const fetches = transport.calls.filter((call) => call.method === 'getMetrics')
+    expect(fetches.at(-1)?.params).toMatchObject({ ids: ['rb'] })
   })
 
   it('offers the differing fields as group-by choices', async () => {

@@ -8,13 +8,15 @@ import { ApiError } from '@shared/api/contract'
 import type { MetricSample, Run } from '@shared/api/types'
 import { defaultExperimentConfig, type ExperimentConfig } from '@shared/config/experiment'
 import { mergeInput } from '@shared/config/overrides'
-import type { EventListener, Transport } from '@renderer/api'
+import { RECONNECTED, type EventListener, type Transport } from '@renderer/api'
 
 export type Handlers = { [M in MethodName]?: (params: Params<M>) => Result<M> | Promise<Result<M>> }
 
 export interface FakeTransport extends Transport {
   readonly calls: { method: MethodName; params: unknown }[]
   emit<E extends EventName>(event: E, payload: ApiEvents[E]): void
+  /** What a real transport tells its listeners when its event stream came back after a drop. */
+  reconnect(): void
 }
 
 export function fakeTransport(handlers: Handlers): FakeTransport {
@@ -35,6 +37,9 @@ export function fakeTransport(handlers: Handlers): FakeTransport {
     },
     emit(event, payload) {
       for (const l of listeners) l(event, payload)
+    },
+    reconnect() {
+      for (const l of listeners) l(RECONNECTED, null)
     },
   }
 }
@@ -62,6 +67,8 @@ export function makeRun(over: Partial<Run> & { config?: ExperimentConfig } = {})
     seed: 0,
     host: 'test',
     pid: null,
+    attempt: 1,
+    owner: null,
     createdAt: 1_700_000_000_000,
     queuedAt: 1_700_000_000_000,
     startedAt: 1_700_000_000_000,

@@ -4,7 +4,9 @@ import { createPinia, setActivePinia } from 'pinia'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { setTransport } from '@renderer/api'
 import AxisPicker from '@renderer/components/AxisPicker.vue'
-import { useExperimentStore } from '@renderer/stores/experiment'
+import { useDraftStore } from '@renderer/stores/draft'
+import { useGridStore } from '@renderer/stores/grid'
+import { useSubmissionStore } from '@renderer/stores/submission'
 import NewExperimentView from '@renderer/views/NewExperimentView.vue'
 import { fakeTransport, flush, makeRun, type FakeTransport } from './helpers'
 
@@ -90,7 +92,7 @@ describe('New experiment form', () => {
 
   it('shows an invalid value’s error next to the field its JSON path names', async () => {
     const wrapper = mountView()
-    useExperimentStore().setField('model.microConvs', 5)
+    useDraftStore().setField('model.microConvs', 5)
     await flush()
     const error = wrapper.find('[data-testid="error-model.microConvs"]')
     expect(error.exists()).toBe(true)
@@ -117,7 +119,7 @@ describe('New experiment form', () => {
 
   it('edits the block list: add, change and remove rows', async () => {
     const wrapper = mountView()
-    const store = useExperimentStore()
+    const store = useDraftStore()
     await wrapper.find('[data-testid="field-model.blocks-add"]').trigger('click')
     expect((store.valueAt('model.blocks') as unknown[]).length).toBe(4)
     await wrapper.find('[data-testid="field-model.blocks[3].channels"]').setValue('512')
@@ -129,7 +131,7 @@ describe('New experiment form', () => {
 
   it('toggles a nullable field to none and back', async () => {
     const wrapper = mountView()
-    const store = useExperimentStore()
+    const store = useDraftStore()
     const none = wrapper.find('[data-testid="field-data.trainLimit-none"]')
     expect((none.element as HTMLInputElement).checked).toBe(true)
     await none.setValue(false)
@@ -150,9 +152,9 @@ describe('New experiment form', () => {
 describe('ablation axes', () => {
   it('counts microConvs 1,2,3 × head gap,fc × 2 seeds = 12 runs and queues them', async () => {
     const wrapper = mount(NewExperimentView, { attachTo: document.body })
-    const store = useExperimentStore()
+    const grid = useGridStore()
     // A model small enough that all six variants are valid and cheap to expand.
-    store.choosePreset('small-28')
+    useDraftStore().choosePreset('small-28')
     await flush()
 
     await wrapper.find('[data-testid="axis-add"]').trigger('click')
@@ -170,8 +172,8 @@ describe('ablation axes', () => {
     await wrapper.find('[data-testid="axis-seeds"]').setValue('2')
     await flush()
 
-    expect(store.grid.count).toBe(12)
-    expect(store.grid.configs).toHaveLength(12)
+    expect(grid.grid.count).toBe(12)
+    expect(grid.grid.configs).toHaveLength(12)
     expect(wrapper.find('[data-testid="axis-summary"]').text()).toMatch(/→ 12 runs/)
     // The estimate (60 s / epoch at the base cost) prices the whole grid.
     await new Promise((r) => setTimeout(r, 450))
@@ -197,10 +199,9 @@ describe('ablation axes', () => {
 
   it('shows a grid error next to its axis', async () => {
     const wrapper = mount(AxisPicker)
-    const store = useExperimentStore()
-    store.addAxis('model.inputSize', '224,8')
+    useGridStore().addAxis('model.inputSize', '224,8')
     await flush()
     expect(wrapper.text()).toContain('grid axis model.inputSize=8')
-    expect(store.canSubmit).toBe(false)
+    expect(useSubmissionStore().canSubmit).toBe(false)
   })
 })

@@ -30,7 +30,9 @@ beforeEach(() => {
   state = {
     paused: false,
     schedulerRunning: true,
+    halted: null,
     runs: [running, q1, q2],
+    queuedTotal: 2,
     progress: { run1: progress },
   }
   failed = [makeRun({ id: 'f1', name: 'broken', status: 'failed', error: 'out of memory' })]
@@ -40,7 +42,10 @@ beforeEach(() => {
     pauseQueue: () => (state = { ...state, paused: true }),
     resumeQueue: () => (state = { ...state, paused: false }),
     reorderRun: () => state,
-    cancelRun: (p) => ({ ...(state.runs.find((r) => r.id === p.id) as Run), status: 'cancelled' }),
+    cancelRun: (p) => ({
+      ...([...state.runs, ...failed].find((r) => r.id === p.id) as Run),
+      status: 'cancelled',
+    }),
     retryRun: (p) => ({ ...(failed.find((r) => r.id === p.id) as Run), status: 'queued' }),
   })
   setTransport(transport)
@@ -116,6 +121,28 @@ describe('QueueView', () => {
     await attention.find('[data-testid="queue-retry"]').trigger('click')
     await flush()
     expect(transport.calls.find((c) => c.method === 'retryRun')?.params).toEqual({ id: 'f1' })
+  })
+
+  it('offers each run the actions its status allows: cancel for an interrupted run too', async () => {
+    failed = [
+      makeRun({ id: 'f1', name: 'broken', status: 'failed', error: 'out of memory' }),
+      makeRun({ id: 'i1', name: 'vanished', status: 'interrupted', finishedAt: null }),
+    ]
+    const wrapper = await mountQueue()
+    const actions = (id: string) =>
+      wrapper
+        .findAll(`[data-run-id="${id}"] .actions button`)
+        .map((b) => b.attributes('data-testid'))
+    // Only queued runs move; running and queued ones cancel.
+    expect(actions('run1')).toEqual(['queue-cancel'])
+    expect(actions('q1')).toEqual(['queue-up', 'queue-down', 'queue-cancel'])
+    // Needing attention: every one can be retried; only the interrupted one can be cancelled.
+    expect(actions('f1')).toEqual(['queue-retry'])
+    expect(actions('i1')).toEqual(['queue-cancel', 'queue-retry'])
+
+    await wrapper.find('[data-run-id="i1"] [data-testid="queue-cancel"]').trigger('click')
+    await flush()
+    expect(transport.calls.find((c) => c.method === 'cancelRun')?.params).toEqual({ id: 'i1' })
   })
 
   it('says what to do when nothing is queued', async () => {

@@ -184,6 +184,23 @@ describe('RunsView', () => {
     wrapper.unmount()
   })
 
+  it('does not offer to delete a selection with a training run, and says which to cancel', async () => {
+    list = [...list, makeRun({ id: 'r4', name: 'still-training', status: 'running' })]
+    const wrapper = await mountRuns()
+    await wrapper.find('[data-run-id="r2"] [data-testid="run-select"]').setValue(true)
+    expect(wrapper.find('[data-testid="delete-button"]').attributes('disabled')).toBeUndefined()
+    await wrapper.find('[data-run-id="r4"] [data-testid="run-select"]').setValue(true)
+    expect(wrapper.find('[data-testid="delete-button"]').attributes('disabled')).toBeDefined()
+    expect(wrapper.find('[data-testid="delete-blocked"]').text()).toContain('still-training')
+    await wrapper.find('[data-testid="delete-button"]').trigger('click')
+    expect(wrapper.find('[data-testid="confirm-dialog"]').exists()).toBe(false)
+    expect(transport.calls.some((c) => c.method === 'deleteRuns')).toBe(false)
+
+    await wrapper.find('[data-run-id="r4"] [data-testid="run-select"]').setValue(false)
+    expect(wrapper.find('[data-testid="delete-blocked"]').exists()).toBe(false)
+    wrapper.unmount()
+  })
+
   it('says what to do when there are no runs', async () => {
     list = []
     const wrapper = await mountRuns()

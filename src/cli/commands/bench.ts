@@ -2,16 +2,12 @@
  * `nin-lab bench`: how fast this machine trains a variant, measured in a fresh trainer process
  * on the backend a run would get (median step time on random images, after warm-up).
  */
-import { spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { trainerEntry } from '@core/queue/trainer-process'
+import { withCore } from '../core'
 import { resolveConfigs } from '../config-input'
 import { UsageError } from '../errors'
 
-export const benchHelp = `Usage: nin-lab bench [CONFIG.json | --preset NAME] [--set PATH=VALUE ...] [--steps N] [--warmup N] [--json]
+export const benchHelp = `Usage: nin-lab bench [CONFIG.json | --preset NAME] [--set PATH=VALUE ...] [--steps N] [--warmup N] [--json] [--data-dir D]
 
 Measures training throughput (images/s) of one variant on the backend a run would use: the
 median of N training steps (default 5) on random images after warm-up steps (default 2), at the
@@ -24,7 +20,7 @@ const positiveInt = (name: string, text: string): number => {
   return n
 }
 
-export function benchCommand(argv: string[]): number {
+export async function benchCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -34,6 +30,7 @@ export function benchCommand(argv: string[]): number {
       steps: { type: 'string', default: '5' },
       warmup: { type: 'string', default: '2' },
       json: { type: 'boolean', default: false },
+      'data-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -51,37 +48,14 @@ export function benchCommand(argv: string[]): number {
   const [config] = configs
   if (isArray || !config) throw new UsageError('bench measures one config')
 
-  const dir = mkdtempSync(join(tmpdir(), 'nin-lab-bench-'))
-  try {
-    const file = join(dir, 'config.json')
-    writeFileSync(file, JSON.stringify(config))
-    const r = spawnSync(
-      process.execPath,
-      [trainerEntry(), '--bench', file, '--steps', String(steps), '--warmup', String(warmup)],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+  const result = await withCore(values['data-dir'], (core) =>
+    core.api.benchmark({ config, steps, warmup }),
+  )
+  if (values.json) console.log(JSON.stringify(result))
+  else
+    console.log(
+      `${config.name}: ${result.imgPerS} images/s on ${result.backend}${result.threads ? ` ×${result.threads}` : ''} ` +
+        `(median step ${result.medianStepS} s at batch ${config.train.batchSize}, ${config.model.inputSize} px; peak RSS ${result.peakRssMB} MB)`,
     )
-    const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '))
-    if (r.status !== 0 || !line) {
-      console.error(
-        `nin-lab bench: the measurement failed: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`,
-      )
-      return 1
-    }
-    const result = JSON.parse(line.slice('RESULT '.length)) as {
-      backend: string
-      threads: number | null
-      imgPerS: number
-      medianStepS: number
-      peakRssMB: number
-    }
-    if (values.json) console.log(JSON.stringify(result))
-    else
-      console.log(
-        `${config.name}: ${result.imgPerS} images/s on ${result.backend}${result.threads ? ` ×${result.threads}` : ''} ` +
-          `(median step ${result.medianStepS} s at batch ${config.train.batchSize}, ${config.model.inputSize} px; peak RSS ${result.peakRssMB} MB)`,
-      )
-    return 0
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
+  return 0
 }

@@ -1,21 +1,57 @@
 /** `nin-lab export`: a comparison of runs as HTML, Markdown, CSV, JSON or PDF. */
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { basename, dirname, extname, join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { resolveDataDir } from '@core/paths'
-import { buildReport } from '@core/reports/build'
-import { EXPORT_FORMATS, exportReport, type ExportFormat } from '@core/reports/export'
-import { PdfUnavailableError } from '@core/reports/pdf'
-import { RunStore } from '@core/store'
+import { REPORT_FORMATS, type ExportedFile, type ReportFormat } from '@shared/api/contract'
+import { withCore } from '../core'
 import { UsageError } from '../errors'
 
-export const exportHelp = `Usage: nin-lab export ID... --format html|md|csv|json|pdf --out PATH [--title T] [--data-dir D]
+export const exportHelp = `Usage: nin-lab export ID... --out PATH [--format html|md|csv|json|pdf] [--title T] [--data-dir D]
 
 Writes a report comparing the runs: environment, ablation tables for every config field that
 varies (Δ params, MACs, memory, time per epoch, final test accuracy; mean ± std over seeds),
-curves, the config diff, and each run's layer table and per-class accuracy.
+curves, the config diff, and each run's layer table and per-class accuracy. The format comes
+from --format, else from PATH's extension.
 html: one self-contained file · md: Markdown + PNG charts beside it · csv: PATH (runs) and
 PATH-metrics.csv (long format) · json: everything, with a schema version · pdf: via Chromium.`
 
-export function exportCommand(argv: string[]): number {
+const isFormat = (s: string): s is ReportFormat => (REPORT_FORMATS as readonly string[]).includes(s)
+
+/** --format, else the extension of --out (`report.html` → html). */
+function formatOf(flag: string | undefined, out: string): ReportFormat {
+  const given = flag?.toLowerCase()
+  if (given !== undefined) {
+    if (isFormat(given)) return given
+    throw new UsageError(`--format must be one of ${REPORT_FORMATS.join(', ')} (got ${flag})`)
+  }
+  const ext = extname(out).slice(1).toLowerCase()
+  if (isFormat(ext)) return ext
+  throw new UsageError(
+    `--format is needed: ${out} does not end in ${REPORT_FORMATS.map((f) => `.${f}`).join(', ')}`,
+  )
+}
+
+/**
+ * Writes the exported files into the folder of `out`. The core named them after `out`'s file
+ * name (the report itself, and siblings such as `<name>-metrics.csv` or chart PNGs).
+ */
+function writeFiles(out: string, files: readonly ExportedFile[]): string[] {
+  const dir = dirname(out)
+  mkdirSync(dir, { recursive: true })
+  return files.map((file) => {
+    const path = join(dir, basename(file.name))
+    const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}`)
+    try {
+      writeFileSync(tmp, Buffer.from(file.base64, 'base64'))
+      renameSync(tmp, path)
+    } finally {
+      rmSync(tmp, { force: true })
+    }
+    return path
+  })
+}
+
+export async function exportCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -33,26 +69,17 @@ export function exportCommand(argv: string[]): number {
   }
   if (positionals.length === 0)
     throw new UsageError('export needs at least one run ID (see `nin-lab ls`)')
-  const format = values.format as ExportFormat | undefined
-  if (!format || !EXPORT_FORMATS.includes(format)) {
-    throw new UsageError(
-      `--format must be one of ${EXPORT_FORMATS.join(', ')} (got ${values.format ?? 'nothing'})`,
-    )
-  }
-  if (!values.out) throw new UsageError('--out PATH is required: where to write the report')
-  const store = RunStore.open(resolveDataDir(values['data-dir']))
-  try {
-    const report = buildReport(store, positionals, { title: values.title })
-    let files: string[]
-    try {
-      files = exportReport(report, format, values.out)
-    } catch (err) {
-      if (err instanceof PdfUnavailableError) throw new UsageError(err.message)
-      throw err
-    }
-    for (const f of files) console.log(f)
-    return 0
-  } finally {
-    store.close()
-  }
+  const out = values.out
+  if (!out) throw new UsageError('--out PATH is required: where to write the report')
+  const format = formatOf(values.format, out)
+  const { files } = await withCore(values['data-dir'], (core) =>
+    core.api.exportReport({
+      ids: positionals,
+      format,
+      title: values.title,
+      fileName: basename(out),
+    }),
+  )
+  for (const path of writeFiles(out, files)) console.log(path)
+  return 0
 }

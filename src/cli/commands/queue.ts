@@ -5,30 +5,30 @@
  * within a second or two.
  */
 import { parseArgs } from 'node:util'
-import { expandGrid, parseGridAxis } from '@shared/grid'
-import { Core } from '@core/core'
-import { resolveDataDir } from '@core/paths'
-import { SchedulerLockError } from '@core/queue/scheduler-lock'
+import { parseGridAxis } from '@shared/grid'
+import { openCore, withCore, type Core } from '../core'
 import { resolveConfigs } from '../config-input'
 import { UsageError } from '../errors'
 import { duration } from '@shared/format'
 import { ProgressReporter } from '../progress'
 import { table } from '../format'
 import type { Run } from '@shared/api/types'
-import type { QueueState } from '@shared/api/contract'
+import { CONFIRM_GRID_RUNS, MAX_GRID_RUNS, type QueueState } from '@shared/api/contract'
 
 export const queueHelp = `Usage: nin-lab queue add [CONFIG] [--preset NAME] [--set PATH=VALUE ...] [--experiment NAME]
-                       [--grid PATH=V1,V2 ...] [--seeds N] [--priority P]
+                       [--grid PATH=V1,V2 ...] [--seeds N] [--priority P] [--yes]
        nin-lab queue start [--watch] [--concurrency N]
-       nin-lab queue ls [--json]
+       nin-lab queue ls [--all] [--json]
        nin-lab queue pause | resume
        nin-lab queue cancel ID | retry ID | move ID INDEX
 All take --data-dir D.
 
 add queues the config, or with --grid the cartesian product of the axes (e.g.
 --grid model.microConvs=1,2,3 --grid model.head=gap,fc --seeds 3 → 18 runs), skipping runs the
-experiment already has. start runs the queue until it is empty, then exits (--watch: keeps
-waiting for new runs). Ctrl-C stops after the current step; the run resumes on the next start.`
+experiment already has; more than ${CONFIRM_GRID_RUNS} runs at once need --yes, and at most
+${MAX_GRID_RUNS} are queued by one command. start runs the queue until it is empty, then exits
+(--watch: keeps waiting for new runs). Ctrl-C stops after the current step; the run resumes on
+the next start. A full or read-only disk halts the queue with an error saying what to do.`
 
 const common = {
   'data-dir': { type: 'string' },
@@ -60,7 +60,7 @@ export async function queueCommand(argv: string[]): Promise<number> {
   }
 }
 
-function queueAdd(argv: string[]): number {
+async function queueAdd(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -72,6 +72,7 @@ function queueAdd(argv: string[]): number {
       grid: { type: 'string', multiple: true },
       seeds: { type: 'string', default: '1' },
       priority: { type: 'string', default: '0' },
+      yes: { type: 'boolean', short: 'y', default: false },
     },
   })
   if (values.help) return help()
@@ -93,15 +94,19 @@ function queueAdd(argv: string[]): number {
   if (isArray && axes.length > 0)
     throw new UsageError('--grid expands one config; CONFIG holds an array')
 
-  const core = new Core({ dataDir: resolveDataDir(values['data-dir']), scheduler: false })
-  try {
+  return withCore(values['data-dir'], async (core) => {
     // An array file queues each config as it is; otherwise the one config, expanded by the grid.
     const bases = isArray ? configs : configs.slice(0, 1)
     let added: Run[] = []
     let skipped = 0
     for (const base of bases) {
-      const r = core.store.addRuns(values.experiment, expandGrid(base, axes, seeds).configs, {
+      const r = await core.api.addRuns({
+        experiment: values.experiment,
+        base,
+        axes: axes.map((a) => ({ path: a.path, values: [...a.values] })),
+        seeds,
         priority,
+        confirm: values.yes,
       })
       added = added.concat(r.added)
       skipped += r.skipped
@@ -119,9 +124,7 @@ function queueAdd(argv: string[]): number {
       if (added.length > 0) console.log('Run them with `nin-lab queue start` (or in the app).')
     }
     return 0
-  } finally {
-    void core.close()
-  }
+  })
 }
 
 async function queueStart(argv: string[]): Promise<number> {
@@ -140,13 +143,8 @@ async function queueStart(argv: string[]): Promise<number> {
       `--concurrency must be an integer from 1 to 16 (got ${values.concurrency})`,
     )
   }
-  let core: Core
-  try {
-    core = new Core({ dataDir: resolveDataDir(values['data-dir']), scheduler: true, concurrency })
-  } catch (err) {
-    if (err instanceof SchedulerLockError) throw new UsageError(err.message)
-    throw err
-  }
+  // Another scheduler on this data folder is an ApiError (illegal-state), shown as usage.
+  const core: Core = openCore(values['data-dir'], { scheduler: true, concurrency })
   const scheduler = core.scheduler
   if (!scheduler) throw new Error('internal: no scheduler')
   const reporters = new Map<string, ProgressReporter>()
@@ -165,6 +163,7 @@ async function queueStart(argv: string[]): Promise<number> {
   scheduler.on('storeError', (runId, err) =>
     console.error(`warning: could not save progress of ${runId}: ${err.message}`),
   )
+  scheduler.on('halted', (halt) => console.error(`✗ ${halt.reason}`))
 
   let interrupted = false
   const stop = (): void => {
@@ -184,7 +183,13 @@ async function queueStart(argv: string[]): Promise<number> {
       scheduler.on('idle', check)
       check()
     })
-    const failed = core.store.listRuns({ status: ['failed', 'diverged'] }).length
+    const halt = scheduler.halt
+    if (halt) {
+      await core.close()
+      console.error(`queue halted: ${halt.reason}`)
+      return 1
+    }
+    const failed = (await core.api.listRuns({ status: ['failed', 'diverged'] })).length
     await core.close()
     console.error(
       failed > 0
@@ -214,6 +219,7 @@ function printQueue(state: QueueState): void {
   console.log(
     `queue ${state.paused ? 'PAUSED' : 'active'}; scheduler ${state.schedulerRunning ? 'running' : 'not running (start one with `nin-lab queue start`)'}`,
   )
+  if (state.halted) console.log(`HALTED: ${state.halted.reason}`)
   if (rows.length === 0) console.log('nothing queued: add runs with `nin-lab queue add`')
   else
     console.log(
@@ -228,13 +234,19 @@ function printQueue(state: QueueState): void {
         'right',
       ]),
     )
+  const listed = state.runs.filter((r) => r.status === 'queued').length
+  if (state.queuedTotal > listed)
+    console.log(`… and ${state.queuedTotal - listed} more queued (\`queue ls --all\` lists them)`)
 }
 
 async function queueManage(sub: string, argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: common })
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { ...common, all: { type: 'boolean', default: false } },
+  })
   if (values.help) return help()
-  const core = new Core({ dataDir: resolveDataDir(values['data-dir']), scheduler: false })
-  try {
+  return withCore(values['data-dir'], async (core) => {
     const id = (): string => {
       const [runId] = positionals
       if (!runId) throw new UsageError(`queue ${sub} needs a run ID (see \`nin-lab queue ls\`)`)
@@ -242,7 +254,7 @@ async function queueManage(sub: string, argv: string[]): Promise<number> {
     }
     switch (sub) {
       case 'ls': {
-        const state = await core.api.queueState({})
+        const state = await core.api.queueState(values.all ? { limit: MAX_GRID_RUNS } : {})
         if (values.json) console.log(JSON.stringify(state))
         else printQueue(state)
         break
@@ -270,9 +282,7 @@ async function queueManage(sub: string, argv: string[]): Promise<number> {
       }
     }
     return 0
-  } finally {
-    await core.close()
-  }
+  })
 }
 
 function help(): number {

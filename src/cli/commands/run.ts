@@ -6,11 +6,10 @@
  */
 import { parseArgs } from 'node:util'
 import type { Run } from '@shared/api/types'
+import { configIdentity } from '@shared/grid'
 import { canRetry } from '@shared/run-state'
-import { configHash } from '@core/store'
-import { resolveDataDir, runDirOf } from '@core/paths'
 import { RunExecution } from '@core/queue/run-execution'
-import { RunStore } from '@core/store'
+import { openCore, type Core } from '../core'
 import { resolveConfigs } from '../config-input'
 import { UsageError } from '../errors'
 import { ProgressReporter } from '../progress'
@@ -42,8 +41,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     console.log(runHelp)
     return 0
   }
-  const dataDir = resolveDataDir(values['data-dir'])
-  const store = RunStore.open(dataDir)
+  const core = openCore(values['data-dir'])
   try {
     let run: Run
     if (values.resume !== undefined) {
@@ -52,7 +50,7 @@ export async function runCommand(argv: string[]): Promise<number> {
           '--resume continues a run with its own config: give no CONFIG, --preset or --set',
         )
       }
-      run = store.retry(values.resume)
+      run = await core.api.retryRun({ id: values.resume })
     } else {
       if (positionals.length > 1)
         throw new UsageError(`run takes one CONFIG file (got ${positionals.length})`)
@@ -64,13 +62,18 @@ export async function runCommand(argv: string[]): Promise<number> {
       const [config] = configs
       if (isArray || !config)
         throw new UsageError('run trains one config; to queue several use `nin-lab queue add`')
-      const { added } = store.addRuns(values.experiment, [config])
+      const { added } = await core.api.addRuns({
+        experiment: values.experiment,
+        base: config,
+        axes: [],
+        seeds: 1,
+      })
       const queued = added[0]
       if (!queued) {
-        const hash = configHash(config)
-        const twin = store
-          .listRuns({ experiment: values.experiment })
-          .find((r) => r.configHash === hash)
+        const identity = configIdentity(config)
+        const twin = (await core.api.listRuns({ experiment: values.experiment })).find(
+          (r) => configIdentity(r.config) === identity,
+        )
         throw new UsageError(
           `experiment "${values.experiment}" already has this exact config as run ${twin?.id ?? '?'} (${twin?.status ?? '?'}); ` +
             (twin && canRetry(twin.status)
@@ -80,26 +83,29 @@ export async function runCommand(argv: string[]): Promise<number> {
       }
       run = queued
     }
-    return await execute(store, run, dataDir, values.json, values['data-dir'])
+    return await execute(core, run, values.json, values['data-dir'])
   } finally {
-    store.close()
+    await core.close()
   }
 }
 
+/** The one command that trains in this process: it drives a RunExecution over the core's store. */
 async function execute(
-  store: RunStore,
+  core: Core,
   queued: Run,
-  dataDir: string,
   json: boolean,
   dataDirFlag?: string,
 ): Promise<number> {
+  const dataDir = core.store.dataDir
   const progress = new ProgressReporter(process.stderr, queued.config)
   if (!json)
-    console.log(`run ${queued.id} (${queued.config.name}) in ${runDirOf(dataDir, queued.id)}`)
+    console.log(`run ${queued.id} (${queued.config.name}) in ${core.store.runDir(queued.id)}`)
   let execution: RunExecution
   try {
-    execution = new RunExecution(store, queued, {
+    execution = new RunExecution(core.store, queued, {
       dataDir,
+      ownerKind: 'run',
+      onWarning: (message) => progress.note(`warning: ${message}`),
       onMessage: (m) => progress.update(m),
       onStoreError: (err) =>
         progress.note(`warning: could not save progress (${err.message}); retrying`),
@@ -124,11 +130,12 @@ async function execute(
   process.off('SIGINT', onInterrupt)
   process.off('SIGTERM', onInterrupt)
   if (!exit.terminal) execution.persistCrash(exit)
-  const run = store.requireRun(queued.id)
+  const detail = await core.api.getRun({ id: queued.id })
+  const run = detail.run
   if (exit.terminal) progress.finish(exit.terminal)
   else progress.note(`failed: ${run.error ?? exit.crash ?? 'the trainer died'}`)
 
-  if (json) console.log(JSON.stringify(runJson(store, run)))
+  if (json) console.log(JSON.stringify(runJson(detail)))
   if (run.status === 'completed') return 0
   if (run.status === 'cancelled') {
     console.error(

@@ -2,8 +2,7 @@
 import { parseArgs } from 'node:util'
 import type { Run } from '@shared/api/types'
 import { RUN_STATUSES, type RunStatus } from '@shared/run-state'
-import { resolveDataDir, runDirOf } from '@core/paths'
-import { RunStore } from '@core/store'
+import { withCore } from '../core'
 import { UsageError } from '../errors'
 import { table } from '../format'
 import { runJson } from '../run-json'
@@ -33,7 +32,7 @@ function keyFields(run: Run): Record<string, unknown> {
   }
 }
 
-export function lsCommand(argv: string[]): number {
+export async function lsCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -53,9 +52,8 @@ export function lsCommand(argv: string[]): number {
       throw new UsageError(`--status must be one of ${RUN_STATUSES.join(', ')} (got ${s})`)
     }
   }
-  const store = RunStore.open(resolveDataDir(values['data-dir']))
-  try {
-    const runs = store.listRuns({
+  return withCore(values['data-dir'], async (core) => {
+    const runs = await core.api.listRuns({
       status: values.status as RunStatus[] | undefined,
       experiment: values.experiment,
     })
@@ -107,12 +105,10 @@ export function lsCommand(argv: string[]): number {
       ]),
     )
     return 0
-  } finally {
-    store.close()
-  }
+  })
 }
 
-export function showCommand(argv: string[]): number {
+export async function showCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -128,22 +124,21 @@ export function showCommand(argv: string[]): number {
   }
   const [id] = positionals
   if (!id) throw new UsageError('show needs a run ID (see `nin-lab ls`)')
-  const dataDir = resolveDataDir(values['data-dir'])
-  const store = RunStore.open(dataDir)
-  try {
-    const run = store.requireRun(id)
-    const dir = runDirOf(dataDir, run.id)
+  return withCore(values['data-dir'], async (core) => {
+    const detail = await core.api.getRun({ id })
+    const { run, runDir: dir } = detail
+    const newest = (kind: 'checkpoint' | 'model'): string | null =>
+      detail.artifacts
+        .filter((a) => a.kind === kind)
+        .sort((a, b) => (b.epoch ?? 0) - (a.epoch ?? 0))[0]?.path ?? null
     const files = {
       dir,
       messages: `${dir}/messages.jsonl`,
       trainerLog: `${dir}/trainer.log`,
-      checkpoint:
-        run.lastCheckpointEpoch > 0
-          ? `${dir}/checkpoints/epoch-${String(run.lastCheckpointEpoch).padStart(4, '0')}`
-          : null,
-      model: run.status === 'completed' ? `${dir}/model` : null,
+      checkpoint: newest('checkpoint'),
+      model: newest('model'),
     }
-    const out = { ...runJson(store, run), experiment: run.experiment, config: run.config, files }
+    const out = { ...runJson(detail), experiment: run.experiment, config: run.config, files }
     if (values.json) {
       console.log(JSON.stringify(out))
       return 0
@@ -173,7 +168,5 @@ export function showCommand(argv: string[]): number {
     }
     console.log(`files: ${dir}`)
     return 0
-  } finally {
-    store.close()
-  }
+  })
 }

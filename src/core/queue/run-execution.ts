@@ -7,25 +7,45 @@
  * other message (started, epoch, checkpoint, final) flushes the buffer and is committed at once,
  * so an epoch or a state change is on disk before anything else happens. The scheduler and
  * `nin-lab run` both train through this class.
+ *
+ * Starting is a claim: the run goes queued → running as a new attempt owned by this process
+ * (store.claim), before any trainer exists, so a run that another process cancelled or deleted a
+ * moment ago is simply not started. Every write carries the attempt, so a trainer of an older
+ * attempt can never write over the current one.
  */
 import { appendFileSync } from 'node:fs'
-import { hostname } from 'node:os'
 import { join } from 'node:path'
-import type { Run } from '@shared/api/types'
+import type { Run, RunOwner } from '@shared/api/types'
 import type { TrainerMessage } from '@shared/protocol/trainer'
 import { runDirOf } from '../paths'
-import type { RunStore } from '../store'
+import { StoreError, type RunStore } from '../store'
+import { currentProcess } from './process-identity'
 import { crashMessage, startTrainer, type TrainerExit, type TrainerHandle } from './trainer-process'
+
+/** The run was not queued any more when this process came to start it (cancelled, deleted, or
+ * claimed by another process): nothing was started. */
+export class RunNotClaimedError extends Error {
+  constructor(runId: string) {
+    super(`run ${runId} is no longer queued: another process cancelled, deleted or started it`)
+    this.name = 'RunNotClaimedError'
+  }
+}
 
 export type StopReason = 'cancel' | 'shutdown'
 
 export interface RunExecutionOptions {
   readonly dataDir: string
+  /** Who trains it: the scheduler, or the foreground `nin-lab run`. */
+  readonly ownerKind: RunOwner['kind']
+  /** SIGTERM → SIGKILL grace for a trainer asked to stop (default STOP_GRACE_MS). */
+  readonly stopGraceMs?: number
   /** Longest a step metric waits in memory before it is committed. */
   readonly flushMs?: number
   readonly onMessage?: (message: TrainerMessage) => void
   /** A store write failed (full disk, locked database); the messages are kept and retried. */
   readonly onStoreError?: (error: Error) => void
+  /** Something failed beside the run (its log files), the run goes on. */
+  readonly onWarning?: (message: string) => void
 }
 
 export interface ExecutionResult {
@@ -35,6 +55,8 @@ export interface ExecutionResult {
 
 export class RunExecution {
   readonly run: Run
+  /** The fencing token of this execution's claim (store.claim). */
+  readonly attempt: number
   readonly done: Promise<ExecutionResult>
   private readonly trainer: TrainerHandle
   private readonly logFile: string
@@ -43,31 +65,51 @@ export class RunExecution {
   private flushTimer: NodeJS.Timeout | null = null
   private reason: StopReason | null = null
 
-  /** Starts the run's trainer; the run must be queued (it becomes running). */
+  /**
+   * Claims the queued run and starts its trainer. Throws RunNotClaimedError when the run is no
+   * longer queued (nothing happened), and any other error when the trainer could not start (the
+   * run is then interrupted).
+   */
   constructor(
     private readonly store: RunStore,
     queued: Run,
     private readonly options: RunExecutionOptions,
   ) {
     this.flushMs = options.flushMs ?? 500
-    const runDir = runDirOf(options.dataDir, queued.id)
+    const claimed = store.claim(queued.id, { kind: options.ownerKind, ...currentProcess() })
+    if (!claimed) throw new RunNotClaimedError(queued.id)
+    this.attempt = claimed.attempt
+    const runDir = runDirOf(options.dataDir, claimed.id)
     this.logFile = join(runDir, 'messages.jsonl')
-    const resume = queued.lastCheckpointEpoch > 0
-    if (resume) store.truncateAfterCheckpoint(queued.id)
-    // IPC messages arrive asynchronously: never before this constructor has finished.
-    this.trainer = startTrainer(
-      { runId: queued.id, config: queued.config, dataDir: options.dataDir, runDir, resume },
-      (m) => this.onMessage(m),
-    )
-    if (this.trainer.pid === undefined) {
-      this.trainer.kill()
-      throw new Error('the trainer process could not be started')
+    const resume = claimed.lastCheckpointEpoch > 0
+    try {
+      if (resume) store.truncateAfterCheckpoint(claimed.id)
+      // IPC messages arrive asynchronously: never before this constructor has finished.
+      this.trainer = startTrainer(
+        { runId: claimed.id, config: claimed.config, dataDir: options.dataDir, runDir, resume },
+        (m) => this.onMessage(m),
+        { stopGraceMs: options.stopGraceMs, onWarning: options.onWarning },
+      )
+      if (this.trainer.pid === undefined) {
+        this.trainer.kill()
+        throw new Error('the trainer process could not be started')
+      }
+      store.setTrainer(claimed.id, this.attempt, {
+        pid: this.trainer.pid,
+        engine: claimed.config.engine,
+      })
+    } catch (err) {
+      // Nothing trains it: it is interrupted, for the caller to retry or fail.
+      const message = err instanceof Error ? err.message : String(err)
+      try {
+        store.markInterrupted([claimed.id], `its trainer could not start: ${message}`)
+      } catch {
+        // The store itself failed (e.g. the same full disk): the owner is this process, so once
+        // it is gone the run counts as orphaned and the next scheduler re-queues it.
+      }
+      throw err
     }
-    this.run = store.markStarted(queued.id, {
-      pid: this.trainer.pid,
-      host: hostname(),
-      engine: queued.config.engine,
-    })
+    this.run = store.requireRun(claimed.id)
     this.done = this.trainer.done.then((exit) => {
       if (!exit.terminal) this.record(crashMessage(this.run.id, exit), { persist: false })
       this.flush()
@@ -118,12 +160,27 @@ export class RunExecution {
     this.flushTimer = null
     if (this.buffer.length === 0) return
     try {
-      this.store.persistMessages(this.run.id, this.buffer)
+      this.store.persistMessages(this.run.id, this.buffer, { attempt: this.attempt })
       this.buffer = []
     } catch (err) {
-      // The transaction rolled back, so nothing was half-written: keep the messages, retry.
+      if (err instanceof StoreError && err.code === 'stale-attempt') {
+        // Another attempt owns the run now: this trainer's news must never be stored.
+        this.buffer = []
+        this.options.onWarning?.(err.message)
+        this.stop('shutdown')
+        return
+      }
+      // The store was closed (its process is shutting down): the messages stay in
+      // messages.jsonl, and the run is resumed from its checkpoint by the next scheduler.
+      if (!this.store.connection.open) {
+        this.buffer = []
+        return
+      }
+      // The transaction rolled back, so nothing was half-written: keep the messages, retry —
+      // without keeping the process alive for it.
       this.options.onStoreError?.(err instanceof Error ? err : new Error(String(err)))
       this.flushTimer = setTimeout(() => this.flush(), Math.max(this.flushMs, 1000))
+      this.flushTimer.unref()
     }
   }
 }

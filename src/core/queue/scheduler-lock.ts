@@ -1,17 +1,22 @@
 /**
  * One scheduler per data directory. The lock is a file created exclusively (O_EXCL) holding the
- * holder's pid and host; a lock whose holder is no longer alive on this host is stale and is
- * taken over, so a crashed scheduler never blocks the next one.
+ * holder's identity (host, pid and process start time); a lock whose holder is no longer alive
+ * on this host is stale and is taken over, so a crashed scheduler never blocks the next one. The
+ * start time matters: after a reboot or pid reuse, an unrelated process with the recorded pid
+ * must not keep the lock alive.
  */
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
-import { hostname } from 'node:os'
 import { join } from 'node:path'
+import {
+  currentProcess,
+  isAlive,
+  isProcessIdentity,
+  type ProcessIdentity,
+} from './process-identity'
 
 export const LOCK_FILE = 'scheduler.lock'
 
-interface LockInfo {
-  readonly pid: number
-  readonly host: string
+export interface LockInfo extends ProcessIdentity {
   readonly since: number
 }
 
@@ -25,19 +30,17 @@ export class SchedulerLockError extends Error {
   }
 }
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
 function readLock(file: string): LockInfo | null {
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as LockInfo
+    const info: unknown = JSON.parse(readFileSync(file, 'utf8'))
+    if (!isProcessIdentity(info)) {
+      // A lock written before identities (no start time) still names a host and a pid.
+      const o = info as { host?: unknown; pid?: unknown; since?: unknown }
+      return typeof o.host === 'string' && typeof o.pid === 'number'
+        ? { host: o.host, pid: o.pid, start: null, since: Number(o.since) || 0 }
+        : null
+    }
+    return info as LockInfo
   } catch {
     return null // unreadable or half-written: treat as stale
   }
@@ -47,12 +50,15 @@ function readLock(file: string): LockInfo | null {
 export function lockHolder(dataDir: string): LockInfo | null {
   const info = readLock(join(dataDir, LOCK_FILE))
   if (!info) return null
-  if (info.host !== hostname()) return info // cannot check another host's processes: assume alive
-  return alive(info.pid) ? info : null
+  // Another host's processes cannot be checked from here: assume it lives.
+  return isAlive(info) === false ? null : info
 }
 
 export class SchedulerLock {
-  private constructor(private readonly file: string) {}
+  private constructor(
+    private readonly file: string,
+    private readonly me: LockInfo,
+  ) {}
 
   /** Takes the lock or throws SchedulerLockError naming the live holder. */
   static acquire(dataDir: string): SchedulerLock {
@@ -60,10 +66,10 @@ export class SchedulerLock {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const fd = openSync(file, 'wx')
-        const info: LockInfo = { pid: process.pid, host: hostname(), since: Date.now() }
+        const info: LockInfo = { ...currentProcess(), since: Date.now() }
         writeSync(fd, JSON.stringify(info))
         closeSync(fd)
-        return new SchedulerLock(file)
+        return new SchedulerLock(file, info)
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
       }
@@ -80,8 +86,10 @@ export class SchedulerLock {
     throw new Error(`could not take the scheduler lock ${file}`)
   }
 
+  /** Removes the lock if it is still ours (never another scheduler's that took over). */
   release(): void {
     const info = readLock(this.file)
-    if (info?.pid === process.pid) rmSync(this.file, { force: true })
+    if (info?.pid === this.me.pid && info.start === this.me.start && info.host === this.me.host)
+      rmSync(this.file, { force: true })
   }
 }

@@ -2,16 +2,25 @@
  * The scheduler: runs queued runs (priority, then FIFO), `concurrency` trainers at a time
  * (each a RunExecution, which persists what its trainer says).
  *
- * Crash safety: at start-up, a run left `running` has no live trainer (we hold the data
- * directory's lock, so no other scheduler owns it): it becomes `interrupted` and is queued again
+ * Crash safety: at start-up, a run left `running` whose owner is gone (the process that trained
+ * it died; owners are checked by identity, not by pid alone) is `interrupted` and queued again
  * at the front, to resume from its last checkpoint; whatever it recorded after that checkpoint is
- * dropped and recorded again by the resumed run, never duplicated.
+ * dropped and recorded again by the resumed run, never duplicated. A run trained by a live
+ * foreground `nin-lab run` is left to it.
+ *
+ * Nothing that happens to one run, a request or the disk may stop the scheduler: every timer
+ * callback is guarded, a run that another process cancels between being picked and being started
+ * is skipped, and a full or read-only disk *halts* the queue (no new runs start, the running ones
+ * stop after their step and go back to the queue) with an error that says what to do, until
+ * `resume` is asked for.
  */
 import { EventEmitter } from 'node:events'
 import type { TrainerMessage } from '@shared/protocol/trainer'
+import { canRetry } from '@shared/run-state'
 import { SchedulerLock } from './scheduler-lock'
-import type { Run, RunStore } from '../store'
-import { RunExecution, type ExecutionResult } from './run-execution'
+import { StoreError, type Run, type RunStore } from '../store'
+import { isAlive } from './process-identity'
+import { RunExecution, RunNotClaimedError, type ExecutionResult } from './run-execution'
 
 /** Automatic resumes of one run after its trainer died, before the run is marked failed. */
 export const MAX_AUTO_RESUMES = 2
@@ -24,6 +33,14 @@ export interface SchedulerOptions {
   readonly pollMs?: number
   /** Longest a step metric waits in memory before it is committed. */
   readonly flushMs?: number
+  /** SIGTERM → SIGKILL grace for trainers asked to stop. */
+  readonly stopGraceMs?: number
+}
+
+/** Why the queue stopped starting runs by itself (cleared by `resume`). */
+export interface Halt {
+  readonly reason: string
+  readonly since: number
 }
 
 export interface SchedulerEvents {
@@ -33,7 +50,20 @@ export interface SchedulerEvents {
   queueChanged: []
   idle: []
   storeError: [runId: string, error: Error]
+  /** The queue halted (full or read-only disk); the reason says what to do. */
+  halted: [halt: Halt]
+  /** Something went wrong that the scheduler survived; for the log. */
+  warning: [message: string]
 }
+
+/** Store and file-system failures that no retry fixes until the user acts. */
+function isDiskProblem(err: unknown): boolean {
+  if (err instanceof StoreError) return err.code === 'disk-full' || err.code === 'read-only'
+  const code = (err as NodeJS.ErrnoException | undefined)?.code
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'EROFS'
+}
+
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err))
 
 export class Scheduler extends EventEmitter<SchedulerEvents> {
   private readonly active = new Map<string, RunExecution>()
@@ -42,8 +72,11 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   private lock: SchedulerLock | null = null
   private poller: NodeJS.Timeout | null = null
   private stopped = false
+  private haltState: Halt | null = null
   /** Trainer deaths per run in this session, for MAX_AUTO_RESUMES. */
   private readonly crashes = new Map<string, number>()
+  /** Outcomes that could not be written yet (the store failed): retried on every tick. */
+  private readonly unsettled = new Map<string, () => void>()
 
   constructor(
     private readonly store: RunStore,
@@ -57,7 +90,13 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   /** Takes the data directory's lock (throws SchedulerLockError if held), recovers, starts. */
   start(): void {
     this.lock = SchedulerLock.acquire(this.options.dataDir)
-    this.recoverInterrupted()
+    try {
+      this.recoverOrphans()
+    } catch (err) {
+      this.lock.release()
+      this.lock = null
+      throw err
+    }
     this.poller = setInterval(() => this.tick(), this.pollMs)
     this.tick()
   }
@@ -66,11 +105,33 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     return [...this.active.values()].map((a) => a.run)
   }
 
-  /** True when nothing runs and nothing runnable is queued (or the queue is paused). */
+  /** Why the queue halted by itself, or null. */
+  get halt(): Halt | null {
+    return this.haltState
+  }
+
+  /** True when nothing runs and nothing runnable is queued (or the queue is paused or halted). */
   isIdle(): boolean {
-    return (
-      this.active.size === 0 && (this.store.queuePaused() || this.store.nextQueued() === undefined)
-    )
+    if (this.active.size > 0) return false
+    if (this.haltState) return true
+    try {
+      return this.store.queuePaused() || this.store.nextQueued() === undefined
+    } catch {
+      return false
+    }
+  }
+
+  /** Clears a halt: the queue starts runs again (a new problem halts it again). */
+  resume(): void {
+    if (!this.haltState) return
+    this.haltState = null
+    this.emit('queueChanged')
+    this.tick()
+  }
+
+  /** Stops a run this scheduler trains (no-op for any other run): after its current step. */
+  stopRun(runId: string, reason: 'cancel' | 'shutdown'): void {
+    this.active.get(runId)?.stop(reason)
   }
 
   /**
@@ -88,65 +149,144 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     await Promise.all(finishing)
     // Let the completion handlers record the outcome before the lock goes.
     await new Promise((resolve) => setImmediate(resolve))
+    this.settlePending()
     this.lock?.release()
     this.lock = null
   }
 
-  private recoverInterrupted(): void {
-    const orphans = this.store.listRuns({ status: 'running' })
+  /** Runs left `running` by a process that is gone: interrupted, and first in the queue. */
+  private recoverOrphans(): void {
+    const orphans = this.store
+      .listRuns({ status: 'running' })
+      // A run nobody owns, or whose owner is dead on this host. An owner on another host cannot
+      // be checked from here (remote workers are the broker's business): left alone.
+      .filter((r) => r.owner === null || isAlive(r.owner) === false)
     if (orphans.length === 0) return
     const interrupted = this.store.markInterrupted(
       orphans.map((r) => r.id),
-      'the scheduler stopped while this run was training',
+      'the process that trained this run stopped while it was training',
     )
     // Each is put at the front: re-queue the last first, so the oldest ends up first in line.
     for (const run of [...interrupted].reverse()) this.store.retry(run.id, { front: true })
     this.emit('queueChanged')
   }
 
-  /** One scheduling pass: honour cancellations made elsewhere, then fill free slots. */
+  /** One scheduling pass: honour cancellations made elsewhere, then fill free slots. Never throws. */
   private tick(): void {
     if (this.stopped) return
-    for (const execution of this.active.values()) {
-      if (
-        execution.stopReason === null &&
-        this.store.getRun(execution.run.id)?.status === 'cancelled'
-      ) {
-        execution.stop('cancel')
+    try {
+      this.settlePending()
+      for (const execution of this.active.values()) {
+        if (
+          execution.stopReason === null &&
+          this.store.getRun(execution.run.id)?.status === 'cancelled'
+        ) {
+          execution.stop('cancel')
+        }
       }
+      while (
+        !this.stopped &&
+        !this.haltState &&
+        this.active.size < this.concurrency &&
+        !this.store.queuePaused()
+      ) {
+        const next = this.store.nextQueued()
+        if (!next || !this.launch(next)) break
+      }
+      if (this.active.size === 0) this.emit('idle')
+    } catch (err) {
+      if (isDiskProblem(err)) this.haltQueue(err)
+      else this.emit('warning', `scheduling pass failed: ${messageOf(err)}`)
     }
-    while (!this.stopped && this.active.size < this.concurrency && !this.store.queuePaused()) {
-      const next = this.store.nextQueued()
-      if (!next) break
-      this.launch(next)
-    }
-    if (this.active.size === 0) this.emit('idle')
   }
 
-  private launch(run: Run): void {
+  /** Starts a run; false when nothing more should be started in this pass. */
+  private launch(run: Run): boolean {
     let execution: RunExecution
     try {
       execution = new RunExecution(this.store, run, {
         dataDir: this.options.dataDir,
+        ownerKind: 'scheduler',
         flushMs: this.options.flushMs,
+        stopGraceMs: this.options.stopGraceMs,
         onMessage: (m) => this.emit('message', run.id, m),
-        onStoreError: (err) => this.emit('storeError', run.id, err),
+        onStoreError: (err) => this.onStoreError(run.id, err),
+        onWarning: (message) => this.emit('warning', `run ${run.id}: ${message}`),
       })
     } catch (err) {
-      this.store.markFinished(run.id, 'failed', err instanceof Error ? err.message : String(err))
-      return
+      // Cancelled, deleted or claimed by another process since it was picked: skip it.
+      if (err instanceof RunNotClaimedError) return true
+      if (isDiskProblem(err)) {
+        this.afterStore(run.id, () => this.store.retry(run.id, { front: true }))
+        this.haltQueue(err)
+        return false
+      }
+      const crashes = (this.crashes.get(run.id) ?? 0) + 1
+      this.crashes.set(run.id, crashes)
+      const message = `its trainer could not start: ${messageOf(err)}`
+      this.afterStore(run.id, () => {
+        if (crashes > MAX_AUTO_RESUMES) this.store.markFinished(run.id, 'failed', message)
+        else this.store.retry(run.id, { front: true })
+      })
+      this.emit('warning', `run ${run.id}: ${message}`)
+      return crashes <= MAX_AUTO_RESUMES
     }
     this.active.set(run.id, execution)
     this.emit('runStarted', execution.run)
     this.emit('queueChanged')
     void execution.done.then((result) => {
-      this.settle(execution, result)
       this.active.delete(run.id)
-      const finished = this.store.getRun(run.id)
-      if (finished) this.emit('runFinished', finished)
+      this.afterStore(run.id, () => this.settle(execution, result))
+      try {
+        const finished = this.store.getRun(run.id)
+        if (finished) this.emit('runFinished', finished)
+      } catch {
+        // reported by afterStore
+      }
       this.emit('queueChanged')
       this.tick()
     })
+    return true
+  }
+
+  private onStoreError(runId: string, err: Error): void {
+    this.emit('storeError', runId, err)
+    if (isDiskProblem(err)) this.haltQueue(err)
+  }
+
+  /**
+   * A full or read-only disk: start nothing more, and stop what runs after its current step (it
+   * goes back to the front of the queue and resumes from its checkpoint once space is freed).
+   */
+  private haltQueue(err: unknown): void {
+    if (this.haltState) return
+    const detail = messageOf(err)
+    this.haltState = {
+      reason:
+        `the queue stopped: ${detail}. Free space (or fix the permissions) on the disk holding ` +
+        `${this.options.dataDir}, then resume the queue (\`nin-lab queue resume\`, or Resume in the app); ` +
+        'stopped runs continue from their last checkpoint',
+      since: Date.now(),
+    }
+    for (const execution of this.active.values()) execution.stop('shutdown')
+    this.emit('halted', this.haltState)
+    this.emit('queueChanged')
+  }
+
+  /** Runs a store write now, or keeps it for the next tick if the store fails. */
+  private afterStore(runId: string, write: () => void): void {
+    try {
+      write()
+      this.unsettled.delete(runId)
+    } catch (err) {
+      this.unsettled.set(runId, write)
+      if (isDiskProblem(err)) this.haltQueue(err)
+      else this.emit('warning', `run ${runId}: could not record its outcome: ${messageOf(err)}`)
+    }
+  }
+
+  private settlePending(): void {
+    for (const [runId, write] of [...this.unsettled]) this.afterStore(runId, write)
   }
 
   /**
@@ -154,10 +294,20 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    * message (killed, out of memory, a native crash) leaves the run interrupted and queued again
    * at the front, to resume from its checkpoint — up to MAX_AUTO_RESUMES times in a row, so a
    * run that crashes its trainer every time cannot hold the queue forever. A run stopped because
-   * this scheduler shut down is queued again the same way.
+   * this scheduler shut down (or halted) is queued again the same way.
    */
   private settle(execution: RunExecution, { exit, stopReason }: ExecutionResult): void {
     const id = execution.run.id
+    if (stopReason === 'shutdown') {
+      // A run that ended on its own before the stop took effect keeps its outcome.
+      if (exit.terminal && exit.terminal.type !== 'cancelled') return
+      // Back to the front of the queue: its final `cancelled` may not have been stored (a full
+      // disk), and then it is still `running` here.
+      this.store.markInterrupted([id], exit.crash ?? 'its trainer was stopped')
+      const run = this.store.getRun(id)
+      if (run && canRetry(run.status)) this.store.retry(id, { front: true })
+      return
+    }
     if (!exit.terminal) {
       const crashes = (this.crashes.get(id) ?? 0) + 1
       this.crashes.set(id, crashes)
@@ -166,8 +316,6 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
         this.store.markInterrupted([id], exit.crash ?? 'its trainer process ended')
         this.store.retry(id, { front: true })
       }
-    } else if (stopReason === 'shutdown' && exit.terminal.type === 'cancelled') {
-      this.store.retry(id, { front: true })
     }
   }
 }

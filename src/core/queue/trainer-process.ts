@@ -5,12 +5,18 @@
  * A trainer that exits without a final message (killed, out of memory, a native crash in a
  * backend) is reported as a `failed` message written on its behalf, so every run ends with
  * exactly one terminal message whatever happened to its process.
+ *
+ * Stopping is a request (SIGTERM: the trainer stops after its current step) with a deadline: a
+ * trainer still alive after the grace period — stuck in a native call, or reading a file that
+ * never ends — is killed (SIGKILL). The signals go through the ChildProcess handle, which knows
+ * when its process has exited, so a reused pid is never signalled.
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
+  checkTrainerMessage,
   isTerminal,
   type TerminalMessage,
   type TrainerJob,
@@ -32,10 +38,26 @@ export interface TrainerHandle {
   readonly pid: number | undefined
   /** Resolves once the process has exited. */
   readonly done: Promise<TrainerExit>
-  /** Ask the trainer to stop after the current step (SIGTERM). */
+  /** Ask the trainer to stop after the current step (SIGTERM); SIGKILL after the grace period. */
   stop(): void
   /** Kill it at once (SIGKILL). */
   kill(): void
+}
+
+/** How long a trainer asked to stop may take before it is killed: a step of the d2l NiN at
+ * 224 px on a slow CPU takes seconds, a checkpoint write a few more. */
+export const STOP_GRACE_MS = 30_000
+
+export interface TrainerOptions {
+  /** Override STOP_GRACE_MS (tests; $NIN_LAB_STOP_GRACE_MS). */
+  readonly stopGraceMs?: number
+  /** Something went wrong beside the run (its log file could not be written, e.g. a full disk). */
+  readonly onWarning?: (message: string) => void
+}
+
+const graceMs = (options: TrainerOptions): number => {
+  const env = Number(process.env['NIN_LAB_STOP_GRACE_MS'])
+  return options.stopGraceMs ?? (Number.isFinite(env) && env > 0 ? env : STOP_GRACE_MS)
 }
 
 /** The `failed` message a run gets when its trainer died without saying anything final. */
@@ -49,6 +71,7 @@ export const crashMessage = (runId: string, exit: TrainerExit): TerminalMessage 
 export function startTrainer(
   job: TrainerJob,
   onMessage: (m: TrainerMessage) => void,
+  options: TrainerOptions = {},
 ): TrainerHandle {
   mkdirSync(job.runDir, { recursive: true })
   const jobFile = join(job.runDir, 'job.json')
@@ -56,24 +79,46 @@ export function startTrainer(
   // Framework chatter (tfjs banners, warnings) goes to the run's trainer.log, not the protocol.
   const logFile = join(job.runDir, 'trainer.log')
   const log = createWriteStream(logFile, { flags: 'a' })
+  // The log is a convenience copy: a full disk must not take the scheduler down with it. Once it
+  // fails, the trainer's output is drained and dropped (so its pipes never fill and block it).
+  let logBroken = false
+  log.on('error', (err) => {
+    if (logBroken) return
+    logBroken = true
+    options.onWarning?.(`could not write ${logFile}: ${err.message}`)
+  })
   const child: ChildProcess = fork(trainerEntry(), ['--job', jobFile], {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     serialization: 'json',
   })
-  child.stdout?.pipe(log, { end: false })
-  child.stderr?.pipe(log, { end: false })
+  for (const stream of [child.stdout, child.stderr]) {
+    stream?.on('data', (chunk: Buffer) => {
+      if (!logBroken) log.write(chunk)
+    })
+    stream?.on('error', () => {})
+  }
 
   let terminal: TerminalMessage | null = null
   child.on('message', (raw) => {
-    const m = raw as TrainerMessage
+    let m: TrainerMessage
+    try {
+      // The structural check where messages enter the core: the store trusts what it gets.
+      m = checkTrainerMessage(raw, job.runId)
+    } catch (err) {
+      if (!logBroken)
+        log.write(`nin-lab: refused a malformed trainer message: ${(err as Error).message}\n`)
+      return
+    }
     if (isTerminal(m)) terminal = m
     onMessage(m)
   })
+  let killTimer: NodeJS.Timeout | null = null
   const done = new Promise<TrainerExit>((resolve) => {
     let settled = false
     const finish = (code: number | null, signal: NodeJS.Signals | null, crash: string): void => {
       if (settled) return
       settled = true
+      if (killTimer) clearTimeout(killTimer)
       log.end()
       resolve({ terminal, code, signal, crash: terminal ? null : crash })
     }
@@ -90,10 +135,24 @@ export function startTrainer(
       finish(null, null, `the trainer process could not start: ${err.message}`),
     )
   })
+  const grace = graceMs(options)
   return {
     pid: child.pid,
     done,
-    stop: () => void child.kill('SIGTERM'),
-    kill: () => void child.kill('SIGKILL'),
+    stop: () => {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      child.kill('SIGTERM')
+      killTimer ??= setTimeout(() => {
+        if (child.exitCode === null && child.signalCode === null) {
+          if (!logBroken)
+            log.write(`nin-lab: the trainer did not stop within ${grace / 1000} s: killed\n`)
+          child.kill('SIGKILL')
+        }
+      }, grace)
+      killTimer.unref()
+    },
+    kill: () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    },
   }
 }

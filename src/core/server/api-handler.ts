@@ -18,6 +18,7 @@ const STATUS: Record<ApiErrorCode, number> = {
   'invalid-config': 422,
   'not-found': 404,
   'illegal-state': 409,
+  'needs-confirmation': 409,
   unavailable: 503,
   internal: 500,
 }

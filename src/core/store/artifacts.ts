@@ -1,21 +1,9 @@
 /** The artifacts table: files a run produced (checkpoints, the final model, exports, logs). */
 import type Database from 'better-sqlite3'
+import type { Artifact, ArtifactKind } from '@shared/api/types'
 import { prepare } from './statement'
 
-export const ARTIFACT_KINDS = ['checkpoint', 'model', 'export', 'log'] as const
-export type ArtifactKind = (typeof ARTIFACT_KINDS)[number]
-
-export interface Artifact {
-  readonly id: number
-  readonly runId: string
-  readonly kind: ArtifactKind
-  readonly path: string
-  /** Size when known (the trainer's messages do not carry it). */
-  readonly bytes: number | null
-  readonly createdAt: number
-  /** The epoch a checkpoint was taken after; null for other kinds. */
-  readonly epoch: number | null
-}
+export type { Artifact, ArtifactKind }
 
 export interface NewArtifact {
   readonly kind: ArtifactKind

@@ -21,6 +21,8 @@ export type StoreErrorCode =
   | 'cannot-open'
   /** Another process held the database lock for longer than the busy timeout. */
   | 'busy'
+  /** A message from an attempt of a run that is no longer its current one (fencing). */
+  | 'stale-attempt'
   | 'corrupt'
   | 'io'
 

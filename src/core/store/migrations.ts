@@ -128,6 +128,17 @@ export const MIGRATIONS: readonly Migration[] = [
     // `epoch` for time estimates) on every queue refresh; without this it scans the run's log.
     sql: `CREATE INDEX run_events_type ON run_events (run_id, type, seq);`,
   },
+  {
+    version: 4,
+    description: 'attempts: a fencing token and the owning process of each start of a run',
+    // attempt counts the times a run was claimed to train; the owner of the current attempt
+    // (host, pid and start time of the process that persists it) tells a live one from a dead one
+    // without trusting a pid alone. Messages carrying an older attempt are refused.
+    sql: `
+      ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE runs ADD COLUMN owner_json TEXT;
+    `,
+  },
 ]
 
 /** The newest schema this code knows. */

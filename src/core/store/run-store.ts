@@ -12,6 +12,7 @@ import { createHash, randomInt } from 'node:crypto'
 import { existsSync, mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import Database from 'better-sqlite3'
+import type { RunOwner } from '@shared/api/types'
 import { validateExperimentConfig, type ExperimentConfig } from '@shared/config/experiment'
 import { configIdentity } from '@shared/grid'
 import { metricPoints } from '@shared/metrics'
@@ -322,8 +323,18 @@ export class RunStore {
   }
 
   /** The queued runs in the order they will start. */
-  queue(): Run[] {
-    return this.guard(() => this.runsSql.queue.all().map(toRun))
+  queue(options: { readonly limit?: number } = {}): Run[] {
+    return this.guard(() =>
+      (options.limit === undefined
+        ? this.runsSql.queue.all()
+        : this.runsSql.queuePage.all(options.limit)
+      ).map(toRun),
+    )
+  }
+
+  /** How many runs wait in the queue. */
+  queuedCount(): number {
+    return this.guard(() => this.runsSql.queuedCount.get() ?? 0)
   }
 
   /** The run to start next: highest priority, then first queued. */
@@ -352,6 +363,52 @@ export class RunStore {
         now: this.now(),
       })
       return this.requireRun(runId)
+    })
+  }
+
+  /**
+   * Claims a queued run for a new attempt held by `owner`: queued → running, attempt + 1 (the
+   * attempt's fencing token). Returns null, changing nothing, when the run is no longer queued
+   * (another process cancelled, deleted or claimed it since it was picked): a race the queue
+   * allows, not an error.
+   */
+  claim(runId: string, owner: RunOwner): Run | null {
+    return this.write(() => {
+      const changed = this.runsSql.claim.run({
+        id: runId,
+        host: owner.host,
+        ownerJson: JSON.stringify(owner),
+        now: this.now(),
+      }).changes
+      return changed === 1 ? this.requireRun(runId) : null
+    })
+  }
+
+  /** Records the trainer process of a run's current attempt (no-op for an older attempt). */
+  setTrainer(runId: string, attempt: number, trainer: { pid: number; engine: string }): void {
+    this.write(() => {
+      this.runsSql.setTrainer.run({ id: runId, attempt, ...trainer })
+    })
+  }
+
+  /**
+   * A running run whose owner is gone (`ownerAlive` says false: its process died, e.g. killed
+   * while the disk was full, so nothing could record the end) becomes interrupted, so that it can
+   * be retried. Runs in any other state, and runs whose owner lives or cannot be checked, are left
+   * alone; returns whether it changed the run.
+   */
+  releaseOrphan(runId: string, ownerAlive: (owner: RunOwner) => boolean | null): boolean {
+    return this.write(() => {
+      const run = toRun(this.requireRow(runId))
+      if (run.status !== 'running') return false
+      if (run.owner !== null && ownerAlive(run.owner) !== false) return false
+      this.runsSql.finish.run({
+        id: runId,
+        status: 'interrupted',
+        error: 'the process that trained this run is gone',
+        now: this.now(),
+      })
+      return true
     })
   }
 
@@ -522,10 +579,23 @@ export class RunStore {
    * `started` message that resumes from epoch E drops what was recorded after E.
    * Returns how many messages were new.
    */
-  persistMessages(runId: string, messages: readonly TrainerMessage[]): number {
+  persistMessages(
+    runId: string,
+    messages: readonly TrainerMessage[],
+    options: { readonly attempt?: number } = {},
+  ): number {
     if (messages.length === 0) return 0
     return this.write(() => {
-      let status = this.requireRow(runId).status
+      const row = this.requireRow(runId)
+      // Fencing: a trainer of an older attempt (presumed dead, then back) must not write.
+      if (options.attempt !== undefined && options.attempt !== row.attempt) {
+        throw new StoreError(
+          'stale-attempt',
+          `refused ${messages.length} message(s) of run ${runId} from attempt ${options.attempt}: ` +
+            `its current attempt is ${row.attempt}`,
+        )
+      }
+      let status = row.status
       let seq = this.eventsSql.maxSeq.get(runId) ?? 0
       let stored = 0
       for (const m of messages) {

@@ -1,5 +1,5 @@
 /** The runs table: one row per training run, its config, queue place, state and summary. */
-import type { Run } from '@shared/api/types'
+import type { Run, RunOwner } from '@shared/api/types'
 import type Database from 'better-sqlite3'
 import type { ExperimentConfig } from '@shared/config/experiment'
 import { METRICS } from '@shared/metrics'
@@ -22,6 +22,8 @@ export interface RunRow {
   seed: number
   host: string | null
   pid: number | null
+  attempt: number
+  owner_json: string | null
   created_at: number
   queued_at: number
   started_at: number | null
@@ -56,6 +58,8 @@ export const toRun = (row: RunRow): Run => ({
   seed: row.seed,
   host: row.host,
   pid: row.pid,
+  attempt: row.attempt,
+  owner: row.owner_json === null ? null : (JSON.parse(row.owner_json) as RunOwner),
   createdAt: row.created_at,
   queuedAt: row.queued_at,
   startedAt: row.started_at,
@@ -134,6 +138,11 @@ export function runStatements(db: Database.Database) {
       db,
       `${SELECT_RUN} WHERE r.status = 'queued' ORDER BY ${QUEUE_ORDER}`,
     ),
+    queuePage: prepare<[limit: number], RunRow>(
+      db,
+      `${SELECT_RUN} WHERE r.status = 'queued' ORDER BY ${QUEUE_ORDER} LIMIT ?`,
+    ),
+    queuedCount: preparePluck<[], number>(db, "SELECT COUNT(*) FROM runs WHERE status = 'queued'"),
     start: prepare<[StartRow]>(
       db,
       `UPDATE runs SET status = 'running', pid = @pid, host = @host, engine = @engine,
@@ -141,14 +150,29 @@ export function runStatements(db: Database.Database) {
          finished_at = NULL, error = NULL
        WHERE id = @id AND status = 'queued'`,
     ),
+    /** queued → running as a new attempt held by `owner`; changes = 0 when it is not queued. */
+    claim: prepare<[{ id: string; host: string; ownerJson: string; now: number }]>(
+      db,
+      `UPDATE runs SET status = 'running', attempt = attempt + 1, owner_json = @ownerJson,
+         host = @host, pid = NULL, started_at = COALESCE(started_at, @now),
+         finished_at = NULL, error = NULL
+       WHERE id = @id AND status = 'queued'`,
+    ),
+    /** The trainer of the current attempt, once spawned. */
+    setTrainer: prepare<[{ id: string; attempt: number; pid: number; engine: string }]>(
+      db,
+      `UPDATE runs SET pid = @pid, engine = @engine
+       WHERE id = @id AND attempt = @attempt AND status = 'running'`,
+    ),
     finish: prepare<[{ id: string; status: RunStatus; error: string | null; now: number }]>(
       db,
-      'UPDATE runs SET status = @status, error = @error, finished_at = @now WHERE id = @id',
+      `UPDATE runs SET status = @status, error = @error, finished_at = @now, owner_json = NULL
+       WHERE id = @id`,
     ),
     requeue: prepare<[{ id: string; queuePosition: number; now: number }]>(
       db,
       `UPDATE runs SET status = 'queued', queue_position = @queuePosition, queued_at = @now,
-         finished_at = NULL, error = NULL, pid = NULL
+         finished_at = NULL, error = NULL, pid = NULL, owner_json = NULL
        WHERE id = @id`,
     ),
     setQueuePlace: prepare<[priority: number, position: number, id: string]>(

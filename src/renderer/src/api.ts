@@ -9,10 +9,9 @@
 import { ref } from 'vue'
 import {
   ApiError,
+  isApiErrorBody,
   METHOD_NAMES,
   type ApiClient,
-  type ApiErrorBody,
-  type ApiErrorCode,
   type ApiEvents,
   type EventName,
   type MethodName,
@@ -36,31 +35,19 @@ export interface Transport {
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'unauthorized'
 export const connection = ref<ConnectionState>('idle')
 
-const ERROR_CODES: readonly ApiErrorCode[] = [
-  'invalid-params',
-  'not-found',
-  'illegal-state',
-  'invalid-config',
-  'unavailable',
-  'internal',
-]
+/**
+ * A pseudo-event a transport sends its listeners after the event stream came back: state may
+ * have changed unseen. (Exported for transports written elsewhere, such as tests' fakes.)
+ */
+export const RECONNECTED = '$reconnected'
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v)
 
-function isErrorBody(v: unknown): v is ApiErrorBody {
-  return (
-    isRecord(v) &&
-    typeof v['code'] === 'string' &&
-    (ERROR_CODES as readonly string[]).includes(v['code']) &&
-    typeof v['message'] === 'string'
-  )
-}
-
 /** Anything a transport rejects with, as an ApiError (code, message, config issues). */
 export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err
-  if (isErrorBody(err)) {
+  if (isApiErrorBody(err)) {
     const issues = Array.isArray(err.issues) ? (err.issues as readonly ConfigIssue[]) : undefined
     return new ApiError(err.code, err.message, issues)
   }
@@ -217,7 +204,7 @@ export function createHttpTransport(options: HttpTransportOptions): Transport {
           'not authorized: open the address that `nin-lab serve` printed, with its #token=…',
         )
       }
-      if (isErrorBody(body)) throw toApiError(body)
+      if (isApiErrorBody(body)) throw toApiError(body)
       throw new ApiError('internal', `${method} failed: HTTP ${response.status}`)
     },
     subscribe(listener) {
@@ -268,9 +255,6 @@ export function createClient(get: () => Transport): ApiClient {
 export const api: ApiClient = createClient(transport)
 
 // --- events -----------------------------------------------------------------------------------
-
-/** A pseudo-event after the event stream came back: state may have changed unseen. */
-const RECONNECTED = '$reconnected'
 
 type Handler = (payload: unknown) => void
 const handlers = new Map<string, Set<Handler>>()

@@ -1,16 +1,34 @@
 /**
  * The API contract between the core and its clients: every request/response method and every
- * pushed event, typed once. Transports (in-process for the CLI, HTTP + WebSocket for web mode,
- * the Electron IPC relay) are generic over this map; none of them knows a method by name.
+ * pushed event, declared once. Transports (in-process for the CLI, HTTP + WebSocket for web
+ * mode, the Electron IPC relay) are generic over it; none of them knows a method by name.
  *
- * Each method's parameters are validated at the core boundary by `validateParams` below, since
- * they arrive from outside the process (a browser, the renderer) as untrusted JSON.
+ * Each method's parameters are declared once, as data in the config schema language
+ * (`API_PARAMS` below): the same declaration types them (`Params<M>`) and validates them at the
+ * core boundary (`validateParams`), since they arrive from outside the process (a browser, the
+ * renderer) as untrusted JSON. Results are the core's own output and are typed only.
  */
-import type { ConfigIssue } from '../config/schema'
-import type { MetricName } from '../metrics'
-import type { EpochMessage, StepMessage } from '../protocol/trainer'
-import { RUN_STATUSES, type RunStatus } from '../run-state'
-import type { ExperimentSummary, MetricSample, Run, RunEvent } from './types'
+import {
+  arrayOf,
+  bool,
+  int,
+  oneOf,
+  optional,
+  checkField,
+  object,
+  required,
+  str,
+  unknownValue,
+  type ConfigIssue,
+  type Infer,
+  type OptionalField,
+  type Shape,
+} from '../config/schema'
+import { METRIC_NAMES, METRICS } from '../metrics'
+import type { EpochMessage, EpochSummary, StepMessage } from '../protocol/trainer'
+import type { BenchResult } from '../protocol/bench'
+import { RUN_STATUSES } from '../run-state'
+import type { Artifact, ExperimentSummary, MetricSample, Run, RunEvent } from './types'
 
 /** Live progress of a running run, for the queue view. */
 export interface RunProgress {
@@ -29,8 +47,15 @@ export interface QueueState {
   readonly paused: boolean
   /** Whether a scheduler is running the queue (in this process or another). */
   readonly schedulerRunning: boolean
-  /** Running runs first, then queued ones in the order they will start. */
+  /**
+   * Why this process's scheduler stopped starting runs by itself (a full or read-only disk),
+   * saying what to do; `resumeQueue` clears it. Null when it runs normally.
+   */
+  readonly halted: { readonly reason: string; readonly since: number } | null
+  /** Running runs first, then queued ones in the order they will start (at most `limit`). */
   readonly runs: readonly Run[]
+  /** All queued runs, including those past `limit`. */
+  readonly queuedTotal: number
   readonly progress: Readonly<Record<string, RunProgress>>
 }
 
@@ -42,11 +67,12 @@ export interface RunDetail {
   readonly progress: RunProgress | null
   /** Why each faster backend was skipped, from the trainer's `started` message. */
   readonly skippedBackends: readonly { readonly backend: string; readonly reason: string }[]
-}
-
-export interface GridAxisInput {
-  readonly path: string
-  readonly values: readonly unknown[]
+  /** One row per finished epoch, in order. */
+  readonly epochs: readonly EpochSummary[]
+  /** The run's folder on the machine that holds the database (checkpoints, model, logs). */
+  readonly runDir: string
+  /** Files the run produced: checkpoints and the final model. */
+  readonly artifacts: readonly Artifact[]
 }
 
 export interface EpochEstimate {
@@ -72,49 +98,185 @@ export interface ExportedFile {
   readonly base64: string
 }
 
-type NoParams = Record<string, never>
+// --- parameters: declared once, as data ---------------------------------------------------
 
-/** Method name → parameters and result. */
-export interface ApiMethods {
-  listRuns: { params: { status?: RunStatus[]; experiment?: string }; result: Run[] }
-  getRun: { params: { id: string }; result: RunDetail }
+/** Longest list of run ids one call may name (a Compare of a whole study fits easily). */
+export const MAX_IDS = 1000
+/** Longest free text (notes). */
+export const MAX_TEXT = 10_000
+/** Most runs one addRuns may queue: a study, not a denial of service. */
+export const MAX_GRID_RUNS = 10_000
+/** Above this many runs, addRuns needs `confirm: true` (the CLI's --yes, a dialog in the app). */
+export const CONFIRM_GRID_RUNS = 200
+/** Queued runs queueState lists by default (the rest are counted in queuedTotal). */
+export const QUEUE_PAGE = 200
+
+const runId = str({
+  description: 'a run id',
+  maxLength: 64,
+  default: '',
+  pattern: '[\\w-]{1,64}',
+  patternDescription: 'a run id',
+})
+const text = (maxLength: number, description: string) =>
+  str({ description, maxLength, default: '' })
+const ids = (description: string) =>
+  required(arrayOf(runId, { minItems: 0, maxItems: MAX_IDS, default: [], description }))
+const config = unknownValue('an experiment config, validated by its own schema')
+
+const gridAxis = object(
+  {
+    path: required(text(200, 'the config field the axis varies, e.g. model.microConvs')),
+    values: required(
+      arrayOf(unknownValue('one value of the field'), {
+        minItems: 0,
+        maxItems: 100,
+        default: [],
+        description: 'the values the field takes',
+      }),
+    ),
+  },
+  'one ablation axis',
+)
+
+/** Method name → the shape of its parameters. Unknown parameters are refused, not ignored. */
+export const API_PARAMS = {
+  listRuns: {
+    status: optional(
+      arrayOf(oneOf(RUN_STATUSES, { default: 'queued', description: 'a run status' }), {
+        minItems: 0,
+        maxItems: RUN_STATUSES.length,
+        default: [],
+        description: 'only runs in these states',
+      }),
+    ),
+    experiment: optional(text(200, 'only runs of this experiment')),
+  },
+  getRun: { id: required(runId) },
   getMetrics: {
-    params: { ids: string[]; names: MetricName[] }
-    result: Record<string, Record<string, MetricSample[]>>
-  }
-  getEvents: { params: { id: string; afterSeq?: number; limit?: number }; result: RunEvent[] }
-  listExperiments: { params: NoParams; result: ExperimentSummary[] }
-  queueState: { params: NoParams; result: QueueState }
+    ids: ids('the runs'),
+    names: required(
+      arrayOf(oneOf(METRIC_NAMES, { default: METRICS.testAcc, description: 'a metric name' }), {
+        minItems: 0,
+        maxItems: METRIC_NAMES.length,
+        default: [],
+        description: 'the metrics',
+      }),
+    ),
+  },
+  getEvents: {
+    id: required(runId),
+    afterSeq: optional(
+      int({ min: 0, max: Number.MAX_SAFE_INTEGER, default: 0, description: 'events after this' }),
+    ),
+    limit: optional(int({ min: 1, max: 10_000, default: 1000, description: 'at most this many' })),
+  },
+  listExperiments: {},
+  queueState: {
+    limit: optional(
+      int({ min: 0, max: MAX_GRID_RUNS, default: QUEUE_PAGE, description: 'queued runs listed' }),
+    ),
+  },
   addRuns: {
-    params: {
-      experiment: string
-      base: unknown
-      axes: GridAxisInput[]
-      seeds: number
-      priority?: number
-    }
-    result: { added: Run[]; skipped: number }
-  }
-  pauseQueue: { params: NoParams; result: QueueState }
-  resumeQueue: { params: NoParams; result: QueueState }
-  reorderRun: { params: { id: string; index: number }; result: QueueState }
-  cancelRun: { params: { id: string }; result: Run }
-  retryRun: { params: { id: string }; result: Run }
-  deleteRuns: { params: { ids: string[] }; result: { deleted: string[] } }
-  setNotes: { params: { id: string; notes: string }; result: Run }
-  setTags: { params: { id: string; tags: string[] }; result: Run }
-  estimateEpoch: { params: { config: unknown }; result: EpochEstimate }
+    experiment: required(text(200, 'the experiment the runs belong to (created if new)')),
+    base: required(config),
+    axes: required(
+      arrayOf(gridAxis, { minItems: 0, maxItems: 10, default: [], description: 'ablation axes' }),
+    ),
+    seeds: required(int({ min: 1, max: 100, default: 1, description: 'seeds per grid point' })),
+    priority: optional(
+      int({ min: -1000, max: 1000, default: 0, description: 'higher runs start first' }),
+    ),
+    confirm: optional(
+      bool({ default: false, description: `queue more than ${CONFIRM_GRID_RUNS} runs at once` }),
+    ),
+  },
+  pauseQueue: {},
+  resumeQueue: {},
+  reorderRun: {
+    id: required(runId),
+    index: required(int({ min: 0, max: 1_000_000, default: 0, description: '0 starts next' })),
+  },
+  cancelRun: { id: required(runId) },
+  retryRun: { id: required(runId) },
+  deleteRuns: { ids: ids('the runs to delete') },
+  setNotes: { id: required(runId), notes: required(text(MAX_TEXT, 'the notes')) },
+  setTags: {
+    id: required(runId),
+    tags: required(
+      arrayOf(text(50, 'a tag'), { minItems: 0, maxItems: 50, default: [], description: 'tags' }),
+    ),
+  },
+  estimateEpoch: { config: required(config) },
   /** Times a few training steps of the config in a trainer process (seconds to a minute). */
-  measureEpoch: { params: { config: unknown }; result: EpochEstimate }
+  measureEpoch: { config: required(config) },
+  /** Training throughput of a config on this machine: `nin-lab bench`. */
+  benchmark: {
+    config: required(config),
+    steps: optional(int({ min: 1, max: 1000, default: 5, description: 'timed steps' })),
+    warmup: optional(int({ min: 0, max: 100, default: 2, description: 'untimed steps first' })),
+  },
   exportReport: {
-    params: { ids: string[]; format: ReportFormat; title?: string }
-    result: { files: ExportedFile[] }
-  }
-}
+    ids: ids('the runs to compare'),
+    format: required(oneOf(REPORT_FORMATS, { default: 'html', description: 'the format' })),
+    title: optional(text(200, 'the report title')),
+    /**
+     * The report's file name (no folder): Markdown and CSV name their sibling files after it.
+     * Default: nin-lab-report-<date>.<format>.
+     */
+    fileName: optional(
+      str({
+        description: 'a file name',
+        maxLength: 200,
+        default: '',
+        pattern: '[^/\\\\\\0]{1,200}',
+        patternDescription: 'a file name without a folder',
+      }),
+    ),
+  },
+} as const satisfies Record<string, Shape>
 
-export type MethodName = keyof ApiMethods
-export type Params<M extends MethodName> = ApiMethods[M]['params']
-export type Result<M extends MethodName> = ApiMethods[M]['result']
+export type MethodName = keyof typeof API_PARAMS
+
+/** The parameters' TypeScript type: optional fields may be left out. */
+type ParamsOf<S extends Shape> = {
+  [K in keyof S as S[K] extends OptionalField ? never : K]: Infer<S[K]>
+} & {
+  [K in keyof S as S[K] extends OptionalField ? K : never]?: S[K] extends OptionalField<infer I>
+    ? Infer<I>
+    : never
+}
+type Simplify<T> = { [K in keyof T]: T[K] } & {}
+export type Params<M extends MethodName> = Simplify<ParamsOf<(typeof API_PARAMS)[M]>>
+
+export type GridAxisInput = Params<'addRuns'>['axes'][number]
+
+/** Method name → result. */
+export interface ApiResults {
+  listRuns: Run[]
+  getRun: RunDetail
+  getMetrics: Record<string, Record<string, MetricSample[]>>
+  getEvents: RunEvent[]
+  listExperiments: ExperimentSummary[]
+  queueState: QueueState
+  addRuns: { added: Run[]; skipped: number }
+  pauseQueue: QueueState
+  resumeQueue: QueueState
+  reorderRun: QueueState
+  cancelRun: Run
+  retryRun: Run
+  deleteRuns: { deleted: string[] }
+  setNotes: Run
+  setTags: Run
+  estimateEpoch: EpochEstimate
+  measureEpoch: EpochEstimate
+  benchmark: BenchResult
+  exportReport: { files: ExportedFile[] }
+}
+export type Result<M extends MethodName> = ApiResults[M]
+
+/** Method name → parameters and result, in one map. */
+export type ApiMethods = { [M in MethodName]: { params: Params<M>; result: Result<M> } }
 
 /** Event name → payload, pushed from the core to every client. */
 export interface ApiEvents {
@@ -142,14 +304,34 @@ export type ApiClient = {
   [M in MethodName]: (params: Params<M>) => Promise<Result<M>>
 }
 
-export type ApiErrorCode =
-  'invalid-params' | 'not-found' | 'illegal-state' | 'invalid-config' | 'unavailable' | 'internal'
+export const API_ERROR_CODES = [
+  'invalid-params',
+  'not-found',
+  'illegal-state',
+  'invalid-config',
+  /** Allowed, but big enough to ask first: repeat the call with `confirm: true`. */
+  'needs-confirmation',
+  'unavailable',
+  'internal',
+] as const
+export type ApiErrorCode = (typeof API_ERROR_CODES)[number]
 
 /** A refused or failed request, as every transport carries it: code, message, config issues. */
 export interface ApiErrorBody {
   readonly code: ApiErrorCode
   readonly message: string
   readonly issues?: readonly ConfigIssue[]
+}
+
+/** Whether a value that crossed a process boundary is an error body of this contract. */
+export function isApiErrorBody(v: unknown): v is ApiErrorBody {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false
+  const o = v as Record<string, unknown>
+  return (
+    typeof o['code'] === 'string' &&
+    (API_ERROR_CODES as readonly string[]).includes(o['code']) &&
+    typeof o['message'] === 'string'
+  )
 }
 
 export class ApiError extends Error {
@@ -173,103 +355,23 @@ export class ApiError extends Error {
 
 // --- parameter validation ------------------------------------------------------------------
 
-const MAX_IDS = 1000
-const MAX_TEXT = 10_000
+export const METHOD_NAMES = Object.keys(API_PARAMS) as MethodName[]
 
-type Check = (value: unknown, path: string) => unknown
-const fail = (path: string, expected: string, value: unknown): never => {
-  throw new ApiError(
-    'invalid-params',
-    `${path} must be ${expected} (got ${JSON.stringify(value)?.slice(0, 60) ?? 'nothing'})`,
-  )
-}
+export const isMethodName = (name: string): name is MethodName => Object.hasOwn(API_PARAMS, name)
+
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v)
 
-const id: Check = (v, p) =>
-  typeof v === 'string' && /^[\w-]{1,64}$/.test(v) ? v : fail(p, 'a run id', v)
-const text =
-  (max: number): Check =>
-  (v, p) =>
-    typeof v === 'string' && v.length <= max
-      ? v
-      : fail(p, `a string of at most ${max} characters`, v)
-const int =
-  (min: number, max: number): Check =>
-  (v, p) =>
-    Number.isInteger(v) && (v as number) >= min && (v as number) <= max
-      ? v
-      : fail(p, `an integer from ${min} to ${max}`, v)
-const listOf =
-  (item: Check, max: number): Check =>
-  (v, p) =>
-    Array.isArray(v) && v.length <= max
-      ? v.map((x, i) => item(x, `${p}[${i}]`))
-      : fail(p, `a list of at most ${max} items`, v)
-const oneOf =
-  (values: readonly string[]): Check =>
-  (v, p) =>
-    typeof v === 'string' && values.includes(v) ? v : fail(p, `one of ${values.join(', ')}`, v)
-const anything: Check = (v) => v
-const optional =
-  (check: Check): Check =>
-  (v, p) =>
-    v === undefined ? undefined : check(v, p)
-const axis: Check = (v, p) => {
-  if (!isObject(v)) return fail(p, 'an object { path, values }', v)
-  return {
-    path: text(200)(v['path'], `${p}.path`),
-    values: listOf(anything, 100)(v['values'], `${p}.values`),
-  }
-}
-
-const SHAPES: { [M in MethodName]: Record<string, Check> } = {
-  listRuns: {
-    status: optional(listOf(oneOf(RUN_STATUSES), RUN_STATUSES.length)),
-    experiment: optional(text(200)),
-  },
-  getRun: { id },
-  getMetrics: { ids: listOf(id, MAX_IDS), names: listOf(text(100), 50) },
-  getEvents: {
-    id,
-    afterSeq: optional(int(0, Number.MAX_SAFE_INTEGER)),
-    limit: optional(int(1, 10_000)),
-  },
-  listExperiments: {},
-  queueState: {},
-  addRuns: {
-    experiment: text(200),
-    base: anything,
-    axes: listOf(axis, 10),
-    seeds: int(1, 100),
-    priority: optional(int(-1000, 1000)),
-  },
-  pauseQueue: {},
-  resumeQueue: {},
-  reorderRun: { id, index: int(0, 1_000_000) },
-  cancelRun: { id },
-  retryRun: { id },
-  deleteRuns: { ids: listOf(id, MAX_IDS) },
-  setNotes: { id, notes: text(MAX_TEXT) },
-  setTags: { id, tags: listOf(text(50), 50) },
-  estimateEpoch: { config: anything },
-  measureEpoch: { config: anything },
-  exportReport: {
-    ids: listOf(id, MAX_IDS),
-    format: oneOf(REPORT_FORMATS),
-    title: optional(text(200)),
-  },
-}
-
-export const METHOD_NAMES = Object.keys(SHAPES) as MethodName[]
-
-export const isMethodName = (name: string): name is MethodName => Object.hasOwn(SHAPES, name)
-
-/** Checks untrusted parameters of `method`; unknown fields are refused, not ignored. */
+/** Checks untrusted parameters of `method` against its declared shape. */
 export function validateParams<M extends MethodName>(method: M, params: unknown): Params<M> {
-  const shape = SHAPES[method]
+  const shape: Shape = API_PARAMS[method]
   const input = params === undefined || params === null ? {} : params
-  if (!isObject(input)) return fail('params', 'an object', params)
+  if (!isObject(input)) {
+    throw new ApiError(
+      'invalid-params',
+      `${method} takes an object of parameters (got ${typeof input})`,
+    )
+  }
   for (const key of Object.keys(input)) {
     if (!Object.hasOwn(shape, key)) {
       throw new ApiError(
@@ -278,10 +380,9 @@ export function validateParams<M extends MethodName>(method: M, params: unknown)
       )
     }
   }
-  const out: Record<string, unknown> = {}
-  for (const [key, check] of Object.entries(shape)) {
-    const value = check(input[key], key)
-    if (value !== undefined) out[key] = value
+  const parsed = checkField(object(shape), input)
+  if (!parsed.ok) {
+    throw new ApiError('invalid-params', parsed.issues.map((i) => i.message).join('; '))
   }
-  return out as Params<M>
+  return parsed.value as Params<M>
 }

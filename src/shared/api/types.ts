@@ -26,7 +26,15 @@ export interface Run {
   readonly versions: Readonly<Record<string, string>> | null
   readonly seed: number
   readonly host: string | null
+  /** The trainer process of the current attempt (informational: never signalled by it alone). */
   readonly pid: number | null
+  /**
+   * How many times the run was claimed to train: the fencing token of its current attempt.
+   * Messages from an older attempt (a trainer presumed dead that comes back) are refused.
+   */
+  readonly attempt: number
+  /** The process that trains (and persists) the current attempt, while it is running. */
+  readonly owner: RunOwner | null
   /** Unix times in milliseconds. */
   readonly createdAt: number
   readonly queuedAt: number
@@ -41,6 +49,17 @@ export interface Run {
   readonly finalTestAcc: number | null
   readonly bestTestAcc: number | null
   readonly epochsDone: number
+}
+
+/** Who holds a running run: a scheduler, a foreground `nin-lab run`, or (later) a worker. */
+export interface RunOwner {
+  readonly kind: 'scheduler' | 'run' | 'worker'
+  readonly host: string
+  readonly pid: number
+  /** The process's start time as its OS reports it (with the pid, its identity); null: unknown. */
+  readonly start: string | null
+  /** A remote worker's name. */
+  readonly worker?: string
 }
 
 export interface MetricSample {
@@ -71,4 +90,20 @@ export interface Experiment {
 
 export interface ExperimentSummary extends Experiment {
   readonly runs: number
+}
+
+/** Files a run produced: checkpoints, the final model, exports, logs. */
+export const ARTIFACT_KINDS = ['checkpoint', 'model', 'export', 'log'] as const
+export type ArtifactKind = (typeof ARTIFACT_KINDS)[number]
+
+export interface Artifact {
+  readonly id: number
+  readonly runId: string
+  readonly kind: ArtifactKind
+  readonly path: string
+  /** Size when known (the trainer's messages do not carry it). */
+  readonly bytes: number | null
+  readonly createdAt: number
+  /** The epoch a checkpoint was taken after; null for other kinds. */
+  readonly epoch: number | null
 }

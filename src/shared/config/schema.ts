@@ -1,11 +1,16 @@
 /**
- * A tiny declarative schema language for the experiment config.
+ * A tiny declarative schema language for the experiment config and the API's parameters.
  *
  * Why not a library: the schema is the one source of truth for three consumers — the
  * validator (errors that name the JSON path, the allowed range and the value given), the
  * TypeScript types (inferred below), and the UI form (labels, ranges, choices). A schema that
  * is plain data serves all three; a validation library would still need a second description
- * for the form.
+ * for the form. The API contract (src/shared/api/contract.ts) declares each method's
+ * parameters in the same language, so their types and their checks cannot drift apart.
+ *
+ * Config fields all have defaults (`{}` is a complete config). API parameters also need fields
+ * that must be given (`required`), may be left out (`optional`), or are checked elsewhere
+ * (`unknownValue`, e.g. a config validated by its own schema after the call is routed).
  */
 
 interface FieldBase {
@@ -39,6 +44,32 @@ export interface StringField extends FieldBase {
   readonly kind: 'string'
   readonly maxLength: number
   readonly default: string
+  /** A regular expression (source) the whole string must match, e.g. a run id. */
+  readonly pattern?: string
+  /** What the pattern means, for errors: "a run id". */
+  readonly patternDescription?: string
+}
+
+export interface BoolField extends FieldBase {
+  readonly kind: 'bool'
+  readonly default: boolean
+}
+
+/** Any JSON value, passed through as it is: checked later by whoever interprets it. */
+export interface UnknownField extends FieldBase {
+  readonly kind: 'unknown'
+}
+
+/** May be left out: absent stays absent (no default filled in). */
+export interface OptionalField<F extends Field = Field> extends FieldBase {
+  readonly kind: 'optional'
+  readonly inner: F
+}
+
+/** Must be given: absent is an error instead of the default. */
+export interface RequiredField<F extends Field = Field> extends FieldBase {
+  readonly kind: 'required'
+  readonly inner: F
 }
 
 export interface NullableField<F extends Field = Field> extends FieldBase {
@@ -62,7 +93,17 @@ export interface ObjectField<S extends Shape = Shape> extends FieldBase {
 }
 
 export type Field =
-  IntField | NumberField | EnumField | StringField | NullableField | ArrayField | ObjectField
+  | IntField
+  | NumberField
+  | EnumField
+  | StringField
+  | BoolField
+  | UnknownField
+  | OptionalField
+  | RequiredField
+  | NullableField
+  | ArrayField
+  | ObjectField
 
 export type Shape = { readonly [key: string]: Field }
 
@@ -73,13 +114,21 @@ export type Infer<F> = F extends IntField | NumberField
     ? V
     : F extends StringField
       ? string
-      : F extends NullableField<infer I>
-        ? Infer<I> | null
-        : F extends ArrayField<infer I>
-          ? Infer<I>[]
-          : F extends ObjectField<infer S>
-            ? { [K in keyof S]: Infer<S[K]> }
-            : never
+      : F extends BoolField
+        ? boolean
+        : F extends UnknownField
+          ? unknown
+          : F extends OptionalField<infer I>
+            ? Infer<I> | undefined
+            : F extends RequiredField<infer I>
+              ? Infer<I>
+              : F extends NullableField<infer I>
+                ? Infer<I> | null
+                : F extends ArrayField<infer I>
+                  ? Infer<I>[]
+                  : F extends ObjectField<infer S>
+                    ? { [K in keyof S]: Infer<S[K]> }
+                    : never
 
 /** Deep-partial input: what a user may write in a config file. */
 export type PartialInput<F> =
@@ -96,6 +145,21 @@ export type PartialInput<F> =
 export const int = (o: Omit<IntField, 'kind'>): IntField => ({ kind: 'int', ...o })
 export const num = (o: Omit<NumberField, 'kind'>): NumberField => ({ kind: 'number', ...o })
 export const str = (o: Omit<StringField, 'kind'>): StringField => ({ kind: 'string', ...o })
+export const bool = (o: Omit<BoolField, 'kind'>): BoolField => ({ kind: 'bool', ...o })
+export const unknownValue = (description: string): UnknownField => ({
+  kind: 'unknown',
+  description,
+})
+export const optional = <F extends Field>(inner: F): OptionalField<F> => ({
+  kind: 'optional',
+  inner,
+  description: inner.description,
+})
+export const required = <F extends Field>(inner: F): RequiredField<F> => ({
+  kind: 'required',
+  inner,
+  description: inner.description,
+})
 export const oneOf = <const V extends string | number>(
   values: readonly V[],
   o: { default: NoInfer<V>; description: string },
@@ -154,7 +218,14 @@ export function describeAllowed(field: Field): string {
     case 'enum':
       return `one of ${field.values.map((v) => JSON.stringify(v)).join(', ')}`
     case 'string':
-      return `a string of at most ${field.maxLength} characters`
+      return field.patternDescription ?? `a string of at most ${field.maxLength} characters`
+    case 'bool':
+      return 'true or false'
+    case 'unknown':
+      return 'any JSON value'
+    case 'optional':
+    case 'required':
+      return describeAllowed(field.inner)
     case 'nullable':
       return `${describeAllowed(field.inner)}, or null`
     case 'array':
@@ -203,9 +274,14 @@ export function parseField<F extends Field>(
   input: unknown,
   path = '',
 ): ParseResult<Infer<F>> {
+  return checkField(field, input, path) as ParseResult<Infer<F>>
+}
+
+/** parseField without the inferred type, for callers that type the value themselves. */
+export function checkField(field: Field, input: unknown, path = ''): ParseResult<unknown> {
   const issues: ConfigIssue[] = []
   const value = walk(field, input, path, issues)
-  return issues.length === 0 ? { ok: true, value: value as Infer<F> } : { ok: false, issues }
+  return issues.length === 0 ? { ok: true, value } : { ok: false, issues }
 }
 
 /** The value of a field when the user gave nothing: every default, recursively. */
@@ -220,6 +296,21 @@ function walk(field: Field, input: unknown, path: string, issues: ConfigIssue[])
       message: `${path || 'the config'} must be ${describeAllowed(field)} (got ${show(input)})`,
     })
     return undefined
+  }
+  switch (field.kind) {
+    case 'optional':
+      return input === undefined ? undefined : walk(field.inner, input, path, issues)
+    case 'required':
+      if (input === undefined) {
+        issues.push({
+          path,
+          message: `${path || 'the value'} is required: ${describeAllowed(field)}`,
+        })
+        return undefined
+      }
+      return walk(field.inner, input, path, issues)
+    case 'unknown':
+      return input
   }
   if (input === undefined && field.kind !== 'object') {
     return field.kind === 'array' ? field.default.map((v) => structuredClone(v)) : field.default
@@ -248,6 +339,11 @@ function walk(field: Field, input: unknown, path: string, issues: ConfigIssue[])
       return input
     case 'string':
       if (typeof input !== 'string' || input.length > field.maxLength) return bad()
+      if (field.pattern !== undefined && !new RegExp(`^(?:${field.pattern})$`).test(input))
+        return bad()
+      return input
+    case 'bool':
+      if (typeof input !== 'boolean') return bad()
       return input
     case 'nullable':
       if (input === null) return null
@@ -274,8 +370,15 @@ function walk(field: Field, input: unknown, path: string, issues: ConfigIssue[])
       }
       for (const key of known) {
         const sub = field.fields[key]
-        if (sub)
-          out[key] = walk(sub, (input as Record<string, unknown>)[key], joinPath(path, key), issues)
+        if (!sub) continue
+        const value = walk(
+          sub,
+          (input as Record<string, unknown>)[key],
+          joinPath(path, key),
+          issues,
+        )
+        // An optional field left out stays out (no `key: undefined`).
+        if (value !== undefined || sub.kind !== 'optional') out[key] = value
       }
       return out
     }
@@ -287,7 +390,8 @@ export function fieldAt(root: Field, path: string): Field | undefined {
   let field: Field | undefined = root
   for (const part of splitPath(path)) {
     if (!field) return undefined
-    if (field.kind === 'nullable') field = field.inner
+    if (field.kind === 'nullable' || field.kind === 'optional' || field.kind === 'required')
+      field = field.inner
     if (field.kind === 'object') field = field.fields[part]
     else if (field.kind === 'array' && /^\d+$/.test(part)) field = field.item
     else return undefined

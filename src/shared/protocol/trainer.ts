@@ -171,3 +171,106 @@ export const isTerminal = (m: TrainerMessage): m is TerminalMessage =>
 /** The run status a terminal message leaves the run in. */
 export const statusAfter = (m: TerminalMessage): RunStatus =>
   m.type === 'finished' ? 'completed' : m.type === 'cancelled' ? 'cancelled' : m.type
+
+// --- the structural check where messages enter the core -----------------------------------
+
+type FieldType = 'number' | 'string' | 'array' | 'object'
+
+/**
+ * The fields each message type must carry, by JSON type. Numbers may arrive as null: JSON (and
+ * Node's IPC) turn NaN and ±Infinity into null, and a diverging run does report a NaN loss.
+ */
+const MESSAGE_FIELDS: {
+  readonly [T in TrainerMessage['type']]: Readonly<Record<string, FieldType>>
+} = {
+  started: {
+    engine: 'string',
+    backend: 'string',
+    skipped: 'array',
+    versions: 'object',
+    params: 'number',
+    trainCount: 'number',
+    testCount: 'number',
+    stepsPerEpoch: 'number',
+    epochs: 'number',
+    startEpoch: 'number',
+    pid: 'number',
+  },
+  step: {
+    epoch: 'number',
+    step: 'number',
+    stepInEpoch: 'number',
+    loss: 'number',
+    acc: 'number',
+    examplesPerSec: 'number',
+  },
+  epoch: {
+    epoch: 'number',
+    step: 'number',
+    trainLoss: 'number',
+    trainAcc: 'number',
+    testLoss: 'number',
+    testAcc: 'number',
+    seconds: 'number',
+    examplesPerSec: 'number',
+    memory: 'object',
+  },
+  checkpoint: { epoch: 'number', step: 'number', path: 'string' },
+  log: { level: 'string', message: 'string' },
+  finished: {
+    epochs: 'number',
+    testAcc: 'number',
+    classNames: 'array',
+    perClassAccuracy: 'array',
+    confusion: 'array',
+    modelPath: 'string',
+  },
+  failed: { error: 'string' },
+  diverged: { epoch: 'number', step: 'number', loss: 'string' },
+  cancelled: { epoch: 'number', step: 'number' },
+}
+
+/** The largest message the core accepts from a trainer (a finished message with a 100-class
+ * confusion matrix is ≈ 60 KB). */
+export const MAX_MESSAGE_BYTES = 1 << 20
+
+export class ProtocolError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ProtocolError'
+  }
+}
+
+const typeOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v)
+
+/**
+ * A cheap structural check of a message from another process (a trainer, the Python engine, a
+ * remote worker): its type is known, it names the expected run, and each field the type needs
+ * is there with the right JSON type. It does not deep-check arrays; the store only reads them.
+ * Throws ProtocolError saying what is wrong.
+ */
+export function checkTrainerMessage(raw: unknown, expectedRunId?: string): TrainerMessage {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ProtocolError(`a trainer message must be an object (got ${typeOf(raw)})`)
+  }
+  const m = raw as Record<string, unknown>
+  const type = m['type']
+  if (typeof type !== 'string' || !Object.hasOwn(MESSAGE_FIELDS, type)) {
+    throw new ProtocolError(`unknown trainer message type ${JSON.stringify(type)?.slice(0, 40)}`)
+  }
+  if (typeof m['runId'] !== 'string') throw new ProtocolError(`a ${type} message has no runId`)
+  if (expectedRunId !== undefined && m['runId'] !== expectedRunId) {
+    throw new ProtocolError(
+      `a ${type} message names run ${String(m['runId']).slice(0, 40)}, not ${expectedRunId}`,
+    )
+  }
+  if (typeof m['time'] !== 'number' || !Number.isFinite(m['time']))
+    throw new ProtocolError(`a ${type} message has no valid time`)
+  for (const [key, want] of Object.entries(MESSAGE_FIELDS[type as TrainerMessage['type']])) {
+    const got = typeOf(m[key])
+    if (got !== want && !(want === 'number' && got === 'null')) {
+      throw new ProtocolError(`a ${type} message's ${key} must be a ${want} (got ${got})`)
+    }
+  }
+  return m as unknown as TrainerMessage
+}

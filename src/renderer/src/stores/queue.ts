@@ -6,11 +6,13 @@ import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
 import type { QueueState, RunProgress } from '@shared/api/contract'
 import type { Run } from '@shared/api/types'
-import { NEEDS_ATTENTION_STATUSES } from '@shared/run-state'
+import { canReorder, NEEDS_ATTENTION_STATUSES } from '@shared/run-state'
 import { api, errorMessage, onEvent, onReconnect } from '../api'
 
 /** Coalesce bursts of events (a grid of 18 runs queued at once) into one refetch. */
 const REFRESH_DELAY_MS = 150
+/** Runs needing attention listed in the Queue view; older ones stay reachable from Runs. */
+export const ATTENTION_SHOWN = 20
 
 export const useQueueStore = defineStore('queue', () => {
   const state = shallowRef<QueueState | null>(null)
@@ -22,8 +24,24 @@ export const useQueueStore = defineStore('queue', () => {
   const running = computed(() => state.value?.runs.filter((r) => r.status === 'running') ?? [])
   const queued = computed(() => state.value?.runs.filter((r) => r.status === 'queued') ?? [])
   const paused = computed(() => state.value?.paused ?? false)
+  /** Running, then queued in start order: the queue table's rows. */
+  const active = computed(() => [...running.value, ...queued.value])
   /** Running + queued, for the navigation count. */
   const activeCount = computed(() => state.value?.runs.length ?? 0)
+  /** The most recent runs needing attention (newest first), at most ATTENTION_SHOWN. */
+  const recentAttention = computed(() =>
+    [...attention.value]
+      .sort((a, b) => (b.finishedAt ?? b.queuedAt) - (a.finishedAt ?? a.queuedAt))
+      .slice(0, ATTENTION_SHOWN),
+  )
+
+  /** A run's index among the queued runs (what reorderRun takes); -1 if it is not queued. */
+  const queuedIndex = (id: string): number => queued.value.findIndex((r) => r.id === id)
+  const canMoveUp = (run: Run): boolean => canReorder(run.status) && queuedIndex(run.id) > 0
+  const canMoveDown = (run: Run): boolean => {
+    const i = queuedIndex(run.id)
+    return canReorder(run.status) && i >= 0 && i < queued.value.length - 1
+  }
 
   function apply(next: QueueState): void {
     state.value = next
@@ -83,11 +101,13 @@ export const useQueueStore = defineStore('queue', () => {
   const retry = async (id: string): Promise<void> => {
     await act(id, () => api.retryRun({ id }))
   }
-  /** Moves a queued run to `index` among all queue entries (running ones included). */
+  /** Moves a queued run to `index` among the queued runs (0 = starts next). */
   const move = async (id: string, index: number): Promise<void> => {
     const next = await act(id, () => api.reorderRun({ id, index: Math.max(0, index) }))
     if (next) apply(next)
   }
+  const moveUp = (id: string): Promise<void> => move(id, queuedIndex(id) - 1)
+  const moveDown = (id: string): Promise<void> => move(id, queuedIndex(id) + 1)
 
   onEvent('runProgress', ({ runId, progress: p }) => {
     progress.value = { ...progress.value, [runId]: p }
@@ -111,12 +131,19 @@ export const useQueueStore = defineStore('queue', () => {
     running,
     queued,
     paused,
+    active,
     activeCount,
+    recentAttention,
+    queuedIndex,
+    canMoveUp,
+    canMoveDown,
     load,
     pause,
     resume,
     cancel,
     retry,
     move,
+    moveUp,
+    moveDown,
   }
 })

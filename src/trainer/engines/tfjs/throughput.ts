@@ -6,24 +6,14 @@
  */
 import { layerTable } from '@shared/architecture'
 import type { ExperimentConfig } from '@shared/config/experiment'
+import type { BenchResult } from '@shared/protocol/bench'
 import { SeededRandom } from '@shared/random'
 import type { Batch } from '../../data'
 import { selectBackend } from './backends'
 import { buildNetwork } from './network'
 import { checkTfjsMemory, makeOptimizer, trainStep } from './train'
 
-export interface ThroughputResult {
-  readonly engine: 'tfjs'
-  readonly backend: string
-  readonly threads: number | null
-  readonly inputSize: number
-  readonly batch: number
-  readonly params: number
-  readonly stepTimesS: readonly number[]
-  readonly medianStepS: number
-  readonly imgPerS: number
-  readonly peakRssMB: number
-}
+export type ThroughputResult = BenchResult & { readonly engine: 'tfjs' }
 
 const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b)

@@ -15,8 +15,11 @@ import { promisify } from 'node:util'
 import { layerTable } from '@shared/architecture'
 import type { ExperimentConfig } from '@shared/config/experiment'
 import { ENGINE_MEMORY_MODELS } from '@shared/memory-fit'
+import { parseBenchOutput, type BenchResult } from '@shared/protocol/bench'
 import {
+  checkTrainerMessage,
   isTerminal,
+  ProtocolError,
   type SkippedBackend,
   type TerminalMessage,
   type TrainerJob,
@@ -113,11 +116,20 @@ export async function trainTorch(
   let terminal: TerminalMessage | null = null
   const lines = createInterface({ input: child.stdout })
   lines.on('line', (line) => {
-    let m: TrainerMessage
+    let raw: unknown
     try {
-      m = JSON.parse(line) as TrainerMessage
+      raw = JSON.parse(line)
     } catch {
       process.stderr.write(`${line}\n`) // not a protocol line: keep it in the log
+      return
+    }
+    let m: TrainerMessage
+    try {
+      // Another process, another language: check the shape before relaying it as ours.
+      m = checkTrainerMessage(raw, job.runId)
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err
+      process.stderr.write(`refused a malformed message from the PyTorch trainer: ${err.message}\n`)
       return
     }
     if (isTerminal(m)) {
@@ -168,7 +180,7 @@ export async function measureTorchThroughput(
   config: ExperimentConfig,
   probe: TorchProbe,
   opts: { steps: number; warmup: number },
-): Promise<Record<string, unknown>> {
+): Promise<BenchResult> {
   checkTorchMemory(config, probe)
   const dir = mkdtempSync(join(tmpdir(), 'nin-lab-torch-bench-'))
   try {
@@ -187,12 +199,7 @@ export async function measureTorchThroughput(
       ],
       { timeout: 600_000, maxBuffer: 1 << 20 },
     )
-    const line = stdout.split('\n').find((l) => l.startsWith('RESULT '))
-    if (!line) throw new Error('the PyTorch benchmark printed no result')
-    return {
-      engine: 'torch',
-      ...(JSON.parse(line.slice('RESULT '.length)) as Record<string, unknown>),
-    }
+    return parseBenchOutput(stdout, 'torch')
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

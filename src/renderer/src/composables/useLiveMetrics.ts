@@ -1,0 +1,176 @@
+/**
+ * Metric series of some runs, kept live: the one place that loads them, appends the points that
+ * `runProgress` events carry, refetches what may have been missed, and lets go of its event
+ * subscriptions when its owner (a view) goes away. The run detail and the compare view both
+ * draw from it.
+ *
+ * Lifecycle:
+ * - load: when the tracked ids change, the runs that came in are fetched; the ones that left
+ *   are dropped. `reload()` refetches on demand.
+ * - live append: a `runProgress` point of a tracked run is appended at once, unless its series
+ *   already reaches that step (a step the server has sent us before).
+ * - refetch: after the event stream reconnects (events pushed while it was down are lost), and
+ *   when a tracked run starts (a resumed run's points after its checkpoint were replaced) or
+ *   finishes (the stored series is the final word).
+ * - dispose: with the effect scope that created it (a component's setup, unmounted), or by hand.
+ *
+ * Points that arrive while a fetch is on its way are kept aside and laid over the fetched series
+ * when it lands (only those past its last step): a fetch answers with what the store had when it
+ * read, so nothing streamed meanwhile is lost, and nothing is counted twice.
+ */
+import { getCurrentScope, onScopeDispose, ref, shallowRef, toValue, watch } from 'vue'
+import type { MaybeRefOrGetter, Ref, ShallowRef } from 'vue'
+import type { MetricSample } from '@shared/api/types'
+import { metricPoints, type MetricName, type MetricPoint } from '@shared/metrics'
+import { api, errorMessage, onEvent, onReconnect } from '../api'
+import type { RunMetrics } from '../lib/compare'
+
+type RunSeries = Partial<Record<MetricName, readonly MetricSample[]>>
+
+export interface LiveMetricsOptions {
+  /** Called after a fetch landed (the compare view marks it for its benchmark). */
+  readonly onLoaded?: (ids: readonly string[]) => void
+}
+
+export interface LiveMetrics {
+  /** Run id → metric name → samples in step order; only tracked runs, only the asked names. */
+  readonly metrics: Readonly<ShallowRef<RunMetrics>>
+  /** A fetch is on its way. */
+  readonly loading: Readonly<Ref<boolean>>
+  /** Why the last fetch failed; null once one succeeds. */
+  readonly error: Readonly<Ref<string | null>>
+  /** Refetches the given tracked runs (default: all of them). */
+  reload(ids?: readonly string[]): Promise<void>
+  /** Stops listening to events and watching the ids (automatic when the owning scope ends). */
+  dispose(): void
+}
+
+const toSample = (p: MetricPoint): MetricSample => ({
+  step: p.step,
+  epoch: p.epoch,
+  time: p.time,
+  value: p.value,
+})
+
+/** `series` with the points of `points` that lie past its last step appended, in order. */
+function appendNewer(series: RunSeries, points: readonly MetricPoint[]): RunSeries {
+  let next: Record<string, readonly MetricSample[]> | null = null
+  for (const p of points) {
+    const current = (next ?? series)[p.name] ?? []
+    const last = current.at(-1)
+    if (last !== undefined && p.step <= last.step) continue
+    next ??= { ...series }
+    next[p.name] = [...current, toSample(p)]
+  }
+  return (next as RunSeries | null) ?? series
+}
+
+export function useLiveMetrics(
+  ids: MaybeRefOrGetter<readonly string[]>,
+  names: readonly MetricName[],
+  options: LiveMetricsOptions = {},
+): LiveMetrics {
+  const metrics = shallowRef<RunMetrics>({})
+  const loading = ref(false)
+  const error = ref<string | null>(null)
+
+  const tracked = (): string[] => [...new Set(toValue(ids))]
+  const isTracked = (id: string): boolean => toValue(ids).includes(id)
+
+  /** The newest fetch per run: an older answer that lands later is stale. */
+  const latestFetch = new Map<string, number>()
+  /** Points streamed in since a run's newest fetch was sent, to lay over its answer. */
+  const sinceFetch = new Map<string, MetricPoint[]>()
+  let fetchSeq = 0
+  let inFlight = 0
+  let disposed = false
+
+  async function reload(which: readonly string[] = tracked()): Promise<void> {
+    const wanted = [...new Set(which)].filter(isTracked)
+    if (wanted.length === 0 || disposed) return
+    const seq = ++fetchSeq
+    for (const id of wanted) {
+      latestFetch.set(id, seq)
+      sinceFetch.set(id, [])
+    }
+    inFlight++
+    loading.value = true
+    try {
+      const fetched = await api.getMetrics({ ids: wanted, names: [...names] })
+      if (disposed) return
+      const next: Record<string, RunSeries> = { ...metrics.value }
+      const landed: string[] = []
+      for (const id of wanted) {
+        if (latestFetch.get(id) !== seq) continue
+        latestFetch.delete(id)
+        const streamed = sinceFetch.get(id) ?? []
+        sinceFetch.delete(id)
+        if (!isTracked(id)) continue
+        const series: RunSeries = {}
+        const got = fetched[id] ?? {}
+        for (const name of names) series[name] = got[name] ?? []
+        next[id] = appendNewer(series, streamed)
+        landed.push(id)
+      }
+      metrics.value = next
+      error.value = null
+      if (landed.length > 0) options.onLoaded?.(landed)
+    } catch (err) {
+      for (const id of wanted) {
+        if (latestFetch.get(id) !== seq) continue
+        latestFetch.delete(id)
+        sinceFetch.delete(id)
+      }
+      if (!disposed) error.value = errorMessage(err)
+    } finally {
+      inFlight--
+      if (inFlight === 0) loading.value = false
+    }
+  }
+
+  function append(runId: string, points: readonly MetricPoint[]): void {
+    const wanted = points.filter((p) => names.includes(p.name))
+    if (wanted.length === 0) return
+    sinceFetch.get(runId)?.push(...wanted)
+    const current = metrics.value[runId] ?? {}
+    const next = appendNewer(current, wanted)
+    if (next !== current) metrics.value = { ...metrics.value, [runId]: next }
+  }
+
+  const offs = [
+    onEvent('runProgress', ({ runId, message }) => {
+      if (isTracked(runId)) append(runId, metricPoints(message))
+    }),
+    onEvent('runStarted', ({ run }) => {
+      if (isTracked(run.id)) void reload([run.id])
+    }),
+    onEvent('runFinished', ({ run }) => {
+      if (isTracked(run.id)) void reload([run.id])
+    }),
+    onReconnect(() => void reload()),
+  ]
+
+  const stopWatch = watch(
+    () => tracked().join('\n'),
+    (_key, previousKey) => {
+      const now = tracked()
+      const before = new Set(previousKey ? previousKey.split('\n') : [])
+      const kept = Object.fromEntries(Object.entries(metrics.value).filter(([id]) => isTracked(id)))
+      if (Object.keys(kept).length !== Object.keys(metrics.value).length) metrics.value = kept
+      void reload(now.filter((id) => !before.has(id)))
+    },
+    { immediate: true },
+  )
+
+  function dispose(): void {
+    if (disposed) return
+    disposed = true
+    stopWatch()
+    offs.forEach((off) => off())
+    sinceFetch.clear()
+    latestFetch.clear()
+  }
+  if (getCurrentScope()) onScopeDispose(dispose)
+
+  return { metrics, loading, error, reload, dispose }
+}

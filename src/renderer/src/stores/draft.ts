@@ -1,0 +1,88 @@
+/**
+ * The config being edited on the New experiment page: the preset it started from and the draft
+ * itself (any JSON: invalid values stay as typed so the form can say what is wrong with them),
+ * with its validation. The owner of `preset` and `draft`; the cost, grid, estimate and
+ * submission stores read it.
+ */
+import { defineStore } from 'pinia'
+import { computed, ref, shallowRef, watch } from 'vue'
+import { defaultExperimentConfig, parseExperimentConfig } from '@shared/config/experiment'
+import type { ExperimentConfig } from '@shared/config/experiment'
+import { applyOverride, mergeInput } from '@shared/config/overrides'
+import { isPresetName, presetInput, type PresetName } from '@shared/config/presets'
+import type { ConfigIssue } from '@shared/config/schema'
+import { getAt } from '../lib/schema-form'
+import { loadSaved, saveFields } from './new-experiment-storage'
+
+const presetDraft = (name: PresetName): unknown =>
+  mergeInput(defaultExperimentConfig(), presetInput(name))
+
+/** The config's top-level sections: issues under them are shown next to their field. */
+const FORM_SECTIONS = /^(name|engine|model|data|train)\b/
+
+export const useDraftStore = defineStore('draft', () => {
+  const saved = loadSaved()
+  const preset = ref<PresetName>(
+    typeof saved.preset === 'string' && isPresetName(saved.preset) ? saved.preset : 'd2l',
+  )
+  /** The config being edited; replaced (never mutated) on each edit. */
+  const draft = shallowRef<unknown>(
+    typeof saved.draft === 'object' && saved.draft !== null
+      ? saved.draft
+      : presetDraft(preset.value),
+  )
+
+  function choosePreset(name: PresetName): void {
+    preset.value = name
+    draft.value = presetDraft(name)
+  }
+
+  const valueAt = (path: string): unknown => getAt(draft.value, path)
+
+  function setField(path: string, value: unknown): void {
+    draft.value = applyOverride(draft.value, { path, value })
+  }
+
+  function addItem(path: string, item: unknown): void {
+    const list = valueAt(path)
+    setField(path, [...(Array.isArray(list) ? list : []), structuredClone(item)])
+  }
+
+  function removeItem(path: string, index: number): void {
+    const list = valueAt(path)
+    if (Array.isArray(list))
+      setField(
+        path,
+        list.filter((_, i) => i !== index),
+      )
+  }
+
+  const parsed = computed(() => parseExperimentConfig(draft.value))
+  /** The validated config, or null while any field is invalid. */
+  const config = computed<ExperimentConfig | null>(() =>
+    parsed.value.ok ? parsed.value.value : null,
+  )
+  const issues = computed<readonly ConfigIssue[]>(() =>
+    parsed.value.ok ? [] : parsed.value.issues,
+  )
+  /** Issues the form cannot place next to a field (unknown fields, the root). */
+  const looseIssues = computed(() =>
+    issues.value.filter((i) => i.path === '' || !FORM_SECTIONS.test(i.path)),
+  )
+
+  watch([preset, draft], () => saveFields({ preset: preset.value, draft: draft.value }))
+
+  return {
+    preset,
+    draft,
+    choosePreset,
+    valueAt,
+    setField,
+    addItem,
+    removeItem,
+    parsed,
+    config,
+    issues,
+    looseIssues,
+  }
+})

@@ -1,0 +1,86 @@
+/**
+ * The throughput measurement's result, as both engines print it: one line `RESULT {json}` on
+ * stdout (the trainer's `--bench` mode, the Python trainer's `--bench`, and the PyTorch peer
+ * benchmark all share this format). Defined once here with its printer and its parser, for the
+ * trainer that prints it and the core and benchmarks that read it.
+ */
+
+export interface BenchResult {
+  readonly engine: 'tfjs' | 'torch'
+  readonly backend: string
+  readonly threads: number | null
+  readonly inputSize: number
+  readonly batch: number
+  readonly params: number
+  /** Each timed step, seconds (warm-up steps excluded). */
+  readonly stepTimesS: readonly number[]
+  readonly medianStepS: number
+  /** batch / medianStepS. */
+  readonly imgPerS: number
+  /** Peak resident set size of the measuring process. */
+  readonly peakRssMB: number
+  /** PyTorch on CUDA: peak allocated GPU memory. */
+  readonly peakGpuMB?: number
+  /** PyTorch: the device's name, the autocast dtype, and whether channels-last was used. */
+  readonly device?: string
+  readonly amp?: string | null
+  readonly channelsLast?: boolean
+  readonly versions?: Readonly<Record<string, string>>
+}
+
+const PREFIX = 'RESULT '
+
+export const formatBenchLine = (result: BenchResult): string =>
+  `${PREFIX}${JSON.stringify(result)}\n`
+
+export class BenchOutputError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'BenchOutputError'
+  }
+}
+
+const num = (o: Record<string, unknown>, key: string): number => {
+  const v = o[key]
+  if (typeof v !== 'number' || !Number.isFinite(v)) {
+    throw new BenchOutputError(`the benchmark's result has no valid "${key}" (got ${String(v)})`)
+  }
+  return v
+}
+
+/**
+ * The result in a benchmark's stdout: its `RESULT {json}` line, checked field by field (the
+ * output comes from another process, possibly another language). `engine` fills in a result
+ * that does not name its engine (the PyTorch peer's).
+ */
+export function parseBenchOutput(stdout: string, engine?: BenchResult['engine']): BenchResult {
+  const line = stdout.split('\n').find((l) => l.startsWith(PREFIX))
+  if (line === undefined) throw new BenchOutputError('the benchmark printed no RESULT line')
+  let raw: unknown
+  try {
+    raw = JSON.parse(line.slice(PREFIX.length))
+  } catch {
+    throw new BenchOutputError(`the benchmark's RESULT line is not JSON: ${line.slice(0, 120)}`)
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new BenchOutputError("the benchmark's RESULT is not an object")
+  }
+  const o = raw as Record<string, unknown>
+  const named = o['engine']
+  const theEngine = named === 'tfjs' || named === 'torch' ? named : engine
+  if (theEngine === undefined) throw new BenchOutputError("the benchmark's RESULT names no engine")
+  const times = o['stepTimesS']
+  return {
+    ...(o as Partial<BenchResult>),
+    engine: theEngine,
+    backend: typeof o['backend'] === 'string' ? o['backend'] : 'unknown',
+    threads: typeof o['threads'] === 'number' ? o['threads'] : null,
+    inputSize: num(o, 'inputSize'),
+    batch: num(o, 'batch'),
+    params: num(o, 'params'),
+    stepTimesS: Array.isArray(times) ? times.filter((t): t is number => typeof t === 'number') : [],
+    medianStepS: num(o, 'medianStepS'),
+    imgPerS: num(o, 'imgPerS'),
+    peakRssMB: typeof o['peakRssMB'] === 'number' ? o['peakRssMB'] : 0,
+  }
+}
