@@ -88,23 +88,22 @@ describe('memory check: any engine, any limit', () => {
     )
   })
 
-  // The calibration behind ENGINE_MEMORY_MODELS.torchCpu (peak RSS of `trainer.py --bench`,
-  // PyTorch 1.13 on this machine's CPU): the model must stay above every measurement, by less
-  // than half, so it refuses what would not fit without refusing what would.
+  // The calibration behind ENGINE_MEMORY_MODELS.torchCpu: peak RSS of the Python trainer over
+  // one epoch of real training (PyTorch 1.13 on this machine's CPU, one thread). The model must
+  // stay above every measurement, by less than a third, so it refuses what would not fit
+  // without refusing what would.
   it.each([
-    ['small-28', 32, 271],
-    ['small-28', 128, 354],
-    ['small-28', 512, 661],
-    ['d2l-96', 32, 321],
-    ['d2l-96', 128, 440],
-    ['d2l-96', 512, 963],
-    ['d2l', 32, 550],
-    ['d2l', 64, 812],
+    ['small-28', 32, 328],
+    ['small-28', 128, 399],
+    ['small-28', 512, 686],
+    ['d2l-96', 32, 384],
+    ['d2l-96', 128, 511],
+    ['d2l', 32, 610],
   ] as const)('torch CPU model covers %s at batch %i (measured %i MiB)', (preset, batch, mib) => {
     const predicted = check(config(preset, batch), ENGINE_MEMORY_MODELS.torchCpu, [
       plenty,
     ]).predictedBytes
     expect(predicted).toBeGreaterThan(mib * MiB)
-    expect(predicted).toBeLessThan(1.5 * mib * MiB)
+    expect(predicted).toBeLessThan((4 / 3) * mib * MiB)
   })
 })
