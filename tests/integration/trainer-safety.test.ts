@@ -141,7 +141,7 @@ describe('memory: a run that cannot fit is refused before it starts', () => {
   const huge = (engine: 'tfjs' | 'torch', train: object = {}): ExperimentConfig =>
     config('d2l', { engine, model: { inputSize: 1024 }, train: { batchSize: 4096, ...train } })
   const availableHere =
-    /more than the [\d.]+ GiB of memory available here \((MemAvailable|free memory|the cgroup's memory\.max less memory\.current) [\d.]+ GiB less a [\d.]+ (MiB|GiB) margin\): lower train\.batchSize to at most \d+ \(or model\.inputSize\)/
+    /more than the [\d.]+ GiB of memory available here \((MemAvailable|free memory|the cgroup's remaining allowance) [\d.]+ GiB less a [\d.]+ (MiB|GiB) margin\): lower train\.batchSize to at most \d+ \(or model\.inputSize\)/
 
   it('tfjs on its cpu backend: refused against the RAM, naming the batch size that fits', async () => {
     const run = startTrainer(

@@ -48,13 +48,26 @@ function meminfo(text: string, field: string): number | null {
   return m?.[1] ? Number(m[1]) * 1024 : null
 }
 
-/** cgroup v2's remaining allowance (memory.max − memory.current), or null when unlimited. */
+/** A cgroup limit as a number, or null when it is absent or unlimited ("max", or v1's ~2^63). */
+function cgroupNumber(text: string | null): number | null {
+  const value = Number(text?.trim())
+  return text === null || !Number.isFinite(value) || value >= 2 ** 62 ? null : value
+}
+
+/**
+ * The cgroup's remaining allowance (limit − usage), or null when unlimited: cgroup v2's
+ * memory.max / memory.current, else v1's memory.limit_in_bytes / memory.usage_in_bytes.
+ */
 function cgroupAllowance(): number | null {
-  const max = readText('/sys/fs/cgroup/memory.max')?.trim()
-  const current = Number(readText('/sys/fs/cgroup/memory.current')?.trim())
-  if (!max || max === 'max' || !Number.isFinite(current)) return null
-  const limit = Number(max)
-  return Number.isFinite(limit) ? Math.max(0, limit - current) : null
+  for (const [limitFile, usageFile] of [
+    ['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory.current'],
+    ['/sys/fs/cgroup/memory/memory.limit_in_bytes', '/sys/fs/cgroup/memory/memory.usage_in_bytes'],
+  ] as const) {
+    const limit = cgroupNumber(readText(limitFile))
+    const usage = cgroupNumber(readText(usageFile))
+    if (limit !== null && usage !== null) return Math.max(0, limit - usage)
+  }
+  return null
 }
 
 /** The RAM a run may use now, as a limit for checkMemoryFit. */
@@ -67,7 +80,7 @@ export function ramLimit(): MemoryLimit {
   const cgroup = cgroupAllowance()
   if (cgroup !== null && cgroup < available) {
     available = cgroup
-    source = "the cgroup's memory.max less memory.current"
+    source = "the cgroup's remaining allowance"
   }
   const margin = Math.max(MEMORY_MARGIN_MIN_BYTES, MEMORY_MARGIN_FRACTION * total)
   const usable = Math.max(0, available - margin)

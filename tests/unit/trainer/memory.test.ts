@@ -15,7 +15,7 @@ describe('machine limits', () => {
     const limit = ramLimit()
     expect(limit.bytes).toBeGreaterThan(0)
     expect(limit.what).toMatch(
-      /^the [\d.]+ (MiB|GiB) of memory available here \((MemAvailable|free memory|the cgroup's memory\.max less memory\.current) [\d.]+ (MiB|GiB) less a [\d.]+ (MiB|GiB) margin\)$/,
+      /^the [\d.]+ (MiB|GiB) of memory available here \((MemAvailable|free memory|the cgroup's remaining allowance) [\d.]+ (MiB|GiB) less a [\d.]+ (MiB|GiB) margin\)$/,
     )
   })
 
