@@ -1,6 +1,7 @@
 // Training throughput of NiN Lab's two engines on this machine — TensorFlow.js on its best
-// backend here, and PyTorch where it is installed — beside the plain PyTorch peer
-// (shared/peers/torch_nin_bench.py, when present), measured in the same sitting on the same models
+// backend here, and PyTorch where it is installed — beside a plain PyTorch NiN benchmark, the
+// peer ($NIN_LAB_PEER, else ../shared/peers/torch_nin_bench.py beside the checkout when the
+// workspace has one; the table says when there is none), measured in the same sitting on the same models
 // and batches (median step on random data after warm-up, plain SGD as the peer trains). Prints a
 // table with the ratios and writes bench/results/throughput-*.json. Runs under vitest
 // (bench/vitest.config.ts) for the TypeScript imports; it asserts nothing.

@@ -1,5 +1,5 @@
 /**
- * Throughput of one SGD training step of the d2l NiN (FACTS.md) at 96 px, batch 128, random
+ * Throughput of one SGD training step of the d2l NiN (docs/engines.md) at 96 px, batch 128, random
  * data, on the tfjs wasm backend with our kernels (src/trainer/engines/tfjs/wasm), for
  * 1 and 2 threads. A measurement, not a test: timings depend on the machine and its load.
  *

@@ -15,6 +15,7 @@ import {
   CONFIRM_GRID_RUNS,
   isMethodName,
   MAX_GRID_RUNS,
+  MAX_LIST,
   QUEUE_PAGE,
   validateParams,
   type ApiEvents,
@@ -51,7 +52,19 @@ export interface CoreOptions {
    */
   readonly scheduler: boolean | 'if-free'
   readonly concurrency?: number
+  /**
+   * How long SQLite itself waits for another process's write lock. Short, because that wait
+   * blocks this process's event loop (every other request waits with it); `call` then waits
+   * longer without blocking (BUSY_RETRY_MS).
+   */
+  readonly busyTimeoutMs?: number
 }
+
+/** See CoreOptions.busyTimeoutMs. */
+export const CORE_BUSY_TIMEOUT_MS = 20
+/** How long a request keeps retrying, off the event loop, while another process writes. */
+export const BUSY_RETRY_MS = 3000
+const BUSY_RETRY_STEP_MS = 25
 
 export class Core extends EventEmitter<CoreEvents> {
   readonly store: RunStore
@@ -67,7 +80,9 @@ export class Core extends EventEmitter<CoreEvents> {
   constructor(private readonly options: CoreOptions) {
     super()
     try {
-      this.store = RunStore.open(options.dataDir)
+      this.store = RunStore.open(options.dataDir, {
+        busyTimeoutMs: options.busyTimeoutMs ?? CORE_BUSY_TIMEOUT_MS,
+      })
     } catch (err) {
       throw toApiError(err)
     }
@@ -119,11 +134,27 @@ export class Core extends EventEmitter<CoreEvents> {
   /** Validates and dispatches one request. Errors come out as ApiError with a clear message. */
   async call(method: string, params: unknown): Promise<unknown> {
     if (!isMethodName(method)) throw new ApiError('not-found', `no API method "${method}"`)
-    try {
-      const handler = this.handlers[method] as (p: unknown) => unknown
-      return await handler(validateParams(method, params))
-    } catch (err) {
-      throw toApiError(err)
+    const handler = this.handlers[method] as (p: unknown) => unknown
+    const deadline = Date.now() + BUSY_RETRY_MS
+    for (;;) {
+      try {
+        return await handler(validateParams(method, params))
+      } catch (err) {
+        // Another process holds the write lock: the write was rolled back whole, so trying the
+        // request again is safe. Wait on a timer, so other requests are answered meanwhile.
+        if (err instanceof StoreError && err.code === 'busy' && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, BUSY_RETRY_STEP_MS))
+          continue
+        }
+        if (err instanceof StoreError && err.code === 'busy') {
+          throw new ApiError(
+            'unavailable',
+            `${this.store.file} stayed locked by another process for ${BUSY_RETRY_MS / 1000} s: ` +
+              'try again, and check that no stuck nin-lab process holds it',
+          )
+        }
+        throw toApiError(err)
+      }
     }
   }
 
@@ -173,7 +204,18 @@ export class Core extends EventEmitter<CoreEvents> {
   private makeHandlers(): Handlers {
     const store = this.store
     return {
-      listRuns: (p) => store.listRuns({ status: p.status, experiment: p.experiment }),
+      listRuns: (p) => {
+        const filter = { status: p.status, experiment: p.experiment, search: p.search }
+        return {
+          runs: store.listRuns({
+            ...filter,
+            order: p.order,
+            offset: p.offset,
+            limit: p.limit ?? MAX_LIST,
+          }),
+          total: store.countRuns(filter),
+        }
+      },
       getRun: (p) => this.runDetail(p.id),
       getMetrics: (p) => {
         const out: Result<'getMetrics'> = {}

@@ -19,6 +19,7 @@ import {
 import { costTotals } from '@shared/cost'
 import { BenchOutputError, parseBenchOutput, type BenchResult } from '@shared/protocol/bench'
 import { trainerEntry } from './queue/trainer-process'
+import { Turns } from './turns'
 import type { RunStore } from './store'
 
 const execFileAsync = promisify(execFile)
@@ -45,8 +46,11 @@ const trainFlopsOf = (config: ExperimentConfig): number =>
   costTotals(layerTable(config.model), config.train).trainFlopsPerImage
 
 export class Estimates {
-  private running = 0
-  private readonly waiting: (() => void)[] = []
+  private readonly turns = new Turns(
+    'measurements',
+    MAX_CONCURRENT_MEASUREMENTS,
+    MAX_WAITING_MEASUREMENTS,
+  )
 
   constructor(private readonly store: RunStore) {}
 
@@ -127,7 +131,13 @@ export class Estimates {
     opts: { readonly steps?: number; readonly warmup?: number } = {},
   ): Promise<BenchResult> {
     const config = parseConfig(input)
-    await this.turn()
+    return this.turns.run(() => this.measure(config, opts))
+  }
+
+  private async measure(
+    config: ExperimentConfig,
+    opts: { readonly steps?: number; readonly warmup?: number },
+  ): Promise<BenchResult> {
     const dir = mkdtempSync(join(tmpdir(), 'nin-lab-bench-'))
     try {
       const file = join(dir, 'config.json')
@@ -156,7 +166,6 @@ export class Estimates {
       throw new ApiError('unavailable', `could not measure this config: ${message}`)
     } finally {
       rmSync(dir, { recursive: true, force: true })
-      this.release()
     }
   }
 
@@ -164,26 +173,5 @@ export class Estimates {
   private measuredRate(run: Run): number | null {
     const epoch = this.store.latestEvent(run.id, 'epoch')?.message
     return epoch && epoch.examplesPerSec > 0 ? epoch.examplesPerSec : null
-  }
-
-  private async turn(): Promise<void> {
-    if (this.running < MAX_CONCURRENT_MEASUREMENTS) {
-      this.running++
-      return
-    }
-    if (this.waiting.length >= MAX_WAITING_MEASUREMENTS) {
-      throw new ApiError(
-        'unavailable',
-        `${this.running + this.waiting.length} measurements are already running or waiting: try again when they finish`,
-      )
-    }
-    // release() hands its slot straight to the first waiter, so `running` stays counted.
-    await new Promise<void>((resolve) => this.waiting.push(resolve))
-  }
-
-  private release(): void {
-    const next = this.waiting.shift()
-    if (next) next()
-    else this.running--
   }
 }

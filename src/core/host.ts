@@ -1,8 +1,8 @@
 /**
- * The core as a child process of the desktop app (DESIGN.md: Electron main owns windows and
- * nothing heavy). The Electron main process starts `nin-lab core-host` with the Node that
- * installed the project and talks to it over Node's IPC channel: calls in, results and events
- * out (HostRequest / HostMessage in src/shared/api/transport.ts).
+ * The core as a child process of the desktop app (docs/architecture.md: Electron main owns
+ * windows and nothing heavy). The Electron main process starts `nin-lab core-host` with the Node
+ * that installed the project and talks to it over Node's IPC channel: calls in, results and
+ * events out (HostRequest / HostMessage in src/shared/api/transport.ts).
  *
  * When the app closes it says whether to keep training: `keep` lets the queue run to its end
  * with no window (then this process exits), `stop` stops the running trainers after their
@@ -16,7 +16,9 @@ import { Core, toApiError } from './core'
 export async function runCoreHost(dataDir: string): Promise<number> {
   if (!process.send) throw new Error('core-host is started by the desktop app, with an IPC channel')
   const send = (m: HostMessage): void => {
-    if (process.connected) process.send?.(m)
+    // With a callback, a send to an app that has just died is an error passed here, not an
+    // uncaught 'error' event that kills the core mid-run; the disconnect then stops it.
+    if (process.connected) process.send?.(m, undefined, undefined, () => {})
   }
   const core = new Core({ dataDir, scheduler: 'if-free' })
   for (const event of EVENT_NAMES) {
@@ -52,6 +54,9 @@ export async function runCoreHost(dataDir: string): Promise<number> {
     process.on('disconnect', () => {
       if (closing === null) stopNow()
     })
+    // An app that died while this process was still loading disconnected before the listener
+    // above existed: without this check the core would run on with no app, forever.
+    if (!process.connected) stopNow()
     process.on('SIGTERM', stopNow)
   })
   send({ kind: 'ready', dataDir: core.store.dataDir, scheduler: core.scheduler !== null })

@@ -68,7 +68,9 @@ export function startCoreClient(opts: {
       pending.clear()
       resolve(code)
     })
-    child.once('error', (err) => {
+    // `on`, not `once`: a core that never started fails its first send too, and an 'error'
+    // event without a listener would take the whole app down with it.
+    child.on('error', (err) => {
       failReady(
         new Error(
           `could not start the NiN Lab core with ${opts.node ?? nodeExecutable()}: ${err.message}`,
@@ -77,7 +79,14 @@ export function startCoreClient(opts: {
       resolve(null)
     })
   })
-  const send = (m: HostRequest): boolean => (child.connected ? child.send(m) : false)
+  /** False when the core cannot be reached now; `onFailed` when the message did not get through. */
+  const send = (m: HostRequest, onFailed: () => void = () => {}): boolean => {
+    if (!child.connected) return false
+    child.send(m, (err) => {
+      if (err) onFailed()
+    })
+    return true
+  }
 
   return {
     ready,
@@ -86,10 +95,10 @@ export function startCoreClient(opts: {
       new Promise<CallOutcome>((resolve) => {
         const id = nextId++
         pending.set(id, resolve)
-        if (!send({ kind: 'call', id, method, params })) {
-          pending.delete(id)
-          resolve(unavailable('the NiN Lab core process is not running'))
+        const notRunning = (): void => {
+          if (pending.delete(id)) resolve(unavailable('the NiN Lab core process is not running'))
         }
+        if (!send({ kind: 'call', id, method, params }, notRunning)) notRunning()
       }),
     onEvent: (listener) => void listeners.push(listener),
     close: (mode) => {

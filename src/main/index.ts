@@ -1,11 +1,12 @@
 /**
- * The Electron main process: owns the window and nothing heavy (DESIGN.md). It loads no native
- * module: the core (store, scheduler, trainers) runs in a plain Node child process
- * (desktop/core-client.ts), and this process relays the renderer's calls and the core's events.
+ * The Electron main process: owns the window and nothing heavy (docs/architecture.md). It loads
+ * no native module: the core (store, scheduler, trainers) runs in a plain Node child process
+ * (core-client.ts), and this process relays the renderer's calls and the core's events.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { app, BrowserWindow, dialog, ipcMain, Menu, session, shell } from 'electron'
 import {
   IPC_CALL,
@@ -20,6 +21,11 @@ import { startCoreClient, type CoreClient } from './core-client'
 
 let core: CoreClient | null = null
 let quitting = false
+
+const APP_PAGE = join(import.meta.dirname, '../renderer/index.html')
+/** The renderer's dev server (electron-vite dev), never in a packaged app. */
+const devServer = (): string | undefined =>
+  app.isPackaged ? undefined : process.env['ELECTRON_RENDERER_URL']
 
 function createWindow(): BrowserWindow {
   const win = new BrowserWindow({
@@ -56,9 +62,9 @@ function createWindow(): BrowserWindow {
     void confirmClose(win)
   })
 
-  const devServer = process.env['ELECTRON_RENDERER_URL']
-  if (!app.isPackaged && devServer) void win.loadURL(devServer)
-  else void win.loadFile(join(import.meta.dirname, '../renderer/index.html'))
+  const dev = devServer()
+  if (dev) void win.loadURL(dev)
+  else void win.loadFile(APP_PAGE)
   return win
 }
 
@@ -69,7 +75,8 @@ async function confirmClose(win: BrowserWindow): Promise<void> {
   const state = outcome?.ok ? (outcome.result as QueueState) : null
   const training = state?.runs.filter((r) => r.status === 'running').length ?? 0
   if (training > 0) {
-    const queued = (state?.runs.length ?? 0) - training
+    // Not runs.length: the state lists at most a page of the queued runs.
+    const queued = state?.queuedTotal ?? 0
     const { response } = await dialog.showMessageBox(win, {
       type: 'question',
       buttons: ['Keep training in the background', 'Stop training', 'Cancel'],
@@ -110,6 +117,10 @@ interface FileData {
   readonly base64: string
 }
 
+/** A name that is a file in the chosen folder once its directories are dropped ("", ".." are not). */
+const isFileName = (name: unknown): name is string =>
+  typeof name === 'string' && !['', '.', '..'].includes(basename(name))
+
 const isFileList = (v: unknown): v is FileData[] =>
   Array.isArray(v) &&
   v.length > 0 &&
@@ -118,14 +129,25 @@ const isFileList = (v: unknown): v is FileData[] =>
     (f: unknown) =>
       typeof f === 'object' &&
       f !== null &&
-      typeof (f as FileData).name === 'string' &&
+      isFileName((f as FileData).name) &&
       typeof (f as FileData).base64 === 'string',
   )
 
-/** The sender is our own page (the app's file, or the dev server in development). */
+/**
+ * The sender is our own page: the app's index.html (any route: the hash is not compared), or in
+ * development the dev server's origin. Compared as parsed URLs, not as string prefixes, which
+ * `http://localhost:5173.evil.example` or any other file:// page would pass.
+ */
 function fromApp(url: string): boolean {
-  const dev = process.env['ELECTRON_RENDERER_URL']
-  return url.startsWith('file://') || (dev !== undefined && url.startsWith(dev))
+  let sender: URL
+  try {
+    sender = new URL(url)
+  } catch {
+    return false
+  }
+  const dev = devServer()
+  if (dev) return sender.origin === new URL(dev).origin
+  return sender.protocol === 'file:' && sender.pathname === pathToFileURL(APP_PAGE).pathname
 }
 
 function registerIpc(): void {
@@ -179,15 +201,7 @@ function registerIpc(): void {
   ipcMain.handle(
     IPC_CALL,
     async (event, method: unknown, params: unknown): Promise<CallOutcome> => {
-      // Only our own page may call: the sender's URL must be the app's file or dev server.
-      const url = event.senderFrame?.url ?? ''
-      if (
-        !url.startsWith('file://') &&
-        !(
-          process.env['ELECTRON_RENDERER_URL'] &&
-          url.startsWith(process.env['ELECTRON_RENDERER_URL'])
-        )
-      ) {
+      if (!fromApp(event.senderFrame?.url ?? '')) {
         return {
           ok: false,
           error: { code: 'invalid-params', message: 'calls are accepted from the app window only' },

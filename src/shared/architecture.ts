@@ -3,7 +3,7 @@
  *
  * Every engine builds its network from `layerTable(spec)` and nothing else, and the cost model
  * sums the same list, so parameter counts agree across engines and with the analytic numbers by
- * construction. Semantics (DESIGN.md, d2l.ai §8.3):
+ * construction. Semantics (README, "The experiment config"; d2l.ai §8.3):
  *   block   = Conv(k, s, p)+ReLU, then microConvs × [Conv(microKernel, 1, same)+ReLU], MaxPool(3, 2)
  *   Dropout after the blocks
  *   headChannels: NiN blocks (kernel 3, pad 1, same micro convs, no pooling)

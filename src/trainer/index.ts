@@ -3,9 +3,9 @@
  * to its parent — over the IPC channel when started with one (fork), else as JSON lines on
  * stdout (standalone: `node out/main/trainer.js --job JOB.json`).
  *
- * One process per run (DESIGN.md): cancelling is a signal, GPU memory is released on exit, and a
- * native crash fails this run only. SIGTERM stops it cleanly before the next step; if its parent
- * dies it exits by itself.
+ * One process per run (docs/architecture.md, "Processes"): cancelling is a signal, GPU memory is
+ * released on exit, and a native crash fails this run only. SIGTERM stops it cleanly before the
+ * next step; if its parent dies it exits by itself.
  */
 import { parseArgs } from 'node:util'
 import { validateExperimentConfig } from '@shared/config/experiment'

@@ -1,6 +1,6 @@
 /** Runs the built `nin-lab` command as a real process (tests need `npm run build` first). */
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -117,11 +117,17 @@ export async function waitFor<T>(
   }
 }
 
+/** Running (a zombie, which lingers until its parent reaps it, counts as gone). */
 export const isAlive = (pid: number): boolean => {
   try {
     process.kill(pid, 0)
-    return true
   } catch {
     return false
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
+  } catch {
+    return true // no /proc here: signal 0 is all we know
   }
 }

@@ -1,11 +1,12 @@
 // The desktop app's core process, driven the way the Electron main process drives it (the
 // Electron binary itself cannot run here; the relay it uses is this very client).
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { startCoreClient } from '@main/core-client'
-import { assertBuilt, ROOT } from '../helpers/cli'
+import { assertBuilt, isAlive, ROOT, waitFor } from '../helpers/cli'
 
 describe('core host', () => {
   it('answers calls, reports errors as data, pushes events, and stops when told', async () => {
@@ -52,5 +53,36 @@ describe('core host', () => {
       ok: false,
       error: { code: 'unavailable' },
     })
+  })
+
+  it('stops when the app dies while the core host is still loading', async () => {
+    assertBuilt()
+    const dataDir = mkdtempSync(join(tmpdir(), 'nin-lab-host-'))
+    // An app that starts the core host and dies at once: the IPC channel closes before the
+    // host has run a line of its own code.
+    const app = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `const c = require('node:child_process').fork(process.argv[1], ['core-host', '--data-dir', process.argv[2]],
+           { detached: true, stdio: ['ignore', 'ignore', 'ignore', 'ipc'] })
+         console.log(c.pid)
+         process.exit(0)`,
+        join(ROOT, 'out/main/cli.js'),
+        dataDir,
+      ],
+      { encoding: 'utf8' },
+    )
+    const pid = Number(app.stdout.trim())
+    expect(pid).toBeGreaterThan(0)
+    try {
+      await waitFor(
+        () => (isAlive(pid) ? undefined : true),
+        45_000,
+        'the orphaned core host to stop',
+      )
+    } finally {
+      if (isAlive(pid)) process.kill(pid, 'SIGTERM')
+    }
   })
 })

@@ -55,7 +55,7 @@ let transport: FakeTransport
 beforeEach(() => {
   window.localStorage.clear()
   transport = fakeTransport({
-    listRuns: () => [a, b, c],
+    listRuns: () => ({ runs: [a, b, c], total: 3 }),
     getMetrics: (p) => Object.fromEntries(p.ids.map((id, i) => [id, metricsOf(1 + i / 10)])),
   })
   setTransport(transport)

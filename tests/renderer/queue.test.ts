@@ -38,7 +38,7 @@ beforeEach(() => {
   failed = [makeRun({ id: 'f1', name: 'broken', status: 'failed', error: 'out of memory' })]
   transport = fakeTransport({
     queueState: () => state,
-    listRuns: () => failed,
+    listRuns: () => ({ runs: failed, total: failed.length }),
     pauseQueue: () => (state = { ...state, paused: true }),
     resumeQueue: () => (state = { ...state, paused: false }),
     reorderRun: () => state,

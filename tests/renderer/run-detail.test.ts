@@ -65,7 +65,7 @@ beforeEach(() => {
         p.ids.map((id) => [id, { [METRICS.stepLoss]: samples(10, (i) => 2 / i) }]),
       ),
     getEvents: () => events,
-    listRuns: () => [run, running],
+    listRuns: () => ({ runs: [run, running], total: 2 }),
     cancelRun: (p) => ({ ...(byStatus[p.id] ?? run), status: 'cancelled' }),
   })
   setTransport(transport)

@@ -47,7 +47,7 @@ beforeEach(() => {
     }),
   ]
   transport = fakeTransport({
-    listRuns: () => list,
+    listRuns: () => ({ runs: list, total: list.length }),
     getMetrics: () => ({}),
     setNotes: (p) => {
       const run = { ...(list.find((r) => r.id === p.id) as Run), notes: p.notes }

@@ -189,7 +189,7 @@ async function queueStart(argv: string[]): Promise<number> {
       console.error(`queue halted: ${halt.reason}`)
       return 1
     }
-    const failed = (await core.api.listRuns({ status: ['failed', 'diverged'] })).length
+    const failed = (await core.api.listRuns({ status: ['failed', 'diverged'], limit: 1 })).total
     await core.close()
     console.error(
       failed > 0

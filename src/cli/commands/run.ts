@@ -71,7 +71,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       const queued = added[0]
       if (!queued) {
         const identity = configIdentity(config)
-        const twin = (await core.api.listRuns({ experiment: values.experiment })).find(
+        const twin = (await core.api.listRuns({ experiment: values.experiment })).runs.find(
           (r) => configIdentity(r.config) === identity,
         )
         throw new UsageError(

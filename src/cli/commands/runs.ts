@@ -1,5 +1,6 @@
 /** `nin-lab ls` and `nin-lab show`: the runs in the store. */
 import { parseArgs } from 'node:util'
+import { MAX_LIST } from '@shared/api/contract'
 import type { Run } from '@shared/api/types'
 import { RUN_STATUSES, type RunStatus } from '@shared/run-state'
 import { withCore } from '../core'
@@ -53,10 +54,17 @@ export async function lsCommand(argv: string[]): Promise<number> {
     }
   }
   return withCore(values['data-dir'], async (core) => {
-    const runs = await core.api.listRuns({
+    // Page through: one answer holds at most MAX_LIST runs.
+    const filter = {
       status: values.status as RunStatus[] | undefined,
       experiment: values.experiment,
-    })
+    }
+    const runs: Run[] = []
+    for (;;) {
+      const page = await core.api.listRuns({ ...filter, offset: runs.length, limit: MAX_LIST })
+      runs.push(...page.runs)
+      if (page.runs.length === 0 || runs.length >= page.total) break
+    }
     if (values.json) {
       console.log(
         JSON.stringify(

@@ -177,9 +177,11 @@ export class RunExecution {
         return
       }
       // The transaction rolled back, so nothing was half-written: keep the messages, retry —
-      // without keeping the process alive for it.
-      this.options.onStoreError?.(err instanceof Error ? err : new Error(String(err)))
-      this.flushTimer = setTimeout(() => this.flush(), Math.max(this.flushMs, 1000))
+      // soon and quietly while another process holds the lock, else reporting it, and never
+      // keeping the process alive for it.
+      const busy = err instanceof StoreError && err.code === 'busy'
+      if (!busy) this.options.onStoreError?.(err instanceof Error ? err : new Error(String(err)))
+      this.flushTimer = setTimeout(() => this.flush(), busy ? 50 : Math.max(this.flushMs, 1000))
       this.flushTimer.unref()
     }
   }

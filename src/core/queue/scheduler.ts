@@ -216,6 +216,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     } catch (err) {
       // Cancelled, deleted or claimed by another process since it was picked: skip it.
       if (err instanceof RunNotClaimedError) return true
+      // Another process holds the database: nothing happened, try again on the next tick.
+      if (err instanceof StoreError && err.code === 'busy') return false
       if (isDiskProblem(err)) {
         this.afterStore(run.id, () => this.store.retry(run.id, { front: true }))
         this.haltQueue(err)

@@ -14,7 +14,7 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { builtEntry } from '../entries'
 import {
   checkTrainerMessage,
   isTerminal,
@@ -23,7 +23,7 @@ import {
   type TrainerMessage,
 } from '@shared/protocol/trainer'
 
-export const trainerEntry = (): string => fileURLToPath(new URL('./trainer.js', import.meta.url))
+export const trainerEntry = (): string => builtEntry('trainer')
 
 export interface TrainerExit {
   /** The trainer's own final message, or null when its process died without one. */

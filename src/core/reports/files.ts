@@ -1,17 +1,21 @@
 /**
- * A report as files for a client to save: the API's `exportReport`. The core renders into a
- * private temporary folder and hands back every file's bytes; where they are saved is the
- * client's choice (a save dialog, a browser download, the CLI's --out), never a path a request
- * names on this machine.
+ * A report as files for a client to save: the API's `exportReport`. The report worker renders
+ * it into a private temporary folder, in its own process (worker.ts), and the core hands back
+ * every file's bytes; where they are saved is the client's choice (a save dialog, a browser
+ * download, the CLI's --out), never a path a request names on this machine.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { execFile } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, extname, join } from 'node:path'
+import { promisify } from 'node:util'
 import { ApiError, type ExportedFile, type Params } from '@shared/api/contract'
+import { builtEntry } from '../entries'
 import type { RunStore } from '../store'
-import { buildReport } from './build'
-import { exportReport } from './export'
-import { PdfUnavailableError } from './pdf'
+import { Turns } from '../turns'
+import type { ReportAnswer, ReportJob } from './worker'
+
+const execFileAsync = promisify(execFile)
 
 const MIME_TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html',
@@ -22,27 +26,61 @@ const MIME_TYPES: Readonly<Record<string, string>> = {
   '.png': 'image/png',
 }
 
-export function reportFiles(store: RunStore, p: Params<'exportReport'>): { files: ExportedFile[] } {
+/** Exports at once (each may run a Chromium), and how many may wait. */
+const exports = new Turns('report exports', 2, 4)
+/** A PDF of a few hundred runs takes a minute or two on a slow machine. */
+const EXPORT_TIMEOUT_MS = 600_000
+
+export async function reportFiles(
+  store: RunStore,
+  p: Params<'exportReport'>,
+): Promise<{ files: ExportedFile[] }> {
   if (p.ids.length === 0) throw new ApiError('invalid-params', 'ids must name at least one run')
-  const report = buildReport(store, p.ids, { title: p.title })
-  const name = p.fileName ?? `nin-lab-report-${report.createdAt.slice(0, 10)}.${p.format}`
-  const dir = mkdtempSync(join(tmpdir(), 'nin-lab-export-'))
-  try {
-    let written: string[]
+  for (const id of p.ids) store.requireRun(id) // a missing run is a 404 before any work
+  const fileName = basename(
+    p.fileName ?? `nin-lab-report-${new Date().toISOString().slice(0, 10)}.${p.format}`,
+  )
+  return exports.run(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nin-lab-export-'))
     try {
-      written = exportReport(report, p.format, join(dir, basename(name)))
-    } catch (err) {
-      if (err instanceof PdfUnavailableError) throw new ApiError('unavailable', err.message)
-      throw err
+      const job: ReportJob = {
+        dataDir: store.dataDir,
+        ids: p.ids,
+        format: p.format,
+        title: p.title,
+        fileName,
+        outDir: join(dir, 'out'),
+      }
+      const jobFile = join(dir, 'job.json')
+      writeFileSync(jobFile, JSON.stringify(job))
+      let stdout: string
+      try {
+        ;({ stdout } = await execFileAsync(
+          process.execPath,
+          [builtEntry('report-worker'), jobFile],
+          {
+            timeout: EXPORT_TIMEOUT_MS,
+            maxBuffer: 1 << 20,
+          },
+        ))
+      } catch (err) {
+        const detail = (err as { stderr?: string }).stderr?.trim().split('\n').at(-1)
+        throw new ApiError(
+          'internal',
+          `the report could not be rendered: ${detail || (err as Error).message}`,
+        )
+      }
+      const answer = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as ReportAnswer
+      if ('error' in answer) throw new ApiError(answer.error.code, answer.error.message)
+      return {
+        files: answer.files.map((file) => ({
+          name: basename(file),
+          mimeType: MIME_TYPES[extname(file)] ?? 'application/octet-stream',
+          base64: readFileSync(file).toString('base64'),
+        })),
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
     }
-    return {
-      files: written.map((file) => ({
-        name: basename(file),
-        mimeType: MIME_TYPES[extname(file)] ?? 'application/octet-stream',
-        base64: readFileSync(file).toString('base64'),
-      })),
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
+  })
 }

@@ -59,6 +59,7 @@ import {
 import { metricStatements, toSample, type MetricSample, type MetricStatements } from './metrics'
 import { checkSchema, LATEST_VERSION, migrate } from './migrations'
 import {
+  countRunsQuery,
   listRunsQuery,
   runStatements,
   SUMMARY_METRIC,
@@ -313,6 +314,14 @@ export class RunStore {
   /** Like getRun, but a missing run is a StoreError ('not-found'). */
   requireRun(runId: string): Run {
     return this.guard(() => toRun(this.requireRow(runId)))
+  }
+
+  /** How many runs match the filter (its offset and limit ignored). */
+  countRuns(filter: RunFilter = {}): number {
+    return this.guard(() => {
+      const { statement, params } = countRunsQuery(this.connection, this.listCache, filter)
+      return (statement.get(...params) as unknown as { n: number } | undefined)?.n ?? 0
+    })
   }
 
   listRuns(filter: RunFilter = {}): Run[] {

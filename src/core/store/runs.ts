@@ -78,8 +78,16 @@ export interface RunFilter {
   readonly status?: RunStatus | readonly RunStatus[]
   /** Experiment name. */
   readonly experiment?: string
-  /** `queue`: the order runs start in (priority, then FIFO); `created` (default): oldest first. */
-  readonly order?: 'queue' | 'created'
+  /** Runs whose name contains this text (case-insensitive). */
+  readonly search?: string
+  /**
+   * `queue`: the order runs start in (priority, then FIFO); `created` (default): oldest first;
+   * `newest`: newest first.
+   */
+  readonly order?: 'queue' | 'created' | 'newest'
+  /** A page of the result: skip `offset` runs, return at most `limit`. */
+  readonly offset?: number
+  readonly limit?: number
 }
 
 export const SELECT_RUN = `SELECT r.*, e.name AS experiment_name
@@ -270,6 +278,43 @@ export function listRunsQuery(
   cache: Map<string, Statement<unknown[], RunRow>>,
   filter: RunFilter,
 ): { statement: Statement<unknown[], RunRow>; params: unknown[] } {
+  const { where, params } = whereOf(filter)
+  const order =
+    filter.order === 'queue'
+      ? QUEUE_ORDER
+      : filter.order === 'newest'
+        ? 'r.created_at DESC, r.rowid DESC'
+        : 'r.created_at, r.rowid'
+  const page = filter.limit !== undefined || filter.offset !== undefined ? ' LIMIT ? OFFSET ?' : ''
+  if (page) params.push(filter.limit ?? -1, filter.offset ?? 0)
+  return { statement: cached(db, cache, `${SELECT_RUN}${where} ORDER BY ${order}${page}`), params }
+}
+
+/** How many runs match the filter (its page ignored). */
+export function countRunsQuery(
+  db: Database.Database,
+  cache: Map<string, Statement<unknown[], RunRow>>,
+  filter: RunFilter,
+): { statement: Statement<unknown[], RunRow>; params: unknown[] } {
+  const { where, params } = whereOf(filter)
+  const sql = `SELECT COUNT(*) AS n FROM runs r JOIN experiments e ON e.id = r.experiment_id${where}`
+  return { statement: cached(db, cache, sql), params }
+}
+
+function cached(
+  db: Database.Database,
+  cache: Map<string, Statement<unknown[], RunRow>>,
+  sql: string,
+): Statement<unknown[], RunRow> {
+  let statement = cache.get(sql)
+  if (statement === undefined) {
+    statement = prepare<unknown[], RunRow>(db, sql)
+    cache.set(sql, statement)
+  }
+  return statement
+}
+
+function whereOf(filter: RunFilter): { where: string; params: unknown[] } {
   const where: string[] = []
   const params: unknown[] = []
   const statuses =
@@ -287,14 +332,11 @@ export function listRunsQuery(
     where.push('e.name = ?')
     params.push(filter.experiment)
   }
-  const order = filter.order === 'queue' ? QUEUE_ORDER : 'r.created_at, r.rowid'
-  const sql = `${SELECT_RUN}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order}`
-  let statement = cache.get(sql)
-  if (statement === undefined) {
-    statement = prepare<unknown[], RunRow>(db, sql)
-    cache.set(sql, statement)
+  if (filter.search !== undefined && filter.search !== '') {
+    where.push("r.name LIKE ? ESCAPE '\\'")
+    params.push(`%${filter.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)
   }
-  return { statement, params }
+  return { where: where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '', params }
 }
 
 export type { Run }

@@ -104,6 +104,8 @@ export interface ExportedFile {
 export const MAX_IDS = 1000
 /** Longest free text (notes). */
 export const MAX_TEXT = 10_000
+/** Most runs one listRuns answer holds (a page; `total` counts them all). */
+export const MAX_LIST = 10_000
 /** Most runs one addRuns may queue: a study, not a denial of service. */
 export const MAX_GRID_RUNS = 10_000
 /** Above this many runs, addRuns needs `confirm: true` (the CLI's --yes, a dialog in the app). */
@@ -151,6 +153,14 @@ export const API_PARAMS = {
       }),
     ),
     experiment: optional(text(200, 'only runs of this experiment')),
+    search: optional(text(200, 'only runs whose name contains this (any case)')),
+    order: optional(
+      oneOf(['created', 'newest'], { default: 'created', description: 'oldest or newest first' }),
+    ),
+    offset: optional(int({ min: 0, max: 1e9, default: 0, description: 'runs skipped' })),
+    limit: optional(
+      int({ min: 1, max: MAX_LIST, default: MAX_LIST, description: 'runs listed at most' }),
+    ),
   },
   getRun: { id: required(runId) },
   getMetrics: {
@@ -253,7 +263,8 @@ export type GridAxisInput = Params<'addRuns'>['axes'][number]
 
 /** Method name → result. */
 export interface ApiResults {
-  listRuns: Run[]
+  /** A page of the matching runs, and how many match in all. */
+  listRuns: { runs: Run[]; total: number }
   getRun: RunDetail
   getMetrics: Record<string, Record<string, MetricSample[]>>
   getEvents: RunEvent[]

@@ -19,7 +19,10 @@ import {
   defaultsOf,
 } from './schema'
 
-/** The d2l NiN's three feature blocks (FACTS.md: nin_block(96,11,4,0), (256,5,1,2), (384,3,1,1)). */
+/**
+ * The d2l NiN's three feature blocks: nin_block(96,11,4,0), (256,5,1,2), (384,3,1,1)
+ * (docs/engines.md, "One model, every engine").
+ */
 export const D2L_BLOCKS = [
   { channels: 96, kernel: 11, stride: 4, padding: 0 },
   { channels: 256, kernel: 5, stride: 1, padding: 2 },

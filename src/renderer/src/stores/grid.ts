@@ -6,6 +6,7 @@
 import { defineStore } from 'pinia'
 import { computed, ref, watch } from 'vue'
 import type { ExperimentConfig } from '@shared/config/experiment'
+import { MAX_GRID_RUNS } from '@shared/api/contract'
 import { ConfigError } from '@shared/config/experiment'
 import { splitPath, type ConfigIssue } from '@shared/config/schema'
 import { expandGrid, gridRunCount, parseGridAxis, type GridAxis } from '@shared/grid'
@@ -155,6 +156,13 @@ export const useGridStore = defineStore('grid', () => {
     const count = gridRunCount(good, seedCount.value)
     if (!seedsValid.value) {
       bad.push({ path: 'seeds', message: `seeds must be an integer from 1 to ${MAX_SEEDS}` })
+    }
+    if (count > MAX_GRID_RUNS) {
+      // Not expanded at all: the core refuses it, and expanding it here would freeze the page.
+      bad.push({
+        path: '',
+        message: `this grid has ${count.toLocaleString('en-US')} runs; at most ${MAX_GRID_RUNS.toLocaleString('en-US')} can be queued at once: use fewer values or seeds`,
+      })
     }
     if (bad.length > 0) return { count, configs: [], issues: bad }
     try {

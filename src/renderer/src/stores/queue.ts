@@ -18,6 +18,8 @@ export const useQueueStore = defineStore('queue', () => {
   const state = shallowRef<QueueState | null>(null)
   const progress = ref<Record<string, RunProgress>>({})
   const attention = shallowRef<readonly Run[]>([])
+  /** All runs needing attention, including those not fetched. */
+  const attentionTotal = ref(0)
   const error = ref<string | null>(null)
   const busy = ref<string | null>(null)
 
@@ -26,8 +28,14 @@ export const useQueueStore = defineStore('queue', () => {
   const paused = computed(() => state.value?.paused ?? false)
   /** Running, then queued in start order: the queue table's rows. */
   const active = computed(() => [...running.value, ...queued.value])
-  /** Running + queued, for the navigation count. */
-  const activeCount = computed(() => state.value?.runs.length ?? 0)
+  /** Running + queued (all of them, not only those listed), for the navigation count. */
+  const activeCount = computed(() => running.value.length + (state.value?.queuedTotal ?? 0))
+  /** Queued runs past the listed page. */
+  const unlistedQueued = computed(() =>
+    Math.max(0, (state.value?.queuedTotal ?? 0) - queued.value.length),
+  )
+  /** Why the queue stopped by itself (a full disk), saying what to do. */
+  const halted = computed(() => state.value?.halted ?? null)
   /** The most recent runs needing attention (newest first), at most ATTENTION_SHOWN. */
   const recentAttention = computed(() =>
     [...attention.value]
@@ -52,10 +60,12 @@ export const useQueueStore = defineStore('queue', () => {
     try {
       const [next, needs] = await Promise.all([
         api.queueState({}),
-        api.listRuns({ status: [...NEEDS_ATTENTION_STATUSES] }),
+        // The newest few hundred are plenty to show the most recent ATTENTION_SHOWN.
+        api.listRuns({ status: [...NEEDS_ATTENTION_STATUSES], order: 'newest', limit: 500 }),
       ])
       apply(next)
-      attention.value = needs
+      attention.value = needs.runs
+      attentionTotal.value = needs.total
       error.value = null
     } catch (err) {
       error.value = errorMessage(err)
@@ -126,6 +136,7 @@ export const useQueueStore = defineStore('queue', () => {
     state,
     progress,
     attention,
+    attentionTotal,
     error,
     busy,
     running,
@@ -133,6 +144,8 @@ export const useQueueStore = defineStore('queue', () => {
     paused,
     active,
     activeCount,
+    unlistedQueued,
+    halted,
     recentAttention,
     queuedIndex,
     canMoveUp,

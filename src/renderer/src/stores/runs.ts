@@ -22,7 +22,8 @@ export const useRunsStore = defineStore('runs', () => {
   async function load(): Promise<void> {
     loading.value = true
     try {
-      runs.value = await api.listRuns({})
+      // Up to MAX_LIST runs (a page); a study of more is paged by the Runs table's filters.
+      runs.value = (await api.listRuns({})).runs
       error.value = null
       loaded.value = true
     } catch (err) {

@@ -34,6 +34,8 @@ export const useSubmissionStore = defineStore('submission', () => {
   const result = shallowRef<SubmitResult | null>(null)
   const error = ref<string | null>(null)
   const issues = shallowRef<readonly ConfigIssue[]>([])
+  /** The core asks before queueing a big grid: its question, until confirmed or dismissed. */
+  const confirmation = ref<string | null>(null)
 
   /** The name typed, else the config's name, else "nin". */
   const effectiveName = computed(() => {
@@ -51,9 +53,10 @@ export const useSubmissionStore = defineStore('submission', () => {
       grid.grid.configs.length > 0,
   )
 
-  async function submit(): Promise<void> {
+  async function submit(confirm = false): Promise<void> {
     if (!canSubmit.value) return
     submitting.value = true
+    confirmation.value = null
     error.value = null
     issues.value = []
     result.value = null
@@ -67,16 +70,27 @@ export const useSubmissionStore = defineStore('submission', () => {
         base: draft.draft,
         axes,
         seeds: grid.seedCount,
+        ...(confirm ? { confirm: true } : {}),
       })
       result.value = added
       useRunsStore().upsert(added.added)
     } catch (err) {
       const e = toApiError(err)
+      if (e.code === 'needs-confirmation') {
+        confirmation.value = e.message
+        return
+      }
       error.value = e.message
       issues.value = e.issues ?? []
     } finally {
       submitting.value = false
     }
+  }
+
+  /** Queues the grid the core asked about. */
+  const confirmSubmit = (): Promise<void> => submit(true)
+  const dismissConfirmation = (): void => {
+    confirmation.value = null
   }
 
   watch(experimentName, () => saveFields({ experimentName: experimentName.value }))
@@ -89,6 +103,9 @@ export const useSubmissionStore = defineStore('submission', () => {
     issues,
     effectiveName,
     canSubmit,
+    confirmation,
     submit,
+    confirmSubmit,
+    dismissConfirmation,
   }
 })

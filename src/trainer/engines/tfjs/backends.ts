@@ -1,8 +1,8 @@
 /**
  * The TensorFlow.js backend ladder: tfjs-node-gpu (CUDA) → tfjs-node (native CPU) → wasm (SIMD,
  * threads, with the training kernels it lacks registered) → cpu (pure JS, a last resort that is
- * far too slow to train anything but toy models; FACTS.md). The first that loads wins, and the
- * reason each faster one was skipped is recorded with the run.
+ * far too slow to train anything but toy models; docs/engines.md). The first that loads wins,
+ * and the reason each faster one was skipped is recorded with the run.
  *
  * The native packages are optionalDependencies: their install downloads libtensorflow and fails
  * offline, so "not installed" is an ordinary, expected outcome here.

@@ -1,8 +1,9 @@
 /**
  * Training throughput of one config on the backend the trainer would pick: the median time of
  * real training steps (the trainer's own `trainStep`) on random images, after warm-up steps that
- * compile kernels and size the heap. Random data leaves data loading out, as the PyTorch peer
- * (shared/peers/torch_nin_bench.py) does, so the two numbers compare like with like.
+ * compile kernels and size the heap. Random data leaves data loading out, as the plain PyTorch
+ * peer that `npm run bench` runs beside it ($NIN_LAB_PEER) does, so the numbers compare like
+ * with like.
  */
 import { layerTable } from '@shared/architecture'
 import type { ExperimentConfig } from '@shared/config/experiment'

@@ -1,7 +1,8 @@
 /**
- * TensorFlow.js' wasm heap is capped at 4 GiB and never shrinks (FACTS.md); a step that needs
- * more aborts deep inside the backend with a message nobody can act on. The heap is one more
- * limit of the shared memory check (src/shared/memory-fit.ts), beside the machine's RAM.
+ * TensorFlow.js' wasm heap is capped at 4 GiB and never shrinks (docs/engines.md, "The 4 GiB
+ * wasm heap"); a step that needs more aborts deep inside the backend with a message nobody can
+ * act on. The heap is one more limit of the shared memory check (src/shared/memory-fit.ts),
+ * beside the machine's RAM.
  */
 import type { MemoryLimit } from '@shared/memory-fit'
 

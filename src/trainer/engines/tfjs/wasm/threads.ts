@@ -36,10 +36,10 @@
  * as the backend is up (emscripten waits for every pool worker to load before the factory
  * resolves, so nothing reads them later); the result is verified through `getThreadsCount()`.
  *
- * Process hygiene after init (the pitfalls FACTS.md lists):
+ * Process hygiene after init (docs/engines.md, "wasm threads under Node"):
  *  - emscripten starts a pool of 8 workers regardless of the thread count; tfjs's pthreadpool
  *    takes threads − 1 of them (the calling JS thread is the pool's thread 0) and never creates
- *    more, so the spare workers are terminated (FACTS.md: idle RSS 166 → 103 MB).
+ *    more, so the spare workers are terminated (idle RSS 166 → 103 MB, measured).
  *  - the running pthread workers are `unref()`ed: they only ever work while the main thread is
  *    blocked inside a synchronous wasm call, so they have no reason to keep the process alive.
  *    `shutdownWasm()` still removes the backend, terminates them and frees the wasm heap.
