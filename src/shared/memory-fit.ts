@@ -42,7 +42,7 @@ const GiB = 1024 ** 3
  *   (321 / 440; batch 512: 963), activations 32 / 126 (505) MiB; d2l at 224 px batch 32: 610 MiB
  *   (550; batch 64: 812), activations 208 (417) MiB. That is 1.3–1.6× the activations over
  *   ≈ 245 MiB (Python with torch imported) plus ≈ 60 MiB of dataset. The model takes 1.75× over
- *   0.35 GiB: 11–21% above every training run measured, room for allocator slack.
+ *   0.35 GiB: 12–21% above every training run measured, room for allocator slack.
  * - Not measured here (no GPU, no libtensorflow on this machine): tfjs-node takes the wasm
  *   model; PyTorch on CUDA takes the CPU factor over a smaller host-side baseline.
  */
