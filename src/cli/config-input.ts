@@ -12,6 +12,7 @@ import {
 import { applyOverride, mergeInput, parseOverride } from '@shared/config/overrides'
 import { isPresetName, PRESET_NAMES, presetInput } from '@shared/config/presets'
 import type { ConfigIssue } from '@shared/config/schema'
+import { JsonTooDeepError, parseJson } from '@shared/json'
 import { UsageError } from './errors'
 
 export interface ConfigSources {
@@ -32,8 +33,11 @@ export function readJsonFile(file: string): unknown {
     throw new UsageError(`cannot read config ${file}: ${why}`)
   }
   try {
-    return JSON.parse(text) as unknown
+    return parseJson(text)
   } catch (err) {
+    if (err instanceof JsonTooDeepError) {
+      throw new UsageError(`${file} ${err.message}; a NiN Lab config needs only a few`)
+    }
     throw new UsageError(
       `${file} is not valid JSON: ${(err as Error).message}; fix the file or pass --preset NAME`,
     )

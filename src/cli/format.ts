@@ -1,4 +1,10 @@
-/** Terminal layout: aligned text tables (numbers and sizes are formatted by @shared/format). */
+/**
+ * Terminal layout: aligned text tables (numbers and sizes are formatted by @shared/format).
+ * Every cell passes through terminalText (@shared/security): run names, experiments and tags are
+ * user text, and an escape sequence or a bidi override in one must not recolour the terminal,
+ * move the cursor or reorder the table.
+ */
+import { terminalText } from '@shared/security'
 
 export type Align = 'left' | 'right'
 
@@ -8,11 +14,19 @@ export function table(
   rows: readonly (readonly string[])[],
   align: readonly Align[],
 ): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const shownHeader = header.map(terminalText)
+  const shownRows = rows.map((r) => r.map(terminalText))
+  const widths = shownHeader.map((h, i) =>
+    Math.max(h.length, ...shownRows.map((r) => (r[i] ?? '').length)),
+  )
   const line = (cells: readonly string[]): string =>
     cells
       .map((c, i) => (align[i] === 'right' ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
       .join('  ')
       .trimEnd()
-  return [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)].join('\n')
+  return [
+    line(shownHeader),
+    widths.map((w) => '─'.repeat(w)).join('  '),
+    ...shownRows.map(line),
+  ].join('\n')
 }

@@ -4,6 +4,7 @@
  */
 import { ApiError } from '@shared/api/contract'
 import { ConfigError } from '@shared/config/experiment'
+import { FileWriteError } from '@core/files'
 import { benchCommand, benchHelp } from './commands/bench'
 import { queueCommand, queueHelp } from './commands/queue'
 import { lsCommand, lsHelp, showCommand, showHelp } from './commands/runs'
@@ -13,6 +14,7 @@ import { coreHostCommand, coreHostHelp } from './commands/core-host'
 import { runCommand, runHelp } from './commands/run'
 import { serveCommand, serveHelp } from './commands/serve'
 import { summaryCommand, summaryHelp } from './commands/summary'
+import { visibleText } from '@shared/security'
 import { UsageError } from './errors'
 
 type Command = (argv: string[]) => number | Promise<number>
@@ -40,6 +42,12 @@ ${Object.values(COMMANDS)
 
 Run \`nin-lab <command> --help\` for a command's options.`
 
+/**
+ * Prints an error line. Messages quote user text (run names, experiment names, config values):
+ * its control and bidi characters are made visible, so an error cannot rewrite the terminal.
+ */
+const printError = (text: string): void => console.error(visibleText(text, { multiline: true }))
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
@@ -48,7 +56,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS[name]
   if (!command) {
-    console.error(`nin-lab: unknown command "${name}"\n\n${usage}`)
+    printError(`nin-lab: unknown command "${name}"\n\n${usage}`)
     return 2
   }
   try {
@@ -56,20 +64,25 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     // Refusals through the core's door: bad input is exit 2, a failure of this machine exit 1.
     if (err instanceof ApiError && err.code !== 'internal') {
-      console.error(`nin-lab ${name}: ${err.message}`)
+      printError(`nin-lab ${name}: ${err.message}`)
       return err.code === 'unavailable' ? 1 : 2
     }
     if (err instanceof ConfigError || err instanceof UsageError) {
-      console.error(`nin-lab ${name}: ${err.message}`)
+      printError(`nin-lab ${name}: ${err.message}`)
       return 2
+    }
+    // The files the CLI itself writes (export --out): a path that is not a file is bad input.
+    if (err instanceof FileWriteError) {
+      printError(`nin-lab ${name}: ${err.message}`)
+      return err.code === 'not-a-file' || err.code === 'folder-path' ? 2 : 1
     }
     // parseArgs reports unknown options with a code; those are usage errors too.
     const code = (err as { code?: string }).code
     if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`nin-lab ${name}: ${(err as Error).message}\n\n${command.help}`)
+      printError(`nin-lab ${name}: ${(err as Error).message}\n\n${command.help}`)
       return 2
     }
-    console.error(
+    printError(
       `nin-lab ${name}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
     )
     return 1

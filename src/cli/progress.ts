@@ -5,6 +5,7 @@
 import type { ExperimentConfig } from '@shared/config/experiment'
 import type { TerminalMessage, TrainerMessage } from '@shared/protocol/trainer'
 import { duration } from '@shared/format'
+import { visibleText } from '@shared/security'
 
 export class ProgressReporter {
   private stepsPerEpoch = 0
@@ -28,7 +29,8 @@ export class ProgressReporter {
     if (this.tty && this.lastLineLength > 0)
       this.out.write('\r' + ' '.repeat(this.lastLineLength) + '\r')
     this.lastLineLength = 0
-    this.out.write(text + '\n')
+    // Trainer log lines and errors can quote user text (a path, a name): no escape sequences.
+    this.out.write(visibleText(text, { multiline: true }) + '\n')
   }
 
   update(m: TrainerMessage): void {

@@ -11,6 +11,7 @@ import {
   type ExperimentConfig,
 } from './config/experiment'
 import { applyOverride, mergeInput } from './config/overrides'
+import { JsonTooDeepError, parseJson } from './json'
 import {
   editDistance,
   fieldAt,
@@ -69,8 +70,9 @@ function splitValues(list: string): string[] | undefined {
 function parseValue(raw: string): unknown {
   const text = raw.trim()
   try {
-    return JSON.parse(text) as unknown
-  } catch {
+    return parseJson(text)
+  } catch (err) {
+    if (err instanceof JsonTooDeepError) throw err
     return text
   }
 }
@@ -91,11 +93,22 @@ export function parseGridAxis(text: string): GridAxis {
     return fail('expected PATH=V1,V2,…, e.g. --grid model.microConvs=1,2,3')
   }
   const path = text.slice(0, eq).trim()
+  try {
+    splitPath(path)
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(err.issues, 'grid')
+    throw err
+  }
   const list = text.slice(eq + 1)
   if (list.trim() === '') return { path, values: [] }
   const parts = splitValues(list)
   if (parts === undefined) return fail('unbalanced brackets or quotes in the values')
-  return { path, values: parts.map(parseValue) }
+  try {
+    return { path, values: parts.map(parseValue) }
+  } catch (err) {
+    if (err instanceof JsonTooDeepError) return fail(`a value ${err.message}`)
+    throw err
+  }
 }
 
 // --- naming ----------------------------------------------------------------------------------
@@ -158,7 +171,7 @@ const CODES: Readonly<Record<string, (v: unknown) => string | undefined>> = {
 export function axisValueCode(path: string, value: unknown): string {
   const parts = splitPath(path)
   const key = parts.join('.')
-  const code = CODES[key]?.(value)
+  const code = Object.hasOwn(CODES, key) ? CODES[key]?.(value) : undefined
   if (code !== undefined) return sanitize(code)
   const last = [...parts].reverse().find((p) => !/^\d+$/.test(p)) ?? key
   return sanitize(`${last}${valueText(value)}`)
@@ -340,7 +353,15 @@ export function expandGrid(base: unknown, axes: readonly GridAxis[], seeds = 1):
   const usable: GridAxis[] = []
   const seen: string[] = []
   for (const axis of axes) {
-    const key = normalize(axis.path)
+    let key: string
+    try {
+      key = normalize(axis.path)
+    } catch (err) {
+      // A reserved segment (__proto__, constructor, prototype): refused with the path named.
+      if (!(err instanceof ConfigError)) throw err
+      issues.push(...err.issues)
+      continue
+    }
     if (key === '') {
       problem('', `grid axis "${axis.path}": needs a config path, e.g. model.microConvs=1,2,3`)
       continue

@@ -8,11 +8,13 @@
  * next step; if its parent dies it exits by itself.
  */
 import { parseArgs } from 'node:util'
-import { validateExperimentConfig } from '@shared/config/experiment'
+import { defaultExperimentConfig, validateExperimentConfig } from '@shared/config/experiment'
+import type { MachineProbe } from '@shared/protocol/probe'
 import { formatBenchLine } from '@shared/protocol/bench'
 import type { TrainerJob, TrainerMessage, Unstamped } from '@shared/protocol/trainer'
 import { measureThroughput } from './engines/tfjs/throughput'
 import { chooseEngine } from './engines/select'
+import { selectBackend } from './engines/tfjs/backends'
 import { trainTfjs } from './engines/tfjs/train'
 import { EngineCrash, measureTorchThroughput, trainTorch } from './engines/torch/run'
 import { readRegularFile } from './files'
@@ -27,6 +29,8 @@ const { values: args } = parseArgs({
     bench: { type: 'string' },
     steps: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '2' },
+    // What `engine: auto` trains on here, and the GPUs PyTorch sees (src/shared/protocol/probe.ts).
+    probe: { type: 'boolean', default: false },
   },
 })
 
@@ -86,7 +90,32 @@ async function bench(configFile: string): Promise<number> {
   return 0
 }
 
+/** Prints what a run with `engine: auto` would train on here (MachineProbe) and exits. */
+async function probe(): Promise<number> {
+  const choice = await chooseEngine(defaultExperimentConfig())
+  let answer: MachineProbe
+  if (choice.engine === 'torch') {
+    const { probe: torch } = choice
+    const backend = torch.cuda ? 'cuda' : 'cpu'
+    answer = {
+      engine: 'torch',
+      backend,
+      detail: torch.cuda
+        ? `PyTorch ${torch.torch} on CUDA (${torch.gpus.length} × ${torch.gpus[0]?.name ?? torch.device})`
+        : `PyTorch ${torch.torch} on the CPU (${torch.threads} threads)`,
+      gpus: torch.gpus,
+    }
+  } else {
+    const { backend, threads } = await selectBackend('auto')
+    const detail = `TensorFlow.js on ${backend}${threads ? ` ×${threads}` : ''}`
+    answer = { engine: 'tfjs', backend, detail, gpus: [] }
+  }
+  process.stdout.write(JSON.stringify(answer) + '\n')
+  return 0
+}
+
 async function main(): Promise<number> {
+  if (args.probe) return probe()
   if (args.bench) return bench(args.bench)
   let job: TrainerJob
   try {

@@ -36,6 +36,10 @@ export interface ServeProcess {
   url: string
   origin: string
   token: string
+  /** Everything it printed so far (stdout and stderr). */
+  output(): string
+  /** Its exit code once it has exited (a crash, say), else undefined. */
+  exited(): number | null | undefined
   stop(): Promise<void>
 }
 
@@ -50,6 +54,8 @@ export function startServe(dataDir: string, extraArgs: string[] = []): Promise<S
     },
   )
   let output = ''
+  let exitCode: number | null | undefined
+  child.once('exit', (code) => (exitCode = code))
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`serve did not start:\n${output}`)), 30_000)
     const onData = (chunk: Buffer): void => {
@@ -61,8 +67,11 @@ export function startServe(dataDir: string, extraArgs: string[] = []): Promise<S
           url: `${match[1]}#token=${match[2]}`,
           origin: match[1].replace(/\/$/, ''),
           token: match[2],
+          output: () => output,
+          exited: () => exitCode,
           stop: () =>
             new Promise<void>((done) => {
+              if (exitCode !== undefined) return done()
               child.once('exit', () => done())
               child.kill('SIGTERM')
             }),

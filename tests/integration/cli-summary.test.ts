@@ -145,3 +145,43 @@ describe('nin-lab summary rejects bad input, naming the field, and writes nothin
     expect(r.stderr).toMatch(/Usage: nin-lab summary/)
   })
 })
+
+describe('nin-lab summary refuses input aimed at JavaScript itself', () => {
+  it('--set and --grid paths through __proto__ / constructor / prototype', () => {
+    const set = runCli(['summary', '--set', '__proto__.model=1'])
+    expect(set.status).toBe(2)
+    expect(set.stderr).toBe(
+      'nin-lab summary: --set is invalid (1 problem):\n' +
+        '  - __proto__.model: "__proto__" cannot be part of a config path (it is JavaScript\'s ' +
+        'object machinery, not a config field); paths look like model.microConvs or model.blocks[0].channels\n',
+    )
+    const grid = runCli([
+      'queue',
+      'add',
+      '--data-dir',
+      join(dir, 'grid-data'),
+      '--grid',
+      'constructor=1,2',
+    ])
+    expect(grid.status).toBe(2)
+    expect(grid.stderr).toMatch(
+      /^nin-lab queue: grid is invalid \(1 problem\):\n {2}- constructor: "constructor" cannot be part of a config path/,
+    )
+  })
+
+  it('a config file with a "__proto__" key is an unknown field, not silently dropped', () => {
+    const r = runCli(['summary', file('proto.json', '{"__proto__": {"model": {"microConvs": 3}}}')])
+    expect(r.status).toBe(2)
+    expect(r.stderr).toMatch(/ {2}- __proto__ is not a known field; a config takes name, engine/)
+  })
+
+  it('a config file nested 100,000 deep names the limit instead of overflowing the stack', () => {
+    const deep = '['.repeat(100_000) + ']'.repeat(100_000)
+    const path = file('deep.json', `{"model": {"fcHidden": ${deep}}}`)
+    const r = runCli(['summary', path])
+    expect(r.status).toBe(2)
+    expect(r.stderr).toBe(
+      `nin-lab summary: ${path} nests arrays and objects deeper than the limit of 64 levels; a NiN Lab config needs only a few\n`,
+    )
+  })
+})

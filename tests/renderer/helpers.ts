@@ -69,6 +69,7 @@ export function makeRun(over: Partial<Run> & { config?: ExperimentConfig } = {})
     pid: null,
     attempt: 1,
     owner: null,
+    placement: null,
     createdAt: 1_700_000_000_000,
     queuedAt: 1_700_000_000_000,
     startedAt: 1_700_000_000_000,

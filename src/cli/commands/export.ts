@@ -1,8 +1,8 @@
 /** `nin-lab export`: a comparison of runs as HTML, Markdown, CSV, JSON or PDF. */
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { basename, dirname, extname, join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { REPORT_FORMATS, type ExportedFile, type ReportFormat } from '@shared/api/contract'
+import { checkTarget, writeFilesSafely } from '@core/files'
 import { withCore } from '../core'
 import { UsageError } from '../errors'
 
@@ -33,22 +33,17 @@ function formatOf(flag: string | undefined, out: string): ReportFormat {
 
 /**
  * Writes the exported files into the folder of `out`. The core named them after `out`'s file
- * name (the report itself, and siblings such as `<name>-metrics.csv` or chart PNGs).
+ * name (the report itself, and siblings such as `<name>-metrics.csv` or chart PNGs). Through
+ * writeFilesSafely: only regular files are replaced, all or none, no temporary file left.
  */
 function writeFiles(out: string, files: readonly ExportedFile[]): string[] {
   const dir = dirname(out)
-  mkdirSync(dir, { recursive: true })
-  return files.map((file) => {
-    const path = join(dir, basename(file.name))
-    const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}`)
-    try {
-      writeFileSync(tmp, Buffer.from(file.base64, 'base64'))
-      renameSync(tmp, path)
-    } finally {
-      rmSync(tmp, { force: true })
-    }
-    return path
-  })
+  const written = files.map((file) => ({
+    path: join(dir, basename(file.name)),
+    data: Buffer.from(file.base64, 'base64'),
+  }))
+  writeFilesSafely(written, { createFolder: true })
+  return written.map((f) => f.path)
 }
 
 export async function exportCommand(argv: string[]): Promise<number> {
@@ -72,6 +67,8 @@ export async function exportCommand(argv: string[]): Promise<number> {
   const out = values.out
   if (!out) throw new UsageError('--out PATH is required: where to write the report')
   const format = formatOf(values.format, out)
+  // Before the core renders anything: a path that cannot take the report fails at once.
+  checkTarget(out)
   const { files } = await withCore(values['data-dir'], (core) =>
     core.api.exportReport({
       ids: positionals,

@@ -6,6 +6,7 @@ import * as echarts from 'echarts'
 import { runColors } from '@shared/colors'
 import { METRICS } from '@shared/metrics'
 import type { Report } from '@shared/report'
+import { visibleText } from '@shared/security'
 
 export interface ReportChart {
   readonly id: string
@@ -48,7 +49,7 @@ function lines(
   const series = report.runs
     .map((run) => ({
       type: 'line' as const,
-      name: run.name,
+      name: visibleText(run.name),
       showSymbol: x === 'epoch',
       color: colors.get(run.id),
       lineStyle: { width: 1.5 },
@@ -105,11 +106,17 @@ export function reportCharts(report: Report): ReportChart[] {
       },
       series: points.map((r) => ({
         type: 'scatter' as const,
-        name: r.name,
+        name: visibleText(r.name),
         color: colors.get(r.id),
         symbolSize: 10,
         data: [[r.params, r.finalTestAcc]],
-        label: { show: true, position: 'right', formatter: r.name, fontSize: 10 },
+        // A function, not the name as a template: ECharts would expand {a}, {b}, … in it.
+        label: {
+          show: true,
+          position: 'right',
+          formatter: () => visibleText(r.name),
+          fontSize: 10,
+        },
       })),
     })
   }

@@ -14,7 +14,10 @@ import {
   runsTable,
   type Table,
 } from './tables'
-import { escapeHtml as e, REPORT_CSP } from '@shared/security'
+import { escapeHtml, REPORT_CSP, visibleText } from '@shared/security'
+
+/** Text for HTML: invisible characters made visible (user text), then HTML-escaped. */
+const e = (text: string): string => escapeHtml(visibleText(text))
 
 const CSS = `
 body { font: 14px/1.45 "DejaVu Sans", Helvetica, Arial, sans-serif; color: #1b1f24; margin: 32px auto; max-width: 1040px; padding: 0 16px; }
@@ -25,7 +28,7 @@ th, td { border-bottom: 1px solid #e3e7ec; padding: 4px 10px; text-align: left; 
 th { background: #f5f7fa; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: pre-line; }
 td.num { min-width: 5em; }
 figure { margin: 12px 0 24px; break-inside: avoid; } figcaption { color: #5b6470; font-size: 12px; }
-.runs { break-before: page; } @page { margin: 16mm; }
+.runs { break-before: page; } @page { margin: 16mm; } .notes { white-space: pre-line; }
 `
 
 function table(t: Table, testId: string): string {
@@ -73,7 +76,8 @@ export function renderHtml(report: Report, charts: readonly ReportChart[]): stri
     parts.push(
       `<h3>${e(run.name)} <span class="meta">(${e(run.id)}, ${e(run.experiment)}, ${e(run.status)})</span></h3>`,
     )
-    if (run.notes) parts.push(`<p>${e(run.notes)}</p>`)
+    if (run.notes)
+      parts.push(`<p class="notes">${escapeHtml(visibleText(run.notes, { multiline: true }))}</p>`)
     if (run.tags.length > 0) parts.push(`<p class="meta">tags: ${e(run.tags.join(', '))}</p>`)
     if (run.epochs.length > 0) parts.push(table(epochTable(run), `epochs:${run.id}`))
     const perClass = perClassTable(run)

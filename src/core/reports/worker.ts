@@ -41,7 +41,8 @@ function main(): void {
   const file = process.argv[2]
   if (!file) throw new Error('usage: report-worker JOB.json')
   const job = JSON.parse(readFileSync(file, 'utf8')) as ReportJob
-  const store = RunStore.open(job.dataDir)
+  // It only reads: read-only, so that it works on a data folder it may not write to as well.
+  const store = RunStore.open(job.dataDir, { readonly: true })
   try {
     const report = buildReport(store, job.ids, { title: job.title })
     answer({ files: exportReport(report, job.format, join(job.outDir, job.fileName)) })

@@ -5,9 +5,14 @@
  * anything else about a request is looked at), the socket binds to loopback unless told
  * otherwise, static files are confined to the renderer folder, and every response carries a
  * strict Content-Security-Policy with no remote origins.
+ *
+ * Robustness model: nothing a client does may reach the rest of the process (the scheduler and
+ * the runs it trains share it). Every socket and stream has an error path; slow or half-open
+ * clients are cut off by the header and request timeouts; the number of connections is capped.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { createReadStream, statSync } from 'node:fs'
+import { pipeline } from 'node:stream'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
@@ -29,6 +34,28 @@ export interface ApiHandler {
   (req: IncomingMessage, res: ServerResponse, path: string): void | Promise<void>
 }
 
+/** How long and how many: what a slow, half-open or greedy client may take from the server. */
+export interface ServerLimits {
+  /** Time from connecting to the end of the request headers (slowloris). */
+  readonly headersTimeoutMs: number
+  /** Time from connecting to the end of the request body. */
+  readonly requestTimeoutMs: number
+  /** An idle keep-alive connection is closed after this long. */
+  readonly keepAliveTimeoutMs: number
+  /** How often Node checks the two timeouts above. */
+  readonly checkIntervalMs: number
+  /** Open connections (HTTP and WebSocket together); more are closed as they arrive. */
+  readonly maxConnections: number
+}
+
+export const DEFAULT_LIMITS: ServerLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  checkIntervalMs: 1_000,
+  maxConnections: 128,
+}
+
 export interface WebServerOptions {
   /** Folder with the built renderer (index.html and assets/). */
   readonly rendererDir: string
@@ -41,6 +68,8 @@ export interface WebServerOptions {
   readonly api: ApiHandler
   /** Handles authenticated WebSocket upgrades (under `/api/`). */
   readonly upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void
+  /** Tests shorten these; see DEFAULT_LIMITS. */
+  readonly limits?: Partial<ServerLimits>
 }
 
 export interface RunningWebServer {
@@ -111,54 +140,75 @@ function serveStatic(rendererDir: string, urlPath: string, res: ServerResponse):
       ? 'public, max-age=31536000, immutable'
       : 'no-cache',
   })
-  createReadStream(file).pipe(res)
+  // pipeline, not pipe: a file that vanishes between stat and read, or a client that goes away
+  // mid-download, ends this response instead of throwing an unhandled stream error.
+  pipeline(createReadStream(file), res, (err) => {
+    if (err) res.destroy()
+  })
+}
+
+/** A raw reply on a socket that has not become HTTP or WebSocket (refused upgrades). */
+function rejectSocket(socket: Duplex, status: string): void {
+  if (socket.writable)
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+  else socket.destroy()
 }
 
 export async function startWebServer(opts: WebServerOptions): Promise<RunningWebServer> {
   const token = opts.token ?? newToken()
-  const server = createServer((req, res) => {
-    res.setHeader('content-security-policy', APP_CSP)
-    res.setHeader('x-content-type-options', 'nosniff')
-    res.setHeader('referrer-policy', 'no-referrer')
-    res.setHeader('cross-origin-resource-policy', 'same-origin')
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname
-    if (path === '/api' || path.startsWith('/api/')) {
-      // The token is checked before anything else about the request is looked at.
-      if (!isAuthorized(req, token)) {
-        sendJson(res, 401, {
-          error: 'missing or wrong token: open the URL that `nin-lab serve` printed',
+  const limits = { ...DEFAULT_LIMITS, ...opts.limits }
+  const server = createServer(
+    { connectionsCheckingInterval: limits.checkIntervalMs },
+    (req, res) => {
+      // A client that resets the connection mid-request must not become an unhandled 'error'.
+      req.on('error', () => res.destroy())
+      res.on('error', () => res.destroy())
+      res.setHeader('content-security-policy', APP_CSP)
+      res.setHeader('x-content-type-options', 'nosniff')
+      res.setHeader('referrer-policy', 'no-referrer')
+      res.setHeader('cross-origin-resource-policy', 'same-origin')
+      const path = new URL(req.url ?? '/', 'http://localhost').pathname
+      if (path === '/api' || path.startsWith('/api/')) {
+        // The token is checked before anything else about the request is looked at.
+        if (!isAuthorized(req, token)) {
+          sendJson(res, 401, {
+            error: 'missing or wrong token: open the URL that `nin-lab serve` printed',
+          })
+          return
+        }
+        Promise.resolve(opts.api(req, res, path.slice(4))).catch((err: unknown) => {
+          if (!res.headersSent)
+            sendJson(res, 500, { error: err instanceof Error ? err.message : String(err) })
+          else res.destroy()
         })
         return
       }
-      Promise.resolve(opts.api(req, res, path.slice(4))).catch((err: unknown) => {
-        if (!res.headersSent)
-          sendJson(res, 500, { error: err instanceof Error ? err.message : String(err) })
-        else res.destroy()
-      })
-      return
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      sendJson(res, 405, { error: 'method not allowed' })
-      return
-    }
-    serveStatic(opts.rendererDir, path, res)
-  })
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        sendJson(res, 405, { error: 'method not allowed' })
+        return
+      }
+      serveStatic(opts.rendererDir, path, res)
+    },
+  )
+  server.headersTimeout = limits.headersTimeoutMs
+  server.requestTimeout = limits.requestTimeoutMs
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs
+  server.maxConnections = limits.maxConnections
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Node hands the socket over with no error listener: a reset would crash the process.
+    socket.on('error', () => socket.destroy())
     // Same rule as for requests: no valid token, no socket, before anything else is looked at.
-    if (!isAuthorized(req, token)) {
-      socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n')
-      return
-    }
-    if (!opts.upgrade) {
-      socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n')
-      return
-    }
+    if (!isAuthorized(req, token)) return rejectSocket(socket, '401 Unauthorized')
+    if (!opts.upgrade) return rejectSocket(socket, '404 Not Found')
     opts.upgrade(req, socket, head)
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(opts.port, opts.host, () => {
       server.off('error', reject)
+      // Once listening, an error (EMFILE when accepting, say) concerns one connection, not the
+      // process: said, never thrown (an 'error' without a listener would end the runs too).
+      server.on('error', (err) => console.error(`nin-lab serve: ${err.message}`))
       resolve()
     })
   })

@@ -24,6 +24,8 @@ export type StoreErrorCode =
   /** A message from an attempt of a run that is no longer its current one (fencing). */
   | 'stale-attempt'
   | 'corrupt'
+  /** The database is missing or empty beside the run folders of a lost one. */
+  | 'lost'
   | 'io'
 
 export class StoreError extends Error {
@@ -84,6 +86,12 @@ export function toStoreError(err: unknown, file: string, busyTimeoutMs: number):
         `nin-lab.db is a file, ${elsewhere}`,
     )
   }
+  if (code === 'ELOOP') {
+    return make(
+      'cannot-open',
+      `cannot use ${dir} as the data folder (${detail}): its path goes through a symlink loop; ${elsewhere}`,
+    )
+  }
   if (code === 'ENOTDIR' || code === 'EEXIST') {
     return make(
       'cannot-open',
@@ -93,8 +101,8 @@ export function toStoreError(err: unknown, file: string, busyTimeoutMs: number):
   if (code === 'SQLITE_NOTADB') {
     return make(
       'not-a-database',
-      `${file} is not a SQLite database (${detail}); NiN Lab leaves it untouched: move it away, ` +
-        elsewhere,
+      `${file} is not a SQLite database (${detail}); if it was NiN Lab's, it is damaged: restore ` +
+        `it from a backup. NiN Lab leaves it untouched: move it away, ${elsewhere}`,
     )
   }
   if (code.startsWith('SQLITE_CORRUPT')) {

@@ -139,6 +139,11 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE runs ADD COLUMN owner_json TEXT;
     `,
   },
+  {
+    version: 5,
+    description: 'placement: where a run trains (host, worker, GPU), kept after it ends',
+    sql: `ALTER TABLE runs ADD COLUMN placement_json TEXT;`,
+  },
 ]
 
 /** The newest schema this code knows. */

@@ -12,7 +12,7 @@ import { createHash, randomInt } from 'node:crypto'
 import { existsSync, mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import Database from 'better-sqlite3'
-import type { RunOwner } from '@shared/api/types'
+import type { Placement, RunOwner } from '@shared/api/types'
 import { validateExperimentConfig, type ExperimentConfig } from '@shared/config/experiment'
 import { configIdentity } from '@shared/grid'
 import { metricPoints } from '@shared/metrics'
@@ -59,6 +59,13 @@ import {
 import { metricStatements, toSample, type MetricSample, type MetricStatements } from './metrics'
 import { checkSchema, LATEST_VERSION, migrate } from './migrations'
 import {
+  checkDataFolder,
+  checkTablesSound,
+  isEmptyDatabaseFile,
+  openReadOnly,
+  refuseOrphaningRuns,
+} from './open-checks'
+import {
   countRunsQuery,
   listRunsQuery,
   runStatements,
@@ -70,6 +77,12 @@ import {
   type RunStatements,
 } from './runs'
 import { SETTING_KEYS, settingStatements, type SettingStatements } from './settings'
+
+// better-sqlite3 reads SQLITE_USE_URI once, when its native addon loads (at the first
+// `new Database`). URI file names are how a WAL database is read where no -shm file can be
+// created (`file:…?immutable=1`, see openReadOnly); plain paths, all NiN Lab passes otherwise,
+// mean the same either way. A value the user set is left alone.
+process.env['SQLITE_USE_URI'] ??= '1'
 
 export const DB_FILE = 'nin-lab.db'
 export const BUSY_TIMEOUT_MS = 5000
@@ -156,12 +169,15 @@ export class RunStore {
     const fail = (err: unknown): never => {
       throw toStoreError(err, file, busyTimeoutMs)
     }
-    if (!readonly) {
-      try {
+    try {
+      checkDataFolder(dir)
+      if (!readonly) {
+        // Before SQLite creates anything: a fresh database must not orphan existing runs.
+        if (isEmptyDatabaseFile(file)) refuseOrphaningRuns(dir, file)
         mkdirSync(dir, { recursive: true })
-      } catch (err) {
-        fail(err)
       }
+    } catch (err) {
+      fail(err)
     }
     if (readonly && !existsSync(file)) {
       throw new StoreError(
@@ -171,7 +187,9 @@ export class RunStore {
     }
     let db: Database.Database
     try {
-      db = new Database(file, { readonly, fileMustExist: readonly, timeout: busyTimeoutMs })
+      db = readonly
+        ? openReadOnly(file, busyTimeoutMs)
+        : new Database(file, { timeout: busyTimeoutMs })
     } catch (err) {
       return fail(err)
     }
@@ -179,6 +197,15 @@ export class RunStore {
       db.pragma(`busy_timeout = ${busyTimeoutMs}`)
       // Read-only checks first: a database we must refuse is left exactly as it was.
       const version = checkSchema(db, file)
+      if (version === 0) {
+        if (readonly) {
+          throw new StoreError(
+            'cannot-open',
+            `${file} holds no NiN Lab data yet (it is empty); check the --data-dir`,
+          )
+        }
+        refuseOrphaningRuns(dir, file)
+      } else checkTablesSound(db, file)
       if (readonly) {
         if (version < LATEST_VERSION) {
           throw new StoreError(
@@ -381,16 +408,31 @@ export class RunStore {
    * (another process cancelled, deleted or claimed it since it was picked): a race the queue
    * allows, not an error.
    */
-  claim(runId: string, owner: RunOwner): Run | null {
+  claim(runId: string, owner: RunOwner, placement: Placement | null = null): Run | null {
     return this.write(() => {
       const changed = this.runsSql.claim.run({
         id: runId,
         host: owner.host,
         ownerJson: JSON.stringify(owner),
+        placementJson: placement === null ? null : JSON.stringify(placement),
         now: this.now(),
       }).changes
       return changed === 1 ? this.requireRun(runId) : null
     })
+  }
+
+  /** The worker that took a run's current attempt, and where it trains (no-op if stale). */
+  setOwner(runId: string, attempt: number, owner: RunOwner, placement: Placement): boolean {
+    return this.write(
+      () =>
+        this.runsSql.setOwner.run({
+          id: runId,
+          attempt,
+          host: owner.host,
+          ownerJson: JSON.stringify(owner),
+          placementJson: JSON.stringify(placement),
+        }).changes === 1,
+    )
   }
 
   /** Records the trainer process of a run's current attempt (no-op for an older attempt). */

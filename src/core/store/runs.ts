@@ -1,5 +1,5 @@
 /** The runs table: one row per training run, its config, queue place, state and summary. */
-import type { Run, RunOwner } from '@shared/api/types'
+import type { Placement, Run, RunOwner } from '@shared/api/types'
 import type Database from 'better-sqlite3'
 import type { ExperimentConfig } from '@shared/config/experiment'
 import { METRICS } from '@shared/metrics'
@@ -24,6 +24,7 @@ export interface RunRow {
   pid: number | null
   attempt: number
   owner_json: string | null
+  placement_json: string | null
   created_at: number
   queued_at: number
   started_at: number | null
@@ -60,6 +61,7 @@ export const toRun = (row: RunRow): Run => ({
   pid: row.pid,
   attempt: row.attempt,
   owner: row.owner_json === null ? null : (JSON.parse(row.owner_json) as RunOwner),
+  placement: row.placement_json === null ? null : (JSON.parse(row.placement_json) as Placement),
   createdAt: row.created_at,
   queuedAt: row.queued_at,
   startedAt: row.started_at,
@@ -159,12 +161,22 @@ export function runStatements(db: Database.Database) {
        WHERE id = @id AND status = 'queued'`,
     ),
     /** queued → running as a new attempt held by `owner`; changes = 0 when it is not queued. */
-    claim: prepare<[{ id: string; host: string; ownerJson: string; now: number }]>(
+    claim: prepare<
+      [{ id: string; host: string; ownerJson: string; placementJson: string | null; now: number }]
+    >(
       db,
       `UPDATE runs SET status = 'running', attempt = attempt + 1, owner_json = @ownerJson,
-         host = @host, pid = NULL, started_at = COALESCE(started_at, @now),
-         finished_at = NULL, error = NULL
+         placement_json = @placementJson, host = @host, pid = NULL,
+         started_at = COALESCE(started_at, @now), finished_at = NULL, error = NULL
        WHERE id = @id AND status = 'queued'`,
+    ),
+    /** The owner (and placement) of the current attempt, once a remote worker has taken it. */
+    setOwner: prepare<
+      [{ id: string; attempt: number; host: string; ownerJson: string; placementJson: string }]
+    >(
+      db,
+      `UPDATE runs SET owner_json = @ownerJson, placement_json = @placementJson, host = @host
+       WHERE id = @id AND attempt = @attempt AND status = 'running'`,
     ),
     /** The trainer of the current attempt, once spawned. */
     setTrainer: prepare<[{ id: string; attempt: number; pid: number; engine: string }]>(

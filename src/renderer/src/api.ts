@@ -6,6 +6,7 @@
  *   reconnects with backoff.
  * Both are generic over method and event names: nothing here knows a method by name.
  */
+import { visibleText } from '@shared/security'
 import { ref } from 'vue'
 import {
   ApiError,
@@ -299,5 +300,9 @@ export function onReconnect(handler: () => void): () => void {
 /** Which transport is in use, for the header ("desktop" or "web mode"). */
 export const transportKind = (): Transport['kind'] => transport().kind
 
-/** A message for any thrown value, for status lines. */
-export const errorMessage = (err: unknown): string => toApiError(err).message
+/**
+ * A message for any thrown value, for status lines. Messages quote user text (run and
+ * experiment names, config values): shown with invisible characters made visible.
+ */
+export const errorMessage = (err: unknown): string =>
+  visibleText(toApiError(err).message, { multiline: true })

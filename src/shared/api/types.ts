@@ -35,6 +35,8 @@ export interface Run {
   readonly attempt: number
   /** The process that trains (and persists) the current attempt, while it is running. */
   readonly owner: RunOwner | null
+  /** Where its latest attempt trains or trained: kept after the run ends. */
+  readonly placement: Placement | null
   /** Unix times in milliseconds. */
   readonly createdAt: number
   readonly queuedAt: number
@@ -51,7 +53,22 @@ export interface Run {
   readonly epochsDone: number
 }
 
-/** Who holds a running run: a scheduler, a foreground `nin-lab run`, or (later) a worker. */
+/** One GPU, as the torch probe reports it. */
+export interface GpuInfo {
+  readonly index: number
+  readonly name: string
+  readonly memoryMB: number
+}
+
+/** Where a run trains: this machine or a remote worker, on a GPU or not. */
+export interface Placement {
+  readonly host: string
+  /** A remote worker's name; null on the head's own machine. */
+  readonly worker: string | null
+  readonly gpu: GpuInfo | null
+}
+
+/** Who holds a running run: a scheduler, a foreground `nin-lab run`, or a remote worker. */
 export interface RunOwner {
   readonly kind: 'scheduler' | 'run' | 'worker'
   readonly host: string

@@ -5,6 +5,7 @@
 import { checkArchitecture } from '../architecture'
 import {
   arrayOf,
+  ConfigError,
   int,
   type ConfigIssue,
   type Infer,
@@ -212,18 +213,8 @@ export function parseExperimentConfig(input: unknown): ParseResult<ExperimentCon
   return issues.length === 0 ? parsed : { ok: false, issues }
 }
 
-export class ConfigError extends Error {
-  constructor(
-    readonly issues: readonly ConfigIssue[],
-    readonly source = 'config',
-  ) {
-    super(
-      `${source} is invalid (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n` +
-        issues.map((i) => `  - ${i.message}`).join('\n'),
-    )
-    this.name = 'ConfigError'
-  }
-}
+// Thrown with every problem of a config, a grid or a path; defined beside the validator.
+export { ConfigError }
 
 /** Like parseExperimentConfig, but throws a ConfigError listing every problem. */
 export function validateExperimentConfig(input: unknown, source = 'config'): ExperimentConfig {

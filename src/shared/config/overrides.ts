@@ -3,8 +3,9 @@
  * VALUE is parsed as JSON where it parses (numbers, booleans, null, arrays, objects),
  * else taken as a string, so `model.head=fc` and `model.fcHidden=[512]` both work.
  */
+import { JsonTooDeepError, parseJson } from '../json'
 import type { ConfigIssue } from './schema'
-import { splitPath } from './schema'
+import { ConfigError, splitPath } from './schema'
 
 export interface Override {
   readonly path: string
@@ -20,11 +21,19 @@ export function parseOverride(text: string): Override | ConfigIssue {
     }
   }
   const path = text.slice(0, eq).trim()
+  try {
+    splitPath(path)
+  } catch (err) {
+    if (err instanceof ConfigError && err.issues[0]) return err.issues[0]
+    throw err
+  }
   const raw = text.slice(eq + 1)
   let value: unknown = raw
   try {
-    value = JSON.parse(raw)
-  } catch {
+    value = parseJson(raw)
+  } catch (err) {
+    if (err instanceof JsonTooDeepError)
+      return { path, message: `--set ${path}: the value ${err.message}` }
     // not JSON: keep the text as a string value
   }
   return { path, value }
@@ -65,10 +74,23 @@ export function applyOverride(input: unknown, { path, value }: Override): unknow
   return root
 }
 
-/** Deep-merges `over` onto `base` (objects merge, everything else replaces). */
+/**
+ * Deep-merges `over` onto `base` (objects merge, everything else replaces). Keys are set as own
+ * data properties: JSON.parse gives `{"__proto__": …}` an own key of that name, and a plain
+ * assignment would instead replace the prototype of the result, hiding the key from the
+ * validator, which refuses it as an unknown field only if it can see it.
+ */
 export function mergeInput(base: unknown, over: unknown): unknown {
   if (!isRecord(base) || !isRecord(over)) return structuredClone(over === undefined ? base : over)
   const out: Record<string, unknown> = structuredClone(base)
-  for (const [k, v] of Object.entries(over)) out[k] = mergeInput(out[k], v)
+  for (const [k, v] of Object.entries(over)) {
+    const merged = mergeInput(Object.hasOwn(out, k) ? out[k] : undefined, v)
+    Object.defineProperty(out, k, {
+      value: merged,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    })
+  }
   return out
 }

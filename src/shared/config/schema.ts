@@ -188,6 +188,20 @@ export interface ConfigIssue {
   readonly message: string
 }
 
+/** Every problem of a config (or a grid, or a path), each naming its JSON path. */
+export class ConfigError extends Error {
+  constructor(
+    readonly issues: readonly ConfigIssue[],
+    readonly source = 'config',
+  ) {
+    super(
+      `${source} is invalid (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n` +
+        issues.map((i) => `  - ${i.message}`).join('\n'),
+    )
+    this.name = 'ConfigError'
+  }
+}
+
 export type ParseResult<T> =
   | { readonly ok: true; readonly value: T }
   | { readonly ok: false; readonly issues: readonly ConfigIssue[] }
@@ -198,8 +212,15 @@ export function show(value: unknown): string {
   if (typeof value === 'string')
     return JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)
   if (typeof value === 'number' && !Number.isFinite(value)) return String(value)
-  if (Array.isArray(value))
-    return value.length > 6 ? `an array of ${value.length} items` : JSON.stringify(value)
+  if (Array.isArray(value)) {
+    if (value.length > 6) return `an array of ${value.length} items`
+    try {
+      return JSON.stringify(value)
+    } catch {
+      // Nested too deeply for JSON.stringify's stack (only unparsed values get here).
+      return `a deeply nested array of ${value.length} item${value.length === 1 ? '' : 's'}`
+    }
+  }
   if (value !== null && typeof value === 'object') return 'an object'
   return JSON.stringify(value)
 }
@@ -392,17 +413,49 @@ export function fieldAt(root: Field, path: string): Field | undefined {
     if (!field) return undefined
     if (field.kind === 'nullable' || field.kind === 'optional' || field.kind === 'required')
       field = field.inner
-    if (field.kind === 'object') field = field.fields[part]
+    // Own fields only: `toString` is not a field because every object inherits one.
+    if (field.kind === 'object')
+      field = Object.hasOwn(field.fields, part) ? field.fields[part] : undefined
     else if (field.kind === 'array' && /^\d+$/.test(part)) field = field.item
     else return undefined
   }
   return field
 }
 
-/** `model.blocks[0].kernel` and `model.blocks.0.kernel` both → ['model','blocks','0','kernel']. */
+/**
+ * Path segments that name JavaScript's object machinery rather than a field. Setting
+ * `__proto__.x` would change the prototype of the config object (and `constructor.prototype.x`
+ * that of every object) instead of setting a field, so no path may contain them.
+ */
+export const RESERVED_PATH_SEGMENTS: ReadonlySet<string> = new Set([
+  '__proto__',
+  'constructor',
+  'prototype',
+])
+
+/**
+ * `model.blocks[0].kernel` and `model.blocks.0.kernel` both → ['model','blocks','0','kernel'].
+ * The one parser of config paths (--set, --grid, the API's grid axes, the form): throws a
+ * ConfigError naming the path for a segment in RESERVED_PATH_SEGMENTS.
+ */
 export function splitPath(path: string): string[] {
-  return path
+  const parts = path
     .replace(/\[(\d+)\]/g, '.$1')
     .split('.')
     .filter((p) => p.length > 0)
+  const reserved = parts.find((p) => RESERVED_PATH_SEGMENTS.has(p))
+  if (reserved !== undefined) {
+    throw new ConfigError(
+      [
+        {
+          path,
+          message:
+            `${path}: "${reserved}" cannot be part of a config path (it is JavaScript's object ` +
+            'machinery, not a config field); paths look like model.microConvs or model.blocks[0].channels',
+        },
+      ],
+      'config path',
+    )
+  }
+  return parts
 }

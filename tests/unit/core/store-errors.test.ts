@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
 import { DB_FILE, LATEST_VERSION, RunStore, StoreError } from '@core/store'
+import { withoutRoot } from '../../helpers/fs'
 import { cleanUp, config, tempDir } from './store-helpers'
 
 const stores: RunStore[] = []
@@ -35,23 +36,6 @@ function integrity(file: string): unknown {
     return db.pragma('integrity_check', { simple: true })
   } finally {
     db.close()
-  }
-}
-
-/**
- * Runs `fn` without root's power to ignore permissions. Tests run as root, where chmod 0o555
- * stops nothing; root can however drop its effective uid to `nobody` and take it back
- * (the real uid stays 0), so the permission checks are the kernel's own, not a simulation.
- * Vitest runs each test file in its own worker process, so no other file sees the switch.
- */
-function withoutRoot<T>(fn: () => T): T {
-  const root = process.getuid?.() === 0 && typeof process.seteuid === 'function'
-  if (!root) return fn()
-  process.seteuid?.(65534)
-  try {
-    return fn()
-  } finally {
-    process.seteuid?.(0)
   }
 }
 

@@ -41,6 +41,7 @@ describe('the torch engine checks the memory it will train in', () => {
     cuda,
     device: 'a mocked GPU',
     threads: 8,
+    gpus: cuda ? [{ index: 0, name: 'a mocked GPU', memoryMB: 81_920 }] : [],
     cudaMemory,
   })
 

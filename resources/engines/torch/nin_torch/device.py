@@ -74,9 +74,17 @@ def versions(choice: Optional[DeviceChoice] = None) -> Dict[str, str]:
 def probe() -> Dict[str, object]:
     """What `trainer.py --probe` prints: enough for the core to pick an engine and say why."""
     cuda = torch.cuda.is_available()
+    gpus = []
+    if cuda:
+        for index in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(index)
+            gpus.append(
+                {"index": index, "name": props.name, "memoryMB": round(props.total_memory / 2**20)}
+            )
     return {
         "torch": torch.__version__,
         "cuda": cuda,
+        "gpus": gpus,
         "device": torch.cuda.get_device_name(0) if cuda else cpu_name(),
         "threads": usable_cores(),
         "python": platform.python_version(),

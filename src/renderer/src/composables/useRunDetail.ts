@@ -83,7 +83,7 @@ export function useRunDetail(id: string): RunDetailState {
     } catch (err) {
       const e = toApiError(err)
       if (e.code === 'not-found') notFound.value = true
-      else ownError.value = e.message
+      else ownError.value = errorMessage(e)
     }
   }
 

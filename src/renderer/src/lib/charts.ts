@@ -25,7 +25,7 @@ import {
 } from 'echarts/components'
 import { use, type ComposeOption } from 'echarts/core'
 import { CanvasRenderer, SVGRenderer } from 'echarts/renderers'
-import { escapeHtml } from '@shared/security'
+import { escapeHtml, visibleText } from '@shared/security'
 import type { Series } from '@shared/smoothing'
 import type { ChartColors } from '../stores/theme'
 
@@ -113,15 +113,16 @@ function points(s: Series, logY: boolean): [number, number | null][] {
 }
 
 export function lineChartOption(input: LineChartInput, c: ChartColors): ChartOption {
+  // Curve names are run names, user text: shown with any invisible characters made visible.
+  const curves = input.curves.map((cv) => ({ ...cv, name: visibleText(cv.name) }))
   const logY = input.logY ?? false
   const series: LineSeriesOption[] = []
   // Smallest positive y, so a band's lower edge stays on a log axis.
   let floor = Infinity
   if (logY) {
-    for (const curve of input.curves)
-      for (const y of curve.line.y) if (y > 0 && y < floor) floor = y
+    for (const curve of curves) for (const y of curve.line.y) if (y > 0 && y < floor) floor = y
   }
-  for (const curve of input.curves) {
+  for (const curve of curves) {
     if (curve.band && curve.band.x.length > 0) {
       const lower = curve.band.lower.map((y) => (logY ? Math.max(y, floor / 2) : y))
       series.push(
@@ -190,7 +191,7 @@ export function lineChartOption(input: LineChartInput, c: ChartColors): ChartOpt
           top: 0,
           textStyle: { color: c.muted, fontSize: 11 },
           pageTextStyle: { color: c.muted },
-          data: input.curves.map((cv) => ({ name: cv.name, itemStyle: { color: cv.color } })),
+          data: curves.map((cv) => ({ name: cv.name, itemStyle: { color: cv.color } })),
         }
       : { show: false },
     tooltip: {
@@ -378,7 +379,7 @@ export function scatterOption(
         const pt = input.points[item?.dataIndex ?? -1]
         if (!pt) return ''
         // Run names are user text: escaped, since ECharts renders tooltip HTML.
-        return `${escapeHtml(pt.name)}<br>${escapeHtml(input.xName)}: ${xf(pt.x)}<br>${escapeHtml(input.yName)}: ${yf(pt.y)}`
+        return `${escapeHtml(visibleText(pt.name))}<br>${escapeHtml(input.xName)}: ${xf(pt.x)}<br>${escapeHtml(input.yName)}: ${yf(pt.y)}`
       },
     },
     xAxis: {

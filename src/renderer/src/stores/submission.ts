@@ -8,7 +8,7 @@ import { computed, ref, shallowRef, watch } from 'vue'
 import type { GridAxisInput } from '@shared/api/contract'
 import type { Run } from '@shared/api/types'
 import type { ConfigIssue } from '@shared/config/schema'
-import { api, toApiError } from '../api'
+import { api, errorMessage, toApiError } from '../api'
 import { useDraftStore } from './draft'
 import { useGridStore } from './grid'
 import { loadSaved, saveFields } from './new-experiment-storage'
@@ -80,7 +80,7 @@ export const useSubmissionStore = defineStore('submission', () => {
         confirmation.value = e.message
         return
       }
-      error.value = e.message
+      error.value = errorMessage(e)
       issues.value = e.issues ?? []
     } finally {
       submitting.value = false

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import type { GpuInfo } from '@shared/api/types'
 
 const execFileAsync = promisify(execFile)
 
@@ -38,7 +39,12 @@ export interface TorchProbe {
   readonly cuda: boolean
   readonly device: string
   readonly threads: number
-  /** Device 0's free and total memory when probed (null: no CUDA, or torch cannot say). */
+  /** The CUDA devices PyTorch sees (those CUDA_VISIBLE_DEVICES leaves it), in index order. */
+  readonly gpus: readonly GpuInfo[]
+  /**
+   * Device 0's free and total memory when probed, for the memory check before a run (a run
+   * trains on device 0); null: no CUDA, or torch cannot say.
+   */
   readonly cudaMemory: CudaMemory | null
 }
 
@@ -78,6 +84,7 @@ export async function probeTorch(env: NodeJS.ProcessEnv = process.env): Promise<
             cuda: probe.cuda === true,
             device: probe.device ?? 'cpu',
             threads: probe.threads ?? 1,
+            gpus: Array.isArray(probe.gpus) ? probe.gpus : [],
             cudaMemory: isCudaMemory(probe.cudaMemory) ? probe.cudaMemory : null,
           },
           tried,
