@@ -130,11 +130,12 @@ def run_probe(out: TextIO) -> int:
 
 
 def run_params(paths: List[str], out: TextIO) -> int:
+    from nin_torch.job import read_json_file
     from nin_torch.network import NinNetwork
 
     for path in paths:
-        with open(path, encoding="utf-8") as f:
-            layers = json.load(f).get("layers")
+        raw = read_json_file(path)
+        layers = raw.get("layers") if isinstance(raw, dict) else None
         model = NinNetwork(layers)
         model.check_against_table()
         line = {"params": model.count_params(), "layers": model.layer_params()}

@@ -19,7 +19,7 @@ export interface TrainerJob {
   readonly dataDir: string
   /** The run's own folder: checkpoints/, model/, messages.jsonl. */
   readonly runDir: string
-  /** Continue from the newest checkpoint in runDir when there is one. */
+  /** Continue from the newest sound checkpoint in runDir (its SHA256SUMS verified), if any. */
   readonly resume: boolean
 }
 

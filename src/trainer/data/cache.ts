@@ -1,6 +1,6 @@
 /**
  * The binary dataset cache: one file holding a train and a test set, cheap to read (one
- * readFile and one sha256, well under a second for 55 MB) and simple enough for any language
+ * bounded read and one sha256, well under a second for 55 MB) and simple enough for any language
  * to parse.
  *
  * Byte layout (version 1; all integers unsigned 32-bit LITTLE-endian):
@@ -34,13 +34,14 @@
  *   train_pixels = data[px:px + n_train * h * w]    # image i: [i*h*w, (i+1)*h*w)
  *   test_pixels = data[px + n_train * h * w:]
  *
- * Writers go through a temp file and a rename, so a crash leaves either no cache or a whole
- * one; a cache that fails any check (size, magic, version, checksum, labels) is reported as
+ * Writers go through a temp file, an fsync and a rename (writeFileAtomic in ../files.ts), so a
+ * crash leaves either no cache or a whole one; a cache that fails any check (size, magic, version, checksum, labels) is reported as
  * invalid and the caller rebuilds it.
  */
 import { createHash } from 'node:crypto'
-import { open, readFile, readdir, rename, stat, unlink } from 'node:fs/promises'
+import { readdir, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
+import { FileReadError, openRegularFile, readInto, type RegularFile } from '../files'
 
 export const CACHE_MAGIC = 'NINLABDS'
 export const CACHE_VERSION = 1
@@ -141,40 +142,61 @@ export function decodeCache(file: Buffer): CacheReadResult {
   }
 }
 
-export async function readCache(path: string): Promise<CacheReadResult> {
-  let file: Buffer
-  try {
-    file = await readFile(path)
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    if (code === 'ENOENT') return { ok: false, reason: 'missing', missing: true }
-    return { ok: false, reason: `unreadable (${(err as Error).message})`, missing: false }
-  }
-  return decodeCache(file)
-}
-
-// Makes temp names unique within one process (pid + time alone can repeat within a ms).
-let tmpCounter = 0
+/**
+ * The largest cache file read: the format's own ceiling (uint32 counts aside, one Buffer holds
+ * the whole file, and Node caps a Buffer at 4 GiB), far above Fashion-MNIST's 55 MB.
+ */
+export const CACHE_MAX_BYTES = 4 * 1024 ** 3 - 1
 
 /**
- * Write `data` to `path` atomically: a uniquely named temp file in the same folder (so the
- * rename cannot cross file systems), flushed to disk, then renamed over `path`. Two
- * processes building the same cache at once each rename a complete file; the last one wins.
+ * Reads and checks a cache file. Bounded by its own header: the 64 header bytes are read first,
+ * and the file is read only when its size is exactly what the header promises (and at most
+ * CACHE_MAX_BYTES), so a damaged header or a path that is not a regular file (a FIFO, a link to
+ * /dev/zero) is refused before anything large is allocated.
  */
-export async function writeFileAtomic(path: string, data: Uint8Array): Promise<void> {
-  const tmp = `${path}.${process.pid}.${Date.now()}.${tmpCounter++}.tmp`
+export async function readCache(path: string, signal?: AbortSignal): Promise<CacheReadResult> {
+  const bad = (reason: string): CacheReadResult => ({ ok: false, reason, missing: false })
+  let opened: RegularFile
   try {
-    const fh = await open(tmp, 'wx')
-    try {
-      await fh.writeFile(data)
-      await fh.sync()
-    } finally {
-      await fh.close()
-    }
-    await rename(tmp, path)
+    opened = await openRegularFile(path)
   } catch (err) {
-    await unlink(tmp).catch(() => undefined)
-    throw err
+    if (err instanceof FileReadError && err.code === 'ENOENT')
+      return { ok: false, reason: 'missing', missing: true }
+    return bad(`unreadable (${err instanceof FileReadError ? err.reason : (err as Error).message})`)
+  }
+  const { handle, size } = opened
+  try {
+    const header = Buffer.alloc(Math.min(size, CACHE_HEADER_BYTES))
+    await readInto(handle, header, 0, signal)
+    if (header.length < CACHE_HEADER_BYTES) return decodeCache(header)
+    const expected = cacheFileSize(
+      header.readUInt32LE(12),
+      header.readUInt32LE(16),
+      header.readUInt32LE(20),
+      header.readUInt32LE(24),
+    )
+    if (size !== expected || expected > CACHE_MAX_BYTES) {
+      // decodeCache words a wrong magic or version; give it the header alone, never the file.
+      if (
+        header.toString('ascii', 0, 8) !== CACHE_MAGIC ||
+        header.readUInt32LE(8) !== CACHE_VERSION
+      )
+        return decodeCache(header)
+      if (expected > CACHE_MAX_BYTES)
+        return bad(`its header claims ${expected} bytes, more than a cache can hold`)
+      return bad(
+        `${size < expected ? 'truncated' : 'too long'}: ${size} bytes, expected ${expected}`,
+      )
+    }
+    const file = Buffer.alloc(size)
+    const got = await readInto(handle, file, 0, signal)
+    if (got !== size) return bad(`truncated: ${got} bytes, expected ${expected}`)
+    return decodeCache(file)
+  } catch (err) {
+    if (signal?.aborted) throw err
+    return bad(`unreadable (${(err as Error).message})`)
+  } finally {
+    await handle.close()
   }
 }
 

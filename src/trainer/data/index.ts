@@ -26,6 +26,8 @@ export interface LoadDatasetsOptions {
   dataDir: string
   /** Progress lines worth showing (e.g. "building the cache, once"). */
   log?: (message: string) => void
+  /** Aborts the load between chunks and files (the trainer's SIGTERM). */
+  signal?: AbortSignal
 }
 
 /**
@@ -35,12 +37,17 @@ export interface LoadDatasetsOptions {
 export async function loadDatasets(
   opts: LoadDatasetsOptions,
 ): Promise<{ train: Dataset; test: Dataset; source: string }> {
-  if (opts.path !== null) return loadIdxFolder(opts.path, opts.dataset)
+  if (opts.path !== null) return loadIdxFolder(opts.path, opts.dataset, { signal: opts.signal })
   if (opts.dataset !== 'fashion-mnist')
     throw new DataError(
       `data.dataset: '${opts.dataset}' has no embedded copy (only Fashion-MNIST does); set ` +
         'data.path to a folder with its official IDX files (train-images-idx3-ubyte.gz, …)',
     )
-  const { train, test, source } = await loadEmbeddedFashionMnist(opts.dataDir, opts.log)
+  const { train, test, source } = await loadEmbeddedFashionMnist(
+    opts.dataDir,
+    opts.log,
+    undefined,
+    opts.signal,
+  )
   return { train, test, source }
 }

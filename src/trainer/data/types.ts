@@ -51,8 +51,3 @@ export class DataError extends Error {
     this.name = 'DataError'
   }
 }
-
-/** 47040016 → '47,040,016': error messages quote byte counts the user may compare by eye. */
-export function fmtInt(n: number): string {
-  return n.toLocaleString('en-US')
-}

@@ -10,7 +10,6 @@ antialiasing), the convention src/trainer/data/resize.ts implements for the tfjs
 from __future__ import annotations
 
 import hashlib
-import os
 import struct
 from dataclasses import dataclass
 from typing import Iterator, List, Optional, Sequence, Tuple
@@ -18,6 +17,7 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 
+from .files import READ_CHUNK_BYTES, FileKindError, open_regular
 from .rng import epoch_order, stratified_indices
 
 CACHE_MAGIC = b"NINLABDS"
@@ -84,39 +84,56 @@ class CacheContents:
 
 def read_cache(path: str) -> CacheContents:
     """Reads and checks a dataset cache file (size, magic, version, sha256, labels); raises
-    DataError saying what is wrong. The tensors are views of one buffer read from disk."""
-    try:
-        with open(path, "rb") as f:
-            # One writable buffer, read in place (torch.frombuffer wants it writable; 55 MB).
-            data = bytearray(os.fstat(f.fileno()).st_size)
-            got = f.readinto(data)
-        if got != len(data):
-            raise OSError(f"read {got} of {len(data)} bytes")
-    except FileNotFoundError:
-        raise DataError(
-            f"dataset cache {path} is missing: NiN Lab writes it when a run first uses the "
-            "dataset; start the run from NiN Lab, or copy the cache file there"
-        ) from None
-    except OSError as err:
-        raise DataError(f"dataset cache {path} is unreadable ({err})") from None
+    DataError saying what is wrong. Bounded by the file's own header: the 64 header bytes are
+    read first and the rest only when the file's size is exactly what they promise, so a FIFO, a
+    device or a damaged header is refused before anything large is allocated. The tensors are
+    views of the one buffer read."""
 
     def bad(reason: str) -> DataError:
         return DataError(
             f"dataset cache {path} is invalid: {reason}; delete it and the app rebuilds it"
         )
 
-    if len(data) < CACHE_HEADER_BYTES:
-        raise bad(f"truncated ({len(data)} bytes, shorter than the header)")
-    magic, version, n_train, n_test, h, w, k = _HEADER.unpack_from(data, 0)
-    if magic != CACHE_MAGIC:
-        raise bad("not a NiN Lab dataset cache")
-    if version != CACHE_VERSION:
-        raise bad(f"format version {version}, expected {CACHE_VERSION}")
-    expected = CACHE_HEADER_BYTES + (n_train + n_test) * (1 + h * w)
-    if len(data) != expected:
-        kind = "truncated" if len(data) < expected else "too long"
-        raise bad(f"{kind}: {len(data)} bytes, expected {expected}")
-    view = memoryview(data)
+    try:
+        f, size = open_regular(path)
+    except FileNotFoundError:
+        raise DataError(
+            f"dataset cache {path} is missing: NiN Lab writes it when a run first uses the "
+            "dataset; start the run from NiN Lab, or copy the cache file there"
+        ) from None
+    except FileKindError as err:
+        raise DataError(
+            f"dataset cache {err.strerror}: point the job at the cache file itself"
+        ) from None
+    except OSError as err:
+        raise DataError(f"dataset cache {path} is unreadable ({err})") from None
+    with f:
+        try:
+            header = f.read(CACHE_HEADER_BYTES)
+            if len(header) < CACHE_HEADER_BYTES:
+                raise bad(f"truncated ({size} bytes, shorter than the header)")
+            magic, version, n_train, n_test, h, w, k = _HEADER.unpack_from(header, 0)
+            if magic != CACHE_MAGIC:
+                raise bad("not a NiN Lab dataset cache")
+            if version != CACHE_VERSION:
+                raise bad(f"format version {version}, expected {CACHE_VERSION}")
+            expected = CACHE_HEADER_BYTES + (n_train + n_test) * (1 + h * w)
+            if size != expected:
+                kind = "truncated" if size < expected else "too long"
+                raise bad(f"{kind}: {size} bytes, expected {expected}")
+            # One writable buffer, read in place (torch.frombuffer wants it writable; 55 MB).
+            data = bytearray(expected)
+            data[:CACHE_HEADER_BYTES] = header
+            view = memoryview(data)
+            got = CACHE_HEADER_BYTES
+            while got < expected:
+                n = f.readinto(view[got : got + READ_CHUNK_BYTES])
+                if not n:
+                    raise bad(f"truncated: {got} bytes, expected {expected}")
+                got += n
+        except OSError as err:
+            raise DataError(f"dataset cache {path} is unreadable ({err})") from None
+
     digest = hashlib.sha256(view[:32])
     digest.update(view[CACHE_HEADER_BYTES:])
     if digest.digest() != bytes(view[32:64]):

@@ -89,4 +89,15 @@ def probe() -> Dict[str, object]:
         "threads": usable_cores(),
         "python": platform.python_version(),
         "executable": sys.executable,
+        "cudaMemory": cuda_memory() if cuda else None,
     }
+
+
+def cuda_memory() -> Optional[Dict[str, int]]:
+    """Free and total memory of CUDA device 0 (cudaMemGetInfo: counts every process's use), for
+    the memory check before a run (src/trainer/engines/memory.ts); None where torch lacks it."""
+    try:
+        free, total = torch.cuda.mem_get_info(0)
+    except (AttributeError, RuntimeError):
+        return None
+    return {"freeBytes": int(free), "totalBytes": int(total)}

@@ -18,6 +18,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
+from .files import FileKindError, open_regular
 from .network import Layer, validate_layers
 
 
@@ -165,10 +166,24 @@ def parse_job(raw: Any, need_run: bool = True) -> Job:
     )
 
 
-def read_job(path: str, need_run: bool = True) -> Job:
+# A job holds a config and a layer table: tens of KB. The Node trainer's limit is the same.
+JOB_MAX_BYTES = 16 * 1024 * 1024
+
+
+def read_json_file(path: str) -> Any:
+    """A job (or --params) file: a regular file of at most JOB_MAX_BYTES, so a wrong path (a
+    FIFO, a device) neither blocks the trainer nor fills its memory. JobError names the file."""
     try:
-        with open(path, encoding="utf-8") as f:
-            raw = json.load(f)
+        f, size = open_regular(path)
+        with f:
+            if size > JOB_MAX_BYTES:
+                raise JobError(f"{path} is {size} bytes, too large for a job file")
+            return json.loads(f.read(JOB_MAX_BYTES).decode("utf-8"))
+    except FileKindError as err:
+        raise JobError(str(err.strerror)) from None
     except (OSError, ValueError) as err:
         raise JobError(f"{path}: {err}") from None
-    return parse_job(raw, need_run)
+
+
+def read_job(path: str, need_run: bool = True) -> Job:
+    return parse_job(read_json_file(path), need_run)

@@ -328,7 +328,7 @@ def train_run(job: Job, channel: Channel, stop_requested: Callable[[], bool]) ->
     # A run resumed after its last epoch has no evaluation yet: do it now.
     if last is None:
         last = evaluate(stepper, test_set, train.batch_size, job.num_classes)
-    model_path = save_model(job.run_dir, model, job.layers, job.config)
+    model_path = save_model(job.run_dir, model, job.layers, job.config, resume_epoch=epoch)
     return {
         "type": "finished",
         "epochs": epoch,

@@ -12,7 +12,7 @@ import { SeededRandom } from '@shared/random'
 import type { Batch } from '../../data'
 import { selectBackend } from './backends'
 import { buildNetwork } from './network'
-import { makeOptimizer, trainStep } from './train'
+import { checkTfjsMemory, makeOptimizer, trainStep } from './train'
 
 export type ThroughputResult = BenchResult & { readonly engine: 'tfjs' }
 
@@ -29,6 +29,7 @@ export async function measureThroughput(
   const selection = await selectBackend(config.train.backend)
   const { model, train } = config
   const layers = layerTable(model)
+  checkTfjsMemory(selection.backend, layers, train, model.inputSize)
   const net = buildNetwork(layers, train.seed)
   const optimizer = makeOptimizer(train)
   const rng = new SeededRandom(train.seed)

@@ -11,26 +11,22 @@ import * as tf from '@tensorflow/tfjs-core'
 import 'tfjs-core-gradients'
 import { layerTable } from '@shared/architecture'
 import type { TrainSpec } from '@shared/config/experiment'
+import { ENGINE_MEMORY_MODELS } from '@shared/memory-fit'
 import type {
   MemoryStats,
   SkippedBackend,
   TerminalMessage,
+  TfjsBackendName,
   TrainerJob,
-  TrainerMessage,
   Unstamped,
 } from '@shared/protocol/trainer'
 import { BatchIterator, loadDatasets, stratifiedSubset, type Batch, type Dataset } from '../../data'
+import { CANCELLED_BEFORE_START, loadUnlessStopped, type Emit, type TrainControl } from '../control'
+import { ramLimit, refuseIfTooBig } from '../memory'
 import { selectBackend } from './backends'
 import { restoreLatestCheckpoint, saveCheckpoint, saveModel } from './checkpoint'
 import { buildNetwork, type Network } from './network'
-import { checkWasmHeap, heapErrorMessage } from './wasm/heap'
-
-export type Emit = (message: Unstamped<TrainerMessage>) => void
-
-export interface TrainControl {
-  /** True once the parent asked the run to stop (SIGTERM); checked before every step. */
-  readonly stopRequested: () => boolean
-}
+import { WASM_HEAP_LIMIT } from './wasm/heap'
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 
@@ -38,6 +34,29 @@ export function makeOptimizer(train: TrainSpec): tf.Optimizer {
   if (train.optimizer === 'adam') return tf.train.adam(train.lr)
   // tfjs' momentum optimizer is v = m·v + g; w -= lr·v — PyTorch's SGD with dampening 0.
   return train.momentum > 0 ? tf.train.momentum(train.lr, train.momentum) : tf.train.sgd(train.lr)
+}
+
+/**
+ * Refuses, before anything is allocated, a run whose step will not fit where this backend
+ * trains (src/shared/memory-fit.ts): the wasm heap and the RAM on wasm, the RAM on tfjs-node and
+ * cpu. Returns a note when the memory cannot be checked: tfjs-node-gpu has no cheap query of
+ * free GPU memory (TensorFlow's allocator takes it when the first kernel runs).
+ */
+export function checkTfjsMemory(
+  backend: TfjsBackendName,
+  layers: ReturnType<typeof layerTable>,
+  train: TrainSpec,
+  inputSize: number,
+): string | null {
+  if (backend === 'tfjs-node-gpu')
+    return 'GPU memory is not checked before a tfjs-node-gpu run: TensorFlow.js has no cheap query of it'
+  if (backend === 'wasm')
+    refuseIfTooBig(layers, train, inputSize, ENGINE_MEMORY_MODELS.wasm, [
+      WASM_HEAP_LIMIT,
+      ramLimit(),
+    ])
+  else refuseIfTooBig(layers, train, inputSize, ENGINE_MEMORY_MODELS.tfjs, [ramLimit()])
+  return null
 }
 
 export function memoryStats(): MemoryStats {
@@ -150,16 +169,18 @@ export async function trainTfjs(
   for (const note of selection.notes) emit({ type: 'log', level: 'info', message: note })
 
   const layers = layerTable(model)
-  if (selection.backend === 'wasm') {
-    const heap = checkWasmHeap(layers, train)
-    if (!heap.fits) throw new Error(heapErrorMessage(heap, train, model.inputSize))
-  }
-  const data = await loadDatasets({
-    dataset: config.data.dataset,
-    path: config.data.path,
-    dataDir: job.dataDir,
-    log: (message) => emit({ type: 'log', level: 'info', message }),
-  })
+  const unchecked = checkTfjsMemory(selection.backend, layers, train, model.inputSize)
+  if (unchecked) emit({ type: 'log', level: 'info', message: unchecked })
+  const data = await loadUnlessStopped(control, (signal) =>
+    loadDatasets({
+      dataset: config.data.dataset,
+      path: config.data.path,
+      dataDir: job.dataDir,
+      log: (message) => emit({ type: 'log', level: 'info', message }),
+      signal,
+    }),
+  )
+  if (data === null) return CANCELLED_BEFORE_START
   const trainSet = stratifiedSubset(data.train, config.data.trainLimit, train.seed)
   const testSet = stratifiedSubset(data.test, config.data.testLimit, train.seed)
 
@@ -170,7 +191,9 @@ export async function trainTfjs(
     let epoch = 0
     let step = 0
     if (job.resume) {
-      const restored = await restoreLatestCheckpoint(job.runDir, net, optimizer)
+      const restored = await restoreLatestCheckpoint(job.runDir, net, optimizer, (message) =>
+        emit({ type: 'log', level: 'warn', message }),
+      )
       if (restored) {
         ;({ epoch, step } = restored)
         emit({
@@ -262,7 +285,7 @@ export async function trainTfjs(
     }
     // A run resumed after its last epoch has no evaluation yet: do it now.
     last ??= await evaluate(net, testSet, train.batchSize, model.inputSize, model.numClasses)
-    const modelPath = await saveModel(job.runDir, net, layers, config)
+    const modelPath = await saveModel(job.runDir, net, layers, config, epoch)
     return {
       type: 'finished',
       epochs: epoch,

@@ -28,6 +28,11 @@ export function torchTrainerScript(): string {
   throw new Error('resources/engines/torch/trainer.py is missing from this installation')
 }
 
+export interface CudaMemory {
+  readonly freeBytes: number
+  readonly totalBytes: number
+}
+
 export interface TorchProbe {
   readonly python: string
   readonly torch: string
@@ -36,7 +41,18 @@ export interface TorchProbe {
   readonly threads: number
   /** The CUDA devices PyTorch sees (those CUDA_VISIBLE_DEVICES leaves it), in index order. */
   readonly gpus: readonly GpuInfo[]
+  /**
+   * Device 0's free and total memory when probed, for the memory check before a run (a run
+   * trains on device 0); null: no CUDA, or torch cannot say.
+   */
+  readonly cudaMemory: CudaMemory | null
 }
+
+const isCudaMemory = (v: unknown): v is CudaMemory =>
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as CudaMemory).freeBytes === 'number' &&
+  typeof (v as CudaMemory).totalBytes === 'number'
 
 export interface ProbeOutcome {
   readonly found: TorchProbe | null
@@ -57,9 +73,9 @@ export async function probeTorch(env: NodeJS.ProcessEnv = process.env): Promise<
     if (!python) continue
     try {
       const { stdout } = await execFileAsync(python, [script, '--probe'], { timeout: 60_000 })
-      const probe = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Partial<TorchProbe> & {
-        torch?: string | null
-      }
+      const probe = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Partial<
+        Omit<TorchProbe, 'cudaMemory'>
+      > & { torch?: string | null; cudaMemory?: unknown }
       if (typeof probe.torch === 'string') {
         return {
           found: {
@@ -69,6 +85,7 @@ export async function probeTorch(env: NodeJS.ProcessEnv = process.env): Promise<
             device: probe.device ?? 'cpu',
             threads: probe.threads ?? 1,
             gpus: Array.isArray(probe.gpus) ? probe.gpus : [],
+            cudaMemory: isCudaMemory(probe.cudaMemory) ? probe.cudaMemory : null,
           },
           tried,
         }
