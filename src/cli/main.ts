@@ -14,6 +14,7 @@ import { coreHostCommand, coreHostHelp } from './commands/core-host'
 import { runCommand, runHelp } from './commands/run'
 import { serveCommand, serveHelp } from './commands/serve'
 import { summaryCommand, summaryHelp } from './commands/summary'
+import { workerCommand, workerHelp } from './commands/worker'
 import { visibleText } from '@shared/security'
 import { UsageError } from './errors'
 
@@ -28,6 +29,7 @@ const COMMANDS: Record<string, { run: Command; help: string; hidden?: boolean }>
   show: { run: showCommand, help: showHelp },
   export: { run: exportCommand, help: exportHelp },
   serve: { run: serveCommand, help: serveHelp },
+  worker: { run: workerCommand, help: workerHelp },
   bench: { run: benchCommand, help: benchHelp },
   'core-host': { run: coreHostCommand, help: coreHostHelp, hidden: true },
 }

@@ -22,6 +22,7 @@ export const queueHelp = `Usage: nin-lab queue add [CONFIG] [--preset NAME] [--s
                        [--grid PATH=V1,V2 ...] [--seeds N] [--priority P] [--yes]
        nin-lab queue start [--watch] [--concurrency N] [--gpus auto|0,1,…] [--redis URL]
        nin-lab queue ls [--all] [--json]
+       nin-lab queue workers [--redis URL] [--json]
        nin-lab queue pause | resume
        nin-lab queue cancel ID | retry ID | move ID INDEX
 All take --data-dir D.
@@ -53,6 +54,8 @@ export async function queueCommand(argv: string[]): Promise<number> {
     case 'retry':
     case 'move':
       return queueManage(sub, rest)
+    case 'workers':
+      return queueWorkers(rest)
     case undefined:
     case '--help':
     case '-h':
@@ -146,9 +149,9 @@ async function queueStart(argv: string[]): Promise<number> {
   const queue: { concurrency?: number; gpus?: QueueSettings['gpus']; redis?: string | null } = {}
   if (values.concurrency !== undefined) {
     const concurrency = Number(values.concurrency)
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+    if (!Number.isInteger(concurrency) || concurrency < 0 || concurrency > 64) {
       throw new UsageError(
-        `--concurrency must be an integer from 1 to 64 (got ${values.concurrency})`,
+        `--concurrency must be an integer from 0 (remote workers only) to 64 (got ${values.concurrency})`,
       )
     }
     queue.concurrency = concurrency
@@ -308,6 +311,58 @@ async function queueManage(sub: string, argv: string[]): Promise<number> {
     },
     { readonly: sub === 'ls' },
   )
+}
+
+/** The remote workers whose heartbeat is current, on the saved Redis (or --redis). */
+async function queueWorkers(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { ...common, redis: { type: 'string' } },
+  })
+  if (values.help) return help()
+  if (values.redis) checkRedisUrl(values.redis)
+  const core = openCore(values['data-dir'], {
+    readonly: true,
+    ...(values.redis ? { queue: { redis: values.redis } } : {}),
+  })
+  try {
+    const view = await core.api.listWorkers({})
+    if (values.json) {
+      console.log(JSON.stringify(view))
+      return view.error ? 1 : 0
+    }
+    if (!view.redis) {
+      console.log('no Redis URL is set: give --redis, set NIN_LAB_REDIS, or save one in the app')
+      return 0
+    }
+    if (view.error) {
+      console.error(`cannot read the fleet on ${view.redis}: ${view.error}`)
+      return 1
+    }
+    console.log(
+      `${view.workers.length} worker${view.workers.length === 1 ? '' : 's'} on ${view.redis}`,
+    )
+    if (view.workers.length > 0) {
+      console.log(
+        table(
+          ['name', 'host', 'slots', 'GPUs', 'running', 'offers', 'last beat'],
+          view.workers.map((w) => [
+            w.name,
+            w.host,
+            String(w.slots),
+            w.gpus.map((g) => `${g.index}:${g.name}`).join(', ') || '–',
+            w.running.join(', ') || (w.draining ? 'draining' : 'idle'),
+            w.offers,
+            `${Math.max(0, Math.round((Date.now() - w.beatAt) / 1000))} s ago`,
+          ]),
+          ['left', 'left', 'right', 'left', 'left', 'left', 'right'],
+        ),
+      )
+    }
+    return 0
+  } finally {
+    await core.close()
+  }
 }
 
 function help(): number {

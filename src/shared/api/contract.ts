@@ -257,10 +257,10 @@ export const API_PARAMS = {
   setQueueSettings: {
     concurrency: optional(
       int({
-        min: 1,
+        min: 0,
         max: 64,
         default: 1,
-        description: 'CPU slots (trainers at once without GPUs)',
+        description: 'CPU slots (trainers at once without GPUs; 0: remote workers only)',
       }),
     ),
     gpus: optional(

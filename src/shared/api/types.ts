@@ -130,7 +130,7 @@ export interface Artifact {
  * `queue start --concurrency/--gpus/--redis`, which override them for one process).
  */
 export interface QueueSettings {
-  /** Trainers at once on this machine when it uses no GPUs. */
+  /** Trainers at once on this machine when it uses no GPUs (0: remote workers only). */
   readonly concurrency: number
   /** One trainer per listed GPU (CUDA_VISIBLE_DEVICES), every GPU PyTorch sees (`auto`), or none. */
   readonly gpus: 'auto' | readonly number[] | null
