@@ -28,7 +28,7 @@ const RUN = [
   '--set',
   'engine=torch',
   '--set',
-  'data.trainLimit=4000',
+  'data.trainLimit=3000',
   '--set',
   'data.testLimit=500',
   '--set',
@@ -211,10 +211,15 @@ it('remote workers: broker overhead, ingestion, two workers against one', async 
     for (let i = 0; i < ROUNDS; i++) {
       local.push(await oneRun(null, i))
       remote.push(await oneRun(redis, i))
+      process.stderr.write(
+        `round ${i + 1}: local ${local[i]!.wall.toFixed(1)} s, remote ${remote[i]!.wall.toFixed(1)} s, training ${local[i]!.training.toFixed(1)} s\n`,
+      )
     }
     const overhead = local.map((l, i) => ((remote[i]!.wall - l.wall) / l.training) * 100)
     const rate = await ingestion(redis)
+    process.stderr.write(`ingestion: ${Math.round(rate)} step messages/s\n`)
     const one = await grid(redis, 1)
+    process.stderr.write(`grid, one worker: ${one.toFixed(0)} images/s\n`)
     const two = await grid(redis, 2)
     const rows = {
       cores: cpus().length,
