@@ -34,6 +34,7 @@ import {
   attemptKey,
   CANCELLED,
   checkReport,
+  HEARTBEAT_TTL_MS,
   KEY_PREFIX,
   REPORTS_QUEUE,
   ReportError,
@@ -90,6 +91,8 @@ export class Fleet {
   /** Runs this head dispatched and still follows: run id → attempt. */
   private readonly dispatched = new Map<string, number>()
   private readonly crashes = new Map<string, number>()
+  /** Runs that look lost, and since when (see watch). */
+  private readonly suspects = new Map<string, number>()
   private stopped = false
   private ticking = false
 
@@ -219,13 +222,31 @@ export class Fleet {
         continue
       }
       const worker = run.owner?.worker
-      let lost: string | null = null
       if (worker) {
-        if (!alive.has(worker)) lost = `its worker ${worker} stopped answering`
-      } else if (!(await this.runs.getJob(`${runId}.${attempt}`))) {
-        lost = 'its job vanished from Redis before a worker took it'
+        // The heartbeat's TTL is the grace already.
+        if (!alive.has(worker)) this.resumeLater(run, `its worker ${worker} stopped answering`)
+        continue
       }
-      if (lost) this.resumeLater(run, lost)
+      // Not started by a worker yet: its job must still be waiting or being picked up. A job that
+      // vanished (Redis lost it) or ended (its worker died before the run started, and BullMQ
+      // failed the stalled job) will never start it.
+      const job = await this.runs.getJob(`${runId}.${attempt}`)
+      const state = job ? await job.getState() : 'missing'
+      const lost = ['missing', 'failed', 'completed', 'unknown'].includes(state)
+        ? `its job ${state === 'missing' ? 'vanished from Redis' : `is ${state}`} before a worker started it`
+        : null
+      // Only what stays lost for a heartbeat's TTL: the reports of a run that just started (or
+      // ended) may still be on their way through the reports queue.
+      if (!lost) {
+        this.suspects.delete(runId)
+        continue
+      }
+      const since = this.suspects.get(runId) ?? Date.now()
+      this.suspects.set(runId, since)
+      if (Date.now() - since >= HEARTBEAT_TTL_MS) {
+        this.suspects.delete(runId)
+        this.resumeLater(run, lost)
+      }
     }
   }
 
