@@ -17,7 +17,7 @@ import { dirname, join, relative, sep } from 'node:path'
 import { Queue, Worker, type Job } from 'bullmq'
 import { Redis } from 'ioredis'
 import type { GpuInfo } from '@shared/api/types'
-import { validateExperimentConfig } from '@shared/config/experiment'
+import { validateExperimentConfig, type ExperimentConfig } from '@shared/config/experiment'
 import { isTerminal, type TrainerMessage } from '@shared/protocol/trainer'
 import {
   attemptKey,
@@ -171,7 +171,20 @@ export class RemoteWorker {
   /** BullMQ's processor: one attempt of one run, from job to the last report. */
   private async train(job: Job): Promise<string> {
     const spec = checkRunJob(job.data)
-    const config = validateExperimentConfig(spec.config, `the job of run ${spec.runId}`)
+    let config: ExperimentConfig
+    try {
+      config = validateExperimentConfig(spec.config, `the job of run ${spec.runId}`)
+    } catch (err) {
+      // This worker's NiN Lab reads the config differently (another version): the run fails
+      // once, with the reason, instead of bouncing between workers.
+      const error = `worker ${this.options.name} cannot read this config: ${(err as Error).message}`
+      await this.send({
+        ...this.base(spec.runId, spec.attempt, null),
+        kind: 'messages',
+        messages: [{ type: 'failed', runId: spec.runId, time: Date.now(), error }],
+      })
+      return 'refused'
+    }
     if (this.draining) {
       await this.send({
         ...this.base(spec.runId, spec.attempt, null),
