@@ -185,6 +185,7 @@ export class RunStore {
       fail(err)
     }
     if (readonly && !existsSync(file)) {
+      refuseOrphaningRuns(dir, file)
       throw new StoreError(
         'cannot-open',
         `no NiN Lab database at ${file}: check the --data-dir (opening read-only creates nothing)`,
@@ -204,6 +205,8 @@ export class RunStore {
       const version = checkSchema(db, file)
       if (version === 0) {
         if (readonly) {
+          // Run folders without the database that listed them say "lost", read-only or not.
+          refuseOrphaningRuns(dir, file)
           throw new StoreError(
             'cannot-open',
             `${file} holds no NiN Lab data yet (it is empty); check the --data-dir`,
