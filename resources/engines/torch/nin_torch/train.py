@@ -206,16 +206,11 @@ def train_run(job: Job, channel: Channel, stop_requested: Callable[[], bool]) ->
     """Trains the job's run to completion, cancellation or divergence; returns the terminal
     message (unstamped). Errors propagate: the caller turns them into a `failed` message."""
     opts = job.options
-    choice = choose_device(opts.device, opts.threads, opts.amp)
-    notes = [
+    choice = choose_device(opts.device, opts.threads, job.train.precision)
+    channel.log(
         f"PyTorch {torch.__version__} on {choice.backend} ({choice.name}), {choice.threads} threads"
-    ]
-    if opts.amp and choice.amp_dtype is None:
-        notes.append("mixed precision needs CUDA: training in float32")
-    elif choice.amp_dtype is not None:
-        notes.append(f"mixed precision: {str(choice.amp_dtype).replace('torch.', '')}")
-    for note in notes:
-        channel.log(note)
+    )
+    channel.log(f"precision {choice.precision.name}: {choice.precision.reason}")
 
     if job.cache_file is None:
         raise DataError(
@@ -270,6 +265,8 @@ def train_run(job: Job, channel: Channel, stop_requested: Callable[[], bool]) ->
             "epochs": train.epochs,
             "startEpoch": epoch,
             "pid": os.getpid(),
+            "precision": choice.precision.name,
+            "precisionReason": choice.precision.reason,
         }
     )
 
