@@ -32,6 +32,7 @@ import {
 import { parseGpuList, type QueueSettings } from '@shared/api/types'
 import { ConfigError } from '@shared/config/experiment'
 import { expandGrid } from '@shared/grid'
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '@shared/json'
 import { Estimates } from './estimates'
 import { LiveProgress } from './progress'
 import { isAlive } from './queue/process-identity'
@@ -205,6 +206,14 @@ export class Core extends EventEmitter<CoreEvents> {
   /** Validates and dispatches one request. Errors come out as ApiError with a clear message. */
   async call(method: string, params: unknown): Promise<unknown> {
     if (!isMethodName(method)) throw new ApiError('not-found', `no API method "${method}"`)
+    // Parameters may arrive already parsed (Electron and Node IPC): bound their nesting before
+    // anything walks them recursively.
+    if (nestsDeeperThan(params)) {
+      throw new ApiError(
+        'invalid-params',
+        `${method}: the parameters nest deeper than ${MAX_JSON_DEPTH} levels`,
+      )
+    }
     const handler = this.handlers[method] as (p: unknown) => unknown
     const deadline = Date.now() + BUSY_RETRY_MS
     for (;;) {

@@ -257,6 +257,14 @@ describe.skipIf(!REDIS_SERVER)('remote workers through BullMQ on a real redis-se
     assertSound(ids)
   })
 
+  it('a second worker of the same name is refused: the fleet must tell them apart', async () => {
+    startWorker('w1')
+    await fleetOf('w1')
+    const twin = runCli(['worker', '--redis', redis.url, '--name', 'w1', '--work-dir', head])
+    expect(twin.status).toBe(2)
+    expect(twin.stderr).toMatch(/a worker named "w1" is already running .*another --name/)
+  })
+
   it("a worker that cannot train the config fails the run with the worker's error, once", async () => {
     const [id] = queueAdd('--set', 'train.epochs=1')
     // This worker's only Python has no PyTorch; the config asks for engine torch.

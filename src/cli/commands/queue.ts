@@ -10,7 +10,7 @@ import { terminalText as t } from '@shared/security'
 import { openCore, withCore, type Core } from '../core'
 import { resolveConfigs } from '../config-input'
 import { UsageError } from '../errors'
-import { duration } from '@shared/format'
+import { duration, placementText } from '@shared/format'
 import { ProgressReporter } from '../progress'
 import { table } from '../format'
 import type { Run } from '@shared/api/types'
@@ -237,6 +237,7 @@ function printQueue(state: QueueState): void {
       p?.loss == null ? '' : p.loss.toFixed(4),
       p?.examplesPerSec == null ? '' : String(Math.round(p.examplesPerSec)),
       p?.etaSeconds == null ? '' : duration(p.etaSeconds),
+      r.status === 'running' ? placementText(r.placement) : '',
     ]
   })
   console.log(
@@ -246,16 +247,11 @@ function printQueue(state: QueueState): void {
   if (rows.length === 0) console.log('nothing queued: add runs with `nin-lab queue add`')
   else
     console.log(
-      table(['id', 'status', 'name', 'experiment', 'epoch · step', 'loss', 'img/s', 'ETA'], rows, [
-        'left',
-        'left',
-        'left',
-        'left',
-        'right',
-        'right',
-        'right',
-        'right',
-      ]),
+      table(
+        ['id', 'status', 'name', 'experiment', 'epoch · step', 'loss', 'img/s', 'ETA', 'where'],
+        rows,
+        ['left', 'left', 'left', 'left', 'right', 'right', 'right', 'right', 'left'],
+      ),
     )
   const listed = state.runs.filter((r) => r.status === 'queued').length
   if (state.queuedTotal > listed)

@@ -1,6 +1,7 @@
 /** `nin-lab ls` and `nin-lab show`: the runs in the store. */
 import { parseArgs } from 'node:util'
 import { MAX_LIST } from '@shared/api/contract'
+import { placementText } from '@shared/format'
 import type { Run } from '@shared/api/types'
 import { RUN_STATUSES, type RunStatus } from '@shared/run-state'
 import { terminalText as t } from '@shared/security'
@@ -165,7 +166,8 @@ export async function showCommand(argv: string[]): Promise<number> {
         `${run.id}  ${t(run.name)}  (${t(run.experiment)})  ${run.status}${run.error ? `: ${t(run.error)}` : ''}`,
       )
       console.log(
-        `engine ${run.engine ?? '–'} · backend ${run.backend ?? '–'} · precision ${run.precision ?? '–'} · ${run.params?.toLocaleString('en-US') ?? '?'} parameters`,
+        `engine ${run.engine ?? '–'} · backend ${run.backend ?? '–'} · precision ${run.precision ?? '–'} · ${run.params?.toLocaleString('en-US') ?? '?'} parameters` +
+          (run.placement ? ` · on ${t(placementText(run.placement))}` : ''),
       )
       if (detail.precisionReason) console.log(`precision: ${t(detail.precisionReason)}`)
       if (out.epochs.length > 0) {

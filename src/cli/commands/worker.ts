@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util'
 import { parseGpuList } from '@shared/api/types'
 import { terminalText as t } from '@shared/security'
 import { resolveDataDir } from '@core/paths'
+import { readWorkers } from '@core/queue/fleet'
 import { describeRedisUrl } from '@core/queue/redis'
 import { probeMachine, resolveSlots } from '@core/queue/slots'
 import { REDIS_ENV } from '@core/core'
@@ -57,6 +58,16 @@ export async function workerCommand(argv: string[]): Promise<number> {
       `--name may hold letters, digits and . @ : - _ (got ${JSON.stringify(name)})`,
     )
 
+  // Two workers of one name would overwrite each other's heartbeat: the fleet must tell them apart.
+  const twin = await readWorkers(redisUrl).then(
+    (beats) => beats.find((b) => b.name === name),
+    () => undefined, // Redis not up yet: the worker connects when it is
+  )
+  if (twin && !(twin.host === hostname() && twin.pid === process.pid)) {
+    throw new UsageError(
+      `a worker named ${JSON.stringify(name)} is already running (on ${twin.host}, pid ${twin.pid}): give this one another --name`,
+    )
+  }
   const { slots, note } = await resolveSlots({ concurrency: slotCount, gpus, redis: redisUrl })
   if (note) console.error(`nin-lab worker: ${note}`)
   const offers = await probeMachine().then(
