@@ -275,6 +275,7 @@ export class Core extends EventEmitter<CoreEvents> {
       confusion: finished?.confusion ?? null,
       progress: run.status === 'running' ? this.progress.of(id) : null,
       skippedBackends: started?.skipped ?? [],
+      precisionReason: started?.precisionReason ?? null,
       epochs: this.store.epochRows(id),
       runDir: this.store.runDir(id),
       artifacts: this.store.artifacts(id),

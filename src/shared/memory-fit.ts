@@ -11,7 +11,7 @@
  */
 import type { Layer } from './architecture'
 import type { TrainSpec } from './config/experiment'
-import { costTotals } from './cost'
+import { costTotals, type CostSettings } from './cost'
 import { bytes } from './format'
 
 /** How much an engine holds during a training step, relative to the cost model. */
@@ -88,13 +88,15 @@ export interface MemoryFit {
 /** Checks a run's predicted peak against every limit; the tightest one decides. */
 export function checkMemoryFit(
   layers: readonly Layer[],
-  train: Pick<TrainSpec, 'optimizer' | 'momentum' | 'batchSize'>,
+  /** precision: the one the run will compute in (resolved by the engine), fp32 when absent. */
+  train: CostSettings,
   model: EngineMemoryModel,
   limits: readonly MemoryLimit[],
 ): MemoryFit {
   if (limits.length === 0) throw new Error('checkMemoryFit needs at least one limit')
   const t = costTotals(layers, train).memory.training
-  const fixedBytes = model.baselineBytes + t.weights + t.gradients + t.optimizerState
+  const fixedBytes =
+    model.baselineBytes + t.weights + t.castWeights + t.gradients + t.optimizerState
   const perImageBytes = (t.activations / t.batchSize) * model.activationFactor
   const predictedBytes = fixedBytes + perImageBytes * t.batchSize
   const limit = limits.reduce((a, b) => (b.bytes < a.bytes ? b : a))

@@ -73,6 +73,8 @@ const PROTOCOL_KEYS: { readonly [K in TrainerMessage['type']]: readonly string[]
     'epochs',
     'startEpoch',
     'pid',
+    'precision',
+    'precisionReason',
   ]),
   step: allKeys<StepMessage>()([
     ...BASE,

@@ -150,6 +150,7 @@ describe('CompareView', () => {
         examplesPerSec: 100,
         etaSeconds: null,
         backend: 'wasm',
+        precision: 'fp32',
       },
       message: {
         type: 'step',

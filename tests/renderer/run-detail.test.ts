@@ -55,6 +55,7 @@ beforeEach(() => {
         ],
         progress: null,
         skippedBackends: [],
+        precisionReason: null,
         epochs: [],
         runDir: '/data/runs/rx',
         artifacts: [],
@@ -118,6 +119,7 @@ const step = (runId: string, at: number) => ({
     examplesPerSec: 100,
     etaSeconds: null,
     backend: 'wasm',
+    precision: 'fp32' as const,
   },
   message: {
     type: 'step' as const,

@@ -27,6 +27,7 @@ import {
 import { METRIC_NAMES, METRICS } from '../metrics'
 import type { EpochMessage, EpochSummary, StepMessage } from '../protocol/trainer'
 import type { BenchResult } from '../protocol/bench'
+import type { ResolvedPrecision } from '../config/experiment'
 import { RUN_STATUSES } from '../run-state'
 import type { WorkerBeat } from '../protocol/worker'
 import type {
@@ -50,6 +51,8 @@ export interface RunProgress {
   /** Seconds left for the whole run, from the recent step rate; null until known. */
   readonly etaSeconds: number | null
   readonly backend: string | null
+  /** What it computes in, from its `started` message (null from a trainer that did not say). */
+  readonly precision: ResolvedPrecision | null
 }
 
 export interface QueueState {
@@ -76,6 +79,8 @@ export interface RunDetail {
   readonly progress: RunProgress | null
   /** Why each faster backend was skipped, from the trainer's `started` message. */
   readonly skippedBackends: readonly { readonly backend: string; readonly reason: string }[]
+  /** Why it computes in `run.precision` (auto's choice, or what was asked), from `started`. */
+  readonly precisionReason: string | null
   /** One row per finished epoch, in order. */
   readonly epochs: readonly EpochSummary[]
   /** The run's folder on the machine that holds the database (checkpoints, model, logs). */

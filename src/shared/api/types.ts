@@ -2,7 +2,7 @@
  * The records the core hands out — runs, experiments, metric samples, log events — shared by
  * the store that produces them and every client (CLI, web, Electron) that shows them.
  */
-import type { ExperimentConfig } from '../config/experiment'
+import type { ExperimentConfig, ResolvedPrecision } from '../config/experiment'
 import type { TrainerMessage } from '../protocol/trainer'
 import type { RunStatus } from '../run-state'
 
@@ -23,6 +23,11 @@ export interface Run {
   /** What it trained on, once started (null before). */
   readonly engine: string | null
   readonly backend: string | null
+  /**
+   * What it computed in (train.precision as its trainer resolved it), once started; null before,
+   * and for runs trained before NiN Lab recorded it (those trained in fp32).
+   */
+  readonly precision: ResolvedPrecision | null
   readonly versions: Readonly<Record<string, string>> | null
   readonly seed: number
   readonly host: string | null

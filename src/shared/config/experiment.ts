@@ -122,6 +122,17 @@ export const dataSchema = object(
 
 export const BACKENDS = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const
 
+/**
+ * What a run computes in: `auto` picks bf16 autocast (fp32 master weights) where the hardware
+ * runs bf16 natively — a CPU with AVX512_BF16 or AMX-BF16, a CUDA GPU of capability 8.0 or
+ * later — and fp32 elsewhere; fp16 (with a grad scaler) is CUDA only. TensorFlow.js trains in
+ * fp32 whatever is asked. The rules: resources/engines/torch/nin_torch/precision.py.
+ */
+export const PRECISIONS = ['auto', 'fp32', 'bf16', 'fp16'] as const
+export type Precision = (typeof PRECISIONS)[number]
+/** The precision a run actually computes in (the started message's). */
+export type ResolvedPrecision = Exclude<Precision, 'auto'>
+
 export const trainSchema = object(
   {
     epochs: int({ min: 1, max: 1000, default: 10, description: 'Passes over the training set' }),
@@ -139,6 +150,11 @@ export const trainSchema = object(
     backend: oneOf(BACKENDS, {
       default: 'auto',
       description: 'TensorFlow.js backend; auto = the fastest that loads',
+    }),
+    precision: oneOf(PRECISIONS, {
+      default: 'auto',
+      description:
+        'Compute precision (torch engine); auto = bf16 where the hardware has it natively, else fp32',
     }),
   },
   'Training',

@@ -35,7 +35,11 @@ describe('the torch engine checks the memory it will train in', () => {
       engine: 'torch',
       train: { ...presetInput('d2l').train, batchSize },
     })
-  const probe = (cudaMemory: TorchProbe['cudaMemory'], cuda = true): TorchProbe => ({
+  const probe = (
+    cudaMemory: TorchProbe['cudaMemory'],
+    cuda = true,
+    auto: 'fp32' | 'bf16' = 'fp32',
+  ): TorchProbe => ({
     python: '/usr/bin/python3',
     torch: '2.4.0',
     cuda,
@@ -43,6 +47,7 @@ describe('the torch engine checks the memory it will train in', () => {
     threads: 8,
     gpus: cuda ? [{ index: 0, name: 'a mocked GPU', memoryMB: 81_920 }] : [],
     cudaMemory,
+    precisionAuto: { precision: auto, reason: 'a mocked answer' },
   })
 
   it('on CUDA, against the free GPU memory, not the RAM', () => {
@@ -54,6 +59,20 @@ describe('the torch engine checks the memory it will train in', () => {
     expect(checkTorchMemory(d2l(128), probe({ freeBytes: 70 * GiB, totalBytes: 80 * GiB }))).toBe(
       null,
     )
+  })
+
+  it('in the precision the run will train in: auto as the probe resolved it', () => {
+    // d2l at batch 512 on CUDA: ≈ 6.0 GiB in fp32, ≈ 3.1 GiB in bf16 (activations at half).
+    const gpu = { freeBytes: 4.5 * GiB, totalBytes: 8 * GiB }
+    const withPrecision = (precision: string) =>
+      validateExperimentConfig({ ...d2l(512), train: { ...d2l(512).train, precision } })
+    expect(() => checkTorchMemory(withPrecision('auto'), probe(gpu))).toThrow(MemoryFitError)
+    expect(() => checkTorchMemory(withPrecision('fp32'), probe(gpu, true, 'bf16'))).toThrow(
+      /needs about 6\.0 GiB on the torch engine \(CUDA\)/,
+    )
+    expect(checkTorchMemory(withPrecision('auto'), probe(gpu, true, 'bf16'))).toBe(null)
+    expect(checkTorchMemory(withPrecision('bf16'), probe(gpu))).toBe(null)
+    expect(checkTorchMemory(withPrecision('fp16'), probe(gpu))).toBe(null)
   })
 
   it('on CUDA without a memory answer, says it could not check', () => {

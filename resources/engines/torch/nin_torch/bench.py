@@ -23,7 +23,7 @@ SOURCE_SIZE = 28
 
 def measure_throughput(job: Job, steps: int, warmup: int) -> Dict[str, Any]:
     opts = job.options
-    choice = choose_device(opts.device, opts.threads, opts.amp)
+    choice = choose_device(opts.device, opts.threads, job.train.precision)
     model = build_model(job, choice)
     stepper = Stepper(job, model, choice)
     batch = job.train.batch_size
@@ -46,7 +46,8 @@ def measure_throughput(job: Job, steps: int, warmup: int) -> Dict[str, Any]:
         "device": choice.name,
         "threads": choice.threads,
         "versions": versions(choice),
-        "amp": None if choice.amp_dtype is None else str(choice.amp_dtype).replace("torch.", ""),
+        "precision": choice.precision.name,
+        "precisionReason": choice.precision.reason,
         "channelsLast": opts.channels_last,
         "inputSize": job.input_size,
         "batch": batch,

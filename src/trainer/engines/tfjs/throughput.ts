@@ -12,7 +12,7 @@ import { SeededRandom } from '@shared/random'
 import type { Batch } from '../../data'
 import { selectBackend } from './backends'
 import { buildNetwork } from './network'
-import { checkTfjsMemory, makeOptimizer, trainStep } from './train'
+import { checkTfjsMemory, makeOptimizer, tfjsPrecision, trainStep } from './train'
 
 export type ThroughputResult = BenchResult & { readonly engine: 'tfjs' }
 
@@ -50,10 +50,13 @@ export async function measureThroughput(
   optimizer.dispose()
   net.dispose()
   const med = median(times)
+  const precision = tfjsPrecision(train.precision)
   return {
     engine: 'tfjs',
     backend: selection.backend,
     threads: selection.threads,
+    precision: precision.precision,
+    precisionReason: precision.reason,
     inputSize: model.inputSize,
     batch: train.batchSize,
     params,

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core'
 // tfjs-core ships gradients separately from ops; the union package @tensorflow/tfjs imports them.
 import 'tfjs-core-gradients'
 import { layerTable } from '@shared/architecture'
-import type { TrainSpec } from '@shared/config/experiment'
+import type { Precision, TrainSpec } from '@shared/config/experiment'
 import { ENGINE_MEMORY_MODELS } from '@shared/memory-fit'
 import type {
   MemoryStats,
@@ -29,6 +29,20 @@ import { buildNetwork, type Network } from './network'
 import { WASM_HEAP_LIMIT } from './wasm/heap'
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+/**
+ * TensorFlow.js trains in fp32 on every backend here (wasm and cpu have no bf16 kernels; tfjs
+ * exposes no mixed precision), so `train.precision` resolves to fp32 and the reason says what
+ * was asked. The started message records it like the torch engine's choice.
+ */
+export function tfjsPrecision(asked: Precision): { precision: 'fp32'; reason: string } {
+  if (asked === 'fp32') return { precision: 'fp32', reason: 'fp32, as asked' }
+  if (asked === 'auto') return { precision: 'fp32', reason: 'auto: TensorFlow.js trains in fp32' }
+  return {
+    precision: 'fp32',
+    reason: `train.precision ${asked} is not available on TensorFlow.js, which trains in fp32 only: training in fp32 (the torch engine has ${asked})`,
+  }
+}
 
 export function makeOptimizer(train: TrainSpec): tf.Optimizer {
   if (train.optimizer === 'adam') return tf.train.adam(train.lr)
@@ -50,12 +64,13 @@ export function checkTfjsMemory(
 ): string | null {
   if (backend === 'tfjs-node-gpu')
     return 'GPU memory is not checked before a tfjs-node-gpu run: TensorFlow.js has no cheap query of it'
+  const fp32 = { ...train, precision: 'fp32' as const } // whatever is asked (tfjsPrecision)
   if (backend === 'wasm')
-    refuseIfTooBig(layers, train, inputSize, ENGINE_MEMORY_MODELS.wasm, [
+    refuseIfTooBig(layers, fp32, inputSize, ENGINE_MEMORY_MODELS.wasm, [
       WASM_HEAP_LIMIT,
       ramLimit(),
     ])
-  else refuseIfTooBig(layers, train, inputSize, ENGINE_MEMORY_MODELS.tfjs, [ramLimit()])
+  else refuseIfTooBig(layers, fp32, inputSize, ENGINE_MEMORY_MODELS.tfjs, [ramLimit()])
   return null
 }
 
@@ -167,6 +182,12 @@ export async function trainTfjs(
   const { model, train } = config
   const selection = await selectBackend(train.backend)
   for (const note of selection.notes) emit({ type: 'log', level: 'info', message: note })
+  const precision = tfjsPrecision(train.precision)
+  emit({
+    type: 'log',
+    level: train.precision === 'bf16' || train.precision === 'fp16' ? 'warn' : 'info',
+    message: `precision ${precision.precision}: ${precision.reason}`,
+  })
 
   const layers = layerTable(model)
   const unchecked = checkTfjsMemory(selection.backend, layers, train, model.inputSize)
@@ -218,6 +239,8 @@ export async function trainTfjs(
       epochs: train.epochs,
       startEpoch: epoch,
       pid: process.pid,
+      precision: precision.precision,
+      precisionReason: precision.reason,
     })
 
     let last: Evaluation | null = null

@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { promisify } from 'node:util'
 import { layerTable } from '@shared/architecture'
-import type { ExperimentConfig } from '@shared/config/experiment'
+import type { ExperimentConfig, ResolvedPrecision } from '@shared/config/experiment'
 import { ENGINE_MEMORY_MODELS } from '@shared/memory-fit'
 import { parseBenchOutput, type BenchResult } from '@shared/protocol/bench'
 import {
@@ -50,7 +50,8 @@ function torchThreads(): number | null {
  */
 export function checkTorchMemory(config: ExperimentConfig, probe: TorchProbe): string | null {
   const layers = layerTable(config.model)
-  const { train, model } = config
+  const { model } = config
+  const train = { ...config.train, precision: torchPrecision(config, probe) }
   if (!probe.cuda) {
     refuseIfTooBig(layers, train, model.inputSize, ENGINE_MEMORY_MODELS.torchCpu, [ramLimit()])
     return null
@@ -61,6 +62,15 @@ export function checkTorchMemory(config: ExperimentConfig, probe: TorchProbe): s
     gpuLimit(probe.cudaMemory),
   ])
   return null
+}
+
+/**
+ * The precision a run will compute in on this Python, for the memory check: what the config
+ * asks, with `auto` as the probe resolved it (the trainer resolves it again, the same way).
+ */
+export function torchPrecision(config: ExperimentConfig, probe: TorchProbe): ResolvedPrecision {
+  const asked = config.train.precision
+  return asked === 'auto' ? probe.precisionAuto.precision : asked
 }
 
 /** The job file for the Python trainer, written atomically; a full disk says so. */
@@ -106,7 +116,7 @@ export async function trainTorch(
       layers: layerTable(config.model),
       datasetCache: { file: cache.file },
       classNames: cache.classNames,
-      torch: { device: 'auto', threads: torchThreads(), amp: false, channelsLast: true },
+      torch: { device: 'auto', threads: torchThreads(), channelsLast: true },
     }),
   )
   const child = spawn(probe.python, [torchTrainerScript(), '--job', jobFile], {
