@@ -140,6 +140,7 @@ function synthetic(
     images,
     labels,
     count,
+    channels: 1,
     height: side,
     width: side,
     numClasses: classes,
