@@ -255,6 +255,15 @@ export function datasetSize(dataset: DataSpec['dataset']): { train: number; test
     : { train: 60_000, test: 10_000 }
 }
 
+/** What data.path must hold, per dataset, for messages. */
+const DATASET_FILES: Record<DataSpec['dataset'], string> = {
+  'fashion-mnist': 'the Fashion-MNIST IDX files',
+  mnist: 'the MNIST IDX files',
+  cifar10: 'the CIFAR-10 binary version (data_batch_1.bin …, or cifar-10-binary.tar.gz)',
+  cifar100: 'the CIFAR-100 binary version (train.bin, test.bin, or cifar-100-binary.tar.gz)',
+  folder: 'train/<class>/ and test/<class>/ image folders',
+}
+
 const DEFAULT_CHANNELS = modelSchema.fields.inputChannels.default
 const DEFAULT_CLASSES = modelSchema.fields.numClasses.default
 
@@ -304,7 +313,7 @@ function crossFieldIssues(config: ExperimentConfig): ConfigIssue[] {
   if (config.data.dataset !== 'fashion-mnist' && config.data.path === null) {
     issues.push({
       path: 'data.path',
-      message: `data.path must name the folder (or file) holding ${config.data.dataset}'s files: only Fashion-MNIST is embedded (got null)`,
+      message: `data.path must name a folder with ${DATASET_FILES[config.data.dataset]}: only Fashion-MNIST is embedded (got null)`,
     })
   }
   if (issues.length === 0) issues.push(...checkArchitecture(config.model))

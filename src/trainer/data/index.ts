@@ -114,7 +114,8 @@ export async function loadDatasets(opts: LoadDatasetsOptions): Promise<LoadedDat
   if (opts.dataset !== 'fashion-mnist')
     throw new DataError(
       `data.dataset: '${opts.dataset}' has no embedded copy (only Fashion-MNIST does); set ` +
-        'data.path to the folder (or CIFAR archive) holding its official files',
+        'data.path to the folder holding its official files (IDX for MNIST, the binary version ' +
+        'or its .tar.gz for CIFAR, train/ and test/ class folders for an image folder)',
     )
   const loaded = await loadEmbeddedFashionMnist(opts.dataDir, opts.log, undefined, opts.signal)
   return {

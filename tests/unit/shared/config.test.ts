@@ -36,8 +36,14 @@ describe('experiment config', () => {
     expect(c.data).toEqual({
       dataset: 'fashion-mnist',
       path: null,
+      labels: 'fine',
+      color: 'rgb',
+      imageSize: null,
       trainLimit: null,
       testLimit: null,
+      normalize: 'none',
+      cropPadding: 0,
+      hflip: false,
     })
     expect(c.engine).toBe('auto')
   })
@@ -78,7 +84,7 @@ describe('experiment config', () => {
       'model.blocks[0].padding must be at most 1 for a 3×3 kernel (got 2)',
     ])
     expect(messages({ model: { numClasses: 100 } })).toEqual([
-      'model.numClasses must be 10 for dataset fashion-mnist (got 100)',
+      'model.numClasses must be 10 for dataset fashion-mnist (got 100): it follows the dataset, leave it at its default',
     ])
     expect(messages({ data: { dataset: 'mnist' } })[0]).toMatch(/^data\.path must name a folder/)
   })
