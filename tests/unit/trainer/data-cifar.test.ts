@@ -210,7 +210,7 @@ describe('the tar.gz stream', () => {
     await expect(read(cut)).rejects.toThrow(/cut\.tar\.gz is truncated.*download it again/)
 
     const tar = tarOf('cifar-10-batches-bin', files)
-    tar[512 + 10] ^= 0xff // the first file's name: its header checksum no longer matches
+    tar[512 + 10] = (tar[512 + 10] as number) ^ 0xff // the first file's name: its checksum no longer matches
     const corrupt = join(tempDir(), 'corrupt.tar.gz')
     writeFileSync(corrupt, gzipSync(tar))
     await expect(read(corrupt)).rejects.toThrow(/not a valid tar archive \(a header checksum fails/)
