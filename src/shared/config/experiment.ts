@@ -256,7 +256,7 @@ export function datasetSize(dataset: DataSpec['dataset']): { train: number; test
 }
 
 /** What data.path must hold, per dataset, for messages. */
-const DATASET_FILES: Record<DataSpec['dataset'], string> = {
+export const DATASET_FILES: Record<DataSpec['dataset'], string> = {
   'fashion-mnist': 'the Fashion-MNIST IDX files',
   mnist: 'the MNIST IDX files',
   cifar10: 'the CIFAR-10 binary version (data_batch_1.bin …, or cifar-10-binary.tar.gz)',
@@ -310,12 +310,9 @@ function crossFieldIssues(config: ExperimentConfig): ConfigIssue[] {
       message: `model.inputChannels must be ${shape.channels} for ${what} (got ${config.model.inputChannels}): it follows the dataset, leave it at its default`,
     })
   }
-  if (config.data.dataset !== 'fashion-mnist' && config.data.path === null) {
-    issues.push({
-      path: 'data.path',
-      message: `data.path must name a folder with ${DATASET_FILES[config.data.dataset]}: only Fashion-MNIST is embedded (got null)`,
-    })
-  }
+  // data.path null for a dataset that is not embedded is not refused here: such a config still
+  // has a cost summary and a layer table (a preset like nin-cifar10 names no folder); the trainer
+  // refuses it before training, saying what to set (DATASET_FILES).
   if (issues.length === 0) issues.push(...checkArchitecture(config.model))
   return issues
 }

@@ -4,7 +4,7 @@
  * normalised, augmented, shuffled minibatches. Plain parameters only; the experiment config is
  * mapped onto them by `dataOptionsFor`.
  */
-import type { ExperimentConfig } from '@shared/config/experiment'
+import { DATASET_FILES, type ExperimentConfig } from '@shared/config/experiment'
 import type { ChannelStats } from './cache'
 import { loadEmbeddedFashionMnist } from './embedded'
 import { loadFromSource } from './source'
@@ -113,9 +113,8 @@ export async function loadDatasets(opts: LoadDatasetsOptions): Promise<LoadedDat
     })
   if (opts.dataset !== 'fashion-mnist')
     throw new DataError(
-      `data.dataset: '${opts.dataset}' has no embedded copy (only Fashion-MNIST does); set ` +
-        'data.path to the folder holding its official files (IDX for MNIST, the binary version ' +
-        'or its .tar.gz for CIFAR, train/ and test/ class folders for an image folder)',
+      `data.path must name a folder with ${DATASET_FILES[opts.dataset]}: data.dataset ` +
+        `'${opts.dataset}' has no embedded copy (only Fashion-MNIST does)`,
     )
   const loaded = await loadEmbeddedFashionMnist(opts.dataDir, opts.log, undefined, opts.signal)
   return {
