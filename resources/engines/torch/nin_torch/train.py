@@ -25,8 +25,10 @@ import torch.nn.functional as F
 
 from .checkpoint import restore_latest_checkpoint, save_checkpoint, save_model
 from .data import (
+    Augment,
     Batches,
     DataError,
+    Normalize,
     Split,
     batch_count,
     class_names_for,
@@ -99,8 +101,15 @@ class Stepper:
     """One optimisation step and one evaluation batch, shared by training and --bench so the
     benchmark measures the trainer's own code path (device resize included)."""
 
-    def __init__(self, job: Job, model: NinNetwork, choice: DeviceChoice) -> None:
+    def __init__(
+        self,
+        job: Job,
+        model: NinNetwork,
+        choice: DeviceChoice,
+        normalize: Optional[Normalize] = None,
+    ) -> None:
         self.model = model
+        self.normalize = normalize
         self.choice = choice
         self.input_size = job.input_size
         self.channels_last = job.options.channels_last
@@ -124,12 +133,16 @@ class Stepper:
         return self.seed * EPOCH_SEED_FACTOR + step
 
     def train_step(
-        self, images: torch.Tensor, labels: torch.Tensor, step: int
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        step: int,
+        augment: Optional[Augment] = None,
     ) -> Tuple[float, int]:
         """One step on a uint8 batch; returns (mean cross-entropy, correct predictions). The
         reported loss is cross-entropy alone, as in the tfjs engine (weight decay excluded)."""
         self.model.train()
-        x = prepare_images(images, self.input_size, self.channels_last)
+        x = prepare_images(images, self.input_size, self.channels_last, self.normalize, augment)
         self.optimizer.zero_grad(set_to_none=self.grads_to_none)
         with self.autocast():
             logits = self.model(x, dropout_seed=self.dropout_seed(step), generator=self.generator)
@@ -152,7 +165,7 @@ class Stepper:
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """(summed cross-entropy, predictions) of one batch, on the device."""
         self.model.eval()
-        x = prepare_images(images, self.input_size, self.channels_last)
+        x = prepare_images(images, self.input_size, self.channels_last, self.normalize)
         with self.autocast():
             logits = self.model(x).float()
         return F.cross_entropy(logits, labels, reduction="sum"), logits.argmax(dim=1)
@@ -235,8 +248,11 @@ def train_run(job: Job, channel: Channel, stop_requested: Callable[[], bool]) ->
         )
     cache = read_cache(job.cache_file)
     first_in = job.layers[0]["inputShape"]
-    if int(first_in[0]) != 1:
-        raise DataError(f"the dataset cache holds 1-channel images; the model takes {first_in[0]}")
+    if int(first_in[0]) != cache.channels:
+        raise DataError(
+            f"the dataset cache holds {cache.channels}-channel images; the model takes "
+            f"{first_in[0]}: set config.model.inputChannels to {cache.channels}"
+        )
     if cache.num_classes != job.num_classes:
         raise DataError(
             f"the dataset cache has {cache.num_classes} classes, config.model.numClasses is "
@@ -248,7 +264,8 @@ def train_run(job: Job, channel: Channel, stop_requested: Callable[[], bool]) ->
     class_names = job.class_names or class_names_for(job.dataset, cache.num_classes)
 
     model = build_model(job, choice)
-    stepper = Stepper(job, model, choice)
+    normalize = Normalize.of(cache.mean, cache.std, choice.device) if job.normalize else None
+    stepper = Stepper(job, model, choice, normalize)
     train = job.train
     epoch = 0
     step = 0
@@ -293,14 +310,22 @@ def train_run(job: Job, channel: Channel, stop_requested: Callable[[], bool]) ->
         loss_sum = 0.0
         correct_sum = 0
         seen = 0
-        batches = Batches(train_set, train.batch_size, shuffle=True, seed=train.seed, epoch=epoch)
+        batches = Batches(
+            train_set,
+            train.batch_size,
+            shuffle=True,
+            seed=train.seed,
+            epoch=epoch,
+            crop_padding=job.crop_padding,
+            hflip=job.hflip,
+        )
         for k in range(batches.num_batches):
             if stop_requested():
                 return {"type": "cancelled", "epoch": epoch, "step": step}
             images, labels = batches.batch(k)
             t0 = time.perf_counter()
             step += 1
-            loss, correct = stepper.train_step(images, labels, step)
+            loss, correct = stepper.train_step(images, labels, step, batches.augment(k))
             dt = time.perf_counter() - t0
             size = int(labels.shape[0])
             if not math.isfinite(loss):

@@ -11,11 +11,11 @@ import type { ExperimentConfig } from '@shared/config/experiment'
 import { applyOverride, mergeInput } from '@shared/config/overrides'
 import { isPresetName, presetInput, type PresetName } from '@shared/config/presets'
 import type { ConfigIssue } from '@shared/config/schema'
-import { getAt } from '../lib/schema-form'
+import { derivedFromDataset, followDatasetInDraft, getAt } from '../lib/schema-form'
 import { loadSaved, saveFields } from './new-experiment-storage'
 
 const presetDraft = (name: PresetName): unknown =>
-  mergeInput(defaultExperimentConfig(), presetInput(name))
+  followDatasetInDraft(mergeInput(defaultExperimentConfig(), presetInput(name)))
 
 /** The config's top-level sections: issues under them are shown next to their field. */
 const FORM_SECTIONS = /^(name|engine|model|data|train)\b/
@@ -40,8 +40,13 @@ export const useDraftStore = defineStore('draft', () => {
   const valueAt = (path: string): unknown => getAt(draft.value, path)
 
   function setField(path: string, value: unknown): void {
-    draft.value = applyOverride(draft.value, { path, value })
+    const next = applyOverride(draft.value, { path, value })
+    // Channels and classes follow the dataset (shown read-only while it fixes them).
+    draft.value = path.startsWith('data.') ? followDatasetInDraft(next) : next
   }
+
+  /** The value a field takes from the dataset, when the dataset fixes it (else undefined). */
+  const derivedAt = (path: string): number | undefined => derivedFromDataset(draft.value, path)
 
   function addItem(path: string, item: unknown): void {
     const list = valueAt(path)
@@ -77,6 +82,7 @@ export const useDraftStore = defineStore('draft', () => {
     draft,
     choosePreset,
     valueAt,
+    derivedAt,
     setField,
     addItem,
     removeItem,

@@ -33,7 +33,7 @@ export async function measureThroughput(
   const net = buildNetwork(layers, train.seed)
   const optimizer = makeOptimizer(train)
   const rng = new SeededRandom(train.seed)
-  const size = train.batchSize * model.inputSize * model.inputSize
+  const size = train.batchSize * model.inputSize * model.inputSize * model.inputChannels
   const batch: Batch = {
     x: Float32Array.from({ length: size }, () => rng.next()),
     y: Int32Array.from({ length: train.batchSize }, () => rng.int(model.numClasses)),

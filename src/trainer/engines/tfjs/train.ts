@@ -20,7 +20,16 @@ import type {
   TrainerJob,
   Unstamped,
 } from '@shared/protocol/trainer'
-import { BatchIterator, loadDatasets, stratifiedSubset, type Batch, type Dataset } from '../../data'
+import {
+  BatchIterator,
+  checkDatasetFits,
+  dataOptionsFor,
+  loadDatasets,
+  stratifiedSubset,
+  type Batch,
+  type ChannelStats,
+  type Dataset,
+} from '../../data'
 import { CANCELLED_BEFORE_START, loadUnlessStopped, type Emit, type TrainControl } from '../control'
 import { ramLimit, refuseIfTooBig } from '../memory'
 import { selectBackend } from './backends'
@@ -43,6 +52,15 @@ export function tfjsPrecision(asked: Precision): { precision: 'fp32'; reason: st
     reason: `train.precision ${asked} is not available on TensorFlow.js, which trains in fp32 only: training in fp32 (the torch engine has ${asked})`,
   }
 }
+
+/** A batch as an NHWC tensor; its channels follow from its length. */
+const batchTensor = (batch: Batch, inputSize: number): tf.Tensor4D =>
+  tf.tensor4d(batch.x, [
+    batch.size,
+    inputSize,
+    inputSize,
+    batch.x.length / (batch.size * inputSize * inputSize),
+  ])
 
 export function makeOptimizer(train: TrainSpec): tf.Optimizer {
   if (train.optimizer === 'adam') return tf.train.adam(train.lr)
@@ -100,7 +118,7 @@ export async function trainStep(
   let loss: tf.Tensor | undefined
   let correct: tf.Tensor | undefined
   tf.tidy(() => {
-    const x = tf.tensor4d(batch.x, [batch.size, inputSize, inputSize, 1])
+    const x = batchTensor(batch, inputSize)
     const labels = tf.tensor1d(batch.y, 'int32')
     const onehot = tf.oneHot(labels, numClasses)
     optimizer.minimize(
@@ -137,14 +155,20 @@ export async function evaluate(
   batchSize: number,
   inputSize: number,
   numClasses: number,
+  normalize: ChannelStats | null = null,
 ): Promise<Evaluation> {
   const confusion = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0))
   let lossSum = 0
   let correct = 0
-  for (const batch of new BatchIterator(data, { batchSize, inputSize, shuffle: false })) {
+  for (const batch of new BatchIterator(data, {
+    batchSize,
+    inputSize,
+    shuffle: false,
+    normalize,
+  })) {
     await yieldToEventLoop()
     const [lossT, predT] = tf.tidy(() => {
-      const logits = net.forward(tf.tensor4d(batch.x, [batch.size, inputSize, inputSize, 1]), false)
+      const logits = net.forward(batchTensor(batch, inputSize), false)
       const onehot = tf.oneHot(tf.tensor1d(batch.y, 'int32'), numClasses)
       const l = tf.losses.softmaxCrossEntropy(
         onehot,
@@ -194,14 +218,16 @@ export async function trainTfjs(
   if (unchecked) emit({ type: 'log', level: 'info', message: unchecked })
   const data = await loadUnlessStopped(control, (signal) =>
     loadDatasets({
-      dataset: config.data.dataset,
-      path: config.data.path,
+      ...dataOptionsFor(config),
       dataDir: job.dataDir,
       log: (message) => emit({ type: 'log', level: 'info', message }),
       signal,
     }),
   )
   if (data === null) return CANCELLED_BEFORE_START
+  checkDatasetFits(data.train, model, `data.path ${config.data.path ?? '(embedded)'}`)
+  const normalize = config.data.normalize === 'channel' ? data.stats : null
+  const augment = { cropPadding: config.data.cropPadding, hflip: config.data.hflip }
   const trainSet = stratifiedSubset(data.train, config.data.trainLimit, train.seed)
   const testSet = stratifiedSubset(data.test, config.data.testLimit, train.seed)
 
@@ -257,6 +283,8 @@ export async function trainTfjs(
         shuffle: true,
         seed: train.seed,
         epoch,
+        normalize,
+        augment,
       })) {
         // On wasm and cpu a whole step resolves through promise microtasks alone, which would
         // starve the event loop: no signal handler, IPC disconnect or timer would ever run.
@@ -290,7 +318,14 @@ export async function trainTfjs(
           examplesPerSec: batch.size / dt,
         })
       }
-      last = await evaluate(net, testSet, train.batchSize, model.inputSize, model.numClasses)
+      last = await evaluate(
+        net,
+        testSet,
+        train.batchSize,
+        model.inputSize,
+        model.numClasses,
+        normalize,
+      )
       emit({
         type: 'epoch',
         epoch,
@@ -307,7 +342,14 @@ export async function trainTfjs(
       emit({ type: 'checkpoint', epoch, step, path })
     }
     // A run resumed after its last epoch has no evaluation yet: do it now.
-    last ??= await evaluate(net, testSet, train.batchSize, model.inputSize, model.numClasses)
+    last ??= await evaluate(
+      net,
+      testSet,
+      train.batchSize,
+      model.inputSize,
+      model.numClasses,
+      normalize,
+    )
     const modelPath = await saveModel(job.runDir, net, layers, config, epoch)
     return {
       type: 'finished',

@@ -26,6 +26,7 @@ import {
   type TrainerMessage,
   type Unstamped,
 } from '@shared/protocol/trainer'
+import { checkDatasetFits, dataOptionsFor } from '../../data'
 import { datasetCacheFile } from '../../data/cache-file'
 import { diskFullMessage, isDiskFull, writeFileAtomic } from '../../files'
 import { gpuLimit, ramLimit, refuseIfTooBig } from '../memory'
@@ -100,14 +101,14 @@ export async function trainTorch(
   if (unchecked) emit({ type: 'log', level: 'info', message: unchecked })
   const cache = await loadUnlessStopped(control, (signal) =>
     datasetCacheFile({
-      dataset: config.data.dataset,
-      path: config.data.path,
+      ...dataOptionsFor(config),
       dataDir: job.dataDir,
       log: (message) => emit({ type: 'log', level: 'info', message }),
       signal,
     }),
   )
   if (cache === null) return CANCELLED_BEFORE_START
+  checkDatasetFits(cache, config.model, `data.path ${config.data.path ?? '(embedded)'}`)
   const jobFile = join(job.runDir, 'torch-job.json')
   await writeTorchJob(
     jobFile,
