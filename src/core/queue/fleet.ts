@@ -93,6 +93,8 @@ export class Fleet {
   private readonly crashes = new Map<string, number>()
   /** Runs that look lost, and since when (see watch). */
   private readonly suspects = new Map<string, number>()
+  /** The reports queue seen from the producer side: how many reports still wait for ingest. */
+  private readonly reportsBacklog: Queue
   private stopped = false
   private ticking = false
 
@@ -114,6 +116,8 @@ export class Fleet {
       removeOnFail: { count: 1000 },
     })
     this.reports.on('error', (err) => this.warnOnce(`redis (reports): ${err.message}`))
+    this.reportsBacklog = new Queue(REPORTS_QUEUE, { connection, prefix: KEY_PREFIX })
+    this.reportsBacklog.on('error', (err) => this.warnOnce(`redis (reports): ${err.message}`))
     // Runs a previous head process dispatched are followed again (reconciliation after a crash).
     for (const run of store.listRuns({ status: 'running' })) {
       if (run.owner?.kind === 'worker') this.dispatched.set(run.id, run.attempt)
@@ -235,19 +239,26 @@ export class Fleet {
       const lost = ['missing', 'failed', 'completed', 'unknown'].includes(state)
         ? `its job ${state === 'missing' ? 'vanished from Redis' : `is ${state}`} before a worker started it`
         : null
-      // Only what stays lost for a heartbeat's TTL: the reports of a run that just started (or
-      // ended) may still be on their way through the reports queue.
       if (!lost) {
         this.suspects.delete(runId)
         continue
       }
       const since = this.suspects.get(runId) ?? Date.now()
       this.suspects.set(runId, since)
-      if (Date.now() - since >= HEARTBEAT_TTL_MS) {
-        this.suspects.delete(runId)
-        this.resumeLater(run, lost)
-      }
+      if (Date.now() - since < HEARTBEAT_TTL_MS) continue
+      // A job that completed (or was completed and pruned: 'missing') sent every report of its
+      // run before it ended; on a loaded head those may still wait in the reports queue, and
+      // ingesting them starts (or ends) the run. So it is lost only once that queue has drained.
+      // A failed job (its worker died before the run started) never sent any: the grace is enough.
+      if (state !== 'failed' && (await this.reportsWaiting()) > 0) continue
+      this.suspects.delete(runId)
+      this.resumeLater(run, lost)
     }
+  }
+
+  private async reportsWaiting(): Promise<number> {
+    const counts = await this.reportsBacklog.getJobCounts('waiting', 'active', 'delayed')
+    return Object.values(counts).reduce((a, b) => a + b, 0)
   }
 
   /** Interrupted and first in the queue, to resume from its checkpoint (or failed, at last). */
@@ -376,7 +387,7 @@ export class Fleet {
 
   async close(): Promise<void> {
     this.stopped = true
-    await Promise.allSettled([this.reports.close(), this.runs.close()])
+    await Promise.allSettled([this.reports.close(), this.runs.close(), this.reportsBacklog.close()])
     this.redis.disconnect()
   }
 }
