@@ -5,7 +5,12 @@
  * "main effect" of the field, the way ablation studies report it.
  */
 import { layerTable } from './architecture'
-import type { ExperimentConfig } from './config/experiment'
+import {
+  PRECISIONS,
+  plannedPrecision,
+  type ExperimentConfig,
+  type Precision,
+} from './config/experiment'
 import { differingFields, valueAtPath } from './config-diff'
 import { canonicalJson } from './grid'
 import { costTotals } from './cost'
@@ -15,6 +20,8 @@ export interface RunFacts {
   readonly id: string
   readonly name: string
   readonly config: ExperimentConfig
+  /** The precision the run computed in (its started message's), when known. */
+  readonly precision?: string | null
   /** Mean seconds of training steps per epoch; null before the first epoch. */
   readonly secondsPerEpoch: number | null
   readonly finalTestAcc: number | null
@@ -60,10 +67,17 @@ export function stat(values: readonly (number | null)[]): Stat {
   return { mean, std, n: xs.length }
 }
 
+const knownPrecision = (p: string | null | undefined): Precision | null =>
+  PRECISIONS.find((known) => known === p) ?? null
+
 function quantities(run: RunFacts): Record<Quantity, number | null> {
   let cost: ReturnType<typeof costTotals> | null
   try {
-    cost = costTotals(layerTable(run.config.model), run.config.train)
+    // The memory figures in the precision the run computed in (else the one its config plans).
+    cost = costTotals(layerTable(run.config.model), {
+      ...run.config.train,
+      precision: knownPrecision(run.precision) ?? plannedPrecision(run.config),
+    })
   } catch {
     cost = null // a config that no longer builds (e.g. from an older version) has no cost
   }

@@ -184,4 +184,26 @@ describe('nin-lab summary refuses input aimed at JavaScript itself', () => {
       `nin-lab summary: ${path} nests arrays and objects deeper than the limit of 64 levels; a NiN Lab config needs only a few\n`,
     )
   })
+  it('memory follows the precision the engine will train in: bf16 on torch, fp32 on tfjs (and it says why)', () => {
+    const line = (engine: string): string => {
+      const r = runCli([
+        'summary',
+        '--preset',
+        'small-28',
+        '--set',
+        `engine="${engine}"`,
+        '--set',
+        'train.precision="bf16"',
+      ])
+      expect(r.status, r.stderr).toBe(0)
+      return r.stdout.split('\n').find((l) => l.startsWith('training')) ?? ''
+    }
+    const torch = line('torch')
+    const tfjs = line('tfjs')
+    expect(torch).toMatch(/^training\s+34\.7 MiB at batch 128 in bf16: .*bf16 copy 289\.8 KiB/)
+    expect(tfjs).toMatch(
+      /^training\s+66\.6 MiB at batch 128 in fp32 \(TensorFlow\.js trains in fp32; train\.precision bf16 is for the torch engine\)/,
+    )
+    expect(tfjs).not.toContain('bf16 copy')
+  })
 })

@@ -10,7 +10,7 @@ import {
   type Layer,
   type LayerSummary,
 } from '@shared/architecture'
-import type { ExperimentConfig } from '@shared/config/experiment'
+import { plannedPrecision, type ExperimentConfig } from '@shared/config/experiment'
 import { costTotals, type CostTotals } from '@shared/cost'
 import { resolveConfigs } from '../config-input'
 import { UsageError } from '../errors'
@@ -37,7 +37,7 @@ export interface ConfigSummary {
 
 export function summarize(config: ExperimentConfig): ConfigSummary {
   const layers = layerTable(config.model)
-  const totals = costTotals(layers, config.train)
+  const totals = costTotals(layers, { ...config.train, precision: plannedPrecision(config) })
   return {
     layers: layers.map(layerSummary),
     totals: {
@@ -71,12 +71,18 @@ function describeLayer(l: Layer): string {
 }
 
 /** The precision the memory figures are for: auto is figured as fp32 (the most it can need). */
-const precisionText = (p: ExperimentConfig['train']['precision']): string =>
-  p === 'auto' ? 'fp32 (precision auto: bf16 where native halves the activations)' : p
+const precisionText = (config: ExperimentConfig): string => {
+  const p = plannedPrecision(config)
+  if (p === 'auto') return 'fp32 (precision auto: bf16 where native halves the activations)'
+  if (p !== config.train.precision)
+    return `${p} (TensorFlow.js trains in fp32; train.precision ${config.train.precision} is for the torch engine)`
+  return p
+}
 
 export function renderSummary(config: ExperimentConfig): string {
   const layers = layerTable(config.model)
-  const t = costTotals(layers, config.train)
+  const precision = plannedPrecision(config)
+  const t = costTotals(layers, { ...config.train, precision })
   const m = config.model
   const rows = layers.map((l) => [
     l.name,
@@ -108,7 +114,7 @@ export function renderSummary(config: ExperimentConfig): string {
     `prediction   ${bytes(mem.prediction.perImage)} for one image, ` +
       `${bytes(mem.prediction.batch)} for a batch of ${mem.prediction.batchSize} ` +
       `(weights ${bytes(mem.prediction.weights)} + activation peak ${bytes(mem.prediction.activationsPerImage)} per image)`,
-    `training     ${bytes(train.total)} at batch ${train.batchSize} in ${precisionText(config.train.precision)}: weights ${bytes(train.weights)}` +
+    `training     ${bytes(train.total)} at batch ${train.batchSize} in ${precisionText(config)}: weights ${bytes(train.weights)}` +
       (train.castWeights > 0 ? ` + ${mem.precision} copy ${bytes(train.castWeights)}` : '') +
       ` + gradients ${bytes(train.gradients)} + ${config.train.optimizer} state ${bytes(train.optimizerState)}` +
       ` + activations ${bytes(train.activations)}`,

@@ -3,6 +3,7 @@ import { hostname } from 'node:os'
 import { ablationTables } from '@shared/ablation'
 import { layerSummary, layerTable } from '@shared/architecture'
 import { differingFields } from '@shared/config-diff'
+import { plannedPrecision } from '@shared/config/experiment'
 import { costTotals } from '@shared/cost'
 import {
   REPORT_SCHEMA_VERSION,
@@ -24,10 +25,10 @@ export function buildReport(
   const runs: ReportRun[] = [...new Set(ids)].map((id) => {
     const run = store.requireRun(id)
     const layers = layerTable(run.config.model)
-    // The memory figures in the precision the run computed in (else the one its config asks).
+    // The memory figures in the precision the run computed in (else the one its config plans).
     const cost = costTotals(layers, {
       ...run.config.train,
-      precision: run.precision ?? run.config.train.precision,
+      precision: run.precision ?? plannedPrecision(run.config),
     })
     const epochs = new Map<number, ReportEpoch>()
     let finished: { classNames: readonly string[]; perClassAccuracy: readonly number[] } | null =

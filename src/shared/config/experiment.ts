@@ -236,6 +236,18 @@ export const experimentSchema = object({
 })
 
 export type ExperimentConfig = Infer<typeof experimentSchema>
+
+/**
+ * The precision a config will train in as far as the config alone tells: TensorFlow.js trains in
+ * fp32 whatever is asked; otherwise what `train.precision` says (`auto` stays auto: only the
+ * engine on its machine resolves it). The cost model's memory figures follow this.
+ */
+export function plannedPrecision(config: {
+  readonly engine: ExperimentConfig['engine']
+  readonly train: { readonly precision: Precision }
+}): Precision {
+  return config.engine === 'tfjs' ? 'fp32' : config.train.precision
+}
 export type ExperimentInput = PartialInput<typeof experimentSchema>
 export type ModelSpec = ExperimentConfig['model']
 export type BlockSpec = ModelSpec['blocks'][number]

@@ -6,7 +6,7 @@
 import { defineStore } from 'pinia'
 import { computed } from 'vue'
 import { ArchitectureError, layerTable, type Layer } from '@shared/architecture'
-import { modelSchema, trainSchema } from '@shared/config/experiment'
+import { modelSchema, plannedPrecision, trainSchema } from '@shared/config/experiment'
 import { parseField } from '@shared/config/schema'
 import { costTotals, type CostTotals } from '@shared/cost'
 import { useDraftStore } from './draft'
@@ -33,7 +33,13 @@ export const useCostStore = defineStore('cost', () => {
       throw err
     }
     const train = parseField(trainSchema, draft.valueAt('train'), 'train')
-    return { layers, totals: train.ok ? costTotals(layers, train.value) : null, error: null }
+    if (!train.ok) return { layers, totals: null, error: null }
+    const engine = draft.valueAt('engine')
+    const precision = plannedPrecision({
+      engine: engine === 'tfjs' || engine === 'torch' ? engine : 'auto',
+      train: train.value,
+    })
+    return { layers, totals: costTotals(layers, { ...train.value, precision }), error: null }
   })
 
   const layers = computed(() => architecture.value.layers)
