@@ -23,7 +23,7 @@ import { BatchIterator, loadDatasets, stratifiedSubset, type Batch, type Dataset
 import { selectBackend } from './backends'
 import { restoreLatestCheckpoint, saveCheckpoint, saveModel } from './checkpoint'
 import { buildNetwork, type Network } from './network'
-import { checkWasmHeap, heapErrorMessage } from './wasm/heap'
+import { checkWasmHeap, heapErrorMessage } from '@shared/wasm-heap'
 
 export type Emit = (message: Unstamped<TrainerMessage>) => void
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { layerTable } from '@shared/architecture'
 import { validateExperimentConfig } from '@shared/config/experiment'
 import { presetInput } from '@shared/config/presets'
-import { checkWasmHeap, heapErrorMessage } from '@trainer/engines/tfjs/wasm/heap'
+import { checkWasmHeap, heapErrorMessage } from '@shared/wasm-heap'
 
 const check = (
   preset: 'd2l' | 'd2l-96' | 'small-28',

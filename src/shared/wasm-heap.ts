@@ -10,9 +10,9 @@
  * (cost-model activations 212 MiB), and 0.99 GB at 96 px, batch 128 (155 MiB), both ≈ 6× the
  * activations over a ≈ 0.3 GB baseline.
  */
-import type { Layer } from '@shared/architecture'
-import type { TrainSpec } from '@shared/config/experiment'
-import { costTotals } from '@shared/cost'
+import type { Layer } from './architecture'
+import type { TrainSpec } from './config/experiment'
+import { costTotals } from './cost'
 
 export const WASM_HEAP_BYTES = 4 * 1024 ** 3
 const ACTIVATION_FACTOR = 6
