@@ -55,6 +55,7 @@ beforeEach(() => {
         ],
         progress: null,
         skippedBackends: [],
+        resumedAt: null,
         epochs: [],
         runDir: '/data/runs/rx',
         artifacts: [],

@@ -56,6 +56,7 @@ beforeEach(() => {
         confusion: null,
         progress: null,
         skippedBackends: [],
+        resumedAt: null,
         epochs: [],
         runDir: '/data/runs/ru',
         artifacts: [],
