@@ -248,6 +248,14 @@ export function createHttpTransport(options: HttpTransportOptions): Transport {
   return {
     kind: 'http',
     async call(method, params) {
+      if (!token) {
+        // Nothing would answer: the access key screen says what to do.
+        connection.value = 'unauthorized'
+        throw new ApiError(
+          'unavailable',
+          'no access key yet: open the address `nin-lab serve` printed',
+        )
+      }
       let response: Response
       try {
         response = await doFetch(`${options.baseUrl}/api/call/${method}`, {

@@ -184,6 +184,10 @@ export const viewState = object(
       object(
         {
           path: required(text(200, 'a config field, e.g. model.head')),
+          op: oneOf(['=', '!=', '<', '<=', '>', '>='], {
+            default: '=',
+            description: 'how the field compares with the values (= and != take any of them)',
+          }),
           values: required(
             arrayOf(unknownValue('a value of the field'), {
               minItems: 0,
