@@ -147,11 +147,16 @@ export function useRunsTable(): RunsTable {
 
   // --- columns: the current experiment's axes, or the chooser's ----------------------------
 
+  /** The experiment filtered by, else the newest study (an experiment of two runs or more). */
   const currentExperiment = computed<string | null>(() => {
     if (experimentFilter.value) return experimentFilter.value
-    let newest: Run | null = null
-    for (const r of filtered.value) if (!newest || r.createdAt > newest.createdAt) newest = r
-    return newest?.experiment ?? null
+    const latest = new Map<string, { at: number; n: number }>()
+    for (const r of filtered.value) {
+      const e = latest.get(r.experiment)
+      latest.set(r.experiment, { at: Math.max(e?.at ?? 0, r.createdAt), n: (e?.n ?? 0) + 1 })
+    }
+    const byAge = [...latest.entries()].sort((a, b) => b[1].at - a[1].at)
+    return (byAge.find(([, e]) => e.n > 1) ?? byAge[0])?.[0] ?? null
   })
   const axes = computed(() => {
     const members = filtered.value.filter((r) => r.experiment === currentExperiment.value)
