@@ -35,7 +35,7 @@ function fences() {
           message: 'src/shared is pure TypeScript, imported by every process.',
         },
         programs(
-          ['core', 'trainer', 'cli', 'main', 'preload', 'renderer'],
+          ['core', 'trainer', 'cli', 'worker', 'main', 'preload', 'renderer'],
           'src/shared imports no program.',
         ),
       ],
@@ -48,7 +48,7 @@ function fences() {
           'The core runs trainers as processes: speak src/shared/protocol/trainer.ts, do not import the trainer.',
         ),
         programs(
-          ['cli', 'main', 'preload', 'renderer'],
+          ['cli', 'worker', 'main', 'preload', 'renderer'],
           'The core is imported by its clients, never the reverse.',
         ),
       ],
@@ -61,7 +61,7 @@ function fences() {
           'The trainer never imports the core: it only speaks the trainer protocol (src/shared/protocol/trainer.ts).',
         ),
         programs(
-          ['cli', 'main', 'preload', 'renderer'],
+          ['cli', 'worker', 'main', 'preload', 'renderer'],
           'The trainer is a process of its own: it imports src/shared only.',
         ),
       ],
@@ -79,10 +79,24 @@ function fences() {
         ),
       ],
     }),
+    rule(['src/worker/**/*'], {
+      paths: [electron],
+      patterns: [
+        {
+          regex: '^@core/(store|core|server|reports)(/|$)',
+          message:
+            'A worker holds no database: it supervises trainers (@core/queue) and talks to the head through Redis.',
+        },
+        programs(
+          ['trainer', 'cli', 'main', 'preload', 'renderer'],
+          'A worker runs trainers as processes and reports to the head through Redis.',
+        ),
+      ],
+    }),
     rule(['src/main/**/*'], {
       patterns: [
         programs(
-          ['core', 'trainer', 'cli', 'renderer'],
+          ['core', 'trainer', 'cli', 'worker', 'renderer'],
           'The Electron main process runs the core as a child process (core-client.ts): it relays, it does not import.',
         ),
       ],
@@ -92,7 +106,7 @@ function fences() {
       patterns: [
         { group: NODE_BUILTINS, message: 'The renderer is a sandboxed web page.' },
         programs(
-          ['core', 'trainer', 'cli', 'main'],
+          ['core', 'trainer', 'cli', 'worker', 'main'],
           'The renderer sees src/shared and the preload types only; it reaches the core through the API client.',
         ),
       ],
@@ -100,7 +114,7 @@ function fences() {
     rule(['src/preload/**/*'], {
       patterns: [
         programs(
-          ['core', 'trainer', 'cli', 'main', 'renderer'],
+          ['core', 'trainer', 'cli', 'worker', 'main', 'renderer'],
           'The preload is the bridge: src/shared only.',
         ),
       ],

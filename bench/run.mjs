@@ -6,8 +6,8 @@ import { fileURLToPath } from 'node:url'
 const here = dirname(fileURLToPath(import.meta.url))
 const only = process.argv[2]
 // Benchmarks written in TypeScript (*.bench.ts) run under vitest; the rest are plain scripts.
-const TYPESCRIPT = new Set(['throughput', 'compare-ui'])
-for (const name of ['throughput', 'persist', 'compare-ui']) {
+const TYPESCRIPT = new Set(['throughput', 'compare-ui', 'fleet'])
+for (const name of ['throughput', 'persist', 'compare-ui', 'fleet']) {
   if (only && only !== name) continue
   const args = TYPESCRIPT.has(name)
     ? [

@@ -1,14 +1,18 @@
 // Training throughput of NiN Lab's two engines on this machine — TensorFlow.js on its best
-// backend here, and PyTorch where it is installed — beside a plain PyTorch NiN benchmark, the
-// peer ($NIN_LAB_PEER, else ../shared/peers/torch_nin_bench.py beside the checkout when the
-// workspace has one; the table says when there is none), measured in the same sitting on the same models
-// and batches (median step on random data after warm-up, plain SGD as the peer trains). Prints a
-// table with the ratios and writes bench/results/throughput-*.json. Runs under vitest
-// (bench/vitest.config.ts) for the TypeScript imports; it asserts nothing.
-// Benchmarks live here, never as timed assertions in tests: this machine is shared and noisy.
+// backend here, and PyTorch where it is installed, in fp32 and in the precision `auto` picks here
+// (bf16 on CPUs with AVX512_BF16/AMX and CUDA GPUs from Ampere on) — beside a plain fp32 PyTorch
+// NiN benchmark, the peer ($NIN_LAB_PEER, else ../shared/peers/torch_nin_bench.py beside the
+// checkout, or beside the folder of worktrees the checkout is in, when the workspace has one; the
+// table says when there is none), measured in the same sitting on the same models and batches
+// (median step on random data after warm-up, plain SGD as the peer trains). Each measurement is
+// repeated NIN_LAB_BENCH_ROUNDS times (default 3), ours and the peer's interleaved, and the table
+// shows medians and the ratios of medians, with the load average before and after: this machine
+// is shared and noisy. NIN_LAB_BENCH_CASES=d2l-96,… picks cases. Prints the table and writes
+// bench/results/throughput-*.json. Runs under vitest (bench/vitest.config.ts) for the TypeScript
+// imports; it asserts nothing. Benchmarks live here, never as timed assertions in tests.
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
-import { cpus, tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { it } from 'vitest'
@@ -16,10 +20,13 @@ import { parseBenchOutput, type BenchResult } from '@shared/protocol/bench'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const cli = join(root, 'bin/nin-lab.mjs')
-const peer = [process.env.NIN_LAB_PEER, join(root, '../shared/peers/torch_nin_bench.py')].find(
-  (p) => p && existsSync(p),
-)
+const peer = [
+  process.env.NIN_LAB_PEER,
+  join(root, '../shared/peers/torch_nin_bench.py'),
+  join(root, '../../shared/peers/torch_nin_bench.py'),
+].find((p) => p && existsSync(p))
 const python = process.env.NIN_LAB_PYTHON ?? '/usr/bin/python3'
+const ROUNDS = Math.max(1, Number(process.env.NIN_LAB_BENCH_ROUNDS ?? '3') || 3)
 
 interface Case {
   readonly preset: string
@@ -28,19 +35,26 @@ interface Case {
   readonly warmup: number
 }
 
-const CASES: readonly Case[] = [
+const ALL_CASES: readonly Case[] = [
   { preset: 'd2l-96', batch: 128, steps: 5, warmup: 2 },
   { preset: 'd2l', batch: 32, steps: 4, warmup: 2 },
   { preset: 'small-28', batch: 128, steps: 10, warmup: 3 },
 ]
+const only = process.env.NIN_LAB_BENCH_CASES?.split(',')
+const CASES = only ? ALL_CASES.filter((c) => only.includes(c.preset)) : ALL_CASES
+
+/** What is measured in each round: our engines (torch in two precisions) and the peer. */
+const COLUMNS = ['tfjs', 'torchFp32', 'torchAuto', 'peer'] as const
+type Column = (typeof COLUMNS)[number]
 
 /** The same as `nin-lab bench`, for one engine; null when that engine cannot run here. */
-function ours(c: Case, engine: 'tfjs' | 'torch'): BenchResult | null {
+function ours(c: Case, engine: 'tfjs' | 'torch', precision = 'auto'): BenchResult | null {
   const sets = [
     `train.batchSize=${c.batch}`,
     'train.optimizer="sgd"',
     'train.momentum=0',
     `engine="${engine}"`,
+    `train.precision="${precision}"`,
   ].flatMap((s) => ['--set', s])
   const args = [
     cli,
@@ -89,43 +103,95 @@ function peerRun(c: Case, tmp: string): BenchResult | null {
   return r.status === 0 ? parseBenchOutput(r.stdout, 'torch') : null
 }
 
+const median = (xs: readonly number[]): number | null => {
+  if (xs.length === 0) return null
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = Math.floor(s.length / 2)
+  return s.length % 2 ? (s[mid] ?? null) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2
+}
+
+const load = (): string =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')
+
 it('training throughput beside the PyTorch peer', () => {
   if (!existsSync(join(root, 'out/main/trainer.js'))) throw new Error('Build first: npm run build')
   const tmp = mkdtempSync(join(tmpdir(), 'nin-lab-bench-'))
+  const loadBefore = load()
   const rows = []
   for (const c of CASES) {
-    process.stderr.write(`${c.preset} batch ${c.batch}: tfjs… `)
-    const tfjs = ours(c, 'tfjs')
-    process.stderr.write('torch… ')
-    const torch = ours(c, 'torch')
-    process.stderr.write('peer… ')
-    const ref = peerRun(c, tmp)
-    process.stderr.write('done\n')
-    const ratio = (x: BenchResult | null): number | null =>
-      x && ref ? x.imgPerS / ref.imgPerS : null
-    rows.push({ ...c, tfjs, torch, peer: ref, tfjsRatio: ratio(tfjs), torchRatio: ratio(torch) })
+    const runs: Record<Column, BenchResult[]> = { tfjs: [], torchFp32: [], torchAuto: [], peer: [] }
+    for (let round = 1; round <= ROUNDS; round++) {
+      process.stderr.write(`${c.preset} batch ${c.batch}, round ${round}/${ROUNDS}: peer… `)
+      const measured: Record<Column, () => BenchResult | null> = {
+        peer: () => peerRun(c, tmp),
+        torchFp32: () => ours(c, 'torch', 'fp32'),
+        torchAuto: () => ours(c, 'torch', 'auto'),
+        tfjs: () => ours(c, 'tfjs'),
+      }
+      for (const col of ['peer', 'torchFp32', 'torchAuto', 'tfjs'] as const) {
+        if (col !== 'peer') process.stderr.write(`${col}… `)
+        const r = measured[col]()
+        if (r) runs[col].push(r)
+      }
+      process.stderr.write(`done (load ${load()})\n`)
+    }
+    const imgPerS = Object.fromEntries(
+      COLUMNS.map((col) => [col, median(runs[col].map((r) => r.imgPerS))]),
+    ) as Record<Column, number | null>
+    const ratio = (col: Column): number | null => {
+      const x = imgPerS[col]
+      const ref = imgPerS.peer
+      return x !== null && ref !== null ? x / ref : null
+    }
+    rows.push({
+      ...c,
+      rounds: ROUNDS,
+      imgPerS,
+      ratio: { tfjs: ratio('tfjs'), torchFp32: ratio('torchFp32'), torchAuto: ratio('torchAuto') },
+      runs,
+    })
   }
+  const loadAfter = load()
 
   const fmt = (x: number | null | undefined, d = 1): string => (x == null ? '–' : x.toFixed(d))
-  const engine = (r: BenchResult | null): string =>
-    r ? `${fmt(r.imgPerS)} (${r.backend}${r.threads ? ` ×${r.threads}` : ''})` : '–'
+  const first = (rs: readonly BenchResult[]): BenchResult | undefined => rs[0]
+  const on = (rs: readonly BenchResult[], x: number | null): string => {
+    const r = first(rs)
+    if (!r || x === null) return '–'
+    const what = [r.backend, r.threads ? `×${r.threads}` : '', r.precision ?? '']
+    return `${fmt(x)} (${what.filter(Boolean).join(' ')})`
+  }
   console.log(
-    `\nTraining throughput, images/s (median step, random data, SGD), ${cpus().length} cores, ${new Date().toISOString()}\n`,
+    `\nTraining throughput, images/s: median over ${ROUNDS} rounds of each one's median step ` +
+      `(random data, SGD), ${cpus().length} cores, ${new Date().toISOString()}, ` +
+      `load average (1, 5, 15 min) ${loadBefore} before, ${loadAfter} after\n`,
   )
   console.log(
-    '| model | batch | tfjs engine | ÷ peer | torch engine | ÷ peer | PyTorch peer | tfjs peak RSS |',
+    '| model | batch | PyTorch peer (fp32) | torch engine, fp32 | ÷ peer | torch engine, precision auto | ÷ peer | tfjs engine | ÷ peer | tfjs peak RSS |',
   )
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|')
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
   for (const r of rows) {
+    const peerCell = r.runs.peer[0]
+      ? `${fmt(r.imgPerS.peer)} (${r.runs.peer[0].threads} threads)`
+      : peer
+        ? 'failed'
+        : 'not found'
     console.log(
-      `| ${r.preset} (${r.tfjs?.inputSize ?? '?'} px) | ${r.batch} | ${engine(r.tfjs)} | ${fmt(r.tfjsRatio, 3)} | ` +
-        `${engine(r.torch)} | ${fmt(r.torchRatio, 3)} | ${r.peer ? `${fmt(r.peer.imgPerS)} (${r.peer.threads} threads)` : peer ? 'failed' : 'not found'} | ` +
-        `${r.tfjs ? `${r.tfjs.peakRssMB} MB` : '–'} |`,
+      `| ${r.preset} (${first(r.runs.tfjs)?.inputSize ?? first(r.runs.torchFp32)?.inputSize ?? '?'} px) | ${r.batch} | ${peerCell} | ` +
+        `${on(r.runs.torchFp32, r.imgPerS.torchFp32)} | ${fmt(r.ratio.torchFp32, 3)} | ` +
+        `${on(r.runs.torchAuto, r.imgPerS.torchAuto)} | ${fmt(r.ratio.torchAuto, 3)} | ` +
+        `${on(r.runs.tfjs, r.imgPerS.tfjs)} | ${fmt(r.ratio.tfjs, 3)} | ` +
+        `${first(r.runs.tfjs) ? `${first(r.runs.tfjs)?.peakRssMB} MB` : '–'} |`,
     )
   }
   const outDir = join(root, 'bench/results')
   mkdirSync(outDir, { recursive: true })
   const file = join(outDir, `throughput-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
-  writeFileSync(file, JSON.stringify({ cores: cpus().length, rows }, null, 2))
+  writeFileSync(
+    file,
+    JSON.stringify({ cores: cpus().length, rounds: ROUNDS, loadBefore, loadAfter, rows }, null, 2),
+  )
   console.log(`\nwritten to ${file}`)
 })

@@ -3,14 +3,17 @@
 import { defineConfig, mergeConfig } from 'vitest/config'
 import base from '../vitest.config'
 
-export default mergeConfig(
+const merged = mergeConfig(
   base,
   defineConfig({
     test: {
-      include: ['bench/**/*.bench.ts'],
-      testTimeout: 600_000,
+      testTimeout: 1_800_000,
       hookTimeout: 600_000,
       fileParallelism: false,
     },
   }),
 )
+// mergeConfig concatenates arrays: the benchmarks replace the test suite's files, not join them
+// (`npm run bench fleet` must not also run tests/integration/fleet.test.ts).
+merged.test = { ...merged.test, include: ['bench/**/*.bench.ts'] }
+export default merged

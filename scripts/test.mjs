@@ -98,6 +98,18 @@ if (!chromium) {
       '!'.repeat(78),
   )
 }
+const redis = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p))
+if (!redis) {
+  console.log(
+    '\n' +
+      '!'.repeat(78) +
+      '\n!! REMOTE-WORKER TESTS SKIPPED: no redis-server found (/usr/bin/redis-server).\n' +
+      '!! Install one with:  sudo apt-get install -y redis-server   (the tests start their own\n' +
+      '!! on a free loopback port; nothing needs to run), then run npm test again.\n' +
+      '!! Skipped: tests/integration/fleet.test.ts\n' +
+      '!'.repeat(78),
+  )
+}
 if (failures.length > 0) console.log(`\nFailed:\n${failures.map((f) => `  ✗ ${f}`).join('\n')}`)
 console.log(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`)
 process.exit(failed > 0 ? 1 : 0)

@@ -15,6 +15,7 @@ import { coreHostCommand, coreHostHelp } from './commands/core-host'
 import { runCommand, runHelp } from './commands/run'
 import { serveCommand, serveHelp } from './commands/serve'
 import { summaryCommand, summaryHelp } from './commands/summary'
+import { workerCommand, workerHelp } from './commands/worker'
 import { visibleText } from '@shared/security'
 import { UsageError } from './errors'
 
@@ -30,6 +31,7 @@ const COMMANDS: Record<string, { run: Command; help: string; hidden?: boolean }>
   export: { run: exportCommand, help: exportHelp },
   serve: { run: serveCommand, help: serveHelp },
   key: { run: keyCommand, help: keyHelp },
+  worker: { run: workerCommand, help: workerHelp },
   bench: { run: benchCommand, help: benchHelp },
   'core-host': { run: coreHostCommand, help: coreHostHelp, hidden: true },
 }

@@ -41,7 +41,7 @@ export class ProgressReporter {
         this.lastStepTime = null
         const skipped = m.skipped.map((s) => `${s.backend}: ${s.reason}`).join('; ')
         this.note(
-          `training on ${m.backend}${m.threads ? ` ×${m.threads}` : ''}: ${m.params.toLocaleString('en-US')} parameters, ` +
+          `training on ${m.backend}${m.threads ? ` ×${m.threads}` : ''}${m.precision ? ` in ${m.precision}` : ''}: ${m.params.toLocaleString('en-US')} parameters, ` +
             `${m.trainCount.toLocaleString('en-US')} training / ${m.testCount.toLocaleString('en-US')} test images` +
             (m.startEpoch > 0 ? `, resuming after epoch ${m.startEpoch}` : '') +
             (skipped ? `\n  (skipped ${skipped})` : ''),

@@ -1,6 +1,6 @@
 /**
  * The JSON shape of one run on the command line (`run --json`, `show --json`):
- * {"id","name","status","engine","backend","params","createdAt","startedAt","finishedAt",
+ * {"id","name","status","engine","backend","precision","params","createdAt","startedAt","finishedAt",
  * "epochs":[{"epoch","trainLoss","trainAcc","testLoss","testAcc","seconds","examplesPerSec"}]},
  * epochs numbered from 1, times as ISO 8601 (null when not yet).
  */
@@ -14,6 +14,8 @@ export interface RunJson {
   readonly status: Run['status']
   readonly engine: string | null
   readonly backend: string | null
+  /** What it computed in (fp32, bf16, fp16); null before it started or if its trainer did not say. */
+  readonly precision: Run['precision']
   readonly params: number | null
   readonly createdAt: string
   readonly startedAt: string | null
@@ -31,6 +33,7 @@ export function runJson({ run, epochs }: RunDetail): RunJson {
     status: run.status,
     engine: run.engine,
     backend: run.backend,
+    precision: run.precision,
     params: run.params,
     createdAt: new Date(run.createdAt).toISOString(),
     startedAt: iso(run.startedAt),

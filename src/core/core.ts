@@ -23,17 +23,23 @@ import {
   type EventName,
   type MethodName,
   type Params,
+  type QueueSettingsView,
   type QueueState,
   type Result,
   type RunDetail,
   type RunProgress,
 } from '@shared/api/contract'
+import { parseGpuList, type QueueSettings } from '@shared/api/types'
 import { ConfigError } from '@shared/config/experiment'
 import { expandGrid } from '@shared/grid'
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '@shared/json'
 import { Estimates } from './estimates'
 import { LiveProgress } from './progress'
 import { isAlive } from './queue/process-identity'
-import { Scheduler } from './queue/scheduler'
+import { readWorkers } from './queue/fleet'
+import { describeRedisUrl, redisOptions } from './queue/redis'
+import { cpuSlots, Scheduler } from './queue/scheduler'
+import { resolveSlots } from './queue/slots'
 import { lockHolder, SchedulerLockError } from './queue/scheduler-lock'
 import { reportFiles } from './reports/files'
 import { DB_FILE, RunStore, StoreError } from './store'
@@ -52,7 +58,11 @@ export interface CoreOptions {
    * CLI's queue commands while `queue start` runs elsewhere).
    */
   readonly scheduler: boolean | 'if-free'
-  readonly concurrency?: number
+  /**
+   * Overrides of the data folder's saved queue settings for this process (`queue start
+   * --concurrency/--gpus/--redis`); $NIN_LAB_REDIS overrides the saved Redis URL too.
+   */
+  readonly queue?: Partial<QueueSettings>
   /**
    * How long SQLite itself waits for another process's write lock. Short, because that wait
    * blocks this process's event loop (every other request waits with it); `call` then waits
@@ -73,9 +83,16 @@ export const CORE_BUSY_TIMEOUT_MS = 20
 export const BUSY_RETRY_MS = 3000
 const BUSY_RETRY_STEP_MS = 25
 
+/** Remote workers through this Redis, unless the command line says otherwise. */
+export const REDIS_ENV = 'NIN_LAB_REDIS'
+
 export class Core extends EventEmitter<CoreEvents> {
   readonly store: RunStore
   readonly scheduler: Scheduler | null
+  /** Why the slots differ from the settings, once resolved (e.g. --gpus auto found no GPU). */
+  private slotsNote: string | null = null
+  private redisUrl: string | null = null
+  private redisFrom: 'settings' | 'environment' | 'command line' | null = null
   private readonly progress: LiveProgress
   private readonly estimates: Estimates
   private readonly handlers: Handlers
@@ -104,11 +121,60 @@ export class Core extends EventEmitter<CoreEvents> {
     this.handlers = this.makeHandlers()
   }
 
+  /** The saved queue settings with this process's overrides, and where the Redis URL came from. */
+  private effectiveSettings(): QueueSettings {
+    const saved = this.store.queueSettings()
+    const over = this.options.queue ?? {}
+    const env = process.env[REDIS_ENV]
+    const redis =
+      over.redis !== undefined ? over.redis : env !== undefined && env !== '' ? env : saved.redis
+    this.redisFrom =
+      redis === null
+        ? null
+        : over.redis !== undefined
+          ? 'command line'
+          : env !== undefined && env !== ''
+            ? 'environment'
+            : 'settings'
+    return { ...saved, ...over, redis }
+  }
+
+  /** Applies queue settings to this process's scheduler: slots (after the GPU probe), Redis. */
+  private applySettings(scheduler: Scheduler, settings: QueueSettings): void {
+    if (settings.redis !== this.redisUrl) {
+      try {
+        if (settings.redis) redisOptions(settings.redis) // a bad URL: said once, never retried
+        scheduler.setRemote(settings.redis)
+        this.redisUrl = settings.redis
+      } catch (err) {
+        console.error(`nin-lab: no remote workers: ${(err as Error).message}`)
+        scheduler.setRemote(null)
+        this.redisUrl = null
+      }
+    }
+    if (settings.gpus === null) {
+      this.slotsNote = null
+      scheduler.setSlots(cpuSlots(settings.concurrency))
+      return
+    }
+    // No local slot until the probe says which GPUs there are (a few seconds).
+    scheduler.setSlots([])
+    void resolveSlots(settings).then(
+      ({ slots, note }) => {
+        this.slotsNote = note
+        if (note) console.error(`nin-lab: ${note}`)
+        scheduler.setSlots(slots)
+      },
+      (err: unknown) => console.error(`nin-lab: could not resolve --gpus: ${String(err)}`),
+    )
+  }
+
   private startScheduler(): Scheduler | null {
     if (this.options.scheduler === false) return null
+    const settings = this.effectiveSettings()
     const scheduler = new Scheduler(this.store, {
       dataDir: this.options.dataDir,
-      concurrency: this.options.concurrency,
+      slots: settings.gpus === null ? cpuSlots(settings.concurrency) : [],
     })
     try {
       scheduler.start()
@@ -133,12 +199,21 @@ export class Core extends EventEmitter<CoreEvents> {
     // Problems the scheduler survived go to the host's log; a halt also shows in queueState.
     scheduler.on('warning', (message) => console.error(`nin-lab: ${message}`))
     scheduler.on('halted', (halt) => console.error(`nin-lab: ${halt.reason}`))
+    this.applySettings(scheduler, settings)
     return scheduler
   }
 
   /** Validates and dispatches one request. Errors come out as ApiError with a clear message. */
   async call(method: string, params: unknown): Promise<unknown> {
     if (!isMethodName(method)) throw new ApiError('not-found', `no API method "${method}"`)
+    // Parameters may arrive already parsed (Electron and Node IPC): bound their nesting before
+    // anything walks them recursively.
+    if (nestsDeeperThan(params)) {
+      throw new ApiError(
+        'invalid-params',
+        `${method}: the parameters nest deeper than ${MAX_JSON_DEPTH} levels`,
+      )
+    }
     const handler = this.handlers[method] as (p: unknown) => unknown
     const deadline = Date.now() + BUSY_RETRY_MS
     for (;;) {
@@ -201,6 +276,7 @@ export class Core extends EventEmitter<CoreEvents> {
       confusion: finished?.confusion ?? null,
       progress: run.status === 'running' ? this.progress.of(id) : null,
       skippedBackends: started?.skipped ?? [],
+      precisionReason: started?.precisionReason ?? null,
       epochs: this.store.epochRows(id),
       runDir: this.store.runDir(id),
       artifacts: this.store.artifacts(id),
@@ -314,6 +390,42 @@ export class Core extends EventEmitter<CoreEvents> {
       estimateEpoch: (p) => this.estimates.estimateEpoch(p.config),
       measureEpoch: (p) => this.estimates.measureEpoch(p.config),
       benchmark: (p) => this.estimates.benchmark(p.config, p),
+      getQueueSettings: () => this.queueSettingsView(),
+      setQueueSettings: (p) => {
+        const saved = store.queueSettings()
+        let gpus = saved.gpus
+        if (p.gpus !== undefined) {
+          const parsed = parseGpuList(p.gpus)
+          if (parsed !== null && typeof parsed === 'object' && 'error' in parsed)
+            throw new ApiError('invalid-params', parsed.error)
+          gpus = parsed
+        }
+        const redis = p.redis === undefined ? saved.redis : p.redis === '' ? null : p.redis
+        if (redis) {
+          try {
+            redisOptions(redis)
+          } catch (err) {
+            throw new ApiError('invalid-params', (err as Error).message)
+          }
+        }
+        const next: QueueSettings = { concurrency: p.concurrency ?? saved.concurrency, gpus, redis }
+        store.setQueueSettings(next)
+        if (this.scheduler) this.applySettings(this.scheduler, this.effectiveSettings())
+        this.queueChanged()
+        return this.queueSettingsView()
+      },
+      listWorkers: async () => {
+        const redis = this.scheduler?.remote ? this.redisUrl : this.effectiveSettings().redis
+        if (!redis) return { workers: [], redis: null, error: null }
+        try {
+          const workers = this.scheduler?.remote
+            ? await this.scheduler.remote.workers()
+            : await readWorkers(redis)
+          return { workers, redis: describeRedisUrl(redis), error: null }
+        } catch (err) {
+          return { workers: [], redis: describeRedisUrl(redis), error: (err as Error).message }
+        }
+      },
       exportReport: (p) => reportFiles(store, p),
       listViews: () => store.listViews(),
       saveView: (p) => store.saveView(p.name, p.state, p.id),
@@ -321,6 +433,21 @@ export class Core extends EventEmitter<CoreEvents> {
         store.deleteView(p.id)
         return { deleted: p.id }
       },
+    }
+  }
+
+  private queueSettingsView(): QueueSettingsView {
+    const saved = this.store.queueSettings()
+    return {
+      saved: { ...saved, redis: saved.redis === null ? null : describeRedisUrl(saved.redis) },
+      scheduler: this.scheduler
+        ? {
+            slots: this.scheduler.localSlots,
+            note: this.slotsNote,
+            redis: this.redisUrl === null ? null : describeRedisUrl(this.redisUrl),
+            redisFrom: this.redisUrl === null ? null : this.redisFrom,
+          }
+        : null,
     }
   }
 

@@ -13,6 +13,7 @@ import type { Run } from '@shared/api/types'
 import { layerTable } from '@shared/architecture'
 import {
   ConfigError,
+  datasetSize,
   parseExperimentConfig,
   type ExperimentConfig,
 } from '@shared/config/experiment'
@@ -71,7 +72,8 @@ export class Estimates {
   estimateEpoch(input: unknown): EpochEstimate {
     const config = parseConfig(input)
     const flopsPerImage = trainFlopsOf(config)
-    const images = config.data.trainLimit ?? FULL_TRAIN_SET
+    const images =
+      config.data.trainLimit ?? datasetSize(config.data.dataset)?.train ?? FULL_TRAIN_SET
     // Only runs on the engine and backend this config asks for: wasm and PyTorch on the same
     // machine differ ten-fold, so a forced engine is never priced from another's history.
     const wanted = forcedTarget(config)
@@ -128,7 +130,8 @@ export class Estimates {
       { ...config, train: { ...config.train, batchSize } },
       { steps: 3, warmup: 1 },
     )
-    const images = config.data.trainLimit ?? FULL_TRAIN_SET
+    const images =
+      config.data.trainLimit ?? datasetSize(config.data.dataset)?.train ?? FULL_TRAIN_SET
     const busy = this.store.listRuns({ status: ['running'] }).length > 0
     return {
       secondsPerEpoch: images / result.imgPerS,

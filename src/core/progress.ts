@@ -72,6 +72,7 @@ export class LiveProgress {
       examplesPerSec: step?.examplesPerSec ?? null,
       etaSeconds: secondsPerStep === null ? null : remaining * secondsPerStep,
       backend: started.backend,
+      precision: started.precision ?? null,
     }
   }
 }

@@ -16,6 +16,7 @@ import {
   type CallOutcome,
 } from '@shared/api/transport'
 import type { QueueState } from '@shared/api/contract'
+import { nestsDeeperThan } from '@shared/json'
 import { APP_CSP } from '@shared/security'
 import { startCoreClient, type CoreClient } from './core-client'
 
@@ -211,6 +212,12 @@ function registerIpc(): void {
         return { ok: false, error: { code: 'invalid-params', message: 'method must be a string' } }
       if (!core)
         return { ok: false, error: { code: 'unavailable', message: 'the core is not running' } }
+      // Serialising a hostile, very deep object for the core would overflow this process's stack.
+      if (nestsDeeperThan(params))
+        return {
+          ok: false,
+          error: { code: 'invalid-params', message: `the parameters nest too deeply` },
+        }
       // The core validates the parameters (it is the boundary for every transport).
       return core.call(method, params)
     },

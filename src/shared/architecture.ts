@@ -5,9 +5,12 @@
  * sums the same list, so parameter counts agree across engines and with the analytic numbers by
  * construction. Semantics (README, "The experiment config"; d2l.ai §8.3):
  *   block   = Conv(k, s, p)+ReLU, then microConvs × [Conv(microKernel, 1, same)+ReLU], MaxPool(3, 2)
+ *             (a block's `micro` widths, when given, replace the microConvs convs of its width),
+ *             then Dropout(block.dropout) when that is above 0 (the NiN paper's per-layer dropout)
  *   Dropout after the blocks
  *   headChannels: NiN blocks (kernel 3, pad 1, same micro convs, no pooling)
- *   head gap: class block (Conv(3, 1, 1) to numClasses + micro convs), global average pool
+ *   head gap: class block (Conv(3, 1, 1) to numClasses + micro convs, or with classBlock
+ *             conv1x1 a single Conv(1, 1, 0) to numClasses), global average pool
  *   head fc, fcFrom classmaps: the same class block, flatten, [Dense(h)+ReLU+Dropout]*, Dense(classes)
  *   head fc, fcFrom features: flatten the pooled features, the same dense stack
  * MACs: conv = output elements × kernel area × input channels; dense = in × out; pooling 0.
@@ -98,8 +101,8 @@ interface SpatialOp {
 /** The spatial ops of the network in order (convs and pools; everything else keeps H×W). */
 function spatialOps(spec: ModelSpec): SpatialOp[] {
   const ops: SpatialOp[] = []
-  const micro = (prefix: string): void => {
-    for (let j = 1; j <= spec.microConvs; j++) {
+  const micro = (prefix: string, count = spec.microConvs): void => {
+    for (let j = 1; j <= count; j++) {
       ops.push({
         name: `${prefix}.micro${j}`,
         kernel: spec.microKernel,
@@ -110,7 +113,7 @@ function spatialOps(spec: ModelSpec): SpatialOp[] {
   }
   spec.blocks.forEach((b, i) => {
     ops.push({ name: `block${i + 1}.conv`, kernel: b.kernel, stride: b.stride, padding: b.padding })
-    micro(`block${i + 1}`)
+    micro(`block${i + 1}`, microWidths(spec, b).length)
     ops.push({ name: `block${i + 1}.pool`, kernel: POOL_KERNEL, stride: POOL_STRIDE, padding: 0 })
   })
   spec.headChannels.forEach((_, i) => {
@@ -118,10 +121,21 @@ function spatialOps(spec: ModelSpec): SpatialOp[] {
     micro(`head${i + 1}`)
   })
   if (hasClassBlock(spec)) {
-    ops.push({ name: 'classes.conv', kernel: HEAD_KERNEL, stride: 1, padding: HEAD_PADDING })
-    micro('classes')
+    if (spec.classBlock === 'conv1x1')
+      ops.push({ name: 'classes.conv', kernel: 1, stride: 1, padding: 0 })
+    else {
+      ops.push({ name: 'classes.conv', kernel: HEAD_KERNEL, stride: 1, padding: HEAD_PADDING })
+      micro('classes')
+    }
   }
   return ops
+}
+
+/** The widths of a block's micro convs: its own list, else microConvs convs of its width. */
+function microWidths(spec: ModelSpec, block: ModelSpec['blocks'][number]): number[] {
+  // Configs stored before these fields existed lack them: read them as their defaults.
+  const own = (block.micro as readonly number[] | undefined) ?? []
+  return own.length > 0 ? [...own] : Array.from({ length: spec.microConvs }, () => block.channels)
 }
 
 const hasClassBlock = (spec: ModelSpec): boolean =>
@@ -203,11 +217,12 @@ export function layerTable(spec: ModelSpec): Layer[] {
     kernel: number,
     stride: number,
     padding: number,
+    widths: readonly number[] = Array.from({ length: spec.microConvs }, () => filters),
   ): void => {
     conv(`${prefix}.conv`, filters, kernel, stride, padding)
-    for (let j = 1; j <= spec.microConvs; j++) {
-      conv(`${prefix}.micro${j}`, filters, spec.microKernel, 1, (spec.microKernel - 1) / 2)
-    }
+    widths.forEach((width, j) =>
+      conv(`${prefix}.micro${j + 1}`, width, spec.microKernel, 1, (spec.microKernel - 1) / 2),
+    )
   }
   const pass = (
     layer: DistributiveOmit<Layer, 'inputShape' | 'outputShape' | 'params' | 'macs'>,
@@ -232,18 +247,23 @@ export function layerTable(spec: ModelSpec): Layer[] {
   }
 
   spec.blocks.forEach((b, i) => {
-    nin(`block${i + 1}`, b.channels, b.kernel, b.stride, b.padding)
+    nin(`block${i + 1}`, b.channels, b.kernel, b.stride, b.padding, microWidths(spec, b))
     const [c = 0, h = 0, w = 0] = shape
     pass(
       { type: 'maxpool', name: `block${i + 1}.pool`, kernel: POOL_KERNEL, stride: POOL_STRIDE },
       [c, convOut(h, POOL_KERNEL, POOL_STRIDE, 0), convOut(w, POOL_KERNEL, POOL_STRIDE, 0)],
     )
+    if (((b.dropout as number | undefined) ?? 0) > 0)
+      pass({ type: 'dropout', name: `block${i + 1}.dropout`, rate: b.dropout }, shape)
   })
   pass({ type: 'dropout', name: 'dropout', rate: spec.dropout }, shape)
   spec.headChannels.forEach((channels, i) =>
     nin(`head${i + 1}`, channels, HEAD_KERNEL, 1, HEAD_PADDING),
   )
-  if (hasClassBlock(spec)) nin('classes', spec.numClasses, HEAD_KERNEL, 1, HEAD_PADDING)
+  if (hasClassBlock(spec)) {
+    if (spec.classBlock === 'conv1x1') conv('classes.conv', spec.numClasses, 1, 1, 0)
+    else nin('classes', spec.numClasses, HEAD_KERNEL, 1, HEAD_PADDING)
+  }
 
   if (spec.head === 'gap') {
     pass({ type: 'gap', name: 'gap' }, [shape[0] ?? 0])

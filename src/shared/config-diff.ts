@@ -2,6 +2,7 @@
  * Configs as flat path → value maps, for the config diff, the "fields that vary" columns and
  * group-by. Objects are walked; lists of objects (blocks) by index; other lists are one value.
  */
+import { parseExperimentConfig } from './config/experiment'
 import { canonicalJson } from './grid'
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
@@ -39,7 +40,12 @@ export function differingFields(
   configs: readonly unknown[],
   ignore: readonly string[] = ['name'],
 ): FieldDiff[] {
-  const flat = configs.map((c) => flattenConfig(c))
+  // A config stored before a field existed lacks it: compare it with that field's default, not
+  // with nothing (validation fills defaults and changes nothing else of a valid config).
+  const flat = configs.map((c) => {
+    const parsed = parseExperimentConfig(c)
+    return flattenConfig(parsed.ok ? parsed.value : c)
+  })
   const paths: string[] = []
   for (const f of flat) for (const p of f.keys()) if (!paths.includes(p)) paths.push(p)
   const diffs: FieldDiff[] = []

@@ -2,8 +2,8 @@
  * The analytic cost model of a NiN variant (d2l §8.3 exercise 4): parameters, compute, and
  * memory for prediction and for training, all summed over `layerTable`.
  *
- * Conventions (fp32, 4 bytes a value; estimates of what the tensors themselves need, before any
- * framework workspace, allocator slack or fragmentation):
+ * Conventions (estimates of what the tensors themselves need, before any framework workspace,
+ * allocator slack or fragmentation; fp32 is 4 bytes a value, see `train.precision` below):
  * - params  = Σ weights + biases.
  * - macs    = forward multiply-accumulates per image (conv: output elements × k² × C_in; dense:
  *             in × out). FLOPs = 2 × MACs. A training step costs about 3× the forward pass
@@ -15,13 +15,31 @@
  *             (SGD: 0; SGD with momentum: 1 × weights; Adam: 2 × weights)
  *             + B × (input + every layer's output, each kept for the backward pass,
  *                    + one mask per dropout layer, same size as its output).
+ * - precision: with `train.precision` bf16 or fp16 (autocast, fp32 master weights) activations
+ *             take 2 bytes a value and the weights gain a 2-byte copy (autocast's cast of each
+ *             weight, held for the step); weights, gradients and optimizer state stay fp32.
+ *             `auto` is figured as fp32, the most it can need: only the engine knows what it
+ *             resolves to (the torch engine's memory check uses what it resolves to there).
  */
 import { countParams, type Layer } from './architecture'
-import type { TrainSpec } from './config/experiment'
+import type { Precision, TrainSpec } from './config/experiment'
 
+/** Bytes of an fp32 value: weights, gradients and optimizer state in every precision. */
 export const BYTES_PER_VALUE = 4
 
+/** Bytes of an activation value (and of autocast's weight copy) in a precision; auto as fp32. */
+export const computeBytes = (precision: Precision | undefined): number =>
+  precision === 'bf16' || precision === 'fp16' ? 2 : BYTES_PER_VALUE
+
+/** What the cost model needs of the training settings (precision: fp32 when absent). */
+export type CostSettings = Pick<TrainSpec, 'optimizer' | 'momentum' | 'batchSize'> & {
+  readonly precision?: Precision
+}
+
 export interface MemoryEstimate {
+  /** The precision the figures are for (`auto` is figured as fp32). */
+  readonly precision: Precision
+  /** Bytes of an activation value: 4 in fp32, 2 in bf16 and fp16. */
   readonly bytesPerValue: number
   readonly prediction: {
     /** Weights + the activation peak for one image. */
@@ -35,6 +53,8 @@ export interface MemoryEstimate {
   readonly training: {
     readonly batchSize: number
     readonly weights: number
+    /** Autocast's low-precision copy of the weights (0 in fp32). */
+    readonly castWeights: number
     readonly gradients: number
     readonly optimizerState: number
     readonly activations: number
@@ -61,10 +81,7 @@ export function optimizerSlots(train: Pick<TrainSpec, 'optimizer' | 'momentum'>)
   return train.momentum > 0 ? 1 : 0
 }
 
-export function costTotals(
-  layers: readonly Layer[],
-  train: Pick<TrainSpec, 'optimizer' | 'momentum' | 'batchSize'>,
-): CostTotals {
+export function costTotals(layers: readonly Layer[], train: CostSettings): CostTotals {
   const params = countParams(layers)
   const macs = layers.reduce((n, l) => n + l.macs, 0)
   const first = layers[0]
@@ -79,31 +96,36 @@ export function costTotals(
   }
 
   const B = train.batchSize
+  const precision = train.precision ?? 'fp32'
+  const value = computeBytes(precision)
   const weights = params * BYTES_PER_VALUE
+  const castWeights = value < BYTES_PER_VALUE ? params * value : 0
   const gradients = weights
   const optimizerState = optimizerSlots(train) * weights
-  const activations = B * kept * BYTES_PER_VALUE
+  const activations = B * kept * value
   return {
     params,
     macs,
     flops: 2 * macs,
     trainFlopsPerImage: 6 * macs,
     memory: {
-      bytesPerValue: BYTES_PER_VALUE,
+      precision,
+      bytesPerValue: value,
       prediction: {
-        perImage: weights + peak * BYTES_PER_VALUE,
-        batch: weights + B * peak * BYTES_PER_VALUE,
+        perImage: weights + castWeights + peak * value,
+        batch: weights + castWeights + B * peak * value,
         batchSize: B,
-        weights,
-        activationsPerImage: peak * BYTES_PER_VALUE,
+        weights: weights + castWeights,
+        activationsPerImage: peak * value,
       },
       training: {
         batchSize: B,
         weights,
+        castWeights,
         gradients,
         optimizerState,
         activations,
-        total: weights + gradients + optimizerState + activations,
+        total: weights + castWeights + gradients + optimizerState + activations,
       },
     },
   }

@@ -93,3 +93,16 @@ export function valueText(v: unknown): string {
 
 /** A signed difference: "+1.2" for positive x, the text as it is otherwise (it has its "−"). */
 export const signed = (text: string, x: number): string => (x > 0 ? `+${text}` : text)
+
+/** Where a run trains: "this machine", "worker w1 (gpu-box)", plus ", GPU 0 NVIDIA H200". */
+export function placementText(
+  p: {
+    readonly host: string
+    readonly worker: string | null
+    readonly gpu: { readonly index: number; readonly name: string } | null
+  } | null,
+): string {
+  if (p === null) return '—'
+  const where = p.worker ? `worker ${p.worker}${p.host ? ` (${p.host})` : ''}` : 'this machine'
+  return p.gpu ? `${where}, GPU ${p.gpu.index} ${p.gpu.name}` : where
+}

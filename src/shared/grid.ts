@@ -164,6 +164,7 @@ const CODES: Readonly<Record<string, (v: unknown) => string | undefined>> = {
   'train.weightDecay': (v) => `wd${valueText(v)}`,
   'train.seed': (v) => `seed${valueText(v)}`,
   'train.backend': valueText,
+  'train.precision': valueText,
   engine: valueText,
   name: valueText,
 }
@@ -314,7 +315,10 @@ export function canonicalJson(value: unknown): string {
  */
 export function configIdentity(config: ExperimentConfig): string {
   const { name: _name, ...rest } = config
-  return canonicalJson(rest)
+  // train.precision came after runs were first stored: at its default it is left out, so every
+  // config stored before it keeps its identity (and re-adding an old grid adds nothing).
+  const { precision, ...train } = rest.train
+  return canonicalJson(precision === 'auto' ? { ...rest, train } : rest)
 }
 
 // --- expansion -------------------------------------------------------------------------------

@@ -51,3 +51,22 @@ export function parseJson(text: string, maxDepth = MAX_JSON_DEPTH): unknown {
   if (jsonNestingDepth(text, maxDepth) > maxDepth) throw new JsonTooDeepError(maxDepth)
   return JSON.parse(text) as unknown
 }
+
+/**
+ * Whether an already-parsed value (an IPC message, a structured clone) nests arrays and objects
+ * deeper than `maxDepth`: an explicit stack, so the check itself cannot run out of stack.
+ */
+export function nestsDeeperThan(value: unknown, maxDepth = MAX_JSON_DEPTH): boolean {
+  const stack: { v: unknown; depth: number }[] = [{ v: value, depth: 0 }]
+  let visited = 0
+  while (stack.length > 0) {
+    const { v, depth } = stack.pop() as { v: unknown; depth: number }
+    if (typeof v !== 'object' || v === null) continue
+    if (depth + 1 > maxDepth) return true
+    // Bounded work: a value wider than this is refused later by the parameter checks anyway.
+    if (++visited > 1_000_000) return true
+    for (const child of Array.isArray(v) ? v : Object.values(v))
+      stack.push({ v: child, depth: depth + 1 })
+  }
+  return false
+}

@@ -28,6 +28,8 @@ export interface ReportRun {
   readonly config: ExperimentConfig
   readonly engine: string | null
   readonly backend: string | null
+  /** What it computed in (fp32, bf16, fp16); null: not started, or trained before it was recorded. */
+  readonly precision: string | null
   readonly host: string | null
   readonly versions: Readonly<Record<string, string>> | null
   readonly params: number
@@ -54,6 +56,8 @@ export interface Report {
   readonly environment: {
     readonly engines: readonly string[]
     readonly backends: readonly string[]
+    /** The precisions the runs computed in (absent in reports from before they were recorded). */
+    readonly precisions?: readonly string[]
     readonly hosts: readonly string[]
     readonly versions: Readonly<Record<string, readonly string[]>>
   }

@@ -7,7 +7,6 @@
  * released on exit, and a native crash fails this run only. SIGTERM stops it cleanly before the
  * next step; if its parent dies it exits by itself.
  */
-import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { defaultExperimentConfig, validateExperimentConfig } from '@shared/config/experiment'
 import type { MachineProbe } from '@shared/protocol/probe'
@@ -18,6 +17,7 @@ import { chooseEngine } from './engines/select'
 import { selectBackend } from './engines/tfjs/backends'
 import { trainTfjs } from './engines/tfjs/train'
 import { EngineCrash, measureTorchThroughput, trainTorch } from './engines/torch/run'
+import { readRegularFile } from './files'
 
 /** Exit status when the engine's own process died: no final message, like any crash. */
 const EXIT_ENGINE_CRASHED = 70
@@ -34,10 +34,19 @@ const { values: args } = parseArgs({
   },
 })
 
-function readJob(): TrainerJob {
+/**
+ * A job or config file: a regular file of at most JOB_MAX_BYTES, read asynchronously, so a
+ * wrong path (a FIFO, a device) neither blocks the process beyond the reach of its signal
+ * handlers nor fills its memory.
+ */
+const JOB_MAX_BYTES = 16 * 1024 ** 2
+const readJsonFile = async (path: string): Promise<unknown> =>
+  JSON.parse((await readRegularFile(path, JOB_MAX_BYTES)).toString('utf8'))
+
+async function readJob(): Promise<TrainerJob> {
   const values = args
   if (!values.job) throw new Error('usage: trainer --job JOB.json | --bench CONFIG.json')
-  const job = JSON.parse(readFileSync(values.job, 'utf8')) as TrainerJob
+  const job = (await readJsonFile(values.job)) as TrainerJob
   // The parent validated the config already; validating again costs nothing and guards the
   // standalone entry point, which takes a hand-written job file.
   return { ...job, config: validateExperimentConfig(job.config, `${values.job} (config)`) }
@@ -50,13 +59,15 @@ const send = (message: Unstamped<TrainerMessage>): void => {
   else process.stdout.write(JSON.stringify(stamped) + '\n')
 }
 
+// A stop request is a flag checked before every step, and an abort of whatever is loading.
 let stopRequested = false
-process.on('SIGTERM', () => {
+const stopController = new AbortController()
+const requestStop = (): void => {
   stopRequested = true
-})
-process.on('SIGINT', () => {
-  stopRequested = true
-})
+  stopController.abort(new Error('the run was asked to stop'))
+}
+process.on('SIGTERM', requestStop)
+process.on('SIGINT', requestStop)
 
 // Exit when the parent is gone: the IPC channel closes, or (standalone) we are re-parented.
 const parentPid = process.ppid
@@ -67,7 +78,7 @@ setInterval(() => {
 
 /** Prints `RESULT {json}` (src/shared/protocol/bench.ts) and exits. */
 async function bench(configFile: string): Promise<number> {
-  const config = validateExperimentConfig(JSON.parse(readFileSync(configFile, 'utf8')), configFile)
+  const config = validateExperimentConfig(await readJsonFile(configFile), configFile)
   const opts = { steps: Number(args.steps), warmup: Number(args.warmup) }
   // The engine a run of this config would get measures it.
   const choice = await chooseEngine(config)
@@ -108,7 +119,7 @@ async function main(): Promise<number> {
   if (args.bench) return bench(args.bench)
   let job: TrainerJob
   try {
-    job = readJob()
+    job = await readJob()
   } catch (err) {
     send({
       type: 'failed',
@@ -118,14 +129,15 @@ async function main(): Promise<number> {
   }
   runId = job.runId
   try {
-    const control = { stopRequested: () => stopRequested }
+    const control = { stopRequested: () => stopRequested, signal: stopController.signal }
     const choice = await chooseEngine(job.config)
     const final =
       choice.engine === 'torch'
         ? await trainTorch(job, send, control, choice.probe, choice.skipped)
         : await trainTfjs(job, send, control, choice.skipped)
     send(final)
-    return 0
+    // Exit 1 after `failed` whichever engine reported it (a PyTorch failure arrives as a message).
+    return final.type === 'failed' ? 1 : 0
   } catch (err) {
     if (err instanceof EngineCrash) {
       console.error(err.message)

@@ -73,6 +73,8 @@ const PROTOCOL_KEYS: { readonly [K in TrainerMessage['type']]: readonly string[]
     'epochs',
     'startEpoch',
     'pid',
+    'precision',
+    'precisionReason',
   ]),
   step: allKeys<StepMessage>()([
     ...BASE,
@@ -254,24 +256,28 @@ describe.skipIf(skipReason !== null)(
       },
     )
 
-    it('keeps only the newest checkpoint, manifest last, and saves the model', () => {
+    it('keeps the two newest checkpoints, each with its SHA256SUMS, and saves the model', () => {
       const checkpoints = ofType(main, 'checkpoint')
       expect(checkpoints.map((c) => [c.epoch, c.step])).toEqual([
         [1, 20],
         [2, 40],
       ])
       const root = join(mainRunDir, 'checkpoints')
-      expect(readdirSync(root)).toEqual(['epoch-0002'])
+      expect(readdirSync(root).sort()).toEqual(['epoch-0001', 'epoch-0002'])
       expect(checkpoints[1]!.path).toBe(join(root, 'epoch-0002'))
       expect(readdirSync(join(root, 'epoch-0002')).sort()).toEqual([
+        'SHA256SUMS',
         'checkpoint.json',
         'model.pt',
         'optimizer.pt',
       ])
+      expect(readFileSync(join(root, 'epoch-0002', 'SHA256SUMS'), 'utf8')).toMatch(
+        /^[0-9a-f]{64} {2}checkpoint\.json\n[0-9a-f]{64} {2}model\.pt\n[0-9a-f]{64} {2}optimizer\.pt\n$/,
+      )
       expect(
         JSON.parse(readFileSync(join(root, 'epoch-0002', 'checkpoint.json'), 'utf8')),
       ).toMatchObject({
-        version: 1,
+        version: 2,
         engine: 'torch',
         epoch: 2,
         step: 40,
@@ -291,7 +297,11 @@ describe.skipIf(skipReason !== null)(
       }
       expect(model).toMatchObject({ format: 'nin-lab-layers', dataFormat: 'NCHW' })
       expect(model.modelTopology.layers).toEqual(layerTable(mainConfig.model))
-      expect(existsSync(join(finished.modelPath, 'model.pt'))).toBe(true)
+      expect(readdirSync(finished.modelPath).sort()).toEqual([
+        'SHA256SUMS',
+        'model.json',
+        'model.pt',
+      ])
     })
 
     it('SIGTERM: stops before the next step with a cancelled message', async () => {

@@ -7,7 +7,7 @@ import { METRICS } from '@shared/metrics'
 import { setTransport } from '@renderer/api'
 import LineChart from '@renderer/components/charts/LineChart.vue'
 import type { Curve } from '@renderer/lib/charts'
-import { buildCurves } from '@renderer/lib/compare'
+import { buildCurves, runStepsPerEpoch } from '@renderer/lib/compare'
 import { runColors } from '@shared/colors'
 import { differingFields } from '@shared/config-diff'
 import { useCompareStore } from '@renderer/stores/compare'
@@ -157,6 +157,7 @@ describe('CompareView', () => {
         examplesPerSec: 100,
         etaSeconds: null,
         backend: 'wasm',
+        precision: 'fp32',
       },
       message: {
         type: 'step',
@@ -288,5 +289,16 @@ describe('compare curves', () => {
     expect(two?.line.y[0]).toBeCloseTo(0.8, 10)
     expect(two?.band?.upper[0]).toBeCloseTo(0.8 + Math.sqrt(0.02), 10)
     expect(curves[0]?.band).toBeUndefined()
+  })
+})
+
+describe('steps per epoch from a config', () => {
+  it('counts the dataset’s own training set: 60,000 for Fashion-MNIST, 50,000 for CIFAR', () => {
+    const fashion = makeRun({ config: config({ train: { batchSize: 128 } }) })
+    const cifar = makeRun({
+      config: config({ data: { dataset: 'cifar10' }, train: { batchSize: 128 } }),
+    })
+    expect(runStepsPerEpoch(fashion, {})).toBe(469)
+    expect(runStepsPerEpoch(cifar, {})).toBe(391)
   })
 })

@@ -63,6 +63,7 @@ export function makeRun(over: Partial<Run> & { config?: ExperimentConfig } = {})
     queuePosition: seq,
     engine: 'tfjs',
     backend: 'wasm',
+    precision: 'fp32',
     versions: null,
     seed: 0,
     host: 'test',

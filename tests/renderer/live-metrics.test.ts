@@ -30,6 +30,7 @@ function stepEvent(runId: string, step: number, loss: number): ApiEvents['runPro
       examplesPerSec: 100,
       etaSeconds: null,
       backend: 'wasm',
+      precision: 'fp32',
     },
     message: {
       type: 'step',

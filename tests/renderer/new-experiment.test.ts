@@ -149,6 +149,53 @@ describe('New experiment form', () => {
   })
 })
 
+describe('the dataset sets channels and classes', () => {
+  it('choosing CIFAR-100 shows 3 channels and 100 classes, read-only; coarse labels 20', async () => {
+    const wrapper = mountView()
+    const store = useDraftStore()
+    await wrapper.find('[data-testid="field-data.dataset"]').setValue('cifar100')
+    await flush()
+    expect(store.valueAt('model.inputChannels')).toBe(3)
+    expect(store.valueAt('model.numClasses')).toBe(100)
+    const classes = wrapper.find('[data-testid="field-model.numClasses"]')
+    expect((classes.element as HTMLInputElement).readOnly).toBe(true)
+    expect((classes.element as HTMLInputElement).value).toBe('100')
+    expect(wrapper.find('[data-testid="derived-model.numClasses"]').text()).toContain(
+      'set by the dataset',
+    )
+    const channelButtons = wrapper
+      .find('[data-testid="field-model.inputChannels"]')
+      .findAll('button')
+    expect(channelButtons.length).toBeGreaterThan(0)
+    for (const b of channelButtons) expect(b.attributes()).toHaveProperty('disabled')
+    store.setField('data.labels', 'coarse')
+    await flush()
+    expect(store.valueAt('model.numClasses')).toBe(20)
+    // An image folder: the classes are its class folders', so the field is editable again.
+    store.setField('data.dataset', 'folder')
+    await flush()
+    expect(
+      (wrapper.find('[data-testid="field-model.numClasses"]').element as HTMLInputElement).readOnly,
+    ).toBe(false)
+    expect(wrapper.find('[data-testid="derived-model.numClasses"]').exists()).toBe(false)
+    wrapper.unmount()
+  })
+
+  it('the nin-cifar10 preset is a 3-channel network with the paper’s parameter count', async () => {
+    const wrapper = mountView()
+    await wrapper.find('[data-testid="preset"]').setValue('nin-cifar10')
+    await flush()
+    expect(useDraftStore().valueAt('model.inputChannels')).toBe(3)
+    expect(useDraftStore().issues).toEqual([])
+    expect(wrapper.find('[data-testid="totals"]').text()).toContain('966,986 parameters')
+    expect(
+      (wrapper.find('[data-testid="field-model.blocks[0].micro"]').element as HTMLInputElement)
+        .value,
+    ).toBe('160, 96')
+    wrapper.unmount()
+  })
+})
+
 describe('ablation axes', () => {
   it('counts microConvs 1,2,3 × head gap,fc × 2 seeds = 12 runs and queues them', async () => {
     const wrapper = mount(NewExperimentView, { attachTo: document.body })

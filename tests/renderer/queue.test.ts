@@ -17,6 +17,7 @@ const progress: RunProgress = {
   examplesPerSec: 512.3,
   etaSeconds: 600,
   backend: 'wasm',
+  precision: 'fp32',
 }
 
 let transport: FakeTransport

@@ -56,6 +56,7 @@ beforeEach(() => {
         progress: null,
         skippedBackends: [],
         resumedAt: null,
+        precisionReason: null,
         epochs: [],
         runDir: '/data/runs/rx',
         artifacts: [],
@@ -119,6 +120,7 @@ const step = (runId: string, at: number) => ({
     examplesPerSec: 100,
     etaSeconds: null,
     backend: 'wasm',
+    precision: 'fp32' as const,
   },
   message: {
     type: 'step' as const,

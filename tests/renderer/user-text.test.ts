@@ -57,6 +57,7 @@ beforeEach(() => {
         progress: null,
         skippedBackends: [],
         resumedAt: null,
+        precisionReason: null,
         epochs: [],
         runDir: '/data/runs/ru',
         artifacts: [],

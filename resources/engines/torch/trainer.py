@@ -3,7 +3,7 @@
 TensorFlow.js trainer (src/shared/protocol/trainer.ts), one JSON object per line on stdout.
 Everything else (warnings, framework noise) goes to stderr. Needs PyTorch and nothing else.
 
-  trainer.py --job JOB.json [--device auto|cpu|cuda] [--threads N] [--amp] [--cache FILE]
+  trainer.py --job JOB.json [--device auto|cpu|cuda] [--threads N] [--precision P] [--cache FILE]
       Train. Exit 0 after a terminal message (finished, cancelled, diverged), 1 after
       `failed`, 2 when the job cannot be read, 3 when the parent process is gone.
   trainer.py --probe
@@ -56,7 +56,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     ap.add_argument("--warmup", type=int, default=2, help="--bench: warm-up steps (default 2)")
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], help="overrides job.torch.device")
     ap.add_argument("--threads", type=int, help="CPU threads (default: all usable cores)")
-    ap.add_argument("--amp", action="store_true", default=None, help="mixed precision (CUDA only)")
+    ap.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16", "fp16"],
+        help="overrides config.train.precision (auto: bf16 where the hardware has it, else fp32)",
+    )
     ap.add_argument("--no-channels-last", dest="channels_last", action="store_false", default=None)
     ap.add_argument("--cache", metavar="FILE", help="dataset cache file (overrides the job's)")
     ap.add_argument(
@@ -107,8 +111,8 @@ def load_job(path: str, args: argparse.Namespace, need_run: bool) -> Any:
         job.options.device = args.device
     if args.threads is not None:
         job.options.threads = args.threads
-    if args.amp is not None:
-        job.options.amp = args.amp
+    if args.precision is not None:
+        job.train.precision = args.precision
     if args.channels_last is not None:
         job.options.channels_last = args.channels_last
     if args.cache is not None:
@@ -130,11 +134,12 @@ def run_probe(out: TextIO) -> int:
 
 
 def run_params(paths: List[str], out: TextIO) -> int:
+    from nin_torch.job import read_json_file
     from nin_torch.network import NinNetwork
 
     for path in paths:
-        with open(path, encoding="utf-8") as f:
-            layers = json.load(f).get("layers")
+        raw = read_json_file(path)
+        layers = raw.get("layers") if isinstance(raw, dict) else None
         model = NinNetwork(layers)
         model.check_against_table()
         line = {"params": model.count_params(), "layers": model.layer_params()}
@@ -157,8 +162,9 @@ def describe_error(err: BaseException) -> str:
     from nin_torch.checkpoint import CheckpointError
     from nin_torch.data import DataError
     from nin_torch.network import LayerTableError
+    from nin_torch.precision import PrecisionError
 
-    if isinstance(err, (DataError, CheckpointError, LayerTableError)):
+    if isinstance(err, (DataError, CheckpointError, LayerTableError, PrecisionError)):
         return str(err)
     return f"{type(err).__name__}: {err}"
 

@@ -54,7 +54,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   if (values.json) console.log(JSON.stringify(result))
   else
     console.log(
-      `${config.name}: ${result.imgPerS} images/s on ${result.backend}${result.threads ? ` ×${result.threads}` : ''} ` +
+      `${config.name}: ${result.imgPerS} images/s on ${result.backend}${result.threads ? ` ×${result.threads}` : ''}${result.precision ? ` in ${result.precision}` : ''} ` +
         `(median step ${result.medianStepS} s at batch ${config.train.batchSize}, ${config.model.inputSize} px; peak RSS ${result.peakRssMB} MB)`,
     )
   return 0

@@ -10,16 +10,19 @@ import { terminalText as t } from '@shared/security'
 import { openCore, withCore, type Core } from '../core'
 import { resolveConfigs } from '../config-input'
 import { UsageError } from '../errors'
-import { duration } from '@shared/format'
+import { duration, placementText } from '@shared/format'
 import { ProgressReporter } from '../progress'
 import { table } from '../format'
 import type { Run } from '@shared/api/types'
 import { CONFIRM_GRID_RUNS, MAX_GRID_RUNS, type QueueState } from '@shared/api/contract'
+import { parseGpuList, type QueueSettings } from '@shared/api/types'
+import { checkRedisUrl } from '../redis-url'
 
 export const queueHelp = `Usage: nin-lab queue add [CONFIG] [--preset NAME] [--set PATH=VALUE ...] [--experiment NAME]
                        [--grid PATH=V1,V2 ...] [--seeds N] [--priority P] [--yes]
-       nin-lab queue start [--watch] [--concurrency N]
+       nin-lab queue start [--watch] [--concurrency N] [--gpus auto|0,1,…] [--redis URL]
        nin-lab queue ls [--all] [--json]
+       nin-lab queue workers [--redis URL] [--json]
        nin-lab queue pause | resume
        nin-lab queue cancel ID | retry ID | move ID INDEX
 All take --data-dir D.
@@ -52,6 +55,8 @@ export async function queueCommand(argv: string[]): Promise<number> {
     case 'retry':
     case 'move':
       return queueManage(sub, rest)
+    case 'workers':
+      return queueWorkers(rest)
     case undefined:
     case '--help':
     case '-h':
@@ -135,18 +140,35 @@ async function queueStart(argv: string[]): Promise<number> {
     options: {
       ...common,
       watch: { type: 'boolean', default: false },
-      concurrency: { type: 'string', default: '1' },
+      concurrency: { type: 'string' },
+      gpus: { type: 'string' },
+      redis: { type: 'string' },
     },
   })
   if (values.help) return help()
-  const concurrency = Number(values.concurrency)
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 16) {
-    throw new UsageError(
-      `--concurrency must be an integer from 1 to 16 (got ${values.concurrency})`,
-    )
+  // Flags override the data folder's saved queue settings for this process only.
+  const queue: { concurrency?: number; gpus?: QueueSettings['gpus']; redis?: string | null } = {}
+  if (values.concurrency !== undefined) {
+    const concurrency = Number(values.concurrency)
+    if (!Number.isInteger(concurrency) || concurrency < 0 || concurrency > 64) {
+      throw new UsageError(
+        `--concurrency must be an integer from 0 (remote workers only) to 64 (got ${values.concurrency})`,
+      )
+    }
+    queue.concurrency = concurrency
+  }
+  if (values.gpus !== undefined) {
+    const gpus = parseGpuList(values.gpus)
+    if (gpus !== null && typeof gpus === 'object' && 'error' in gpus)
+      throw new UsageError(`--${gpus.error}`)
+    queue.gpus = gpus
+  }
+  if (values.redis !== undefined) {
+    if (values.redis !== '') checkRedisUrl(values.redis)
+    queue.redis = values.redis === '' ? null : values.redis
   }
   // Another scheduler on this data folder is an ApiError (illegal-state), shown as usage.
-  const core: Core = openCore(values['data-dir'], { scheduler: true, concurrency })
+  const core: Core = openCore(values['data-dir'], { scheduler: true, queue })
   const scheduler = core.scheduler
   if (!scheduler) throw new Error('internal: no scheduler')
   const reporters = new Map<string, ProgressReporter>()
@@ -219,6 +241,7 @@ function printQueue(state: QueueState): void {
       p?.loss == null ? '' : p.loss.toFixed(4),
       p?.examplesPerSec == null ? '' : String(Math.round(p.examplesPerSec)),
       p?.etaSeconds == null ? '' : duration(p.etaSeconds),
+      r.status === 'running' ? placementText(r.placement) : '',
     ]
   })
   console.log(
@@ -228,16 +251,11 @@ function printQueue(state: QueueState): void {
   if (rows.length === 0) console.log('nothing queued: add runs with `nin-lab queue add`')
   else
     console.log(
-      table(['id', 'status', 'name', 'experiment', 'epoch · step', 'loss', 'img/s', 'ETA'], rows, [
-        'left',
-        'left',
-        'left',
-        'left',
-        'right',
-        'right',
-        'right',
-        'right',
-      ]),
+      table(
+        ['id', 'status', 'name', 'experiment', 'epoch · step', 'loss', 'img/s', 'ETA', 'where'],
+        rows,
+        ['left', 'left', 'left', 'left', 'right', 'right', 'right', 'right', 'left'],
+      ),
     )
   const listed = state.runs.filter((r) => r.status === 'queued').length
   if (state.queuedTotal > listed)
@@ -293,6 +311,58 @@ async function queueManage(sub: string, argv: string[]): Promise<number> {
     },
     { readonly: sub === 'ls' },
   )
+}
+
+/** The remote workers whose heartbeat is current, on the saved Redis (or --redis). */
+async function queueWorkers(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { ...common, redis: { type: 'string' } },
+  })
+  if (values.help) return help()
+  if (values.redis) checkRedisUrl(values.redis)
+  const core = openCore(values['data-dir'], {
+    readonly: true,
+    ...(values.redis ? { queue: { redis: values.redis } } : {}),
+  })
+  try {
+    const view = await core.api.listWorkers({})
+    if (values.json) {
+      console.log(JSON.stringify(view))
+      return view.error ? 1 : 0
+    }
+    if (!view.redis) {
+      console.log('no Redis URL is set: give --redis, set NIN_LAB_REDIS, or save one in the app')
+      return 0
+    }
+    if (view.error) {
+      console.error(`cannot read the fleet on ${view.redis}: ${view.error}`)
+      return 1
+    }
+    console.log(
+      `${view.workers.length} worker${view.workers.length === 1 ? '' : 's'} on ${view.redis}`,
+    )
+    if (view.workers.length > 0) {
+      console.log(
+        table(
+          ['name', 'host', 'slots', 'GPUs', 'running', 'offers', 'last beat'],
+          view.workers.map((w) => [
+            w.name,
+            w.host,
+            String(w.slots),
+            w.gpus.map((g) => `${g.index}:${g.name}`).join(', ') || '–',
+            w.running.join(', ') || (w.draining ? 'draining' : 'idle'),
+            w.offers,
+            `${Math.max(0, Math.round((Date.now() - w.beatAt) / 1000))} s ago`,
+          ]),
+          ['left', 'left', 'right', 'left', 'left', 'left', 'right'],
+        ),
+      )
+    }
+    return 0
+  } finally {
+    await core.close()
+  }
 }
 
 function help(): number {

@@ -1,6 +1,7 @@
 /** `nin-lab ls` and `nin-lab show`: the runs in the store. */
 import { parseArgs } from 'node:util'
 import { MAX_LIST } from '@shared/api/contract'
+import { placementText } from '@shared/format'
 import type { Run } from '@shared/api/types'
 import { RUN_STATUSES, type RunStatus } from '@shared/run-state'
 import { pct } from '@shared/format'
@@ -81,6 +82,9 @@ export async function lsCommand(argv: string[]): Promise<number> {
               experiment: r.experiment,
               status: r.status,
               config: keyFields(r),
+              engine: r.engine,
+              backend: r.backend,
+              precision: r.precision,
               params: r.params,
               epochsDone: r.epochsDone,
               finalTestAcc: r.finalTestAcc,
@@ -104,20 +108,17 @@ export async function lsCommand(argv: string[]): Promise<number> {
           r.name,
           r.experiment,
           `${String(k.inputSize)}px m${String(k.microConvs)} k${String(k.microKernel)} ${String(k.head)}`,
+          r.precision ?? '',
           `${r.epochsDone}/${r.config.train.epochs}`,
           r.finalTestAcc === null ? '' : pct(r.finalTestAcc),
         ]
       })
       console.log(
-        table(['id', 'status', 'name', 'experiment', 'variant', 'epochs', 'test acc'], rows, [
-          'left',
-          'left',
-          'left',
-          'left',
-          'left',
-          'right',
-          'right',
-        ]),
+        table(
+          ['id', 'status', 'name', 'experiment', 'variant', 'precision', 'epochs', 'test acc'],
+          rows,
+          ['left', 'left', 'left', 'left', 'left', 'left', 'right', 'right'],
+        ),
       )
       return 0
     },
@@ -166,8 +167,10 @@ export async function showCommand(argv: string[]): Promise<number> {
         `${run.id}  ${t(run.name)}  (${t(run.experiment)})  ${run.status}${run.error ? `: ${t(run.error)}` : ''}`,
       )
       console.log(
-        `engine ${run.engine ?? '–'} · backend ${run.backend ?? '–'} · ${run.params?.toLocaleString('en-US') ?? '?'} parameters`,
+        `engine ${run.engine ?? '–'} · backend ${run.backend ?? '–'} · precision ${run.precision ?? '–'} · ${run.params?.toLocaleString('en-US') ?? '?'} parameters` +
+          (run.placement ? ` · on ${t(placementText(run.placement))}` : ''),
       )
+      if (detail.precisionReason) console.log(`precision: ${t(detail.precisionReason)}`)
       if (out.epochs.length > 0) {
         console.log(
           table(

@@ -70,6 +70,10 @@ function describeLayer(l: Layer): string {
   }
 }
 
+/** The precision the memory figures are for: auto is figured as fp32 (the most it can need). */
+const precisionText = (p: ExperimentConfig['train']['precision']): string =>
+  p === 'auto' ? 'fp32 (precision auto: bf16 where native halves the activations)' : p
+
 export function renderSummary(config: ExperimentConfig): string {
   const layers = layerTable(config.model)
   const t = costTotals(layers, config.train)
@@ -104,7 +108,8 @@ export function renderSummary(config: ExperimentConfig): string {
     `prediction   ${bytes(mem.prediction.perImage)} for one image, ` +
       `${bytes(mem.prediction.batch)} for a batch of ${mem.prediction.batchSize} ` +
       `(weights ${bytes(mem.prediction.weights)} + activation peak ${bytes(mem.prediction.activationsPerImage)} per image)`,
-    `training     ${bytes(train.total)} at batch ${train.batchSize}: weights ${bytes(train.weights)}` +
+    `training     ${bytes(train.total)} at batch ${train.batchSize} in ${precisionText(config.train.precision)}: weights ${bytes(train.weights)}` +
+      (train.castWeights > 0 ? ` + ${mem.precision} copy ${bytes(train.castWeights)}` : '') +
       ` + gradients ${bytes(train.gradients)} + ${config.train.optimizer} state ${bytes(train.optimizerState)}` +
       ` + activations ${bytes(train.activations)}`,
     `input size   smallest that works: ${minimumInputSize(m) ?? 'none up to 1024'} px`,

@@ -34,6 +34,7 @@ import {
   attemptKey,
   CANCELLED,
   checkReport,
+  HEARTBEAT_TTL_MS,
   KEY_PREFIX,
   REPORTS_QUEUE,
   ReportError,
@@ -90,6 +91,8 @@ export class Fleet {
   /** Runs this head dispatched and still follows: run id → attempt. */
   private readonly dispatched = new Map<string, number>()
   private readonly crashes = new Map<string, number>()
+  /** Runs that look lost, and since when (see watch). */
+  private readonly suspects = new Map<string, number>()
   private stopped = false
   private ticking = false
 
@@ -131,27 +134,7 @@ export class Fleet {
 
   /** The workers whose heartbeat is current. */
   async workers(): Promise<WorkerBeat[]> {
-    const keys: string[] = []
-    let cursor = '0'
-    // SCAN, bounded: a fleet has tens of workers, not millions.
-    for (let i = 0; i < 100; i++) {
-      const [next, found] = await this.redis.scan(cursor, 'MATCH', WORKER_KEY_PATTERN, 'COUNT', 100)
-      keys.push(...found)
-      cursor = next
-      if (cursor === '0') break
-    }
-    if (keys.length === 0) return []
-    const values = await this.redis.mget(...keys)
-    const beats: WorkerBeat[] = []
-    for (const v of values) {
-      if (v === null) continue
-      try {
-        beats.push(JSON.parse(v) as WorkerBeat)
-      } catch {
-        // a malformed beat is ignored (and expires)
-      }
-    }
-    return beats.sort((a, b) => a.name.localeCompare(b.name))
+    return readBeats(this.redis)
   }
 
   /**
@@ -239,13 +222,31 @@ export class Fleet {
         continue
       }
       const worker = run.owner?.worker
-      let lost: string | null = null
       if (worker) {
-        if (!alive.has(worker)) lost = `its worker ${worker} stopped answering`
-      } else if (!(await this.runs.getJob(`${runId}.${attempt}`))) {
-        lost = 'its job vanished from Redis before a worker took it'
+        // The heartbeat's TTL is the grace already.
+        if (!alive.has(worker)) this.resumeLater(run, `its worker ${worker} stopped answering`)
+        continue
       }
-      if (lost) this.resumeLater(run, lost)
+      // Not started by a worker yet: its job must still be waiting or being picked up. A job that
+      // vanished (Redis lost it) or ended (its worker died before the run started, and BullMQ
+      // failed the stalled job) will never start it.
+      const job = await this.runs.getJob(`${runId}.${attempt}`)
+      const state = job ? await job.getState() : 'missing'
+      const lost = ['missing', 'failed', 'completed', 'unknown'].includes(state)
+        ? `its job ${state === 'missing' ? 'vanished from Redis' : `is ${state}`} before a worker started it`
+        : null
+      // Only what stays lost for a heartbeat's TTL: the reports of a run that just started (or
+      // ended) may still be on their way through the reports queue.
+      if (!lost) {
+        this.suspects.delete(runId)
+        continue
+      }
+      const since = this.suspects.get(runId) ?? Date.now()
+      this.suspects.set(runId, since)
+      if (Date.now() - since >= HEARTBEAT_TTL_MS) {
+        this.suspects.delete(runId)
+        this.resumeLater(run, lost)
+      }
     }
   }
 
@@ -377,6 +378,51 @@ export class Fleet {
     this.stopped = true
     await Promise.allSettled([this.reports.close(), this.runs.close()])
     this.redis.disconnect()
+  }
+}
+
+/** The heartbeats in Redis: the workers alive now, by name. */
+async function readBeats(redis: Redis): Promise<WorkerBeat[]> {
+  const keys: string[] = []
+  let cursor = '0'
+  // SCAN, bounded: a fleet has tens of workers, not millions.
+  for (let i = 0; i < 100; i++) {
+    const [next, found] = await redis.scan(cursor, 'MATCH', WORKER_KEY_PATTERN, 'COUNT', 100)
+    keys.push(...found)
+    cursor = next
+    if (cursor === '0') break
+  }
+  if (keys.length === 0) return []
+  const beats: WorkerBeat[] = []
+  for (const v of await redis.mget(...keys)) {
+    if (v === null) continue
+    try {
+      beats.push(JSON.parse(v) as WorkerBeat)
+    } catch {
+      // a malformed beat is ignored (and expires)
+    }
+  }
+  return beats.sort((a, b) => a.name.localeCompare(b.name))
+}
+
+/**
+ * The workers on a Redis this process does not dispatch to (the app reading a fleet that another
+ * process's scheduler runs): a short-lived connection that gives up after a few seconds.
+ */
+export async function readWorkers(redisUrl: string): Promise<WorkerBeat[]> {
+  const redis = new Redis({
+    ...redisOptions(redisUrl),
+    maxRetriesPerRequest: 1,
+    connectTimeout: 3000,
+    retryStrategy: () => null,
+    lazyConnect: true,
+  })
+  redis.on('error', () => {})
+  try {
+    await redis.connect()
+    return await readBeats(redis)
+  } finally {
+    redis.disconnect()
   }
 }
 

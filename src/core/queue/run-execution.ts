@@ -15,7 +15,7 @@
  */
 import { appendFileSync, closeSync, constants, openSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Run, RunOwner } from '@shared/api/types'
+import type { GpuInfo, Run, RunOwner } from '@shared/api/types'
 import type { TrainerMessage } from '@shared/protocol/trainer'
 import { runDirOf } from '../paths'
 import { StoreError, type RunStore } from '../store'
@@ -50,6 +50,8 @@ export interface RunExecutionOptions {
   readonly onStoreError?: (error: Error) => void
   /** Something failed beside the run (its log files), the run goes on. */
   readonly onWarning?: (message: string) => void
+  /** The GPU of the slot it trains in (its trainer sees only that one), or null. */
+  readonly gpu?: GpuInfo | null
 }
 
 export interface ExecutionResult {
@@ -82,7 +84,13 @@ export class RunExecution {
     private readonly options: RunExecutionOptions,
   ) {
     this.flushMs = options.flushMs ?? 500
-    const claimed = store.claim(queued.id, { kind: options.ownerKind, ...currentProcess() })
+    const me = currentProcess()
+    const gpu = options.gpu ?? null
+    const claimed = store.claim(
+      queued.id,
+      { kind: options.ownerKind, ...me },
+      { host: me.host, worker: null, gpu },
+    )
     if (!claimed) throw new RunNotClaimedError(queued.id)
     this.attempt = claimed.attempt
     const runDir = runDirOf(options.dataDir, claimed.id)
@@ -94,7 +102,11 @@ export class RunExecution {
       this.trainer = startTrainer(
         { runId: claimed.id, config: claimed.config, dataDir: options.dataDir, runDir, resume },
         (m) => this.onMessage(m),
-        { stopGraceMs: options.stopGraceMs, onWarning: options.onWarning },
+        {
+          stopGraceMs: options.stopGraceMs,
+          onWarning: options.onWarning,
+          env: gpu ? { CUDA_VISIBLE_DEVICES: String(gpu.index) } : {},
+        },
       )
       if (this.trainer.pid === undefined) {
         this.trainer.kill()

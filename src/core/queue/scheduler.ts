@@ -8,6 +8,10 @@
  * dropped and recorded again by the resumed run, never duplicated. A run trained by a live
  * foreground `nin-lab run` is left to it.
  *
+ * Slots: one trainer per local slot — `concurrency` CPU slots, or one per GPU (its trainer sees
+ * only that GPU, through CUDA_VISIBLE_DEVICES) — and, with a Redis URL, remote workers beside
+ * them (fleet.ts): a queued run goes to whichever frees first.
+ *
  * Nothing that happens to one run, a request or the disk may stop the scheduler: every timer
  * callback is guarded, a run that another process cancels between being picked and being started
  * is skipped, and a full or read-only disk *halts* the queue (no new runs start, the running ones
@@ -15,20 +19,38 @@
  * `resume` is asked for.
  */
 import { EventEmitter } from 'node:events'
-import type { TrainerMessage } from '@shared/protocol/trainer'
+import type { GpuInfo } from '@shared/api/types'
+import { isTerminal, type TrainerMessage } from '@shared/protocol/trainer'
 import { canRetry } from '@shared/run-state'
 import { SchedulerLock } from './scheduler-lock'
 import { StoreError, type Run, type RunStore } from '../store'
+import { Fleet } from './fleet'
 import { isAlive } from './process-identity'
 import { RunExecution, RunNotClaimedError, type ExecutionResult } from './run-execution'
 
 /** Automatic resumes of one run after its trainer died, before the run is marked failed. */
 export const MAX_AUTO_RESUMES = 2
 
+/** Where a local trainer runs: a CPU slot, or one GPU. */
+export interface LocalSlot {
+  readonly id: string
+  readonly gpu: GpuInfo | null
+}
+
+export const cpuSlots = (count: number): LocalSlot[] =>
+  Array.from({ length: Math.max(0, count) }, (_, i) => ({ id: `cpu${i}`, gpu: null }))
+
+export const gpuSlots = (gpus: readonly GpuInfo[]): LocalSlot[] =>
+  gpus.map((gpu) => ({ id: `gpu${gpu.index}`, gpu }))
+
 export interface SchedulerOptions {
   readonly dataDir: string
-  /** Trainers at once (default 1: two trainers on one CPU only slow each other down). */
+  /** Trainers at once on CPU slots (default 1: two trainers on one CPU only slow each other). */
   readonly concurrency?: number
+  /** The local slots, instead of `concurrency` CPU slots (e.g. one per GPU; none: remote only). */
+  readonly slots?: readonly LocalSlot[]
+  /** Dispatch to remote workers through this Redis too. */
+  readonly redisUrl?: string | null
   /** How often to look for new work, cancellations and pause changes from other processes. */
   readonly pollMs?: number
   /** Longest a step metric waits in memory before it is committed. */
@@ -67,7 +89,10 @@ const messageOf = (err: unknown): string => (err instanceof Error ? err.message 
 
 export class Scheduler extends EventEmitter<SchedulerEvents> {
   private readonly active = new Map<string, RunExecution>()
-  private readonly concurrency: number
+  /** The slot each active run trains in. */
+  private readonly slotOf = new Map<string, LocalSlot>()
+  private slots: readonly LocalSlot[]
+  private fleet: Fleet | null = null
   private readonly pollMs: number
   private lock: SchedulerLock | null = null
   private poller: NodeJS.Timeout | null = null
@@ -83,7 +108,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     private readonly options: SchedulerOptions,
   ) {
     super()
-    this.concurrency = Math.max(1, options.concurrency ?? 1)
+    this.slots = options.slots ?? cpuSlots(Math.max(1, options.concurrency ?? 1))
     this.pollMs = options.pollMs ?? 1000
   }
 
@@ -97,8 +122,46 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       this.lock = null
       throw err
     }
+    if (this.options.redisUrl) this.setRemote(this.options.redisUrl)
     this.poller = setInterval(() => this.tick(), this.pollMs)
     this.tick()
+  }
+
+  /** The local slots from now on; runs in a slot that goes keep training to their end. */
+  setSlots(slots: readonly LocalSlot[]): void {
+    this.slots = slots
+    this.emit('queueChanged')
+    this.tick()
+  }
+
+  get localSlots(): readonly LocalSlot[] {
+    return this.slots
+  }
+
+  /** Remote workers through this Redis from now on (null: none). */
+  setRemote(redisUrl: string | null): void {
+    const old = this.fleet
+    this.fleet = null
+    if (old) void old.close()
+    if (!redisUrl) return
+    this.fleet = new Fleet(this.store, {
+      redisUrl,
+      maxAutoResumes: MAX_AUTO_RESUMES,
+      onMessage: (runId, m) => {
+        this.emit('message', runId, m)
+        const run = m.type === 'started' || isTerminal(m) ? this.store.getRun(runId) : undefined
+        if (run && m.type === 'started') this.emit('runStarted', run)
+        else if (run) this.emit('runFinished', run)
+      },
+      onChange: () => this.emit('queueChanged'),
+      onWarning: (message) => this.emit('warning', message),
+      onDiskProblem: (err) => this.haltQueue(err),
+    })
+  }
+
+  /** The fleet of remote workers, when a Redis URL is set. */
+  get remote(): Fleet | null {
+    return this.fleet
   }
 
   get running(): readonly Run[] {
@@ -112,7 +175,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
 
   /** True when nothing runs and nothing runnable is queued (or the queue is paused or halted). */
   isIdle(): boolean {
-    if (this.active.size > 0) return false
+    if (this.active.size > 0 || (this.fleet?.inFlight ?? 0) > 0) return false
     if (this.haltState) return true
     try {
       return this.store.queuePaused() || this.store.nextQueued() === undefined
@@ -129,9 +192,10 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.tick()
   }
 
-  /** Stops a run this scheduler trains (no-op for any other run): after its current step. */
+  /** Stops a run this scheduler trains, here or on a worker (no-op for any other run). */
   stopRun(runId: string, reason: 'cancel' | 'shutdown'): void {
     this.active.get(runId)?.stop(reason)
+    if (reason === 'cancel') void this.fleet?.cancel(runId).catch(() => {})
   }
 
   /**
@@ -150,6 +214,9 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     // Let the completion handlers record the outcome before the lock goes.
     await new Promise((resolve) => setImmediate(resolve))
     this.settlePending()
+    // Remote runs go on training on their workers; a new head picks them up again.
+    await this.fleet?.close()
+    this.fleet = null
     this.lock?.release()
     this.lock = null
   }
@@ -159,8 +226,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     const orphans = this.store
       .listRuns({ status: 'running' })
       // A run nobody owns, or whose owner is dead on this host. An owner on another host cannot
-      // be checked from here (remote workers are the broker's business): left alone.
-      .filter((r) => r.owner === null || isAlive(r.owner) === false)
+      // be checked from here, and remote workers are the fleet's business: left alone.
+      .filter((r) => r.owner === null || (r.owner.kind !== 'worker' && isAlive(r.owner) === false))
     if (orphans.length === 0) return
     const interrupted = this.store.markInterrupted(
       orphans.map((r) => r.id),
@@ -184,29 +251,37 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
           execution.stop('cancel')
         }
       }
-      while (
-        !this.stopped &&
-        !this.haltState &&
-        this.active.size < this.concurrency &&
-        !this.store.queuePaused()
-      ) {
+      const mayStart = (): boolean => !this.stopped && !this.haltState && !this.store.queuePaused()
+      for (let slot = this.freeSlot(); slot && mayStart(); slot = this.freeSlot()) {
         const next = this.store.nextQueued()
-        if (!next || !this.launch(next)) break
+        if (!next || !this.launch(next, slot)) break
       }
-      if (this.active.size === 0) this.emit('idle')
+      if (this.fleet && mayStart()) {
+        void this.fleet
+          .tick(() => this.store.nextQueued(), mayStart)
+          .then(() => {
+            if (this.isIdle()) this.emit('idle')
+          })
+      } else if (this.active.size === 0 && (this.fleet?.inFlight ?? 0) === 0) this.emit('idle')
     } catch (err) {
       if (isDiskProblem(err)) this.haltQueue(err)
       else this.emit('warning', `scheduling pass failed: ${messageOf(err)}`)
     }
   }
 
+  private freeSlot(): LocalSlot | undefined {
+    const used = new Set([...this.slotOf.values()].map((s) => s.id))
+    return this.slots.find((s) => !used.has(s.id))
+  }
+
   /** Starts a run; false when nothing more should be started in this pass. */
-  private launch(run: Run): boolean {
+  private launch(run: Run, slot: LocalSlot): boolean {
     let execution: RunExecution
     try {
       execution = new RunExecution(this.store, run, {
         dataDir: this.options.dataDir,
         ownerKind: 'scheduler',
+        gpu: slot.gpu,
         flushMs: this.options.flushMs,
         stopGraceMs: this.options.stopGraceMs,
         onMessage: (m) => this.emit('message', run.id, m),
@@ -234,10 +309,12 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       return crashes <= MAX_AUTO_RESUMES
     }
     this.active.set(run.id, execution)
+    this.slotOf.set(run.id, slot)
     this.emit('runStarted', execution.run)
     this.emit('queueChanged')
     void execution.done.then((result) => {
       this.active.delete(run.id)
+      this.slotOf.delete(run.id)
       this.afterStore(run.id, () => this.settle(execution, result))
       try {
         const finished = this.store.getRun(run.id)

@@ -54,6 +54,8 @@ export interface TrainerOptions {
   readonly stopGraceMs?: number
   /** Something went wrong beside the run (its log file could not be written, e.g. a full disk). */
   readonly onWarning?: (message: string) => void
+  /** Added to the trainer's environment, e.g. CUDA_VISIBLE_DEVICES for its GPU slot. */
+  readonly env?: Readonly<Record<string, string>>
 }
 
 const graceMs = (options: TrainerOptions): number => {
@@ -97,6 +99,7 @@ export function startTrainer(
   const child: ChildProcess = fork(trainerEntry(), ['--job', jobFile], {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     serialization: 'json',
+    env: { ...process.env, ...options.env },
   })
   for (const stream of [child.stdout, child.stderr]) {
     stream?.on('data', (chunk: Buffer) => {

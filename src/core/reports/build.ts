@@ -24,7 +24,11 @@ export function buildReport(
   const runs: ReportRun[] = [...new Set(ids)].map((id) => {
     const run = store.requireRun(id)
     const layers = layerTable(run.config.model)
-    const cost = costTotals(layers, run.config.train)
+    // The memory figures in the precision the run computed in (else the one its config asks).
+    const cost = costTotals(layers, {
+      ...run.config.train,
+      precision: run.precision ?? run.config.train.precision,
+    })
     const epochs = new Map<number, ReportEpoch>()
     let finished: { classNames: readonly string[]; perClassAccuracy: readonly number[] } | null =
       null
@@ -53,6 +57,7 @@ export function buildReport(
       config: run.config,
       engine: run.engine,
       backend: run.backend,
+      precision: run.precision,
       host: run.host,
       versions: run.versions,
       params: cost.params,
@@ -85,6 +90,7 @@ export function buildReport(
     environment: {
       engines: unique(runs.map((r) => r.engine)),
       backends: unique(runs.map((r) => r.backend)),
+      precisions: unique(runs.map((r) => r.precision)),
       hosts: unique(runs.map((r) => r.host)),
       versions,
     },

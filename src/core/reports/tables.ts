@@ -161,7 +161,8 @@ export function epochTable(run: ReportRun): Table {
 export function environmentLines(report: Report): string[] {
   const env = report.environment
   return [
-    `Engines: ${env.engines.join(', ') || '–'}; backends: ${env.backends.join(', ') || '–'}`,
+    `Engines: ${env.engines.join(', ') || '–'}; backends: ${env.backends.join(', ') || '–'}; ` +
+      `precision: ${env.precisions?.join(', ') || '–'}`,
     `Hosts: ${env.hosts.join(', ') || '–'}`,
     `Versions: ${
       Object.entries(env.versions)

@@ -12,7 +12,12 @@ import { createHash, randomInt } from 'node:crypto'
 import { existsSync, mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import Database from 'better-sqlite3'
-import type { Placement, RunOwner } from '@shared/api/types'
+import {
+  DEFAULT_QUEUE_SETTINGS,
+  type Placement,
+  type QueueSettings,
+  type RunOwner,
+} from '@shared/api/types'
 import { validateExperimentConfig, type ExperimentConfig } from '@shared/config/experiment'
 import { configIdentity } from '@shared/grid'
 import { metricPoints } from '@shared/metrics'
@@ -195,6 +200,7 @@ export class RunStore {
       fail(err)
     }
     if (readonly && !existsSync(file)) {
+      refuseOrphaningRuns(dir, file)
       throw new StoreError(
         'cannot-open',
         `no NiN Lab database at ${file}: check the --data-dir (opening read-only creates nothing)`,
@@ -214,6 +220,8 @@ export class RunStore {
       const version = checkSchema(db, file)
       if (version === 0) {
         if (readonly) {
+          // Run folders without the database that listed them say "lost", read-only or not.
+          refuseOrphaningRuns(dir, file)
           throw new StoreError(
             'cannot-open',
             `${file} holds no NiN Lab data yet (it is empty); check the --data-dir`,
@@ -627,6 +635,25 @@ export class RunStore {
   /** Whether the queue is paused: queued runs wait; running ones go on. Shared by all processes. */
   queuePaused(): boolean {
     return this.guard(() => this.settingsSql.get.get(SETTING_KEYS.queuePaused) === 'true')
+  }
+
+  /** The queue's saved settings (slots, GPUs, Redis), defaults filled in. */
+  queueSettings(): QueueSettings {
+    return this.guard(() => {
+      const raw = this.settingsSql.get.get(SETTING_KEYS.queue)
+      if (raw === undefined) return DEFAULT_QUEUE_SETTINGS
+      try {
+        return { ...DEFAULT_QUEUE_SETTINGS, ...(JSON.parse(raw) as Partial<QueueSettings>) }
+      } catch {
+        return DEFAULT_QUEUE_SETTINGS
+      }
+    })
+  }
+
+  setQueueSettings(settings: QueueSettings): void {
+    this.write(() => {
+      this.settingsSql.set.run(SETTING_KEYS.queue, JSON.stringify(settings))
+    })
   }
 
   setQueuePaused(paused: boolean): void {

@@ -1,7 +1,7 @@
 /** The runs table: one row per training run, its config, queue place, state and summary. */
 import type { Placement, Run, RunOwner } from '@shared/api/types'
 import type Database from 'better-sqlite3'
-import type { ExperimentConfig } from '@shared/config/experiment'
+import type { ExperimentConfig, ResolvedPrecision } from '@shared/config/experiment'
 import { METRICS } from '@shared/metrics'
 import type { RunStatus } from '@shared/run-state'
 import { prepare, preparePluck, type Statement } from './statement'
@@ -18,6 +18,8 @@ export interface RunRow {
   queue_position: number
   engine: string | null
   backend: string | null
+  /** From the run's latest `started` message (SELECT_RUN), not a column. */
+  precision: ResolvedPrecision | null
   versions_json: string | null
   seed: number
   host: string | null
@@ -39,19 +41,31 @@ export interface RunRow {
   epochs_done: number
 }
 
+/**
+ * A stored config as the current schema types it: written from a validated config by addRuns
+ * and read back as is, except for fields added since, filled with their defaults.
+ */
+function storedConfig(json: string): ExperimentConfig {
+  const config = JSON.parse(json) as ExperimentConfig
+  const train = config.train as Partial<ExperimentConfig['train']>
+  return train.precision === undefined
+    ? { ...config, train: { ...config.train, precision: 'auto' } }
+    : config
+}
+
 export const toRun = (row: RunRow): Run => ({
   id: row.id,
   experimentId: row.experiment_id,
   experiment: row.experiment_name,
   name: row.name,
-  // Written from a validated config by addRuns; read back as is.
-  config: JSON.parse(row.config_json) as ExperimentConfig,
+  config: storedConfig(row.config_json),
   configHash: row.config_hash,
   status: row.status,
   priority: row.priority,
   queuePosition: row.queue_position,
   engine: row.engine,
   backend: row.backend,
+  precision: row.precision,
   versions:
     row.versions_json === null
       ? null
@@ -92,7 +106,14 @@ export interface RunFilter {
   readonly limit?: number
 }
 
-export const SELECT_RUN = `SELECT r.*, e.name AS experiment_name
+/**
+ * A run with its experiment's name and the precision its latest `started` message reported
+ * (kept in run_events as received; the run_events_type index makes it one seek per run), so
+ * recording the precision needed no new column.
+ */
+export const SELECT_RUN = `SELECT r.*, e.name AS experiment_name,
+    (SELECT json_extract(ev.json, '$.precision') FROM run_events ev
+      WHERE ev.run_id = r.id AND ev.type = 'started' ORDER BY ev.seq DESC LIMIT 1) AS precision
   FROM runs r JOIN experiments e ON e.id = r.experiment_id`
 
 const QUEUE_ORDER = 'r.priority DESC, r.queue_position ASC'

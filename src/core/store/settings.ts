@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3'
 import { prepare, preparePluck } from './statement'
 
 /** Keys in use; values are JSON. */
-export const SETTING_KEYS = { queuePaused: 'queue.paused' } as const
+export const SETTING_KEYS = { queuePaused: 'queue.paused', queue: 'queue.settings' } as const
 
 export function settingStatements(db: Database.Database) {
   return {

@@ -28,8 +28,18 @@ import {
 import { METRIC_NAMES, METRICS } from '../metrics'
 import type { EpochMessage, EpochSummary, StepMessage } from '../protocol/trainer'
 import type { BenchResult } from '../protocol/bench'
+import type { ResolvedPrecision } from '../config/experiment'
 import { RUN_STATUSES } from '../run-state'
-import type { Artifact, ExperimentSummary, MetricSample, Run, RunEvent } from './types'
+import type { WorkerBeat } from '../protocol/worker'
+import type {
+  Artifact,
+  ExperimentSummary,
+  MetricSample,
+  QueueSettings,
+  Run,
+  RunEvent,
+  SlotInfo,
+} from './types'
 
 /** Live progress of a running run, for the queue view. */
 export interface RunProgress {
@@ -42,6 +52,8 @@ export interface RunProgress {
   /** Seconds left for the whole run, from the recent step rate; null until known. */
   readonly etaSeconds: number | null
   readonly backend: string | null
+  /** What it computes in, from its `started` message (null from a trainer that did not say). */
+  readonly precision: ResolvedPrecision | null
 }
 
 export interface QueueState {
@@ -73,6 +85,8 @@ export interface RunDetail {
   readonly resumedAt: number | null
   /** Why each faster backend was skipped, from the trainer's `started` message. */
   readonly skippedBackends: readonly { readonly backend: string; readonly reason: string }[]
+  /** Why it computes in `run.precision` (auto's choice, or what was asked), from `started`. */
+  readonly precisionReason: string | null
   /** One row per finished epoch, in order. */
   readonly epochs: readonly EpochSummary[]
   /** The run's folder on the machine that holds the database (checkpoints, model, logs). */
@@ -102,6 +116,29 @@ export interface SavedView {
   /** Unix ms. */
   readonly createdAt: number
   readonly updatedAt: number
+}
+
+/** The queue's settings, and how this process's scheduler applies them. */
+export interface QueueSettingsView {
+  /** As saved in the data folder (a Redis password masked as ****). */
+  readonly saved: QueueSettings
+  /** The scheduler in this process, when there is one: its slots and Redis as in force now. */
+  readonly scheduler: {
+    readonly slots: readonly SlotInfo[]
+    /** Why the slots differ from the settings (e.g. --gpus auto found no GPU). */
+    readonly note: string | null
+    /** The Redis it dispatches to (password masked), and where that came from. */
+    readonly redis: string | null
+    readonly redisFrom: 'settings' | 'environment' | 'command line' | null
+  } | null
+}
+
+export interface WorkersView {
+  readonly workers: readonly WorkerBeat[]
+  /** The Redis asked (password masked), or null when none is set. */
+  readonly redis: string | null
+  /** Why the fleet could not be read, if it could not. */
+  readonly error: string | null
 }
 
 export const REPORT_FORMATS = ['html', 'md', 'csv', 'json', 'pdf'] as const
@@ -305,6 +342,38 @@ export const API_PARAMS = {
   estimateEpoch: { config: required(config) },
   /** Times a few training steps of the config in a trainer process (seconds to a minute). */
   measureEpoch: { config: required(config) },
+  getQueueSettings: {},
+  /** Saves the data folder's queue settings; a scheduler in this process applies them at once. */
+  setQueueSettings: {
+    concurrency: optional(
+      int({
+        min: 0,
+        max: 64,
+        default: 1,
+        description: 'CPU slots (trainers at once without GPUs; 0: remote workers only)',
+      }),
+    ),
+    gpus: optional(
+      str({
+        description: 'auto, none, or GPU indices like 0,1,3',
+        maxLength: 200,
+        default: 'none',
+        pattern: 'auto|none|\\d{1,2}(,\\d{1,2})*',
+        patternDescription: 'auto, none, or GPU indices like 0,1,3',
+      }),
+    ),
+    redis: optional(
+      str({
+        description: 'a Redis URL for remote workers, or "" for none',
+        maxLength: 500,
+        default: '',
+        pattern: '(rediss?://\\S+)?',
+        patternDescription: 'redis://HOST:PORT, rediss://… (TLS), or "" for none',
+      }),
+    ),
+  },
+  /** The remote workers whose heartbeat is current (none without a Redis URL). */
+  listWorkers: {},
   /** Training throughput of a config on this machine: `nin-lab bench`. */
   benchmark: {
     config: required(config),
@@ -376,6 +445,9 @@ export interface ApiResults {
   setTags: Run
   estimateEpoch: EpochEstimate
   measureEpoch: EpochEstimate
+  getQueueSettings: QueueSettingsView
+  setQueueSettings: QueueSettingsView
+  listWorkers: WorkersView
   benchmark: BenchResult
   exportReport: { files: ExportedFile[] }
   listViews: SavedView[]

@@ -2,7 +2,7 @@
  * The records the core hands out — runs, experiments, metric samples, log events — shared by
  * the store that produces them and every client (CLI, web, Electron) that shows them.
  */
-import type { ExperimentConfig } from '../config/experiment'
+import type { ExperimentConfig, ResolvedPrecision } from '../config/experiment'
 import type { TrainerMessage } from '../protocol/trainer'
 import type { RunStatus } from '../run-state'
 
@@ -23,6 +23,11 @@ export interface Run {
   /** What it trained on, once started (null before). */
   readonly engine: string | null
   readonly backend: string | null
+  /**
+   * What it computed in (train.precision as its trainer resolved it), once started; null before,
+   * and for runs trained before NiN Lab recorded it (those trained in fp32).
+   */
+  readonly precision: ResolvedPrecision | null
   readonly versions: Readonly<Record<string, string>> | null
   readonly seed: number
   readonly host: string | null
@@ -130,3 +135,46 @@ export interface Artifact {
   /** The epoch a checkpoint was taken after; null for other kinds. */
   readonly epoch: number | null
 }
+
+/**
+ * How the data folder's queue runs, as saved in its settings (the app's Queue view, or
+ * `queue start --concurrency/--gpus/--redis`, which override them for one process).
+ */
+export interface QueueSettings {
+  /** Trainers at once on this machine when it uses no GPUs (0: remote workers only). */
+  readonly concurrency: number
+  /** One trainer per listed GPU (CUDA_VISIBLE_DEVICES), every GPU PyTorch sees (`auto`), or none. */
+  readonly gpus: 'auto' | readonly number[] | null
+  /** Remote workers through this Redis (redis:// or rediss://), or none. */
+  readonly redis: string | null
+}
+
+export const DEFAULT_QUEUE_SETTINGS: QueueSettings = { concurrency: 1, gpus: null, redis: null }
+
+/** One local training slot: a CPU slot, or one GPU. */
+export interface SlotInfo {
+  readonly id: string
+  readonly gpu: GpuInfo | null
+}
+
+/**
+ * `--gpus` as text: `auto` (every GPU PyTorch sees), `none`, or indices `0,1,3`. Returns the
+ * setting, or a message saying what is wrong.
+ */
+export function parseGpuList(text: string): QueueSettings['gpus'] | { readonly error: string } {
+  const t = text.trim().toLowerCase()
+  if (t === 'auto') return 'auto'
+  if (t === 'none' || t === '') return null
+  const parts = t.split(',').map((p) => p.trim())
+  if (parts.every((p) => /^\d{1,2}$/.test(p))) {
+    const indices = [...new Set(parts.map(Number))]
+    return indices
+  }
+  return {
+    error: `gpus must be auto, none, or GPU indices like 0,1,3 (got ${JSON.stringify(text)})`,
+  }
+}
+
+/** The setting as text, the way parseGpuList reads it. */
+export const gpuListText = (gpus: QueueSettings['gpus']): string =>
+  gpus === null ? 'none' : gpus === 'auto' ? 'auto' : gpus.join(',')

@@ -5,6 +5,7 @@
 import { checkArchitecture } from '../architecture'
 import {
   arrayOf,
+  bool,
   ConfigError,
   int,
   type ConfigIssue,
@@ -24,11 +25,18 @@ import {
  * The d2l NiN's three feature blocks: nin_block(96,11,4,0), (256,5,1,2), (384,3,1,1)
  * (docs/engines.md, "One model, every engine").
  */
-export const D2L_BLOCKS = [
-  { channels: 96, kernel: 11, stride: 4, padding: 0 },
-  { channels: 256, kernel: 5, stride: 1, padding: 2 },
-  { channels: 384, kernel: 3, stride: 1, padding: 1 },
-] as const
+export const D2L_BLOCKS: {
+  channels: number
+  kernel: number
+  stride: number
+  padding: number
+  micro: number[]
+  dropout: number
+}[] = [
+  { channels: 96, kernel: 11, stride: 4, padding: 0, micro: [], dropout: 0 },
+  { channels: 256, kernel: 5, stride: 1, padding: 2, micro: [], dropout: 0 },
+  { channels: 384, kernel: 3, stride: 1, padding: 1, micro: [], dropout: 0 },
+]
 
 export const blockSchema = object({
   channels: int({ min: 1, max: 4096, default: 96, description: 'Output channels of the block' }),
@@ -45,6 +53,19 @@ export const blockSchema = object({
     default: 0,
     description: 'Zero padding of the block’s first conv',
   }),
+  micro: arrayOf(int({ min: 1, max: 4096, default: 96, description: 'Channels' }), {
+    minItems: 0,
+    maxItems: 3,
+    default: [],
+    description:
+      'Widths of this block’s micro convs (the NiN paper’s 192-160-96); empty = model.microConvs convs of the block’s width',
+  }),
+  dropout: num({
+    min: 0,
+    max: 0.95,
+    default: 0,
+    description: 'Dropout after this block’s pooling (0 = none; the NiN paper: 0.5)',
+  }),
 })
 
 export const modelSchema = object(
@@ -56,8 +77,18 @@ export const modelSchema = object(
       default: 224,
       description: 'Images are resized to inputSize × inputSize pixels',
     }),
-    inputChannels: int({ min: 1, max: 4, default: 1, description: 'Channels of the input images' }),
-    numClasses: int({ min: 2, max: 1000, default: 10, description: 'Number of classes' }),
+    inputChannels: int({
+      min: 1,
+      max: 4,
+      default: 1,
+      description: 'Channels of the input images (from the dataset: 1 gray, 3 RGB)',
+    }),
+    numClasses: int({
+      min: 2,
+      max: 1000,
+      default: 10,
+      description: 'Number of classes (from the dataset; an image folder: its class folders)',
+    }),
     blocks: arrayOf(blockSchema, {
       minItems: 1,
       maxItems: 8,
@@ -79,6 +110,11 @@ export const modelSchema = object(
       default: 'gap',
       description: 'Global average pooling of class maps, or fully connected layers',
     }),
+    classBlock: oneOf(['nin', 'conv1x1'], {
+      default: 'nin',
+      description:
+        'The class block: d2l’s nin_block(classes, 3, 1, 1), or one 1×1 conv to the classes (the NiN paper’s last layer)',
+    }),
     fcFrom: oneOf(['classmaps', 'features'], {
       default: 'classmaps',
       description: 'FC head input: the flattened class maps, or the last pooled features',
@@ -99,28 +135,67 @@ export const modelSchema = object(
   'The network',
 )
 
-export const DATASETS = ['fashion-mnist', 'mnist'] as const
+export const DATASETS = ['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'folder'] as const
 
 export const dataSchema = object(
   {
-    dataset: oneOf(DATASETS, { default: 'fashion-mnist', description: 'Dataset' }),
+    dataset: oneOf(DATASETS, {
+      default: 'fashion-mnist',
+      description: 'Dataset (folder = an image folder: train/<class>/*.png|jpg, test/<class>/…)',
+    }),
     path: nullable(
       str({ maxLength: 4096, default: '', description: 'Folder' }),
-      'Folder with the official IDX files; null = the embedded Fashion-MNIST',
+      'Folder (or CIFAR .tar.gz) with the dataset’s official files; null = the embedded Fashion-MNIST',
+    ),
+    labels: oneOf(['fine', 'coarse'], {
+      default: 'fine',
+      description: 'CIFAR-100: the 100 fine or the 20 coarse labels',
+    }),
+    color: oneOf(['rgb', 'grayscale'], {
+      default: 'rgb',
+      description: 'Image folder: decode as RGB (3 channels) or grayscale (1)',
+    }),
+    imageSize: nullable(
+      int({ min: 4, max: 1024, default: 32, description: 'Pixels' }),
+      'Image folder: resize each image once (centre crop to square) to this side for the cache; null = model.inputSize',
     ),
     trainLimit: nullable(
-      int({ min: 10, max: 60000, default: 60000, description: 'Images' }),
-      'Train on a stratified subset of this many images; null = all 60,000',
+      int({ min: 10, max: 10_000_000, default: 60000, description: 'Images' }),
+      'Train on a stratified subset of this many images; null = the whole training set',
     ),
     testLimit: nullable(
-      int({ min: 10, max: 10000, default: 10000, description: 'Images' }),
-      'Evaluate on a stratified subset of this many images; null = all 10,000',
+      int({ min: 10, max: 10_000_000, default: 10000, description: 'Images' }),
+      'Evaluate on a stratified subset of this many images; null = the whole test set',
     ),
+    normalize: oneOf(['none', 'channel'], {
+      default: 'none',
+      description:
+        'Pixels in [0, 1], or standardised per channel with the training set’s mean and std (stored in the cache)',
+    }),
+    cropPadding: int({
+      min: 0,
+      max: 16,
+      default: 0,
+      description:
+        'Augmentation: random crop after zero padding by this many pixels (0 = off; CIFAR: 4)',
+    }),
+    hflip: bool({ default: false, description: 'Augmentation: random horizontal flip' }),
   },
   'The data',
 )
 
 export const BACKENDS = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const
+
+/**
+ * What a run computes in: `auto` picks bf16 autocast (fp32 master weights) where the hardware
+ * runs bf16 natively — a CPU with AVX512_BF16 or AMX-BF16, a CUDA GPU of capability 8.0 or
+ * later — and fp32 elsewhere; fp16 (with a grad scaler) is CUDA only. TensorFlow.js trains in
+ * fp32 whatever is asked. The rules: resources/engines/torch/nin_torch/precision.py.
+ */
+export const PRECISIONS = ['auto', 'fp32', 'bf16', 'fp16'] as const
+export type Precision = (typeof PRECISIONS)[number]
+/** The precision a run actually computes in (the started message's). */
+export type ResolvedPrecision = Exclude<Precision, 'auto'>
 
 export const trainSchema = object(
   {
@@ -139,6 +214,11 @@ export const trainSchema = object(
     backend: oneOf(BACKENDS, {
       default: 'auto',
       description: 'TensorFlow.js backend; auto = the fastest that loads',
+    }),
+    precision: oneOf(PRECISIONS, {
+      default: 'auto',
+      description:
+        'Compute precision (torch engine); auto = bf16 where the hardware has it natively, else fp32',
     }),
   },
   'Training',
@@ -162,10 +242,61 @@ export type BlockSpec = ModelSpec['blocks'][number]
 export type DataSpec = ExperimentConfig['data']
 export type TrainSpec = ExperimentConfig['train']
 
-/** Classes and channels of the datasets the data layer can read. */
-const DATASET_SHAPE: Record<DataSpec['dataset'], { numClasses: number; channels: number }> = {
-  'fashion-mnist': { numClasses: 10, channels: 1 },
-  mnist: { numClasses: 10, channels: 1 },
+/**
+ * The input channels and classes a dataset fixes (numClasses null where only the data can say:
+ * an image folder has as many classes as class folders, which the trainer checks).
+ */
+export function datasetShape(data: Pick<DataSpec, 'dataset' | 'labels' | 'color'>): {
+  channels: number
+  numClasses: number | null
+} {
+  switch (data.dataset) {
+    case 'fashion-mnist':
+    case 'mnist':
+      return { channels: 1, numClasses: 10 }
+    case 'cifar10':
+      return { channels: 3, numClasses: 10 }
+    case 'cifar100':
+      return { channels: 3, numClasses: data.labels === 'coarse' ? 20 : 100 }
+    case 'folder':
+      return { channels: data.color === 'grayscale' ? 1 : 3, numClasses: null }
+  }
+}
+
+/** Official train/test sizes (null: an image folder, known only from its files). */
+export function datasetSize(dataset: DataSpec['dataset']): { train: number; test: number } | null {
+  if (dataset === 'folder') return null
+  return dataset.startsWith('cifar')
+    ? { train: 50_000, test: 10_000 }
+    : { train: 60_000, test: 10_000 }
+}
+
+/** What data.path must hold, per dataset, for messages. */
+export const DATASET_FILES: Record<DataSpec['dataset'], string> = {
+  'fashion-mnist': 'the Fashion-MNIST IDX files',
+  mnist: 'the MNIST IDX files',
+  cifar10: 'the CIFAR-10 binary version (data_batch_1.bin …, or cifar-10-binary.tar.gz)',
+  cifar100: 'the CIFAR-100 binary version (train.bin, test.bin, or cifar-100-binary.tar.gz)',
+  folder: 'train/<class>/ and test/<class>/ image folders',
+}
+
+const DEFAULT_CHANNELS = modelSchema.fields.inputChannels.default
+const DEFAULT_CLASSES = modelSchema.fields.numClasses.default
+
+/**
+ * model.inputChannels and model.numClasses follow the dataset: a value still at its schema
+ * default (1 channel, 10 classes, which every complete config starts from) takes the dataset's
+ * value, so `--set data.dataset=cifar100` alone gives a 3-channel, 100-class network. Any other
+ * value must equal the dataset's (crossFieldIssues says so).
+ */
+function followDataset(config: ExperimentConfig): ExperimentConfig {
+  const shape = datasetShape(config.data)
+  const { inputChannels, numClasses } = config.model
+  const channels = inputChannels === DEFAULT_CHANNELS ? shape.channels : inputChannels
+  const classes =
+    shape.numClasses !== null && numClasses === DEFAULT_CLASSES ? shape.numClasses : numClasses
+  if (channels === inputChannels && classes === numClasses) return config
+  return { ...config, model: { ...config.model, inputChannels: channels, numClasses: classes } }
 }
 
 /** Checks that need more than one field: they run only on a config whose fields are each valid. */
@@ -181,26 +312,23 @@ function crossFieldIssues(config: ExperimentConfig): ConfigIssue[] {
       })
     }
   })
-  const shape = DATASET_SHAPE[config.data.dataset]
-  if (config.model.numClasses !== shape.numClasses) {
+  const shape = datasetShape(config.data)
+  const what = `dataset ${config.data.dataset}${config.data.dataset === 'cifar100' ? ` (${config.data.labels} labels)` : config.data.dataset === 'folder' ? ` (${config.data.color})` : ''}`
+  if (shape.numClasses !== null && config.model.numClasses !== shape.numClasses) {
     issues.push({
       path: 'model.numClasses',
-      message: `model.numClasses must be ${shape.numClasses} for dataset ${config.data.dataset} (got ${config.model.numClasses})`,
+      message: `model.numClasses must be ${shape.numClasses} for ${what} (got ${config.model.numClasses}): it follows the dataset, leave it at its default`,
     })
   }
   if (config.model.inputChannels !== shape.channels) {
     issues.push({
       path: 'model.inputChannels',
-      message: `model.inputChannels must be ${shape.channels} for dataset ${config.data.dataset} (got ${config.model.inputChannels})`,
+      message: `model.inputChannels must be ${shape.channels} for ${what} (got ${config.model.inputChannels}): it follows the dataset, leave it at its default`,
     })
   }
-  if (config.data.dataset === 'mnist' && config.data.path === null) {
-    issues.push({
-      path: 'data.path',
-      message:
-        'data.path must name a folder with the MNIST IDX files: only Fashion-MNIST is embedded (got null)',
-    })
-  }
+  // data.path null for a dataset that is not embedded is not refused here: such a config still
+  // has a cost summary and a layer table (a preset like nin-cifar10 names no folder); the trainer
+  // refuses it before training, saying what to set (DATASET_FILES).
   if (issues.length === 0) issues.push(...checkArchitecture(config.model))
   return issues
 }
@@ -209,8 +337,9 @@ function crossFieldIssues(config: ExperimentConfig): ConfigIssue[] {
 export function parseExperimentConfig(input: unknown): ParseResult<ExperimentConfig> {
   const parsed = parseField(experimentSchema, input)
   if (!parsed.ok) return parsed
-  const issues = crossFieldIssues(parsed.value)
-  return issues.length === 0 ? parsed : { ok: false, issues }
+  const value = followDataset(parsed.value)
+  const issues = crossFieldIssues(value)
+  return issues.length === 0 ? { ok: true, value } : { ok: false, issues }
 }
 
 // Thrown with every problem of a config, a grid or a path; defined beside the validator.

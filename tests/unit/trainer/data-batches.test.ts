@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { BatchIterator, epochOrder, resizeImageInto, stratifiedSubset } from '@trainer/data'
+import {
+  BatchIterator,
+  augmentDraws,
+  epochOrder,
+  resizeImageInto,
+  stratifiedSubset,
+} from '@trainer/data'
 import type { Dataset } from '@trainer/data'
 import { classQuotas } from '@trainer/data/subset'
 import { SeededRandom } from '@shared/random'
@@ -140,6 +146,7 @@ function synthetic(
     images,
     labels,
     count,
+    channels: 1,
     height: side,
     width: side,
     numClasses: classes,
@@ -259,5 +266,63 @@ describe('stratifiedSubset', () => {
     expect(stratifiedSubset(ds, 30, 1)).toBe(ds)
     expect(() => stratifiedSubset(ds, 0, 1)).toThrow(/positive whole number/)
     expect(() => stratifiedSubset(ds, 2.5, 1)).toThrow(/positive whole number/)
+  })
+})
+
+describe('colour batches: normalisation and augmentation', () => {
+  // Two 3-channel 4×4 images with distinct values per channel, row and column.
+  const side = 4
+  const rgb: Dataset = {
+    name: 'rgb',
+    images: Uint8Array.from({ length: 2 * 3 * side * side }, (_, i) => (i * 7) % 256),
+    labels: Uint8Array.from([0, 1]),
+    count: 2,
+    channels: 3,
+    height: side,
+    width: side,
+    numClasses: 2,
+    classNames: ['a', 'b'],
+  }
+  const pixel = (img: number, c: number, y: number, x: number): number =>
+    (rgb.images[((img * 3 + c) * side + y) * side + x] as number) / 255
+
+  it('lays channels out NHWC from the planar cache, standardised per channel', () => {
+    const stats = { mean: [0.1, 0.5, 0.9], std: [0.5, 0.25, 2] }
+    const batch = new BatchIterator(rgb, {
+      batchSize: 2,
+      inputSize: side,
+      shuffle: false,
+      normalize: stats,
+    }).batch(0)
+    expect(batch.x).toHaveLength(2 * side * side * 3)
+    for (let b = 0; b < 2; b++)
+      for (let c = 0; c < 3; c++)
+        for (let y = 0; y < side; y++)
+          for (let x = 0; x < side; x++)
+            expect(batch.x[((b * side + y) * side + x) * 3 + c]).toBeCloseTo(
+              (pixel(b, c, y, x) - (stats.mean[c] as number)) / (stats.std[c] as number),
+              5,
+            )
+  })
+
+  it('crops from the zero-padded image and mirrors, as drawn for (seed, epoch, batch)', () => {
+    const augment = { cropPadding: 2, hflip: true }
+    const opts = { batchSize: 2, inputSize: side, shuffle: false, seed: 5, epoch: 3, augment }
+    const batch = new BatchIterator(rgb, opts).batch(0)
+    const d = augmentDraws(5, 3, 0, 2, augment)
+    for (let b = 0; b < 2; b++)
+      for (let c = 0; c < 3; c++)
+        for (let y = 0; y < side; y++)
+          for (let x = 0; x < side; x++) {
+            const sy = y + (d.oy[b] as number) - 2
+            const sx = (d.flip[b] ? side - 1 - x : x) + (d.ox[b] as number) - 2
+            const want = sy < 0 || sy >= side || sx < 0 || sx >= side ? 0 : pixel(b, c, sy, sx)
+            expect(batch.x[((b * side + y) * side + x) * 3 + c]).toBeCloseTo(want, 6)
+          }
+    // The same batch again: the same draws (a resumed run sees the same crops).
+    expect(new BatchIterator(rgb, opts).batch(0).x).toEqual(batch.x)
+    // No augmentation asked: the images themselves.
+    const plain = new BatchIterator(rgb, { ...opts, augment: { cropPadding: 0, hflip: false } })
+    expect(plain.batch(0).x[3]).toBeCloseTo(pixel(0, 0, 0, 1), 6)
   })
 })

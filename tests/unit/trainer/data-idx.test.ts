@@ -1,34 +1,21 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DataError, loadDatasets, loadIdxFolder } from '@trainer/data'
 import { findFashionMnistPackage } from '@trainer/data/embedded'
-
-// IDX files are written here by hand (big-endian headers, as in the official format) from a
-// slice of the real data, so the reader is checked against the format, not against itself.
-function idxImages(
-  images: Uint8Array,
-  count: number,
-  rows: number,
-  cols: number,
-  magic = 2051,
-): Buffer {
-  const header = Buffer.alloc(16)
-  header.writeUInt32BE(magic, 0)
-  header.writeUInt32BE(count, 4)
-  header.writeUInt32BE(rows, 8)
-  header.writeUInt32BE(cols, 12)
-  return Buffer.concat([header, images])
-}
-
-function idxLabels(labels: Uint8Array, magic = 2049): Buffer {
-  const header = Buffer.alloc(8)
-  header.writeUInt32BE(magic, 0)
-  header.writeUInt32BE(labels.length, 4)
-  return Buffer.concat([header, labels])
-}
+import { IDX_MAX_BYTES } from '@trainer/data/idx'
+import { IDX_NAMES, gzipWithZeros, idxImages, idxLabels } from '../../helpers/idx'
 
 interface Slice {
   images: Uint8Array
@@ -88,12 +75,7 @@ function validFiles(): Files {
   }
 }
 
-const NAMES = {
-  trainImages: 'train-images-idx3-ubyte',
-  trainLabels: 'train-labels-idx1-ubyte',
-  testImages: 't10k-images-idx3-ubyte',
-  testLabels: 't10k-labels-idx1-ubyte',
-} as const
+const NAMES = IDX_NAMES
 
 function writeFolder(
   files: Files,
@@ -257,6 +239,105 @@ describe('IDX loader', () => {
     const dir = writeFolder(files, false)
     await expect(loadIdxFolder(dir, 'fashion-mnist')).rejects.toThrow(
       /train images .* are 28×28 but test images are 14×14/,
+    )
+  })
+})
+
+// A data file that is not what it claims must be refused at once, before it costs memory or
+// hangs the trainer: each case below used to read until the machine ran out of memory (a
+// device, a bomb), block forever (a FIFO), or was refused only after inflating everything.
+describe('IDX loader: every read bounded', () => {
+  const imagesHeader = (count: number, rows = 28, cols = 28): Buffer =>
+    idxImages(new Uint8Array(0), count, rows, cols)
+
+  it('refuses a link to /dev/zero, naming the file and what it is', async () => {
+    const dir = writeFolder(validFiles(), false)
+    const file = join(dir, NAMES.trainImages)
+    rmSync(file)
+    symlinkSync('/dev/zero', file)
+    await expect(loadIdxFolder(dir, 'fashion-mnist')).rejects.toThrow(
+      `data.path: ${file} is a character device, not a regular file; it must be the IDX file ` +
+        'itself (or a link to one), not a pipe or device',
+    )
+  })
+
+  it('refuses a FIFO without waiting for a writer', async () => {
+    const dir = writeFolder(validFiles(), false)
+    const file = join(dir, NAMES.testLabels)
+    rmSync(file)
+    execFileSync('mkfifo', [file])
+    await expect(loadIdxFolder(dir, 'fashion-mnist')).rejects.toThrow(
+      `data.path: ${file} is a FIFO (named pipe), not a regular file`,
+    )
+  })
+
+  it('refuses a directory where a file should be', async () => {
+    const dir = writeFolder(validFiles(), false)
+    const file = join(dir, NAMES.trainLabels)
+    rmSync(file)
+    mkdirSync(file)
+    await expect(loadIdxFolder(dir, 'fashion-mnist')).rejects.toThrow(
+      new RegExp(`data\\.path: ${file} is a directory`),
+    )
+  })
+
+  it('stops a gzip bomb as soon as it yields more than its header promised', async () => {
+    const dir = writeFolder(validFiles(), true)
+    const file = join(dir, `${NAMES.trainImages}.gz`)
+    // The header promises 300 images (235,216 bytes); the stream holds 64 MB more.
+    await gzipWithZeros(file, validFiles().trainImages, 64 * 1024 ** 2)
+    expect(statSync(file).size).toBeLessThan(1024 ** 2)
+    const before = process.memoryUsage().arrayBuffers
+    await expect(loadIdxFolder(dir, 'fashion-mnist')).rejects.toThrow(
+      `data.path: ${file} is too long (the header says 300 images of 28×28: expected 235,216 ` +
+        'bytes after gunzip, got more than 235,216); download it again',
+    )
+    // Buffers held after the refusal: far below the bomb's 64 MB (nothing of it was kept).
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(32 * 1024 ** 2)
+  })
+
+  for (const gz of [false, true]) {
+    it(`refuses a header claiming 10^9 images before reading further (${gz ? 'gzipped' : 'raw'})`, async () => {
+      const dir = writeFolder(validFiles(), gz)
+      const file = join(dir, NAMES.trainImages + (gz ? '.gz' : ''))
+      // Behind the header: 8 MB of zeros (a few KB gzipped), not the 784 GB it claims.
+      if (gz) await gzipWithZeros(file, imagesHeader(1_000_000_000), 8 * 1024 ** 2)
+      else writeFileSync(file, Buffer.concat([imagesHeader(1_000_000_000), Buffer.alloc(8 << 20)]))
+      await expect(loadIdxFolder(dir, 'fashion-mnist')).rejects.toThrow(
+        `data.path: ${file} cannot be read: the header says 1,000,000,000 images of 28×28, ` +
+          `730.2 GiB, more than the ${(IDX_MAX_BYTES / 1024 ** 3).toFixed(1)} GiB NiN Lab reads ` +
+          'from one IDX file; the header is corrupt or the file is not an MNIST-style dataset: ' +
+          'download it again',
+      )
+    })
+  }
+
+  it('reports a raw file cut short, with the byte counts, before reading it', async () => {
+    const dir = writeFolder(validFiles(), false, (name, data) =>
+      name.startsWith('train-images') ? data.subarray(0, 5_000) : data,
+    )
+    await expect(loadIdxFolder(dir, 'fashion-mnist')).rejects.toThrow(
+      `data.path: ${join(dir, NAMES.trainImages)} is truncated (the header says 300 images of ` +
+        '28×28: expected 235,216 bytes, got 5,000); download it again',
+    )
+  })
+
+  it('reports a file shorter than its header', async () => {
+    const dir = writeFolder(validFiles(), false, (name, data) =>
+      name.startsWith('train-labels') ? data.subarray(0, 6) : data,
+    )
+    await expect(loadIdxFolder(dir, 'fashion-mnist')).rejects.toThrow(
+      `data.path: ${join(dir, NAMES.trainLabels)} is truncated (6 bytes: a label header is 8 ` +
+        'bytes); download it again',
+    )
+  })
+
+  it('stops reading when its signal is aborted', async () => {
+    const dir = writeFolder(validFiles(), true)
+    const stop = new AbortController()
+    stop.abort(new Error('stop requested'))
+    await expect(loadIdxFolder(dir, 'fashion-mnist', { signal: stop.signal })).rejects.toThrow(
+      'stop requested',
     )
   })
 })

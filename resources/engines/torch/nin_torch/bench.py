@@ -23,13 +23,14 @@ SOURCE_SIZE = 28
 
 def measure_throughput(job: Job, steps: int, warmup: int) -> Dict[str, Any]:
     opts = job.options
-    choice = choose_device(opts.device, opts.threads, opts.amp)
+    choice = choose_device(opts.device, opts.threads, job.train.precision)
     model = build_model(job, choice)
     stepper = Stepper(job, model, choice)
     batch = job.train.batch_size
     gen = torch.Generator().manual_seed(job.train.seed)
+    channels = int(job.layers[0]["inputShape"][0])
     images = torch.randint(
-        0, 256, (batch, SOURCE_SIZE, SOURCE_SIZE), dtype=torch.uint8, generator=gen
+        0, 256, (batch, channels, SOURCE_SIZE, SOURCE_SIZE), dtype=torch.uint8, generator=gen
     )
     labels = torch.randint(0, job.num_classes, (batch,), generator=gen)
     images, labels = images.to(choice.device), labels.to(choice.device)
@@ -46,7 +47,8 @@ def measure_throughput(job: Job, steps: int, warmup: int) -> Dict[str, Any]:
         "device": choice.name,
         "threads": choice.threads,
         "versions": versions(choice),
-        "amp": None if choice.amp_dtype is None else str(choice.amp_dtype).replace("torch.", ""),
+        "precision": choice.precision.name,
+        "precisionReason": choice.precision.reason,
         "channelsLast": opts.channels_last,
         "inputSize": job.input_size,
         "batch": batch,

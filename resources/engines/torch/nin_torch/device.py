@@ -1,15 +1,18 @@
 """Where the engine computes: CUDA when `torch.cuda.is_available()` (unless told otherwise), else
 the CPU with every core the process may use. Debian's torch starts with one intra-op thread, so
-the count is always set explicitly."""
+the count is always set explicitly. And in what precision (./precision.py): `train.precision`
+resolved against this device."""
 from __future__ import annotations
 
 import os
 import platform
 import sys
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import torch
+
+from .precision import PrecisionChoice, choose_precision, native_bf16_flags, read_cpu_flags
 
 
 @dataclass
@@ -18,7 +21,12 @@ class DeviceChoice:
     backend: str  # "cuda" | "cpu": the started message's `backend`
     name: str
     threads: int
-    amp_dtype: Optional[torch.dtype]  # None: full float32
+    precision: PrecisionChoice
+
+    @property
+    def amp_dtype(self) -> Optional[torch.dtype]:
+        """The autocast dtype; None: full float32."""
+        return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision.name)
 
 
 def usable_cores() -> int:
@@ -40,9 +48,16 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine() or "cpu"
 
 
-def choose_device(requested: str, threads: Optional[int], amp: bool) -> DeviceChoice:
-    """Picks the device and sets the thread count. `requested` is auto, cpu or cuda; asking for
-    cuda where there is none is an error rather than a silent, 50× slower CPU run."""
+def cuda_capability(index: int = 0) -> Tuple[int, int]:
+    major, minor = torch.cuda.get_device_capability(index)
+    return int(major), int(minor)
+
+
+def choose_device(requested: str, threads: Optional[int], precision: str = "auto") -> DeviceChoice:
+    """Picks the device, sets the thread count and resolves `precision` (auto, fp32, bf16,
+    fp16) for that device. `requested` is auto, cpu or cuda; asking for cuda where there is none
+    is an error rather than a silent, 50× slower CPU run, and so is a precision the device cannot
+    train in (PrecisionError)."""
     cuda = torch.cuda.is_available()
     if requested == "cuda" and not cuda:
         raise RuntimeError("CUDA was requested but torch.cuda.is_available() is False")
@@ -51,14 +66,10 @@ def choose_device(requested: str, threads: Optional[int], amp: bool) -> DeviceCh
     if requested != "cpu" and cuda:
         # Fixed input shapes: let cuDNN pick the fastest algorithms once per shape.
         torch.backends.cudnn.benchmark = True
-        amp_dtype: Optional[torch.dtype] = None
-        if amp:
-            # bfloat16 keeps float32's range (no loss scaling needed) where the GPU has it.
-            amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return DeviceChoice(
-            torch.device("cuda"), "cuda", torch.cuda.get_device_name(0), n, amp_dtype
-        )
-    return DeviceChoice(torch.device("cpu"), "cpu", cpu_name(), torch.get_num_threads(), None)
+        choice = choose_precision(precision, "cuda", capability=cuda_capability())
+        return DeviceChoice(torch.device("cuda"), "cuda", torch.cuda.get_device_name(0), n, choice)
+    choice = choose_precision(precision, "cpu", flags=read_cpu_flags())
+    return DeviceChoice(torch.device("cpu"), "cpu", cpu_name(), torch.get_num_threads(), choice)
 
 
 def versions(choice: Optional[DeviceChoice] = None) -> Dict[str, str]:
@@ -89,4 +100,25 @@ def probe() -> Dict[str, object]:
         "threads": usable_cores(),
         "python": platform.python_version(),
         "executable": sys.executable,
+        "cudaMemory": cuda_memory() if cuda else None,
+        "precision": probe_precision(cuda),
     }
+
+
+def probe_precision(cuda: bool) -> Dict[str, object]:
+    """What `train.precision: auto` resolves to here (on CUDA device 0 when there is one, as a
+    run on `device: auto` trains), and the hardware facts behind it."""
+    flags = native_bf16_flags(read_cpu_flags())
+    capability = list(cuda_capability()) if cuda else None
+    auto = choose_precision("auto", "cuda" if cuda else "cpu", flags=flags, capability=capability)
+    return {"auto": auto.name, "reason": auto.reason, "cpuBf16": list(flags), "cudaCapability": capability}
+
+
+def cuda_memory() -> Optional[Dict[str, int]]:
+    """Free and total memory of CUDA device 0 (cudaMemGetInfo: counts every process's use), for
+    the memory check before a run (src/trainer/engines/memory.ts); None where torch lacks it."""
+    try:
+        free, total = torch.cuda.mem_get_info(0)
+    except (AttributeError, RuntimeError):
+        return None
+    return {"freeBytes": int(free), "totalBytes": int(total)}

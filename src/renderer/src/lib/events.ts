@@ -10,7 +10,7 @@ export function describeMessage(m: TrainerMessage): string {
         : ''
       const resume = m.startEpoch > 0 ? `, resuming after epoch ${m.startEpoch}` : ''
       return (
-        `started on ${m.backend}${m.threads ? ` ×${m.threads}` : ''}${skipped}: ${int(m.params)} params, ` +
+        `started on ${m.backend}${m.threads ? ` ×${m.threads}` : ''}${m.precision ? ` in ${m.precision}` : ''}${skipped}: ${int(m.params)} params, ` +
         `${int(m.trainCount)} train / ${int(m.testCount)} test images, ` +
         `${int(m.stepsPerEpoch)} steps × ${m.epochs} epochs${resume}`
       )

@@ -2,7 +2,8 @@
  * Helpers that turn the declarative experiment schema into form controls and axis choices, so
  * the New experiment form is generated from `experimentSchema` rather than listing fields.
  */
-import { experimentSchema } from '@shared/config/experiment'
+import { DATASETS, datasetShape, experimentSchema, type DataSpec } from '@shared/config/experiment'
+import { applyOverride } from '@shared/config/overrides'
 import { fieldAt, splitPath, type Field } from '@shared/config/schema'
 
 /** Labels where the field name alone reads poorly; every other label comes from the name. */
@@ -96,6 +97,32 @@ export function getAt(root: unknown, path: string): unknown {
     } else return undefined
   }
   return node
+}
+
+/**
+ * The value a model field takes from the draft's dataset (model.inputChannels always,
+ * model.numClasses unless the dataset is an image folder), or undefined: the form shows such a
+ * field read-only. Undefined too while the dataset fields are not valid yet.
+ */
+export function derivedFromDataset(draft: unknown, path: string): number | undefined {
+  if (path !== 'model.inputChannels' && path !== 'model.numClasses') return undefined
+  const dataset = getAt(draft, 'data.dataset')
+  if (!(DATASETS as readonly unknown[]).includes(dataset)) return undefined
+  const labels = getAt(draft, 'data.labels') === 'coarse' ? 'coarse' : 'fine'
+  const color = getAt(draft, 'data.color') === 'grayscale' ? 'grayscale' : 'rgb'
+  const shape = datasetShape({ dataset: dataset as DataSpec['dataset'], labels, color })
+  const value = path === 'model.inputChannels' ? shape.channels : shape.numClasses
+  return value ?? undefined
+}
+
+/** The draft with model.inputChannels and model.numClasses set from its dataset. */
+export function followDatasetInDraft(draft: unknown): unknown {
+  let out = draft
+  for (const path of ['model.inputChannels', 'model.numClasses']) {
+    const value = derivedFromDataset(out, path)
+    if (value !== undefined && getAt(out, path) !== value) out = applyOverride(out, { path, value })
+  }
+  return out
 }
 
 export interface AxisChoice {

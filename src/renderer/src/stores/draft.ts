@@ -13,11 +13,11 @@ import { canonicalJson } from '@shared/grid'
 import { isPresetName, presetInput, type PresetName } from '@shared/config/presets'
 import type { ConfigIssue } from '@shared/config/schema'
 import type { Run } from '@shared/api/types'
-import { getAt } from '../lib/schema-form'
+import { derivedFromDataset, followDatasetInDraft, getAt } from '../lib/schema-form'
 import { loadSaved, saveFields } from './new-experiment-storage'
 
 const presetDraft = (name: PresetName): unknown =>
-  mergeInput(defaultExperimentConfig(), presetInput(name))
+  followDatasetInDraft(mergeInput(defaultExperimentConfig(), presetInput(name)))
 
 export interface DraftOrigin {
   /** `clone`: a new experiment from it; `requeue`: a fixed copy back into its experiment. */
@@ -84,8 +84,13 @@ export const useDraftStore = defineStore('draft', () => {
   const valueAt = (path: string): unknown => getAt(draft.value, path)
 
   function setField(path: string, value: unknown): void {
-    draft.value = applyOverride(draft.value, { path, value })
+    const next = applyOverride(draft.value, { path, value })
+    // Channels and classes follow the dataset (shown read-only while it fixes them).
+    draft.value = path.startsWith('data.') ? followDatasetInDraft(next) : next
   }
+
+  /** The value a field takes from the dataset, when the dataset fixes it (else undefined). */
+  const derivedAt = (path: string): number | undefined => derivedFromDataset(draft.value, path)
 
   function addItem(path: string, item: unknown): void {
     const list = valueAt(path)
@@ -127,6 +132,7 @@ export const useDraftStore = defineStore('draft', () => {
     loadRun,
     forgetOrigin,
     valueAt,
+    derivedAt,
     setField,
     addItem,
     removeItem,

@@ -7,7 +7,7 @@ import { defineStore } from 'pinia'
 import { computed, ref, shallowRef, watch } from 'vue'
 import type { EpochEstimate } from '@shared/api/contract'
 import { layerTable } from '@shared/architecture'
-import type { ExperimentConfig } from '@shared/config/experiment'
+import { datasetSize, type ExperimentConfig } from '@shared/config/experiment'
 import { duration } from '@shared/format'
 import { api, errorMessage } from '../api'
 import { useCostStore } from './cost'
@@ -83,7 +83,7 @@ export const useEstimateStore = defineStore('estimate', () => {
     const layers = cost.layers
     if (perEpoch === null || !base || !layers || perEpoch <= 0) return null
     const work = (c: ExperimentConfig, macs: number): number =>
-      macs * (c.data.trainLimit ?? FULL_TRAIN_SET)
+      macs * (c.data.trainLimit ?? datasetSize(c.data.dataset)?.train ?? FULL_TRAIN_SET)
     const baseWork = work(base, macsOf(layers))
     if (baseWork <= 0) return null
     let total = 0

@@ -10,6 +10,7 @@ import { defineStore } from 'pinia'
 import { computed, ref, watch } from 'vue'
 import type { Run } from '@shared/api/types'
 import type { ExperimentConfig } from '@shared/config/experiment'
+import { bytes } from '@shared/format'
 import { canonicalJson } from '@shared/grid'
 import { fitText, memoryFit, targetText, type FitResult, type FitTarget } from '@shared/memory-fit'
 import { useDraftStore } from './draft'
@@ -83,7 +84,13 @@ export const useFitStore = defineStore('fit', () => {
     const seen = new Set<string>()
     const out: { config: ExperimentConfig; fit: FitResult }[] = []
     for (const c of configs.value) {
-      const key = canonicalJson([c.model, c.train.batchSize, c.train.optimizer, c.train.momentum])
+      const key = canonicalJson([
+        c.model,
+        c.train.batchSize,
+        c.train.optimizer,
+        c.train.momentum,
+        c.train.precision,
+      ])
       if (seen.has(key)) continue
       seen.add(key)
       const fit = memoryFit(c, g.target)
@@ -105,7 +112,7 @@ export const useFitStore = defineStore('fit', () => {
     const worst = results.value.reduce((a, b) =>
       b.fit.predictedBytes > a.fit.predictedBytes ? b : a,
     )
-    return `${problems.value.length === 0 ? 'Fits' : 'Does not fit'} ${targetText(g.target)}: the largest run needs about ${(worst.fit.predictedBytes / 1024 ** 3).toFixed(1)} GiB (${g.why}).`
+    return `${problems.value.length === 0 ? 'Fits' : 'Does not fit'} ${targetText(g.target)}: the largest run needs about ${bytes(worst.fit.predictedBytes)} (${g.why}).`
   })
 
   /** "Queue anyway" for a likely (not certain) misfit: another engine may train it. */

@@ -12,7 +12,7 @@ import { SeededRandom } from '@shared/random'
 import type { Batch } from '../../data'
 import { selectBackend } from './backends'
 import { buildNetwork } from './network'
-import { makeOptimizer, trainStep } from './train'
+import { checkTfjsMemory, makeOptimizer, tfjsPrecision, trainStep } from './train'
 
 export type ThroughputResult = BenchResult & { readonly engine: 'tfjs' }
 
@@ -29,10 +29,11 @@ export async function measureThroughput(
   const selection = await selectBackend(config.train.backend)
   const { model, train } = config
   const layers = layerTable(model)
+  checkTfjsMemory(selection.backend, layers, train, model.inputSize)
   const net = buildNetwork(layers, train.seed)
   const optimizer = makeOptimizer(train)
   const rng = new SeededRandom(train.seed)
-  const size = train.batchSize * model.inputSize * model.inputSize
+  const size = train.batchSize * model.inputSize * model.inputSize * model.inputChannels
   const batch: Batch = {
     x: Float32Array.from({ length: size }, () => rng.next()),
     y: Int32Array.from({ length: train.batchSize }, () => rng.int(model.numClasses)),
@@ -49,10 +50,13 @@ export async function measureThroughput(
   optimizer.dispose()
   net.dispose()
   const med = median(times)
+  const precision = tfjsPrecision(train.precision)
   return {
     engine: 'tfjs',
     backend: selection.backend,
     threads: selection.threads,
+    precision: precision.precision,
+    precisionReason: precision.reason,
     inputSize: model.inputSize,
     batch: train.batchSize,
     params,

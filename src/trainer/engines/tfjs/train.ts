@@ -10,34 +10,86 @@ import * as tf from '@tensorflow/tfjs-core'
 // tfjs-core ships gradients separately from ops; the union package @tensorflow/tfjs imports them.
 import 'tfjs-core-gradients'
 import { layerTable } from '@shared/architecture'
-import type { TrainSpec } from '@shared/config/experiment'
+import type { Precision, TrainSpec } from '@shared/config/experiment'
+import { ENGINE_MEMORY_MODELS } from '@shared/memory-fit'
 import type {
   MemoryStats,
   SkippedBackend,
   TerminalMessage,
+  TfjsBackendName,
   TrainerJob,
-  TrainerMessage,
   Unstamped,
 } from '@shared/protocol/trainer'
-import { BatchIterator, loadDatasets, stratifiedSubset, type Batch, type Dataset } from '../../data'
+import {
+  BatchIterator,
+  checkDatasetFits,
+  dataOptionsFor,
+  loadDatasets,
+  stratifiedSubset,
+  type Batch,
+  type ChannelStats,
+  type Dataset,
+} from '../../data'
+import { CANCELLED_BEFORE_START, loadUnlessStopped, type Emit, type TrainControl } from '../control'
+import { ramLimit, refuseIfTooBig } from '../memory'
 import { selectBackend } from './backends'
 import { restoreLatestCheckpoint, saveCheckpoint, saveModel } from './checkpoint'
 import { buildNetwork, type Network } from './network'
-import { checkWasmHeap, heapErrorMessage } from '@shared/wasm-heap'
-
-export type Emit = (message: Unstamped<TrainerMessage>) => void
-
-export interface TrainControl {
-  /** True once the parent asked the run to stop (SIGTERM); checked before every step. */
-  readonly stopRequested: () => boolean
-}
+import { WASM_HEAP_LIMIT } from '@shared/wasm-heap'
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+/**
+ * TensorFlow.js trains in fp32 on every backend here (wasm and cpu have no bf16 kernels; tfjs
+ * exposes no mixed precision), so `train.precision` resolves to fp32 and the reason says what
+ * was asked. The started message records it like the torch engine's choice.
+ */
+export function tfjsPrecision(asked: Precision): { precision: 'fp32'; reason: string } {
+  if (asked === 'fp32') return { precision: 'fp32', reason: 'fp32, as asked' }
+  if (asked === 'auto') return { precision: 'fp32', reason: 'auto: TensorFlow.js trains in fp32' }
+  return {
+    precision: 'fp32',
+    reason: `train.precision ${asked} is not available on TensorFlow.js, which trains in fp32 only: training in fp32 (the torch engine has ${asked})`,
+  }
+}
+
+/** A batch as an NHWC tensor; its channels follow from its length. */
+const batchTensor = (batch: Batch, inputSize: number): tf.Tensor4D =>
+  tf.tensor4d(batch.x, [
+    batch.size,
+    inputSize,
+    inputSize,
+    batch.x.length / (batch.size * inputSize * inputSize),
+  ])
 
 export function makeOptimizer(train: TrainSpec): tf.Optimizer {
   if (train.optimizer === 'adam') return tf.train.adam(train.lr)
   // tfjs' momentum optimizer is v = m·v + g; w -= lr·v — PyTorch's SGD with dampening 0.
   return train.momentum > 0 ? tf.train.momentum(train.lr, train.momentum) : tf.train.sgd(train.lr)
+}
+
+/**
+ * Refuses, before anything is allocated, a run whose step will not fit where this backend
+ * trains (src/shared/memory-fit.ts): the wasm heap and the RAM on wasm, the RAM on tfjs-node and
+ * cpu. Returns a note when the memory cannot be checked: tfjs-node-gpu has no cheap query of
+ * free GPU memory (TensorFlow's allocator takes it when the first kernel runs).
+ */
+export function checkTfjsMemory(
+  backend: TfjsBackendName,
+  layers: ReturnType<typeof layerTable>,
+  train: TrainSpec,
+  inputSize: number,
+): string | null {
+  if (backend === 'tfjs-node-gpu')
+    return 'GPU memory is not checked before a tfjs-node-gpu run: TensorFlow.js has no cheap query of it'
+  const fp32 = { ...train, precision: 'fp32' as const } // whatever is asked (tfjsPrecision)
+  if (backend === 'wasm')
+    refuseIfTooBig(layers, fp32, inputSize, ENGINE_MEMORY_MODELS.wasm, [
+      WASM_HEAP_LIMIT,
+      ramLimit(),
+    ])
+  else refuseIfTooBig(layers, fp32, inputSize, ENGINE_MEMORY_MODELS.tfjs, [ramLimit()])
+  return null
 }
 
 export function memoryStats(): MemoryStats {
@@ -66,7 +118,7 @@ export async function trainStep(
   let loss: tf.Tensor | undefined
   let correct: tf.Tensor | undefined
   tf.tidy(() => {
-    const x = tf.tensor4d(batch.x, [batch.size, inputSize, inputSize, 1])
+    const x = batchTensor(batch, inputSize)
     const labels = tf.tensor1d(batch.y, 'int32')
     const onehot = tf.oneHot(labels, numClasses)
     optimizer.minimize(
@@ -103,14 +155,20 @@ export async function evaluate(
   batchSize: number,
   inputSize: number,
   numClasses: number,
+  normalize: ChannelStats | null = null,
 ): Promise<Evaluation> {
   const confusion = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0))
   let lossSum = 0
   let correct = 0
-  for (const batch of new BatchIterator(data, { batchSize, inputSize, shuffle: false })) {
+  for (const batch of new BatchIterator(data, {
+    batchSize,
+    inputSize,
+    shuffle: false,
+    normalize,
+  })) {
     await yieldToEventLoop()
     const [lossT, predT] = tf.tidy(() => {
-      const logits = net.forward(tf.tensor4d(batch.x, [batch.size, inputSize, inputSize, 1]), false)
+      const logits = net.forward(batchTensor(batch, inputSize), false)
       const onehot = tf.oneHot(tf.tensor1d(batch.y, 'int32'), numClasses)
       const l = tf.losses.softmaxCrossEntropy(
         onehot,
@@ -148,18 +206,28 @@ export async function trainTfjs(
   const { model, train } = config
   const selection = await selectBackend(train.backend)
   for (const note of selection.notes) emit({ type: 'log', level: 'info', message: note })
+  const precision = tfjsPrecision(train.precision)
+  emit({
+    type: 'log',
+    level: train.precision === 'bf16' || train.precision === 'fp16' ? 'warn' : 'info',
+    message: `precision ${precision.precision}: ${precision.reason}`,
+  })
 
   const layers = layerTable(model)
-  if (selection.backend === 'wasm') {
-    const heap = checkWasmHeap(layers, train)
-    if (!heap.fits) throw new Error(heapErrorMessage(heap, train, model.inputSize))
-  }
-  const data = await loadDatasets({
-    dataset: config.data.dataset,
-    path: config.data.path,
-    dataDir: job.dataDir,
-    log: (message) => emit({ type: 'log', level: 'info', message }),
-  })
+  const unchecked = checkTfjsMemory(selection.backend, layers, train, model.inputSize)
+  if (unchecked) emit({ type: 'log', level: 'info', message: unchecked })
+  const data = await loadUnlessStopped(control, (signal) =>
+    loadDatasets({
+      ...dataOptionsFor(config),
+      dataDir: job.dataDir,
+      log: (message) => emit({ type: 'log', level: 'info', message }),
+      signal,
+    }),
+  )
+  if (data === null) return CANCELLED_BEFORE_START
+  checkDatasetFits(data.train, model, `data.path ${config.data.path ?? '(embedded)'}`)
+  const normalize = config.data.normalize === 'channel' ? data.stats : null
+  const augment = { cropPadding: config.data.cropPadding, hflip: config.data.hflip }
   const trainSet = stratifiedSubset(data.train, config.data.trainLimit, train.seed)
   const testSet = stratifiedSubset(data.test, config.data.testLimit, train.seed)
 
@@ -170,7 +238,9 @@ export async function trainTfjs(
     let epoch = 0
     let step = 0
     if (job.resume) {
-      const restored = await restoreLatestCheckpoint(job.runDir, net, optimizer)
+      const restored = await restoreLatestCheckpoint(job.runDir, net, optimizer, (message) =>
+        emit({ type: 'log', level: 'warn', message }),
+      )
       if (restored) {
         ;({ epoch, step } = restored)
         emit({
@@ -195,6 +265,8 @@ export async function trainTfjs(
       epochs: train.epochs,
       startEpoch: epoch,
       pid: process.pid,
+      precision: precision.precision,
+      precisionReason: precision.reason,
     })
 
     let last: Evaluation | null = null
@@ -211,6 +283,8 @@ export async function trainTfjs(
         shuffle: true,
         seed: train.seed,
         epoch,
+        normalize,
+        augment,
       })) {
         // On wasm and cpu a whole step resolves through promise microtasks alone, which would
         // starve the event loop: no signal handler, IPC disconnect or timer would ever run.
@@ -244,7 +318,14 @@ export async function trainTfjs(
           examplesPerSec: batch.size / dt,
         })
       }
-      last = await evaluate(net, testSet, train.batchSize, model.inputSize, model.numClasses)
+      last = await evaluate(
+        net,
+        testSet,
+        train.batchSize,
+        model.inputSize,
+        model.numClasses,
+        normalize,
+      )
       emit({
         type: 'epoch',
         epoch,
@@ -261,8 +342,15 @@ export async function trainTfjs(
       emit({ type: 'checkpoint', epoch, step, path })
     }
     // A run resumed after its last epoch has no evaluation yet: do it now.
-    last ??= await evaluate(net, testSet, train.batchSize, model.inputSize, model.numClasses)
-    const modelPath = await saveModel(job.runDir, net, layers, config)
+    last ??= await evaluate(
+      net,
+      testSet,
+      train.batchSize,
+      model.inputSize,
+      model.numClasses,
+      normalize,
+    )
+    const modelPath = await saveModel(job.runDir, net, layers, config, epoch)
     return {
       type: 'finished',
       epochs: epoch,

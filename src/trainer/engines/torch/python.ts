@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import type { GpuInfo } from '@shared/api/types'
+import type { ResolvedPrecision } from '@shared/config/experiment'
 
 const execFileAsync = promisify(execFile)
 
@@ -28,6 +29,11 @@ export function torchTrainerScript(): string {
   throw new Error('resources/engines/torch/trainer.py is missing from this installation')
 }
 
+export interface CudaMemory {
+  readonly freeBytes: number
+  readonly totalBytes: number
+}
+
 export interface TorchProbe {
   readonly python: string
   readonly torch: string
@@ -36,7 +42,33 @@ export interface TorchProbe {
   readonly threads: number
   /** The CUDA devices PyTorch sees (those CUDA_VISIBLE_DEVICES leaves it), in index order. */
   readonly gpus: readonly GpuInfo[]
+  /**
+   * Device 0's free and total memory when probed, for the memory check before a run (a run
+   * trains on device 0); null: no CUDA, or torch cannot say.
+   */
+  readonly cudaMemory: CudaMemory | null
+  /**
+   * What `train.precision: auto` resolves to where a run on this Python trains (CUDA device 0,
+   * else the CPU), and why (resources/engines/torch/nin_torch/precision.py); fp32 from a
+   * trainer that does not say.
+   */
+  readonly precisionAuto: { readonly precision: ResolvedPrecision; readonly reason: string }
 }
+
+function precisionAutoOf(v: unknown): TorchProbe['precisionAuto'] {
+  const p = (typeof v === 'object' && v !== null ? v : {}) as { auto?: unknown; reason?: unknown }
+  const precision = p.auto === 'bf16' || p.auto === 'fp16' ? p.auto : 'fp32'
+  return {
+    precision,
+    reason: typeof p.reason === 'string' ? p.reason : 'this PyTorch trainer does not say: fp32',
+  }
+}
+
+const isCudaMemory = (v: unknown): v is CudaMemory =>
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as CudaMemory).freeBytes === 'number' &&
+  typeof (v as CudaMemory).totalBytes === 'number'
 
 export interface ProbeOutcome {
   readonly found: TorchProbe | null
@@ -57,9 +89,9 @@ export async function probeTorch(env: NodeJS.ProcessEnv = process.env): Promise<
     if (!python) continue
     try {
       const { stdout } = await execFileAsync(python, [script, '--probe'], { timeout: 60_000 })
-      const probe = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Partial<TorchProbe> & {
-        torch?: string | null
-      }
+      const probe = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Partial<
+        Omit<TorchProbe, 'cudaMemory' | 'precisionAuto'>
+      > & { torch?: string | null; cudaMemory?: unknown; precision?: unknown }
       if (typeof probe.torch === 'string') {
         return {
           found: {
@@ -69,6 +101,8 @@ export async function probeTorch(env: NodeJS.ProcessEnv = process.env): Promise<
             device: probe.device ?? 'cpu',
             threads: probe.threads ?? 1,
             gpus: Array.isArray(probe.gpus) ? probe.gpus : [],
+            cudaMemory: isCudaMemory(probe.cudaMemory) ? probe.cudaMemory : null,
+            precisionAuto: precisionAutoOf(probe.precision),
           },
           tried,
         }

@@ -9,11 +9,12 @@
 import { execFile, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { promisify } from 'node:util'
 import { layerTable } from '@shared/architecture'
-import type { ExperimentConfig } from '@shared/config/experiment'
+import type { ExperimentConfig, ResolvedPrecision } from '@shared/config/experiment'
+import { ENGINE_MEMORY_MODELS } from '@shared/memory-fit'
 import { parseBenchOutput, type BenchResult } from '@shared/protocol/bench'
 import {
   checkTrainerMessage,
@@ -25,8 +26,11 @@ import {
   type TrainerMessage,
   type Unstamped,
 } from '@shared/protocol/trainer'
+import { checkDatasetFits, dataOptionsFor } from '../../data'
 import { datasetCacheFile } from '../../data/cache-file'
-import type { Emit, TrainControl } from '../tfjs/train'
+import { diskFullMessage, isDiskFull, writeFileAtomic } from '../../files'
+import { gpuLimit, ramLimit, refuseIfTooBig } from '../memory'
+import { CANCELLED_BEFORE_START, loadUnlessStopped, type Emit, type TrainControl } from '../control'
 import { torchTrainerScript, type TorchProbe } from './python'
 
 const execFileAsync = promisify(execFile)
@@ -38,6 +42,46 @@ const execFileAsync = promisify(execFile)
 function torchThreads(): number | null {
   const n = Number(process.env['NIN_LAB_TORCH_THREADS'])
   return Number.isInteger(n) && n > 0 ? n : null
+}
+
+/**
+ * Refuses, before the dataset or PyTorch is touched, a run whose step will not fit: in the free
+ * GPU memory the probe saw on CUDA, in the RAM available on the CPU. Returns a note when it
+ * cannot check (CUDA, but torch cannot report its memory).
+ */
+export function checkTorchMemory(config: ExperimentConfig, probe: TorchProbe): string | null {
+  const layers = layerTable(config.model)
+  const { model } = config
+  const train = { ...config.train, precision: torchPrecision(config, probe) }
+  if (!probe.cuda) {
+    refuseIfTooBig(layers, train, model.inputSize, ENGINE_MEMORY_MODELS.torchCpu, [ramLimit()])
+    return null
+  }
+  if (!probe.cudaMemory)
+    return `GPU memory is not checked before this run: PyTorch ${probe.torch} cannot report it`
+  refuseIfTooBig(layers, train, model.inputSize, ENGINE_MEMORY_MODELS.torchCuda, [
+    gpuLimit(probe.cudaMemory),
+  ])
+  return null
+}
+
+/**
+ * The precision a run will compute in on this Python, for the memory check: what the config
+ * asks, with `auto` as the probe resolved it (the trainer resolves it again, the same way).
+ */
+export function torchPrecision(config: ExperimentConfig, probe: TorchProbe): ResolvedPrecision {
+  const asked = config.train.precision
+  return asked === 'auto' ? probe.precisionAuto.precision : asked
+}
+
+/** The job file for the Python trainer, written atomically; a full disk says so. */
+async function writeTorchJob(file: string, text: string): Promise<void> {
+  try {
+    await writeFileAtomic(file, text)
+  } catch (err) {
+    if (isDiskFull(err)) throw new Error(diskFullMessage(dirname(file)), { cause: err })
+    throw err
+  }
 }
 
 const unstamp = <T extends TrainerMessage>(m: T): Unstamped<T> => {
@@ -53,21 +97,27 @@ export async function trainTorch(
   skipped: readonly SkippedBackend[],
 ): Promise<Unstamped<TerminalMessage>> {
   const { config } = job
-  const cache = await datasetCacheFile({
-    dataset: config.data.dataset,
-    path: config.data.path,
-    dataDir: job.dataDir,
-    log: (message) => emit({ type: 'log', level: 'info', message }),
-  })
+  const unchecked = checkTorchMemory(config, probe)
+  if (unchecked) emit({ type: 'log', level: 'info', message: unchecked })
+  const cache = await loadUnlessStopped(control, (signal) =>
+    datasetCacheFile({
+      ...dataOptionsFor(config),
+      dataDir: job.dataDir,
+      log: (message) => emit({ type: 'log', level: 'info', message }),
+      signal,
+    }),
+  )
+  if (cache === null) return CANCELLED_BEFORE_START
+  checkDatasetFits(cache, config.model, `data.path ${config.data.path ?? '(embedded)'}`)
   const jobFile = join(job.runDir, 'torch-job.json')
-  writeFileSync(
+  await writeTorchJob(
     jobFile,
     JSON.stringify({
       ...job,
       layers: layerTable(config.model),
       datasetCache: { file: cache.file },
       classNames: cache.classNames,
-      torch: { device: 'auto', threads: torchThreads(), amp: false, channelsLast: true },
+      torch: { device: 'auto', threads: torchThreads(), channelsLast: true },
     }),
   )
   const child = spawn(probe.python, [torchTrainerScript(), '--job', jobFile], {
@@ -142,6 +192,7 @@ export async function measureTorchThroughput(
   probe: TorchProbe,
   opts: { steps: number; warmup: number },
 ): Promise<BenchResult> {
+  checkTorchMemory(config, probe)
   const dir = mkdtempSync(join(tmpdir(), 'nin-lab-torch-bench-'))
   try {
     const jobFile = join(dir, 'job.json')

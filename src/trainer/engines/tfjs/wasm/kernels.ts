@@ -10,7 +10,10 @@
  *
  * Both gradients are convolutions themselves, so we express them with kernels the backend
  * runs through XNNPACK (SIMD and, with threads.ts, multithreaded): Conv2D, plus cheap
- * Transpose / Reverse / Slice / Reshape / BatchMatMul around it. Everything here works on
+ * Transpose / Reverse / Slice / Reshape / BatchMatMul around it.
+ *
+ * Two more of a training step's kernels are replaced because wasm's own do far more work than
+ * needed (`MaxPoolGrad`, and `Sum` over leading axes: a bias gradient); see each below. Everything here works on
  * TensorInfos and calls the registered wasm kernel functions directly, as the backends' own
  * composite kernels do, so nothing is recorded on the gradient tape and every intermediate is
  * freed with `backend.disposeData` (which also frees XNNPACK operators cached per filter id).
@@ -26,16 +29,21 @@ import {
   Conv2DBackpropFilter,
   Conv2DBackpropInput,
   getKernel,
+  MaxPoolGrad,
   registerKernel,
   Reshape,
   Reverse,
   Slice,
+  Sum,
   Transpose,
   unregisterKernel,
+  util,
 } from '@tensorflow/tfjs-core'
 import type {
   Conv2DBackpropFilterAttrs,
   Conv2DBackpropInputAttrs,
+  MaxPoolGradAttrs,
+  SumAttrs,
   DataId,
   KernelConfig,
   KernelFunc,
@@ -319,15 +327,163 @@ function makeConv2DBackpropInput(original: KernelConfig): MarkedKernelFunc {
   return kernelFunc
 }
 
+/**
+ * dx of a max pool (NHWC): each window's upstream gradient goes to the first position (in
+ * row-major window order) holding the window's maximum — the cpu backend's rule, ties and NaNs
+ * included (a window with no value above −∞ passes nothing on). One pass over the windows with
+ * the channels innermost, on the wasm heap: wasm's own kernel loops, for every input element,
+ * over every window that contains it and costs ~10× more, single-threaded either way. Windows
+ * are visited in (row, column) order, so each dx element sums its windows in the cpu backend's
+ * order (in float32: the cpu backend adds in float64 and rounds once, so the two agree to float32
+ * rounding). Dilated pools (not in NiN) and non-float32 tensors go to wasm's kernel.
+ */
+function makeMaxPoolGrad(original: KernelConfig): MarkedKernelFunc {
+  const kernelFunc: MarkedKernelFunc = (args) => {
+    const { inputs, backend } = args
+    const attrs = args.attrs as unknown as MaxPoolGradAttrs
+    const dy = inputs['dy']
+    const input = inputs['input']
+    if (dy === undefined || input === undefined) {
+      throw new Error('wasm MaxPoolGrad needs inputs dy and input')
+    }
+    const info = backend_util.computePool2DInfo(
+      shape4(input, 'input'),
+      attrs.filterSize,
+      attrs.strides,
+      1,
+      attrs.pad,
+      attrs.dimRoundingMode,
+    )
+    if (
+      !hasHeapAccess(backend) ||
+      input.dtype !== 'float32' ||
+      dy.dtype !== 'float32' ||
+      info.dilationHeight !== 1 ||
+      info.dilationWidth !== 1
+    ) {
+      return original.kernelFunc(args)
+    }
+    const { batchSize, inHeight: H, inWidth: W, inChannels: C, outHeight, outWidth } = info
+    const { effectiveFilterHeight: kh, effectiveFilterWidth: kw } = info
+    const { strideHeight: sh, strideWidth: sw } = info
+    const dxInfo = backend.makeOutput([batchSize, H, W, C], 'float32')
+    // Views only after makeOutput: allocating may grow (and so replace) the heap's buffer.
+    const x = backend.typedArrayFromHeap(input) as Float32Array
+    const g = backend.typedArrayFromHeap(dy) as Float32Array
+    const dx = backend.typedArrayFromHeap(dxInfo) as Float32Array
+    dx.fill(0)
+    const best = new Float32Array(C)
+    const at = new Int32Array(C)
+    for (let n = 0; n < batchSize; n++) {
+      for (let oh = 0; oh < outHeight; oh++) {
+        const top = oh * sh - info.padInfo.top
+        const h0 = Math.max(0, top)
+        const h1 = Math.min(H, top + kh)
+        for (let ow = 0; ow < outWidth; ow++) {
+          const left = ow * sw - info.padInfo.left
+          const w0 = Math.max(0, left)
+          const w1 = Math.min(W, left + kw)
+          best.fill(Number.NEGATIVE_INFINITY)
+          at.fill(-1)
+          for (let h = h0; h < h1; h++) {
+            for (let w = w0; w < w1; w++) {
+              const base = ((n * H + h) * W + w) * C
+              for (let c = 0; c < C; c++) {
+                const v = x[base + c] as number
+                if (v > (best[c] as number)) {
+                  best[c] = v
+                  at[c] = base + c
+                }
+              }
+            }
+          }
+          const gBase = ((n * outHeight + oh) * outWidth + ow) * C
+          for (let c = 0; c < C; c++) {
+            const i = at[c] as number
+            if (i >= 0) dx[i] = (dx[i] as number) + (g[gBase + c] as number)
+          }
+        }
+      }
+    }
+    return dxInfo
+  }
+  kernelFunc[MARK] = true
+  kernelFunc[ORIGINAL] = original
+  return kernelFunc
+}
+
+/**
+ * Sum over leading axes, keeping the innermost ones (a bias gradient: dy [N, H, W, C] summed to
+ * [C]): rows added into a float64 accumulator in one sequential pass. wasm's own kernel first
+ * transposes the whole tensor to put the summed axes innermost, then sums, single-threaded;
+ * that was 5–8% of a d2l training step. Every other reduction goes to wasm's kernel.
+ */
+function makeSum(original: KernelConfig): MarkedKernelFunc {
+  const kernelFunc: MarkedKernelFunc = (args) => {
+    const { inputs, backend } = args
+    const attrs = args.attrs as unknown as SumAttrs
+    const x = inputs['x']
+    if (x === undefined) throw new Error('wasm Sum needs input x')
+    const axes = util.parseAxisParam(attrs.axis, x.shape).sort((a, b) => a - b)
+    const leading = axes.length > 0 && axes.every((a, i) => a === i) && axes.length < x.shape.length
+    if (!leading || x.dtype !== 'float32' || !hasHeapAccess(backend)) {
+      return original.kernelFunc(args)
+    }
+    const kept = x.shape.slice(axes.length)
+    const inner = util.sizeFromShape(kept)
+    const rows = util.sizeFromShape(x.shape.slice(0, axes.length))
+    const outShape = attrs.keepDims ? [...axes.map(() => 1), ...kept] : kept
+    const out = backend.makeOutput(outShape, 'float32')
+    const src = backend.typedArrayFromHeap(x) as Float32Array
+    const dst = backend.typedArrayFromHeap(out) as Float32Array
+    const acc = new Float64Array(inner)
+    for (let r = 0; r < rows; r++) {
+      const base = r * inner
+      for (let j = 0; j < inner; j++) acc[j] = (acc[j] as number) + (src[base + j] as number)
+    }
+    dst.set(acc)
+    return out
+  }
+  kernelFunc[MARK] = true
+  kernelFunc[ORIGINAL] = original
+  return kernelFunc
+}
+
 /** Kernel names this module registers or replaces on the wasm backend. */
-export const WASM_TRAINING_KERNELS: readonly string[] = [Conv2DBackpropFilter, Conv2DBackpropInput]
+export const WASM_TRAINING_KERNELS: readonly string[] = [
+  Conv2DBackpropFilter,
+  Conv2DBackpropInput,
+  MaxPoolGrad,
+  Sum,
+]
+
+/**
+ * Replaces wasm's kernel `name` by `make(original)`, keeping the original's setupFunc (which
+ * binds the C++ function the replacement falls back to) and disposeFunc. Idempotent.
+ */
+function replaceKernel(name: string, make: (original: KernelConfig) => MarkedKernelFunc): void {
+  const existing = getKernel(name, BACKEND)
+  if (existing === undefined) {
+    throw new Error(`the wasm backend has no ${name} kernel to fall back to`)
+  }
+  if (isOurs(existing)) return
+  unregisterKernel(name, BACKEND)
+  const replacement: KernelConfig = {
+    kernelName: name,
+    backendName: BACKEND,
+    kernelFunc: make(existing),
+  }
+  if (existing.setupFunc !== undefined) replacement.setupFunc = existing.setupFunc
+  if (existing.disposeFunc !== undefined) replacement.disposeFunc = existing.disposeFunc
+  registerKernel(replacement)
+}
 
 /**
  * Registers Conv2DBackpropFilter on the wasm backend and replaces its stride-1
- * Conv2DBackpropInput with the XNNPACK-based versions above. Idempotent: a second call (from
- * this or another copy of the module) sees its own mark and does nothing. Works before or
- * after the backend is initialised: the replaced kernel keeps the original's setupFunc, which
- * is what binds the C++ function it falls back to.
+ * Conv2DBackpropInput, its MaxPoolGrad and its leading-axes Sum with the versions above.
+ * Idempotent: a second call (from this or another copy of the module) sees its own mark and
+ * does nothing. Works before or after the backend is initialised: each replaced kernel keeps
+ * the original's setupFunc, which is what binds the C++ function it falls back to.
  */
 export function registerWasmTrainingKernels(): void {
   const filterKernel = getKernel(Conv2DBackpropFilter, BACKEND)
@@ -338,20 +494,7 @@ export function registerWasmTrainingKernels(): void {
     kernelFunc[MARK] = true
     registerKernel({ kernelName: Conv2DBackpropFilter, backendName: BACKEND, kernelFunc })
   }
-
-  const inputKernel = getKernel(Conv2DBackpropInput, BACKEND)
-  if (inputKernel === undefined) {
-    throw new Error('the wasm backend has no Conv2DBackpropInput kernel to fall back to')
-  }
-  if (!isOurs(inputKernel)) {
-    unregisterKernel(Conv2DBackpropInput, BACKEND)
-    const replacement: KernelConfig = {
-      kernelName: Conv2DBackpropInput,
-      backendName: BACKEND,
-      kernelFunc: makeConv2DBackpropInput(inputKernel),
-    }
-    if (inputKernel.setupFunc !== undefined) replacement.setupFunc = inputKernel.setupFunc
-    if (inputKernel.disposeFunc !== undefined) replacement.disposeFunc = inputKernel.disposeFunc
-    registerKernel(replacement)
-  }
+  replaceKernel(Conv2DBackpropInput, makeConv2DBackpropInput)
+  replaceKernel(MaxPoolGrad, makeMaxPoolGrad)
+  replaceKernel(Sum, makeSum)
 }

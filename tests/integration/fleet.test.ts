@@ -1,0 +1,338 @@
+// Remote workers through BullMQ on a real redis-server (started here on a free loopback port),
+// with real processes: a head (`nin-lab queue start --redis … --concurrency 0`) and workers
+// (`nin-lab worker`), each in its own folder — they share nothing but Redis. Runs are tiny
+// (PyTorch, a few hundred real Fashion-MNIST images). After each scenario: every run ran exactly
+// as often as it should, no epoch or metric point is duplicated, the checkpoints and the final
+// model are on the head, and the head's database is sound.
+import { mkdtempSync, existsSync, readdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { assertBuilt, runCli, spawnCli, waitFor } from '../helpers/cli'
+import { REDIS_SERVER, startRedis, type RedisServer } from '../helpers/redis'
+
+let redis: RedisServer
+let head: string
+const processes: ReturnType<typeof spawnCli>[] = []
+
+const TINY = [
+  '--preset',
+  'small-28',
+  '--set',
+  'engine=torch',
+  '--set',
+  'data.trainLimit=320',
+  '--set',
+  'data.testLimit=100',
+  '--set',
+  'train.batchSize=32',
+]
+
+const query = <T>(sql: string, ...params: unknown[]): T[] => {
+  const conn = new Database(join(head, 'nin-lab.db'), { readonly: true })
+  try {
+    return conn.prepare(sql).all(...params) as T[]
+  } finally {
+    conn.close()
+  }
+}
+
+interface RunRow {
+  id: string
+  status: string
+  attempt: number
+  error: string | null
+  placement_json: string | null
+}
+const runs = (): RunRow[] =>
+  query<RunRow>('SELECT id, status, attempt, error, placement_json FROM runs ORDER BY created_at')
+const startsOf = (id: string): number[] =>
+  query<{ json: string }>(
+    `SELECT json FROM run_events WHERE run_id = ? AND type = 'started' ORDER BY seq`,
+    id,
+  ).map((r) => (JSON.parse(r.json) as { startEpoch: number }).startEpoch)
+const epochsOf = (id: string): number[] =>
+  query<{ epoch: number }>(
+    `SELECT epoch FROM run_events WHERE run_id = ? AND type = 'epoch' ORDER BY epoch`,
+    id,
+  ).map((r) => r.epoch)
+
+function queueAdd(...args: string[]): string[] {
+  const r = runCli(['queue', 'add', ...TINY, ...args, '--json', '--data-dir', head])
+  expect(r.status, r.stderr).toBe(0)
+  return (JSON.parse(r.stdout) as { added: { id: string }[] }).added.map((a) => a.id)
+}
+
+function startHead(): ReturnType<typeof spawnCli> {
+  const p = spawnCli([
+    'queue',
+    'start',
+    '--redis',
+    redis.url,
+    '--concurrency',
+    '0',
+    '--data-dir',
+    head,
+  ])
+  processes.push(p)
+  return p
+}
+
+function startWorker(name: string, env: NodeJS.ProcessEnv = {}): ReturnType<typeof spawnCli> {
+  const dir = mkdtempSync(join(tmpdir(), `nin-lab-${name}-`))
+  const p = spawnCli(['worker', '--redis', redis.url, '--name', name, '--work-dir', dir], { env })
+  processes.push(p)
+  return p
+}
+
+/** Waits until the workers are in the fleet (their first heartbeat). */
+async function fleetOf(...names: string[]): Promise<void> {
+  await waitFor(
+    () => {
+      const r = runCli(['queue', 'workers', '--json', '--redis', redis.url, '--data-dir', head])
+      if (r.status !== 0) return undefined
+      const seen = (JSON.parse(r.stdout) as { workers: { name: string }[] }).workers.map(
+        (w) => w.name,
+      )
+      return names.every((n) => seen.includes(n)) ? true : undefined
+    },
+    60_000,
+    `workers ${names.join(', ')} in the fleet`,
+  )
+}
+
+function assertSound(ids: readonly string[]): void {
+  expect(
+    query(
+      `SELECT run_id, epoch FROM run_events WHERE type = 'epoch' GROUP BY run_id, epoch HAVING COUNT(*) > 1`,
+    ),
+  ).toEqual([])
+  expect(
+    query(`SELECT run_id FROM metric_points GROUP BY run_id, name, step HAVING COUNT(*) > 1`),
+  ).toEqual([])
+  expect(query('PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }])
+  for (const id of ids) {
+    const dir = join(head, 'runs', id)
+    expect(existsSync(join(dir, 'model', 'SHA256SUMS')), `${id}: final model on the head`).toBe(
+      true,
+    )
+    expect(readdirSync(join(dir, 'checkpoints')).length, `${id}: checkpoints`).toBeGreaterThan(0)
+  }
+}
+
+const workerOf = (row: RunRow): string | null =>
+  row.placement_json === null
+    ? null
+    : (JSON.parse(row.placement_json) as { worker: string | null }).worker
+
+beforeEach(async () => {
+  assertBuilt()
+  redis = await startRedis()
+  head = mkdtempSync(join(tmpdir(), 'nin-lab-head-'))
+})
+
+afterEach(async () => {
+  for (const p of processes.splice(0)) {
+    if (p.child.exitCode === null && p.child.signalCode === null) {
+      p.child.kill('SIGKILL')
+      await p.exited
+    }
+  }
+  await redis.stop()
+})
+
+describe.skipIf(!REDIS_SERVER)('remote workers through BullMQ on a real redis-server', () => {
+  it('a grid on a head and two workers completes, every run exactly once', async () => {
+    const ids = queueAdd(
+      '--set',
+      'train.epochs=2',
+      '--grid',
+      'model.microConvs=1,2,3',
+      '--grid',
+      'model.head=gap,fc',
+    )
+    startWorker('w1')
+    startWorker('w2')
+    await fleetOf('w1', 'w2')
+    const h = startHead()
+    expect(await h.exited, h.output().stderr).toBe(0)
+    const rows = runs()
+    expect(rows.map((r) => r.status)).toEqual(ids.map(() => 'completed'))
+    expect(rows.map((r) => r.attempt)).toEqual(ids.map(() => 1))
+    for (const id of ids) {
+      expect(startsOf(id)).toEqual([0])
+      expect(epochsOf(id)).toEqual([1, 2])
+    }
+    expect(new Set(rows.map(workerOf))).toEqual(new Set(['w1', 'w2']))
+    assertSound(ids)
+  })
+
+  it('kill -9 of a worker mid-epoch: the run resumes on the other worker from its last checkpoint', async () => {
+    const [id] = queueAdd('--set', 'data.trainLimit=1600', '--set', 'train.epochs=3')
+    const w1 = startWorker('w1')
+    await fleetOf('w1')
+    const h = startHead()
+    // Epoch 1's checkpoint is on the head and epoch 2 is under way on w1.
+    await waitFor(
+      () =>
+        query(`SELECT 1 FROM run_events WHERE run_id = ? AND type = 'step' AND epoch = 2`, id)
+          .length > 0 &&
+        query(`SELECT 1 FROM run_events WHERE run_id = ? AND type = 'checkpoint'`, id).length > 0
+          ? true
+          : undefined,
+      180_000,
+      'epoch 2 under way on w1',
+    )
+    w1.child.kill('SIGKILL')
+    startWorker('w2')
+    expect(await h.exited, h.output().stderr).toBe(0)
+    const [row] = runs()
+    expect(row).toMatchObject({ status: 'completed', attempt: 2 })
+    expect(workerOf(row!)).toBe('w2')
+    const starts = startsOf(id!)
+    expect(starts[0]).toBe(0)
+    expect(starts).toHaveLength(2)
+    expect(starts[1]).toBeGreaterThanOrEqual(1)
+    expect(epochsOf(id!)).toEqual([1, 2, 3])
+    assertSound([id!])
+  })
+
+  it('kill -9 of the head mid-queue: a new head reconciles with the runs still training and ingests their messages', async () => {
+    const ids = queueAdd(
+      '--set',
+      'data.trainLimit=960',
+      '--set',
+      'train.epochs=3',
+      '--grid',
+      'model.microConvs=1,2',
+    )
+    startWorker('w1')
+    startWorker('w2')
+    await fleetOf('w1', 'w2')
+    const h1 = startHead()
+    await waitFor(
+      () => (query(`SELECT 1 FROM run_events WHERE type = 'step'`).length >= 2 ? true : undefined),
+      180_000,
+      'both runs training',
+    )
+    h1.child.kill('SIGKILL')
+    await h1.exited
+    // The workers train on meanwhile, their reports waiting in Redis.
+    await new Promise((r) => setTimeout(r, 3000))
+    const h2 = startHead()
+    expect(await h2.exited, h2.output().stderr).toBe(0)
+    const rows = runs()
+    expect(rows.map((r) => r.status)).toEqual(['completed', 'completed'])
+    // Never re-dispatched: the workers were alive all along.
+    expect(rows.map((r) => r.attempt)).toEqual([1, 1])
+    for (const id of ids) expect(epochsOf(id)).toEqual([1, 2, 3])
+    assertSound(ids)
+  })
+
+  it('a redis-server restart: head and workers reconnect and the queue completes', async () => {
+    const ids = queueAdd(
+      '--set',
+      'data.trainLimit=960',
+      '--set',
+      'train.epochs=3',
+      '--grid',
+      'model.microConvs=1,2',
+    )
+    startWorker('w1')
+    startWorker('w2')
+    await fleetOf('w1', 'w2')
+    const h = startHead()
+    await waitFor(
+      () => (query(`SELECT 1 FROM run_events WHERE type = 'step'`).length > 0 ? true : undefined),
+      180_000,
+      'training under way',
+    )
+    await redis.stop()
+    await new Promise((r) => setTimeout(r, 2000))
+    await redis.start()
+    expect(await h.exited, h.output().stderr).toBe(0)
+    expect(runs().map((r) => r.status)).toEqual(['completed', 'completed'])
+    for (const id of ids) expect(epochsOf(id)).toEqual([1, 2, 3])
+    assertSound(ids)
+  })
+
+  it('a second worker of the same name is refused: the fleet must tell them apart', async () => {
+    startWorker('w1')
+    await fleetOf('w1')
+    const twin = runCli(['worker', '--redis', redis.url, '--name', 'w1', '--work-dir', head])
+    expect(twin.status).toBe(2)
+    expect(twin.stderr).toMatch(/a worker named "w1" is already running .*another --name/)
+  })
+
+  it("a worker that cannot train the config fails the run with the worker's error, once", async () => {
+    const [id] = queueAdd('--set', 'train.epochs=1')
+    // This worker's only Python has no PyTorch; the config asks for engine torch.
+    startWorker('w-no-torch', { NIN_LAB_PYTHON: '/nonexistent/python3' })
+    await fleetOf('w-no-torch')
+    const h = startHead()
+    expect(await h.exited, h.output().stderr).toBe(0)
+    await new Promise((r) => setTimeout(r, 3000)) // no retry loop: nothing more happens
+    const [row] = runs()
+    expect(row).toMatchObject({ id, status: 'failed', attempt: 1 })
+    expect(row!.error).toMatch(/no Python with PyTorch/)
+    expect(startsOf(id!)).toEqual([])
+  })
+
+  it('SIGTERM drains a worker: its run is handed back and finishes on another worker', async () => {
+    const [id] = queueAdd('--set', 'data.trainLimit=1600', '--set', 'train.epochs=3')
+    const w1 = startWorker('w1')
+    await fleetOf('w1')
+    const h = startHead()
+    await waitFor(
+      () =>
+        query(`SELECT 1 FROM run_events WHERE run_id = ? AND type = 'checkpoint'`, id).length > 0
+          ? true
+          : undefined,
+      180_000,
+      'a checkpoint on the head',
+    )
+    w1.child.kill('SIGTERM')
+    expect(await w1.exited).toBe(0)
+    expect(w1.output().stderr).toMatch(/draining/)
+    startWorker('w2')
+    expect(await h.exited, h.output().stderr).toBe(0)
+    const [row] = runs()
+    expect(row).toMatchObject({ status: 'completed', attempt: 2 })
+    expect(workerOf(row!)).toBe('w2')
+    expect(epochsOf(id!)).toEqual([1, 2, 3])
+    assertSound([id!])
+  })
+
+  it('a worker presumed dead that comes back: its reports are refused and logged, never stored', async () => {
+    const [id] = queueAdd('--set', 'data.trainLimit=1600', '--set', 'train.epochs=3')
+    const w1 = startWorker('w1')
+    await fleetOf('w1')
+    const h = startHead()
+    await waitFor(
+      () =>
+        query(`SELECT 1 FROM run_events WHERE run_id = ? AND type = 'step'`, id).length > 0
+          ? true
+          : undefined,
+      180_000,
+      'the run training on w1',
+    )
+    // Frozen: no heartbeat, so the head presumes it dead and re-dispatches the run to w2.
+    w1.child.kill('SIGSTOP')
+    startWorker('w2')
+    await waitFor(
+      () => (runs()[0]?.attempt === 2 ? true : undefined),
+      60_000,
+      'the run re-dispatched',
+    )
+    w1.child.kill('SIGCONT')
+    expect(await h.exited, h.output().stderr).toBe(0)
+    expect(h.output().stderr).toMatch(
+      /refused a \w+ report of run \w+ from w1: attempt 1 is not the run's current one \(2\)/,
+    )
+    const [row] = runs()
+    expect(row).toMatchObject({ status: 'completed', attempt: 2 })
+    expect(epochsOf(id!)).toEqual([1, 2, 3])
+    assertSound([id!])
+  })
+})
