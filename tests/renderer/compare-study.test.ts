@@ -12,7 +12,13 @@ import { setTransport } from '@renderer/api'
 import LineChart from '@renderer/components/charts/LineChart.vue'
 import ParallelChart from '@renderer/components/charts/ParallelChart.vue'
 import ScatterChart from '@renderer/components/charts/ScatterChart.vue'
-import { exportOption, lineChartOption, type Curve, type ScatterPoint } from '@renderer/lib/charts'
+import {
+  exportOption,
+  lineChartOption,
+  type Curve,
+  type ParallelLine,
+  type ScatterPoint,
+} from '@renderer/lib/charts'
 import { useCompareStore } from '@renderer/stores/compare'
 import { useRouteStore } from '@renderer/stores/route'
 import CompareView from '@renderer/views/CompareView.vue'
@@ -178,7 +184,7 @@ describe('Compare: charts', () => {
       (a) => a.name,
     )
     expect(axes).toEqual(['microConvs', 'head', 'params', 'final acc', 'best acc'])
-    const lines = parallel.props('lines') as { id: string; values: unknown[] }[]
+    const lines = parallel.props('lines') as readonly ParallelLine[]
     expect(lines.find((l) => l.id === 'r2fc')?.values.slice(0, 2)).toEqual([2, 'fc'])
     expect(lines.find((l) => l.id === 'r2fc')?.values[3]).toBeCloseTo(0.71, 10)
   })

@@ -142,9 +142,9 @@ describe('memory fit before queueing (the New experiment form)', () => {
     expect(fitText(fit!, config('d2l', 512))).toMatch(
       /on the torch engine \(CUDA\), more than the 1\.5 GiB of tiny GPU \(2\.0 GiB less a 512\.0 MiB margin\): lower train\.batchSize to at most \d+/,
     )
-    expect(memoryFit(config('d2l', 128), { kind: 'gpu', name: 'H200', memoryMB: 143_771 })?.fits).toBe(
-      true,
-    )
+    expect(
+      memoryFit(config('d2l', 128), { kind: 'gpu', name: 'H200', memoryMB: 143_771 })?.fits,
+    ).toBe(true)
   })
 
   it('is null for a network that does not build (the form says why elsewhere)', () => {
