@@ -184,6 +184,16 @@ describe('Compare: charts', () => {
       (a) => a.name,
     )
     expect(axes).toEqual(['microConvs', 'head', 'params', 'final acc', 'best acc'])
+    // Ticks of a study's parameter counts stay apart (not "0.13M, 0.14M, 0.14M").
+    const params = (
+      parallel.props('axes') as { name: string; format?: (v: number) => string }[]
+    ).find((a) => a.name === 'params')
+    expect([130_000, 135_000, 140_000, 1_926_000].map((v) => params?.format?.(v))).toEqual([
+      '130 K',
+      '135 K',
+      '140 K',
+      '1.93 M',
+    ])
     const lines = parallel.props('lines') as readonly ParallelLine[]
     expect(lines.find((l) => l.id === 'r2fc')?.values.slice(0, 2)).toEqual([2, 'fc'])
     expect(lines.find((l) => l.id === 'r2fc')?.values[3]).toBeCloseTo(0.71, 10)

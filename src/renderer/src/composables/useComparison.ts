@@ -13,7 +13,7 @@ import { stat, type Stat } from '@shared/ablation'
 import { runColors } from '@shared/colors'
 import { differingFields, type FieldDiff } from '@shared/config-diff'
 import { canonicalJson } from '@shared/grid'
-import { pctTick, valueText } from '@shared/format'
+import { pctTick, siTick, valueText } from '@shared/format'
 import { METRICS, type MetricName } from '@shared/metrics'
 import { api, errorMessage } from '../api'
 import type { Curve, ParallelAxis, ParallelLine, ScatterPoint } from '../lib/charts'
@@ -437,7 +437,7 @@ export function useComparison(): Comparison {
       return { name: shortPath(path), categories }
     })
     axes.push(
-      { name: 'params', format: (v) => `${+(v / 1e6).toFixed(2)}M` },
+      { name: 'params', format: siTick },
       { name: 'final acc', format: pctTick },
       { name: 'best acc', format: pctTick },
     )
