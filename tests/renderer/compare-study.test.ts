@@ -339,11 +339,22 @@ describe('line chart options', () => {
     expect(text).toContain('run &lt;a&gt;: <b>1</b>')
     expect(text).toContain('(raw 0.9)')
     expect(text).toContain('final 0.52')
-    // The final value is marked where it is.
-    const line = (
-      option.series as { id: string; markPoint?: { data: { coord: number[] }[] } }[]
-    ).find((s) => s.id === 'ra:line')
-    expect(line?.markPoint?.data[0]?.coord).toEqual([47, 0.52])
+    // The final value is marked where it is (the raw 0.52, not the smoothed line's end), in the
+    // curve's colour, and named nowhere (no legend entry of its own in a picture).
+    const finals = (
+      option.series as {
+        id: string
+        name?: string
+        data?: { value: number[]; itemStyle: { color: string } }[]
+      }[]
+    ).find((s) => s.id === 'finals')
+    expect(finals?.data).toEqual([
+      expect.objectContaining({
+        value: [47, 0.52],
+        itemStyle: expect.objectContaining({ color: curve.color }),
+      }),
+    ])
+    expect(finals?.name).toBeUndefined()
     expect(option.dataZoom).toHaveLength(2)
   })
 

@@ -162,7 +162,8 @@ export function lineChartOption(input: LineChartInput, c: ChartColors): ChartOpt
   // Curve names are run names, user text: shown with any invisible characters made visible.
   const curves = input.curves.map((cv) => ({ ...cv, name: visibleText(cv.name) }))
   const logY = input.logY ?? false
-  const series: LineSeriesOption[] = []
+  const series: (LineSeriesOption | ScatterSeriesOption)[] = []
+  const finals: { value: [number, number]; itemStyle: Record<string, unknown> }[] = []
   // Smallest positive and largest y, for a log axis that fits the data instead of snapping to
   // whole decades (and so a band's lower edge stays on it).
   let floor = Infinity
@@ -232,19 +233,30 @@ export function lineChartOption(input: LineChartInput, c: ChartColors): ChartOpt
       lineStyle: { color: curve.color, width: 1.6, type: curve.dashed ? 'dashed' : 'solid' },
       itemStyle: { color: curve.color },
       emphasis: { focus: 'series' },
-      // The final value, marked where it really is (the smoothed line may end elsewhere).
-      markPoint:
-        final && (!logY || final.y > 0)
-          ? {
-              symbol: 'circle',
-              symbolSize: 7,
-              silent: true,
-              label: { show: false },
-              itemStyle: { color: curve.color, borderColor: c.background, borderWidth: 1 },
-              data: [{ name: 'final', coord: [final.x, final.y], value: final.y }],
-            }
-          : undefined,
       z: 3,
+    })
+    // The final value, marked where it really is (the smoothed line may end elsewhere).
+    if (final && (!logY || final.y > 0)) {
+      finals.push({
+        value: [final.x, final.y],
+        itemStyle: { color: curve.color, borderColor: c.background, borderWidth: 1 },
+      })
+    }
+  }
+  // All the final values in one scatter series, not a markPoint per curve: each markPoint is a
+  // component of its own, and 100 runs × 4 charts of them were a large part of Compare's drawing
+  // time (bench/compare-ui.bench.ts). No name: it is no curve, so no legend entry in a picture.
+  if (finals.length > 0) {
+    series.push({
+      id: 'finals',
+      type: 'scatter',
+      data: finals,
+      symbol: 'circle',
+      symbolSize: 7,
+      silent: true,
+      tooltip: { show: false },
+      emphasis: { disabled: true },
+      z: 4,
     })
   }
   const fmt = input.yFormat ?? ((v: number) => formatAxisNumber(v))
