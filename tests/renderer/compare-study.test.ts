@@ -358,6 +358,73 @@ describe('line chart options', () => {
     expect(option.dataZoom).toHaveLength(2)
   })
 
+  it('fades every run’s raw data in behind its curve, gaps kept, spikes inside the y axis', () => {
+    const spiky: Curve = {
+      ...curve,
+      id: 'rb',
+      color: '#abcdef',
+      raw: { x: [1, 10, 20, 30, 40], y: [2, 9, Number.NaN, -1, 0.4] },
+    }
+    const series = (logY: boolean) =>
+      lineChartOption({ curves: [curve, spiky], xName: 'step', yName: 'loss', logY }, colors)
+        .series as { id: string; type: string; data: unknown }[]
+    const raw = series(false).find((s) => s.id === 'raw')
+    expect(raw?.type).toBe('lines')
+    expect(raw?.data).toEqual([
+      {
+        coords: [
+          [1, 2.1],
+          [24, 0.9],
+          [47, 0.52],
+        ],
+        lineStyle: expect.objectContaining({ color: '#123456' }),
+      },
+      // The NaN breaks the line, as a gap in a line series does.
+      {
+        coords: [
+          [1, 2],
+          [10, 9],
+        ],
+        lineStyle: expect.objectContaining({ color: '#abcdef' }),
+      },
+      {
+        coords: [
+          [30, -1],
+          [40, 0.4],
+        ],
+        lineStyle: expect.objectContaining({ color: '#abcdef' }),
+      },
+    ])
+    // A lines series is not counted in the axis extent: the raw extremes are, through this one.
+    expect(series(false).find((s) => s.id === 'raw-extent')?.data).toEqual([
+      [30, -1],
+      [10, 9],
+    ])
+    // On a log axis a value ≤ 0 is a gap too; the lone point left over draws nothing.
+    expect(series(true).find((s) => s.id === 'raw')?.data).toEqual([
+      expect.objectContaining({
+        coords: [
+          [1, 2.1],
+          [24, 0.9],
+          [47, 0.52],
+        ],
+      }),
+      expect.objectContaining({
+        coords: [
+          [1, 2],
+          [10, 9],
+        ],
+      }),
+    ])
+    expect(series(true).find((s) => s.id === 'raw-extent')?.data).toEqual([
+      [40, 0.4],
+      [10, 9],
+    ])
+    // One series for all the raw data, one per curve for its line: not one per run and kind.
+    expect(series(false).filter((s) => s.type === 'line' && s.id.endsWith(':line'))).toHaveLength(2)
+    expect(series(false).filter((s) => s.id.endsWith(':raw'))).toHaveLength(0)
+  })
+
   it('fits a log y axis to the data instead of whole decades', () => {
     const option = lineChartOption(
       { curves: [curve], xName: 'step', yName: 'loss', logY: true },

@@ -7,11 +7,13 @@ import {
   BarChart,
   HeatmapChart,
   LineChart,
+  LinesChart,
   ParallelChart,
   ScatterChart,
   type BarSeriesOption,
   type HeatmapSeriesOption,
   type LineSeriesOption,
+  type LinesSeriesOption,
   type ParallelSeriesOption,
   type ScatterSeriesOption,
 } from 'echarts/charts'
@@ -19,7 +21,6 @@ import {
   DataZoomComponent,
   GridComponent,
   LegendComponent,
-  MarkPointComponent,
   ParallelComponent,
   TitleComponent,
   TooltipComponent,
@@ -27,7 +28,6 @@ import {
   type DataZoomComponentOption,
   type GridComponentOption,
   type LegendComponentOption,
-  type MarkPointComponentOption,
   type TitleComponentOption,
   type TooltipComponentOption,
   type VisualMapComponentOption,
@@ -41,6 +41,7 @@ import type { ChartColors } from '../stores/theme'
 
 use([
   LineChart,
+  LinesChart,
   BarChart,
   ScatterChart,
   HeatmapChart,
@@ -50,7 +51,6 @@ use([
   TooltipComponent,
   VisualMapComponent,
   DataZoomComponent,
-  MarkPointComponent,
   ParallelComponent,
   TitleComponent,
   LabelLayout,
@@ -60,6 +60,7 @@ use([
 
 export type ChartOption = ComposeOption<
   | LineSeriesOption
+  | LinesSeriesOption
   | BarSeriesOption
   | ScatterSeriesOption
   | HeatmapSeriesOption
@@ -69,7 +70,6 @@ export type ChartOption = ComposeOption<
   | TooltipComponentOption
   | VisualMapComponentOption
   | DataZoomComponentOption
-  | MarkPointComponentOption
   | TitleComponentOption
 >
 
@@ -139,6 +139,20 @@ function points(s: Series, logY: boolean): [number, number | null][] {
   })
 }
 
+/** The runs of finite points of `points`: a gap (null) ends one, as it breaks a line. */
+function segments(pts: readonly [number, number | null][]): [number, number][][] {
+  const out: [number, number][][] = []
+  let run: [number, number][] = []
+  for (const [x, y] of pts) {
+    if (y === null) {
+      if (run.length > 0) out.push(run)
+      run = []
+    } else run.push([x, y])
+  }
+  if (run.length > 0) out.push(run)
+  return out
+}
+
 /** Tooltip rows shown at most (the nearest values first); the rest are counted. */
 const TOOLTIP_ROWS = 12
 
@@ -162,8 +176,14 @@ export function lineChartOption(input: LineChartInput, c: ChartColors): ChartOpt
   // Curve names are run names, user text: shown with any invisible characters made visible.
   const curves = input.curves.map((cv) => ({ ...cv, name: visibleText(cv.name) }))
   const logY = input.logY ?? false
-  const series: (LineSeriesOption | ScatterSeriesOption)[] = []
+  const series: (LineSeriesOption | LinesSeriesOption | ScatterSeriesOption)[] = []
   const finals: { value: [number, number]; itemStyle: Record<string, unknown> }[] = []
+  // The raw data faded behind each smoothed curve, every run's in one `lines` series (a polyline
+  // per run and gap-free stretch): a line series per run doubled the series of a per-step chart,
+  // and for 100 runs that was about half of its drawing time (bench/compare-ui.bench.ts).
+  const raw: { coords: [number, number][]; lineStyle: Record<string, unknown> }[] = []
+  let rawLow: [number, number] | null = null
+  let rawHigh: [number, number] | null = null
   // Smallest positive and largest y, for a log axis that fits the data instead of snapping to
   // whole decades (and so a band's lower edge stays on it).
   let floor = Infinity
@@ -208,18 +228,16 @@ export function lineChartOption(input: LineChartInput, c: ChartColors): ChartOpt
       )
     }
     if (curve.raw) {
-      series.push({
-        id: `${curve.id}:raw`,
-        type: 'line',
-        name: curve.name,
-        data: points(curve.raw, logY),
-        symbol: 'none',
-        lineStyle: { color: curve.color, width: 1, opacity: 0.25 },
-        itemStyle: { color: curve.color },
-        silent: true,
-        tooltip: { show: false },
-        z: 2,
-      })
+      for (const seg of segments(points(curve.raw, logY))) {
+        for (const p of seg) {
+          if (!rawLow || p[1] < rawLow[1]) rawLow = p
+          if (!rawHigh || p[1] > rawHigh[1]) rawHigh = p
+        }
+        // A lone point between gaps draws nothing, as a line series without symbols drew it.
+        if (seg.length > 1) {
+          raw.push({ coords: seg, lineStyle: { color: curve.color, width: 1, opacity: 0.25 } })
+        }
+      }
     }
     const few = curve.line.x.length <= 30
     const final = curve.final
@@ -240,6 +258,32 @@ export function lineChartOption(input: LineChartInput, c: ChartColors): ChartOpt
       finals.push({
         value: [final.x, final.y],
         itemStyle: { color: curve.color, borderColor: c.background, borderWidth: 1 },
+      })
+    }
+  }
+  if (raw.length > 0) {
+    series.push({
+      id: 'raw',
+      type: 'lines',
+      coordinateSystem: 'cartesian2d',
+      polyline: true,
+      data: raw,
+      silent: true,
+      tooltip: { show: false },
+      z: 2,
+    })
+    // A lines series does not count towards the axes' extent: the raw data's lowest and highest
+    // points, drawn invisible, keep every spike inside the y axis (and the axis nicely rounded).
+    if (rawLow && rawHigh) {
+      series.push({
+        id: 'raw-extent',
+        type: 'line',
+        data: [rawLow, rawHigh],
+        symbol: 'none',
+        lineStyle: { opacity: 0 },
+        silent: true,
+        tooltip: { show: false },
+        z: 0,
       })
     }
   }
