@@ -1,9 +1,11 @@
-// How fast Compare draws 20 runs × 5,000 points per curve in Chromium: from the click on
-// "Compare" to the charts painted (performance marks set by useComparison), median of 5, plus how
-// much of it is fetching the metrics. The runs are synthetic (seeded straight into the store):
-// this measures the UI, not training.
+// How fast Compare draws in Chromium, from the click on "Compare" to the charts painted
+// (performance marks set by useComparison), median of 5, plus how much of it is fetching the
+// metrics. Two sizes: 20 runs × 5,000 points per curve (the size first measured), and 100 runs ×
+// 10,000 points, a study with seeds, whose target is under 1 s (issue 15: it took 4,966 ms before
+// the store kept min/max buckets). The runs are synthetic (seeded straight into the store): this
+// measures the UI, not training. `COMPARE_BENCH_SIZES=100x10000` picks sizes.
 import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { it } from 'vitest'
 import { validateExperimentConfig } from '@shared/config/experiment'
@@ -12,11 +14,23 @@ import { RunStore } from '@core/store'
 import { chromiumPath, launchChromium } from '../tests/helpers/browser'
 import { assertBuilt, startServe } from '../tests/helpers/cli'
 
-const RUNS = 20
-const POINTS = 5000
 const ROUNDS = 5
+/** The large size's target, click to painted. */
+const TARGET_MS = 1000
 
-function seed(dataDir: string): void {
+const SIZES: readonly (readonly [runs: number, points: number])[] = (
+  process.env.COMPARE_BENCH_SIZES ?? '20x5000,100x10000'
+)
+  .split(',')
+  .map((s) => s.split('x').map(Number) as [number, number])
+  .filter(([r, p]) => Number.isInteger(r) && Number.isInteger(p) && r > 0 && p >= 10)
+
+const load = (): string =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(', ')
+
+function seed(dataDir: string, RUNS: number, POINTS: number): void {
   const store = RunStore.open(dataDir)
   const configs = Array.from({ length: RUNS }, (_, i) =>
     validateExperimentConfig({
@@ -69,10 +83,13 @@ function seed(dataDir: string): void {
   store.close()
 }
 
-it.skipIf(!chromiumPath)(`Compare draws ${RUNS} runs × ${POINTS} points`, async () => {
+it.skipIf(!chromiumPath).each(SIZES)('Compare draws %i runs × %i points', async (RUNS, POINTS) => {
   assertBuilt()
   const dataDir = mkdtempSync(join(tmpdir(), 'nin-lab-bench-ui-'))
-  seed(dataDir)
+  const seedStart = performance.now()
+  seed(dataDir, RUNS, POINTS)
+  const seedMs = performance.now() - seedStart
+  const loadBefore = load()
   const serve = await startServe(dataDir)
   const browser = await launchChromium()
   const totals: number[] = []
@@ -108,9 +125,16 @@ it.skipIf(!chromiumPath)(`Compare draws ${RUNS} runs × ${POINTS} points`, async
   }
   const median = (xs: number[]): number =>
     [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN
+  const total = median(totals)
+  const target =
+    RUNS * POINTS >= 1_000_000
+      ? `; target < ${TARGET_MS} ms: ${total < TARGET_MS ? 'met' : 'NOT met'}`
+      : ''
   console.log(
-    `\nCompare, ${RUNS} runs × ${POINTS} points (4 charts), median of ${ROUNDS} in Chromium:\n` +
-      `  click → charts painted: ${median(totals).toFixed(0)} ms (${totals.map((t) => t.toFixed(0)).join(', ')})\n` +
-      `  of which fetching the metrics: ${median(fetches).toFixed(0)} ms; drawing: ${(median(totals) - median(fetches)).toFixed(0)} ms\n`,
+    `\nCompare, ${RUNS} runs × ${POINTS} points (4 charts), median of ${ROUNDS} in Chromium` +
+      ` (seeded in ${(seedMs / 1000).toFixed(0)} s):\n` +
+      `  click → charts painted: ${total.toFixed(0)} ms (${totals.map((t) => t.toFixed(0)).join(', ')})${target}\n` +
+      `  of which fetching the metrics: ${median(fetches).toFixed(0)} ms; drawing: ${(total - median(fetches)).toFixed(0)} ms\n` +
+      `  load average (1, 5, 15 min) ${loadBefore} before, ${load()} after\n`,
   )
 })

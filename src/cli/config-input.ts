@@ -9,7 +9,7 @@ import {
   parseExperimentConfig,
   type ExperimentConfig,
 } from '@shared/config/experiment'
-import { applyOverride, mergeInput, parseOverride } from '@shared/config/overrides'
+import { applyOverride, mergeInput, parseOverride, type Override } from '@shared/config/overrides'
 import { isPresetName, PRESET_NAMES, presetInput } from '@shared/config/presets'
 import type { ConfigIssue } from '@shared/config/schema'
 import { JsonTooDeepError, parseJson } from '@shared/json'
@@ -73,17 +73,41 @@ export function resolveConfigs({ file, preset, sets = [] }: ConfigSources): {
 
   const issues: ConfigIssue[] = []
   const configs: ExperimentConfig[] = []
+  /** Whether the config is invalid before any --set (else only the sets made it so). */
+  let baseInvalid = false
   items.forEach((item, index) => {
-    let input = mergeInput(base, item)
+    const unset = mergeInput(base, item)
+    let input = unset
     for (const o of overrides) if (!('message' in o)) input = applyOverride(input, o)
     const parsed = parseExperimentConfig(input)
     if (parsed.ok) configs.push(parsed.value)
     else {
+      if (sets.length === 0 || !parseExperimentConfig(unset).ok) baseInvalid = true
       const prefix = isArray ? `[${index}] ` : ''
       issues.push(...parsed.issues.map((i) => ({ path: i.path, message: prefix + i.message })))
     }
   })
-  if (issues.length > 0)
-    throw new ConfigError(issues, file ?? (preset ? `preset ${preset}` : 'config'))
+  if (issues.length > 0) throw new ConfigError(issues, sourceOf(issues, baseInvalid))
   return { configs, isArray }
+
+  /** What to blame: the --set(s) when the config was valid without them, else file or preset. */
+  function sourceOf(found: readonly ConfigIssue[], base: boolean): string {
+    const origin = file ?? (preset ? `preset ${preset}` : 'config')
+    if (base) return origin
+    const related = (path: string): boolean =>
+      found.some(
+        (i) =>
+          i.path === path ||
+          i.path.startsWith(`${path}.`) ||
+          i.path.startsWith(`${path}[`) ||
+          path.startsWith(`${i.path}.`) ||
+          i.path === '',
+      )
+    const valid = overrides.filter((o): o is Override => !('message' in o))
+    const named = valid.filter((o) => related(o.path))
+    const shown = (named.length > 0 ? named : valid).map(
+      (o) => `--set ${sets[overrides.indexOf(o)] ?? o.path}`,
+    )
+    return `${shown.join(', ')} (on ${origin})`
+  }
 }

@@ -10,6 +10,7 @@ import { queueCommand, queueHelp } from './commands/queue'
 import { lsCommand, lsHelp, showCommand, showHelp } from './commands/runs'
 import { configCommand, configHelp } from './commands/config'
 import { exportCommand, exportHelp } from './commands/export'
+import { keyCommand, keyHelp } from './commands/key'
 import { coreHostCommand, coreHostHelp } from './commands/core-host'
 import { runCommand, runHelp } from './commands/run'
 import { serveCommand, serveHelp } from './commands/serve'
@@ -29,9 +30,26 @@ const COMMANDS: Record<string, { run: Command; help: string; hidden?: boolean }>
   show: { run: showCommand, help: showHelp },
   export: { run: exportCommand, help: exportHelp },
   serve: { run: serveCommand, help: serveHelp },
+  key: { run: keyCommand, help: keyHelp },
   worker: { run: workerCommand, help: workerHelp },
   bench: { run: benchCommand, help: benchHelp },
   'core-host': { run: coreHostCommand, help: coreHostHelp, hidden: true },
+}
+
+/**
+ * A command's usage lines: its help's first line and the `nin-lab …` lines under it (queue lists
+ * each subcommand on a line of its own).
+ */
+function usageLines(help: string): string[] {
+  const lines = help.split('\n')
+  const out = [(lines[0] ?? '').replace(/^Usage: nin-lab /, '')]
+  for (const line of lines.slice(1)) {
+    const sub = /^\s+nin-lab (.*)$/.exec(line)
+    if (sub?.[1]) out.push(sub[1])
+    else if (/^\s{8,}\S/.test(line) && out.length === 1) out[0] += ` ${line.trim()}`
+    else break
+  }
+  return out
 }
 
 const usage = `Usage: nin-lab <command> [options]
@@ -39,7 +57,7 @@ const usage = `Usage: nin-lab <command> [options]
 Commands:
 ${Object.values(COMMANDS)
   .filter((c) => !c.hidden)
-  .map((c) => '  ' + (c.help.split('\n')[0] ?? '').replace(/^Usage: nin-lab /, ''))
+  .flatMap((c) => usageLines(c.help).map((l) => `  ${l}`))
   .join('\n')}
 
 Run \`nin-lab <command> --help\` for a command's options.`

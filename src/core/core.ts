@@ -269,6 +269,7 @@ export class Core extends EventEmitter<CoreEvents> {
     const finished = this.store.latestEvent(id, 'finished')?.message
     const started = this.store.latestEvent(id, 'started')?.message
     return {
+      resumedAt: started !== undefined && started.startEpoch > 0 ? started.time : null,
       run,
       classNames: finished?.classNames ?? null,
       perClassAccuracy: finished?.perClassAccuracy ?? null,
@@ -302,7 +303,19 @@ export class Core extends EventEmitter<CoreEvents> {
         const out: Result<'getMetrics'> = {}
         for (const id of p.ids) {
           store.requireRun(id)
-          out[id] = Object.fromEntries(p.names.map((name) => [name, store.metricSeries(id, name)]))
+          const { maxPoints, fromStep, toStep } = p
+          out[id] = Object.fromEntries(
+            p.names.map((name) => [
+              name,
+              maxPoints === undefined && fromStep === undefined && toStep === undefined
+                ? store.metricSeries(id, name)
+                : store.metricSeriesSampled(id, name, {
+                    maxPoints: maxPoints ?? Number.MAX_SAFE_INTEGER,
+                    fromStep,
+                    toStep,
+                  }),
+            ]),
+          )
         }
         return out
       },
@@ -414,6 +427,12 @@ export class Core extends EventEmitter<CoreEvents> {
         }
       },
       exportReport: (p) => reportFiles(store, p),
+      listViews: () => store.listViews(),
+      saveView: (p) => store.saveView(p.name, p.state, p.id),
+      deleteView: (p) => {
+        store.deleteView(p.id)
+        return { deleted: p.id }
+      },
     }
   }
 

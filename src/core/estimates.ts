@@ -43,6 +43,15 @@ const parseConfig = (input: unknown): ExperimentConfig => {
   return parsed.value
 }
 
+/** The engine and backend a config forces (null: the machine decides, `auto`). */
+function forcedTarget(config: ExperimentConfig): { engine: string | null; backend: string | null } {
+  const engine = config.engine === 'auto' ? null : config.engine
+  // train.backend picks a TensorFlow.js backend; the torch engine does not use it.
+  const backend =
+    config.engine === 'torch' || config.train.backend === 'auto' ? null : config.train.backend
+  return { engine: backend !== null && engine === null ? 'tfjs' : engine, backend }
+}
+
 const trainFlopsOf = (config: ExperimentConfig): number =>
   costTotals(layerTable(config.model), config.train).trainFlopsPerImage
 
@@ -65,14 +74,22 @@ export class Estimates {
     const flopsPerImage = trainFlopsOf(config)
     const images =
       config.data.trainLimit ?? datasetSize(config.data.dataset)?.train ?? FULL_TRAIN_SET
+    // Only runs on the engine and backend this config asks for: wasm and PyTorch on the same
+    // machine differ ten-fold, so a forced engine is never priced from another's history.
+    const wanted = forcedTarget(config)
     const history = this.store
       .listRuns({ status: ['completed', 'running', 'cancelled', 'interrupted'] })
       .filter((r) => r.epochsDone > 0 || r.status === 'running')
-    // Prefer runs of similar cost (same input size and batch) on the backend this config asks for.
+      .filter(
+        (r) =>
+          (wanted.engine === null || r.engine === wanted.engine) &&
+          (wanted.backend === null || r.backend === wanted.backend),
+      )
+    // Prefer runs of similar cost (same input size and batch) and of the same engine choice.
     const score = (r: Run): number =>
       (r.config.model.inputSize === config.model.inputSize ? 2 : 0) +
       (r.config.train.batchSize === config.train.batchSize ? 1 : 0) +
-      (config.train.backend === 'auto' || r.backend === config.train.backend ? 1 : 0)
+      (r.config.engine === config.engine ? 1 : 0)
     const samples = history
       .map((r) => ({ run: r, rate: this.measuredRate(r) }))
       .filter((s): s is { run: Run; rate: number } => s.rate !== null)
@@ -84,7 +101,10 @@ export class Estimates {
         imagesPerSecond: null,
         basis: 'none',
         backend: null,
-        detail: 'no runs on this machine yet: measure a few steps, or the first run will tell',
+        detail:
+          wanted.engine !== null || wanted.backend !== null
+            ? `no runs on ${[wanted.engine, wanted.backend].filter(Boolean).join(' · ')} here yet: measure a few steps, or the first run will tell`
+            : 'no runs on this machine yet: measure a few steps, or the first run will tell',
       }
     }
     const flopsPerSecond =
@@ -95,7 +115,7 @@ export class Estimates {
       imagesPerSecond,
       basis: 'history',
       backend: samples[0]?.run.backend ?? null,
-      detail: `from ${samples.length} earlier run${samples.length === 1 ? '' : 's'} on this machine, scaled by training FLOPs`,
+      detail: `from ${samples.length} earlier run${samples.length === 1 ? '' : 's'}${wanted.engine ? ` on ${samples[0]?.run.engine ?? wanted.engine}` : ''} on this machine, scaled by training FLOPs`,
     }
   }
 

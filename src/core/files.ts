@@ -57,6 +57,8 @@ export interface FileToWrite {
 export interface WriteOptions {
   /** Create the target's folder (and its parents) when missing; otherwise that is an error. */
   readonly createFolder?: boolean
+  /** Permissions of the new file (before the umask); default 0o666. A secret takes 0o600. */
+  readonly mode?: number
 }
 
 /** What is at a path, for messages: "a symlink", "a folder", "a FIFO (named pipe)", … */
@@ -161,10 +163,10 @@ export function checkTarget(path: string): void {
 }
 
 /** Writes `data` to a new temporary file beside `target` and flushes it to the disk. */
-function writeTemp(target: string, data: string | Uint8Array): string {
+function writeTemp(target: string, data: string | Uint8Array, mode = 0o666): string {
   const tmp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString('hex')}.tmp`)
   // 'wx': O_CREAT | O_EXCL — fails rather than follow or reuse anything already at that name.
-  const fd = openSync(tmp, 'wx', 0o666)
+  const fd = openSync(tmp, 'wx', mode)
   try {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
     let offset = 0
@@ -206,7 +208,7 @@ export function writeFilesSafely(files: readonly FileToWrite[], options: WriteOp
     for (const t of targets) {
       current = t.shown
       if (options.createFolder) mkdirSync(dirname(t.path), { recursive: true })
-      written.push({ tmp: writeTemp(t.path, t.data), path: t.path, shown: t.shown })
+      written.push({ tmp: writeTemp(t.path, t.data, options.mode), path: t.path, shown: t.shown })
     }
     for (const w of written) {
       current = w.shown

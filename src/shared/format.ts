@@ -29,6 +29,12 @@ export function si(n: number | null | undefined, digits = 1): string {
   return unit ? `${(n / unit.value).toFixed(digits)} ${unit.suffix}` : INT.format(n)
 }
 
+/**
+ * An axis tick in SI units with no trailing zeros: 130_000 → "130 K", 1_926_000 → "1.93 M".
+ * Two decimals so that ticks a few thousand apart stay distinct (parameter counts of a study).
+ */
+export const siTick = (n: number): string => si(n, 2).replace(/\.?0+ /, ' ')
+
 const BINARY = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
 
 /** Bytes in binary units: 1_992_166 * 4 → "7.6 MiB". */

@@ -14,6 +14,7 @@ import { applyOverride, mergeInput } from './config/overrides'
 import { JsonTooDeepError, parseJson } from './json'
 import {
   editDistance,
+  enumValue,
   fieldAt,
   show,
   splitPath,
@@ -356,7 +357,7 @@ export function expandGrid(base: unknown, axes: readonly GridAxis[], seeds = 1):
 
   const usable: GridAxis[] = []
   const seen: string[] = []
-  for (const axis of axes) {
+  for (let axis of axes) {
     let key: string
     try {
       key = normalize(axis.path)
@@ -399,6 +400,12 @@ export function expandGrid(base: unknown, axes: readonly GridAxis[], seeds = 1):
     if (axis.values.length === 0) {
       problem(axis.path, `grid axis ${axis.path}: no values (expected ${axis.path}=V1,V2,…)`)
       continue
+    }
+    // Enum values in any case name the value (`model.head=GAP,FC`): named and compared as such.
+    const field = fieldAt(experimentSchema, axis.path)
+    const inner = field?.kind === 'nullable' ? field.inner : field
+    if (inner?.kind === 'enum') {
+      axis = { ...axis, values: axis.values.map((v) => enumValue(inner, v) ?? v) }
     }
     const texts = axis.values.map(canonicalJson)
     const repeated = texts.filter((t, i) => texts.indexOf(t) !== i)

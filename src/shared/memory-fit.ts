@@ -5,14 +5,15 @@
  * on top, against the machine's limits. A run that will not fit is refused before it starts,
  * with the largest batch size that fits — rather than ending, minutes later, in an abort deep
  * inside a backend or the kernel's OOM killer. Pure: the caller measures the limits (the trainer
- * before a run; the core could before queueing).
+ * before a run; the New experiment form, from what the page knows, before queueing: memoryFit).
  *
  * predicted = baseline + weights + gradients + optimizer state + factor × activations(batch)
  */
-import type { Layer } from './architecture'
-import type { TrainSpec } from './config/experiment'
+import { layerTable, type Layer } from './architecture'
+import type { ExperimentConfig, TrainSpec } from './config/experiment'
 import { costTotals, type CostSettings } from './cost'
 import { bytes } from './format'
+import { WASM_HEAP_BYTES, WASM_HEAP_LIMIT } from './wasm-heap'
 
 /** How much an engine holds during a training step, relative to the cost model. */
 export interface EngineMemoryModel {
@@ -126,4 +127,62 @@ export function memoryFitError(
     `${bytes(fit.predictedBytes)} on ${model.engine}, more than ${fit.limit.what}: ${fix}` +
     (model.alternative ? `, ${model.alternative}` : '')
   )
+}
+
+/** Left for the rest of the machine (or the GPU): 5% of its memory, and at least 512 MiB. */
+export const MEMORY_MARGIN_FRACTION = 0.05
+export const MEMORY_MARGIN_MIN_BYTES = 512 * 1024 ** 2
+
+// Before queueing. The New experiment form asks the same question as the trainer, with what it
+// can know from the page: the wasm heap when a config forces the wasm backend, or a GPU whose
+// size an earlier run's placement recorded (its total, less the trainer's margin: the trainer
+// checks the memory free when the run starts, which the page cannot see). The machine's RAM is
+// the trainer's to measure, so the form never refuses on it.
+
+/** Where the form expects a run to train. */
+export type FitTarget =
+  | { readonly kind: 'wasm' }
+  | { readonly kind: 'gpu'; readonly name: string; readonly memoryMB: number }
+
+export interface FitResult extends MemoryFit {
+  readonly target: FitTarget
+  readonly model: EngineMemoryModel
+}
+
+/** The limit a target sets, in the trainer's words where the trainer checks the same one. */
+export function targetLimit(target: FitTarget): MemoryLimit {
+  if (target.kind === 'wasm') return WASM_HEAP_LIMIT
+  const total = target.memoryMB * 1024 ** 2
+  const margin = Math.max(MEMORY_MARGIN_MIN_BYTES, MEMORY_MARGIN_FRACTION * total)
+  const usable = Math.max(0, total - margin)
+  return {
+    bytes: usable,
+    what: `the ${bytes(usable)} of ${target.name} (${bytes(total)} less a ${bytes(margin)} margin)`,
+  }
+}
+
+/** The fit of one config on a target, or null when its network does not build (the form says why). */
+export function memoryFit(config: ExperimentConfig, target: FitTarget): FitResult | null {
+  let layers: Layer[]
+  try {
+    layers = layerTable(config.model)
+  } catch {
+    return null
+  }
+  // A GPU is the torch engine's here: tfjs-node-gpu's memory is not checked (trainer/engines/memory.ts).
+  const model = target.kind === 'wasm' ? ENGINE_MEMORY_MODELS.wasm : ENGINE_MEMORY_MODELS.torchCuda
+  return { ...checkMemoryFit(layers, config.train, model, [targetLimit(target)]), target, model }
+}
+
+/** "the wasm heap (4.0 GiB)", "NVIDIA H200 (139.8 GiB)". */
+export function targetText(target: FitTarget): string {
+  return target.kind === 'wasm'
+    ? `the wasm heap (${bytes(WASM_HEAP_BYTES)})`
+    : `${target.name} (${bytes(target.memoryMB * 1024 ** 2)})`
+}
+
+/** One line about a fit: what it needs of what; when it does not fit, the trainer's refusal. */
+export function fitText(fit: FitResult, config: ExperimentConfig): string {
+  if (!fit.fits) return memoryFitError(fit, config.train, config.model.inputSize, fit.model)
+  return `fits: needs about ${bytes(fit.predictedBytes)} of ${fit.limit.what}`
 }

@@ -30,6 +30,32 @@ export function ema(values: readonly number[], weight: number): number[] {
   })
 }
 
+/**
+ * The same EMA over points that each stand for `counts[i]` raw points with mean `values[i]` (a
+ * downsampled series): a point of n raw points decays the average n times, as those points
+ * would. With every count 1 it is `ema`. A point standing for none (n 0: an end point kept
+ * exactly) leaves the average as it is and shows it, or its own value before any other.
+ */
+export function emaWeighted(
+  values: readonly number[],
+  counts: readonly number[],
+  weight: number,
+): number[] {
+  const w = Math.min(Math.max(Number.isFinite(weight) ? weight : 0, 0), 0.999)
+  if (w === 0) return [...values]
+  let last = 0
+  let seen = 0
+  return values.map((v, i) => {
+    if (!Number.isFinite(v)) return v
+    const n = Math.max(0, counts[i] ?? 1)
+    if (n === 0) return seen === 0 ? v : last / (1 - w ** seen)
+    const decay = w ** n
+    last = last * decay + (1 - decay) * v
+    seen += n
+    return last / (1 - w ** seen)
+  })
+}
+
 export type XAxisMode = 'step' | 'epoch' | 'time'
 
 export interface AlignOptions {

@@ -1,16 +1,20 @@
 // End to end, as a user: queue a 2×2 ablation grid in the app, watch it finish in Queue, select
-// the runs in Runs, compare them. `nin-lab serve` on a temp data folder trains the runs for real
-// (tiny subsets of Fashion-MNIST); Debian's Chromium drives the built UI.
+// the runs in Runs, compare them (metric picker, zoom, parallel coordinates), clone a run into the
+// form, and restart the server: the same tab and a bookmark keep working with the same key, and a
+// rotated key shows the access-key screen until the new address is pasted. `nin-lab serve` on a
+// temp data folder trains the runs for real (tiny subsets of Fashion-MNIST); Debian's Chromium
+// drives the built UI.
 import { mkdirSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chromiumPath, launchChromium, RESULTS_DIR } from '../helpers/browser'
-import { assertBuilt, startServe, type ServeProcess } from '../helpers/cli'
+import { assertBuilt, runCli, startServe, type ServeProcess } from '../helpers/cli'
 
 describe.skipIf(!chromiumPath)('an ablation in the app', () => {
   let serve: ServeProcess
+  let dataDir: string
   let browser: Browser
   let page: Page
   const problems: string[] = []
@@ -20,7 +24,8 @@ describe.skipIf(!chromiumPath)('an ablation in the app', () => {
   beforeAll(async () => {
     assertBuilt()
     mkdirSync(RESULTS_DIR, { recursive: true })
-    serve = await startServe(mkdtempSync(join(tmpdir(), 'nin-lab-e2e-')))
+    dataDir = mkdtempSync(join(tmpdir(), 'nin-lab-e2e-'))
+    serve = await startServe(dataDir)
     browser = await launchChromium()
     page = await browser.newPage({ viewport: { width: 1360, height: 900 } })
     page.on('console', (m) => {
@@ -97,7 +102,8 @@ describe.skipIf(!chromiumPath)('an ablation in the app', () => {
     await shot('runs')
     await page.getByTestId('compare-button').click()
 
-    for (const chart of ['chart-train-loss', 'chart-test-acc']) {
+    // The default charts: step loss, test accuracy, test loss, train accuracy (metric-info.ts).
+    for (const chart of ['chart-0-train-step_loss', 'chart-1-test-acc']) {
       const el = page.getByTestId(chart)
       await el.waitFor()
       // ECharts draws into a canvas inside the chart container.
@@ -113,8 +119,77 @@ describe.skipIf(!chromiumPath)('an ablation in the app', () => {
     await shot('compare')
   })
 
-  it('ran without console errors or CSP violations', () => {
+  it('picks another metric for a chart, zooms all charts together, draws parallel coordinates', async () => {
+    await page.getByTestId('chart-metric-0').selectOption('train/step_acc')
+    const picked = page.getByTestId('chart-0-train-step_acc')
+    await picked.waitFor()
+    await expect.poll(() => picked.locator('canvas').count()).toBeGreaterThan(0)
+
+    // The wheel over a chart zooms its x axis (ECharts dataZoom, inside); every chart follows.
+    expect(await page.getByTestId('zoom-reset').count()).toBe(0)
+    const box = (await picked.locator('canvas').first().boundingBox())!
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2)
+    for (let i = 0; i < 5; i++) await page.mouse.wheel(0, -240)
+    await page.getByTestId('zoom-reset').waitFor({ timeout: 10_000 })
+    await shot('compare-zoomed')
+    await page.getByTestId('zoom-reset').click()
+    await expect.poll(() => page.getByTestId('zoom-reset').count()).toBe(0)
+
+    const parallel = page.getByTestId('chart-parallel')
+    await parallel.scrollIntoViewIfNeeded()
+    await expect.poll(() => parallel.locator('canvas').count()).toBeGreaterThan(0)
+    await shot('compare-parallel')
+  })
+
+  it('clones a finished run into the New experiment form', async () => {
+    await page.getByTestId('nav-runs').click()
+    const link = page.getByTestId('run-link').first()
+    const name = ((await link.textContent()) ?? '').trim()
+    await link.click()
+    await page.getByTestId('run-clone').click()
+    await expect
+      .poll(() => page.getByTestId('draft-origin').textContent())
+      .toContain(`Cloned from run ${name}`)
+    // The study's name does not carry over into the new experiment.
+    expect(await page.getByTestId('experiment-name').inputValue()).toBe('')
+    expect(await page.getByTestId('field-data.trainLimit').inputValue()).toBe('256')
+    await shot('clone')
+  })
+
+  it('ran without console errors or CSP violations (up to the restart)', () => {
     expect(problems).toEqual([])
+  })
+
+  it('keeps working after a restart with the same key; a rotated key asks for the new address', async () => {
+    const port = new URL(serve.origin).port
+    const before = problems.length
+    await serve.stop()
+    // Same data folder, same port: the same origin, so the tab keeps its stored key.
+    serve = await startServe(dataDir, ['--port', port])
+    expect(serve.origin).toBe(`http://127.0.0.1:${port}`)
+    await page.goto(`${serve.origin}/#/runs`) // a bookmark: no #token=
+    await expect.poll(() => page.getByTestId('run-row').count(), { timeout: 15_000 }).toBe(4)
+    expect(await page.getByTestId('access-key-screen').count()).toBe(0)
+
+    const rotated = runCli(['key', 'rotate', '--data-dir', dataDir, '--port', port])
+    expect(rotated.status, rotated.stderr).toBe(0)
+    const address = rotated.stdout.trim().split('\n').at(-1)!
+    await page.reload()
+    await page.getByTestId('access-key-screen').waitFor({ timeout: 15_000 })
+    await shot('access-key-screen')
+    await page.getByTestId('access-key-input').fill(address)
+    await page.getByTestId('access-key-submit').click()
+    await expect
+      .poll(() => page.getByTestId('access-key-screen').count(), { timeout: 15_000 })
+      .toBe(0)
+    await page.getByTestId('nav-runs').click()
+    await expect.poll(() => page.getByTestId('run-row').count(), { timeout: 15_000 }).toBe(4)
+    // The only errors: the server away while it restarts, and the rotated key refused once.
+    expect(
+      problems
+        .slice(before)
+        .filter((p) => !/ERR_CONNECTION_REFUSED|HTTP Authentication failed|\b401\b/.test(p)),
+    ).toEqual([])
   })
 })
 

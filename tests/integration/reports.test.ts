@@ -145,9 +145,11 @@ describe('nin-lab export', () => {
         expect(el.getAttribute(attr) ?? '').not.toMatch(/^\s*https?:/i)
     }
     expect(html).not.toMatch(/(src|href)\s*=\s*["']?\s*https?:/i)
-    // The ablation table: Δ params between 1 and 2 micro convs of small-28 is 21,838.
+    // The ablation table: Δ params between 1 and 2 micro convs of small-28 is 21,838 (+17.3%),
+    // held together by no-break spaces; accuracy changes in percentage points, never in %.
     const ablation = doc.querySelector('table[data-table="ablation:model.microConvs"]')!
-    expect(ablation.textContent).toContain('Δ +21,838')
+    expect(ablation.textContent).toContain('(Δ\u00a0+21,838,\u00a0+17.3%)')
+    expect(ablation.textContent).toMatch(/\(Δ\u00a0[+−]?\d+\.\d{2}\u00a0pp\)/)
   })
 
   it('escapes user text in HTML: a hostile run name is text, not markup', () => {
@@ -241,6 +243,41 @@ describe('nin-lab export', () => {
     )
   })
 
+  it('--experiment NAME takes every run of that experiment; the format comes from --out', () => {
+    const [file] = exportAs('json', 'by-id.json')
+    const report = JSON.parse(readFileSync(file!, 'utf8')) as Report
+    const experiments = [...new Set(report.runs.map((r) => r.experiment))]
+    expect(experiments.length).toBeGreaterThan(0)
+    const name = experiments[0]!
+    const wanted = report.runs.filter((r) => r.experiment === name).map((r) => r.id)
+    // No --format: report.json is JSON.
+    const r = runCli([
+      'export',
+      '--experiment',
+      name,
+      '--out',
+      join(out, 'by-experiment.json'),
+      '--data-dir',
+      dataDir,
+    ])
+    expect(r.status, r.stderr).toBe(0)
+    const byExperiment = JSON.parse(readFileSync(join(out, 'by-experiment.json'), 'utf8')) as Report
+    expect(validateReport(byExperiment)).toEqual([])
+    expect(byExperiment.runs.map((run) => run.id).sort()).toEqual([...wanted].sort())
+    const missing = runCli([
+      'export',
+      '--experiment',
+      'no such study',
+      '--out',
+      join(out, 'none.html'),
+      '--data-dir',
+      dataDir,
+    ])
+    expect(missing.status).not.toBe(0)
+    expect(missing.stderr).toContain('no runs in experiment "no such study"; experiments: ')
+    expect(existsSync(join(out, 'none.html'))).toBe(false)
+  })
+
   it.skipIf(!findChromium())(
     'pdf: through Chromium, first page rendered to PNG in test-results/',
     () => {
@@ -260,6 +297,10 @@ describe('nin-lab export', () => {
       ])
       expect(r.status, r.stderr?.toString()).toBe(0)
       expect(readdirSync(RESULTS_DIR).some((f) => /^report-page-0*1\.png$/.test(f))).toBe(true)
+      // A4 (595 × 842 pt), not Letter: reports are read and printed in A4 here.
+      const info = spawnSync('pdfinfo', [file!], { encoding: 'utf8' })
+      // pdfinfo names the paper: "Page size: 594.96 x 841.92 pts (A4)".
+      if (info.status === 0) expect(info.stdout).toMatch(/^Page size:.*\(A4\)$/m)
     },
   )
 

@@ -94,7 +94,9 @@ describe.skipIf(skipReason !== null)('bf16 and fp32 runs of small-28 land togeth
   it('final test accuracy: both learned, within 0.1 of each other', () => {
     const fp32 = of('fp32', 'finished')[0]!.testAcc
     const bf16 = of('bf16', 'finished')[0]!.testAcc
-    console.log(`small-28, 4,000 images, 3 epochs, seed 0: test accuracy fp32 ${fp32}, bf16 ${bf16}`)
+    console.log(
+      `small-28, 4,000 images, 3 epochs, seed 0: test accuracy fp32 ${fp32}, bf16 ${bf16}`,
+    )
     expect(fp32).toBeGreaterThan(0.45)
     expect(bf16).toBeGreaterThan(0.45)
     expect(Math.abs(bf16 - fp32)).toBeLessThanOrEqual(0.1)

@@ -113,7 +113,14 @@ describe('CompareView', () => {
     ])
     const rows = wrapper.findAll('[data-testid="metrics-table"] tbody tr')
     expect(rows).toHaveLength(3)
-    for (const name of ['train-loss', 'test-acc', 'test-loss', 'params-acc']) {
+    for (const name of [
+      '0-train-step_loss',
+      '1-test-acc',
+      '2-test-loss',
+      '3-train-acc',
+      'params-acc',
+      'parallel',
+    ]) {
       expect(wrapper.find(`[data-testid="chart-${name}"]`).exists(), name).toBe(true)
     }
   })
@@ -134,7 +141,7 @@ describe('CompareView', () => {
     const lastStepOf = (runId: string): number | undefined => {
       const chart = wrapper
         .findAllComponents(LineChart)
-        .find((c) => c.props('name') === 'train-loss')
+        .find((c) => c.props('name') === '0-train-step_loss')
       const curves = chart?.props('curves') as readonly Curve[] | undefined
       return curves?.find((cv) => cv.id === runId)?.line.x.at(-1)
     }
@@ -177,7 +184,7 @@ describe('CompareView', () => {
   it('offers the differing fields as group-by choices', async () => {
     const wrapper = await mountCompare(['ra', 'rb', 'rc'])
     const options = wrapper.findAll('[data-testid="compare-group"] option').map((o) => o.text())
-    expect(options.slice(1)).toEqual(['model.microConvs', 'train.seed'])
+    expect(options.slice(1)).toEqual(['micro convs per block (microConvs)', 'seed (seed)'])
   })
 })
 
@@ -195,6 +202,7 @@ describe('compare curves', () => {
     const curves = buildCurves([c, a], metrics, METRICS.testAcc, {
       xMode: 'epoch',
       smoothing: 0,
+      perStep: false,
       groupBy: '',
       colors,
     })
@@ -202,22 +210,76 @@ describe('compare curves', () => {
     expect(curves[0]?.raw).toBeUndefined()
   })
 
-  it('draws the smoothed line over the raw one when smoothing', () => {
-    const [curve] = buildCurves([a], metrics, METRICS.testAcc, {
+  it('draws a per-step series smoothed over the raw one', () => {
+    const steps = { ra: { [METRICS.stepLoss]: samples(3, (i) => 0.5 + i * 0.1, 50) } }
+    const [curve] = buildCurves([a], steps, METRICS.stepLoss, {
       xMode: 'step',
       smoothing: 0.5,
+      perStep: true,
       groupBy: '',
       colors,
     })
     expect(curve?.raw?.y).toEqual([0.6, 0.7, 0.8].map((v) => expect.closeTo(v, 10)))
     expect(curve?.line.x).toEqual([50, 100, 150])
     expect(curve?.line.y[2]).toBeLessThan(0.8)
+    // The final value is the raw one, wherever the smoothed line ends.
+    expect(curve?.final).toEqual({ x: 150, y: expect.closeTo(0.8, 10) })
+  })
+
+  it('never smooths a per-epoch series: its line ends at the real final value', () => {
+    // Issue 13: EMA 0.6 on two epochs drew a run whose final test accuracy is 52% ending near 43%.
+    const two = {
+      ra: {
+        [METRICS.testAcc]: [0.3, 0.52].map((value, i) => ({
+          step: (i + 1) * 100,
+          epoch: i + 1,
+          time: i,
+          value,
+        })),
+      },
+    }
+    const [curve] = buildCurves([a], two, METRICS.testAcc, {
+      xMode: 'epoch',
+      smoothing: 0.6,
+      perStep: false,
+      groupBy: '',
+      colors,
+    })
+    expect(curve?.line.y).toEqual([0.3, 0.52])
+    expect(curve?.raw).toBeUndefined()
+    expect(curve?.final?.y).toBe(0.52)
+  })
+
+  it('smooths a downsampled series over its means, weighed by the points each stands for', () => {
+    // Two points standing for 99 raw points of 1 and one of 3: the smoothing sees 1s, not the 3.
+    const sampled = {
+      ra: {
+        [METRICS.stepLoss]: [
+          { step: 1, epoch: 1, time: 0, value: 0.5, n: 50, mean: 1 },
+          { step: 60, epoch: 1, time: 1, value: 1.5, n: 49, mean: 1 },
+          { step: 100, epoch: 1, time: 2, value: 3, n: 1, mean: 3 },
+        ],
+      },
+    }
+    const [curve] = buildCurves([a], sampled, METRICS.stepLoss, {
+      xMode: 'step',
+      smoothing: 0.9,
+      perStep: true,
+      groupBy: '',
+      colors,
+    })
+    expect(curve?.raw?.y).toEqual([0.5, 1.5, 3])
+    expect(curve?.line.y[0]).toBeCloseTo(1, 10)
+    expect(curve?.line.y[1]).toBeCloseTo(1, 10)
+    // One point of 3 after 99 of 1 at weight 0.9: 1 + 0.1 × 2 / (1 − 0.9^100) ≈ 1.2.
+    expect(curve?.line.y[2]).toBeCloseTo(1 + (0.1 * 2) / (1 - 0.9 ** 100), 6)
   })
 
   it('groups by a config field into mean ± std', () => {
     const curves = buildCurves(runs, metrics, METRICS.testAcc, {
       xMode: 'epoch',
       smoothing: 0,
+      perStep: false,
       groupBy: 'model.microConvs',
       colors,
     })

@@ -108,7 +108,8 @@ export const flush = async (): Promise<void> => {
 
 /**
  * ECharts draws on a canvas, which happy-dom does not have: component tests replace the chart
- * frame with a plain figure that keeps its test id, title and the option it was given.
+ * frame with a plain figure that keeps its test id, title, caption controls (the extra slot) and
+ * the option it was given.
  */
 export const ChartFrameStub = defineComponent({
   name: 'ChartFrame',
@@ -119,10 +120,10 @@ export const ChartFrameStub = defineComponent({
     height: { type: Number, default: 240 },
     empty: { type: String, default: null },
   },
-  setup(props) {
+  setup(props, { slots }) {
     return () =>
       h('figure', { 'data-testid': `chart-${props.name}`, 'data-empty': props.empty ?? '' }, [
-        h('figcaption', props.title),
+        h('figcaption', [props.title, slots['extra']?.()]),
       ])
   },
 })

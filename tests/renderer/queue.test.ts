@@ -115,6 +115,11 @@ describe('QueueView', () => {
 
     await wrapper.find('[data-run-id="run1"] [data-testid="queue-cancel"]').trigger('click')
     await flush()
+    // Cancel asks first: a running run loses the steps since its checkpoint.
+    expect(transport.calls.some((c) => c.method === 'cancelRun')).toBe(false)
+    expect(wrapper.find('[data-testid="confirm-dialog"]').text()).toContain('current step')
+    await wrapper.find('[data-testid="confirm-ok"]').trigger('click')
+    await flush()
     expect(transport.calls.some((c) => c.method === 'cancelRun')).toBe(true)
 
     const attention = wrapper.find('[data-testid="attention-row"]')
@@ -142,6 +147,8 @@ describe('QueueView', () => {
     expect(actions('i1')).toEqual(['queue-cancel', 'queue-retry'])
 
     await wrapper.find('[data-run-id="i1"] [data-testid="queue-cancel"]').trigger('click')
+    await flush()
+    await wrapper.find('[data-testid="confirm-ok"]').trigger('click')
     await flush()
     expect(transport.calls.find((c) => c.method === 'cancelRun')?.params).toEqual({ id: 'i1' })
   })

@@ -55,6 +55,7 @@ beforeEach(() => {
         ],
         progress: null,
         skippedBackends: [],
+        resumedAt: null,
         precisionReason: null,
         epochs: [],
         runDir: '/data/runs/rx',
@@ -202,6 +203,11 @@ describe('RunDetailView actions', () => {
   it('cancels an interrupted run', async () => {
     const { wrapper } = await buttons('interrupted')
     await wrapper.find('[data-testid="run-cancel"]').trigger('click')
+    await flush()
+    // Asked first, saying what is kept.
+    expect(transport.calls.some((c) => c.method === 'cancelRun')).toBe(false)
+    expect(wrapper.find('[data-testid="cancel-text"]').text()).toMatch(/checkpoint/)
+    await wrapper.find('[data-testid="confirm-ok"]').trigger('click')
     await flush()
     expect(transport.calls.find((c) => c.method === 'cancelRun')?.params).toEqual({
       id: 's-interrupted',

@@ -134,9 +134,13 @@ describe('RunsView', () => {
     wrapper.unmount()
   })
 
-  it('opens a run with Enter on its row', async () => {
+  it('names each run with a link to its page (a new tab, a copied address)', async () => {
     const wrapper = await mountRuns()
-    await wrapper.find('[data-run-id="r2"]').trigger('keydown', { key: 'Enter' })
+    const link = wrapper.find('[data-run-id="r2"] a[data-testid="run-link"]')
+    expect(link.attributes('href')).toBe('#/runs/r2')
+    expect(link.text()).toBe('m2')
+    // A click on the row (outside its controls) opens it too.
+    await wrapper.find('[data-run-id="r2"] td.num').trigger('click')
     expect(useRouteStore().route).toEqual({ name: 'run', id: 'r2' })
     wrapper.unmount()
   })

@@ -56,6 +56,7 @@ beforeEach(() => {
         confusion: null,
         progress: null,
         skippedBackends: [],
+        resumedAt: null,
         precisionReason: null,
         epochs: [],
         runDir: '/data/runs/ru',

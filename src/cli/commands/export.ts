@@ -1,17 +1,25 @@
 /** `nin-lab export`: a comparison of runs as HTML, Markdown, CSV, JSON or PDF. */
 import { basename, dirname, extname, join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { REPORT_FORMATS, type ExportedFile, type ReportFormat } from '@shared/api/contract'
+import {
+  MAX_IDS,
+  MAX_LIST,
+  REPORT_FORMATS,
+  type ExportedFile,
+  type ReportFormat,
+} from '@shared/api/contract'
 import { checkTarget, writeFilesSafely } from '@core/files'
 import { withCore } from '../core'
 import { UsageError } from '../errors'
 
-export const exportHelp = `Usage: nin-lab export ID... --out PATH [--format html|md|csv|json|pdf] [--title T] [--data-dir D]
+export const exportHelp = `Usage: nin-lab export [ID...] [--experiment NAME ...] --out PATH [--format html|md|csv|json|pdf]
+                     [--title T] [--data-dir D]
 
 Writes a report comparing the runs: environment, ablation tables for every config field that
 varies (Δ params, MACs, memory, time per epoch, final test accuracy; mean ± std over seeds),
-curves, the config diff, and each run's layer table and per-class accuracy. The format comes
-from --format, else from PATH's extension.
+curves, the config diff, and each run's layer table and per-class accuracy. --experiment NAME
+takes every run of that experiment (repeatable, and with IDs). The format comes from --format,
+else from PATH's extension.
 html: one self-contained file · md: Markdown + PNG charts beside it · csv: PATH (runs) and
 PATH-metrics.csv (long format) · json: everything, with a schema version · pdf: via Chromium.`
 
@@ -54,6 +62,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
       format: { type: 'string' },
       out: { type: 'string' },
       title: { type: 'string' },
+      experiment: { type: 'string', multiple: true },
       'data-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -62,8 +71,11 @@ export async function exportCommand(argv: string[]): Promise<number> {
     console.log(exportHelp)
     return 0
   }
-  if (positionals.length === 0)
-    throw new UsageError('export needs at least one run ID (see `nin-lab ls`)')
+  const experiments = values.experiment ?? []
+  if (positionals.length === 0 && experiments.length === 0)
+    throw new UsageError(
+      'export needs run IDs or --experiment NAME (see `nin-lab ls`, which lists both)',
+    )
   const out = values.out
   if (!out) throw new UsageError('--out PATH is required: where to write the report')
   const format = formatOf(values.format, out)
@@ -71,13 +83,36 @@ export async function exportCommand(argv: string[]): Promise<number> {
   checkTarget(out)
   const { files } = await withCore(
     values['data-dir'],
-    (core) =>
-      core.api.exportReport({
-        ids: positionals,
+    async (core) => {
+      const ids = [...positionals]
+      for (const experiment of experiments) {
+        const before = ids.length
+        for (let offset = 0; ;) {
+          const page = await core.api.listRuns({ experiment, offset, limit: MAX_LIST })
+          ids.push(...page.runs.map((r) => r.id))
+          offset += page.runs.length
+          if (page.runs.length === 0 || offset >= page.total) break
+        }
+        if (ids.length === before) {
+          const known = (await core.api.listExperiments({})).map((e) => e.name)
+          throw new UsageError(
+            `no runs in experiment "${experiment}"${known.length > 0 ? `; experiments: ${known.join(', ')}` : ''}`,
+          )
+        }
+      }
+      const unique = [...new Set(ids)]
+      if (unique.length > MAX_IDS) {
+        throw new UsageError(
+          `that is ${unique.length} runs; one report takes at most ${MAX_IDS}: name fewer`,
+        )
+      }
+      return core.api.exportReport({
+        ids: unique,
         format,
         title: values.title,
         fileName: basename(out),
-      }),
+      })
+    },
     // Export only reads the store: it works on a data folder this user may only read.
     { readonly: true },
   )

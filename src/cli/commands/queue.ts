@@ -31,8 +31,9 @@ add queues the config, or with --grid the cartesian product of the axes (e.g.
 --grid model.microConvs=1,2,3 --grid model.head=gap,fc --seeds 3 → 18 runs), skipping runs the
 experiment already has; more than ${CONFIRM_GRID_RUNS} runs at once need --yes, and at most
 ${MAX_GRID_RUNS} are queued by one command. start runs the queue until it is empty, then exits
-(--watch: keeps waiting for new runs). Ctrl-C stops after the current step; the run resumes on
-the next start. A full or read-only disk halts the queue with an error saying what to do.`
+(--watch: keeps waiting for new runs). Ctrl-C stops after the current step; on the next start
+the run resumes from its last checkpoint (the end of its last finished epoch), redoing the steps
+since. A full or read-only disk halts the queue with an error saying what to do.`
 
 const common = {
   'data-dir': { type: 'string' },
@@ -192,7 +193,10 @@ async function queueStart(argv: string[]): Promise<number> {
   const stop = (): void => {
     if (interrupted) return
     interrupted = true
-    console.error('stopping after the current step; the run resumes on the next `queue start`…')
+    console.error(
+      'stopping after the current step; the next `queue start` resumes the run from its last ' +
+        'checkpoint (the end of its last finished epoch), redoing the steps since…',
+    )
     void core.close().then(() => process.exit(130))
   }
   process.on('SIGINT', stop)

@@ -20,7 +20,8 @@ export const runHelp = `Usage: nin-lab run [CONFIG.json] [--preset NAME] [--set 
        nin-lab run --resume ID [--data-dir D] [--json]
 
 Trains one run in the foreground with a live progress line (epoch, step, loss, accuracy,
-images/s, ETA). Ctrl-C stops it cleanly after the current step (twice: at once). With --json
+images/s, ETA). Ctrl-C stops it cleanly after the current step (twice: at once); --resume then
+continues from the last epoch checkpoint, redoing the steps after it. With --json
 the last line of stdout is the run as one JSON object. --resume continues a run that was
 stopped or killed, from its last checkpoint (one per epoch).`
 
@@ -139,8 +140,12 @@ async function execute(
   if (json) console.log(JSON.stringify(runJson(detail)))
   if (run.status === 'completed') return 0
   if (run.status === 'cancelled') {
+    const from =
+      run.lastCheckpointEpoch > 0
+        ? `from the checkpoint after epoch ${run.lastCheckpointEpoch} (the steps since are trained again)`
+        : 'from the start (no epoch had finished, so there is no checkpoint yet)'
     console.error(
-      `Stopped. Resume with: nin-lab run --resume ${run.id}${dataDirFlag ? ` --data-dir ${dataDirFlag}` : ''}`,
+      `Stopped. Resume ${from} with: nin-lab run --resume ${run.id}${dataDirFlag ? ` --data-dir ${dataDirFlag}` : ''}`,
     )
     return 130
   }

@@ -4,6 +4,7 @@ import { MAX_LIST } from '@shared/api/contract'
 import { placementText } from '@shared/format'
 import type { Run } from '@shared/api/types'
 import { RUN_STATUSES, type RunStatus } from '@shared/run-state'
+import { pct } from '@shared/format'
 import { terminalText as t } from '@shared/security'
 import { withCore } from '../core'
 
@@ -109,7 +110,7 @@ export async function lsCommand(argv: string[]): Promise<number> {
           `${String(k.inputSize)}px m${String(k.microConvs)} k${String(k.microKernel)} ${String(k.head)}`,
           r.precision ?? '',
           `${r.epochsDone}/${r.config.train.epochs}`,
-          r.finalTestAcc === null ? '' : r.finalTestAcc.toFixed(4),
+          r.finalTestAcc === null ? '' : pct(r.finalTestAcc),
         ]
       })
       console.log(
@@ -177,9 +178,9 @@ export async function showCommand(argv: string[]): Promise<number> {
             out.epochs.map((e) => [
               String(e.epoch),
               e.trainLoss.toFixed(4),
-              e.trainAcc.toFixed(4),
+              pct(e.trainAcc),
               e.testLoss.toFixed(4),
-              e.testAcc.toFixed(4),
+              pct(e.testAcc),
               e.seconds.toFixed(1),
               String(Math.round(e.examplesPerSec)),
             ]),

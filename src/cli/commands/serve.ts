@@ -4,16 +4,20 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Core } from '@core/core'
 import { resolveDataDir } from '@core/paths'
+import { AccessKey, loadAccessKey, rotateAccessKey } from '@core/server/access-key'
 import { apiHandler, eventSockets } from '@core/server/api-handler'
 import { startWebServer } from '@core/server/http-server'
 import { UsageError } from '../errors'
 
-export const serveHelp = `Usage: nin-lab serve [--port P] [--host 127.0.0.1] [--data-dir D]
+export const serveHelp = `Usage: nin-lab serve [--port P] [--host 127.0.0.1] [--rotate-key] [--data-dir D]
 
-Serves the app on http://127.0.0.1:P/ and prints the URL with a random access token. It also
-runs the queue, unless another scheduler (\`nin-lab queue start\`, the desktop app) already does.
-Open that URL in a browser. --port 0 picks a free port (default 7317, or a free one if taken).
---host other than a loopback address exposes the app to your network: the token is then the
+Serves the app on http://127.0.0.1:P/ and prints its address with the access key (#token=…).
+The key is kept in the data folder (<data-dir>/access-key, readable only by you), so the
+address, a bookmark and open tabs keep working after a restart; --rotate-key (or
+\`nin-lab key rotate\`, also while serving) replaces it, and pages with the old key ask for the
+new one. It also runs the queue, unless another scheduler (\`nin-lab queue start\`, the desktop
+app) already does. --port 0 picks a free port (default 7317, or a free one if taken).
+--host other than a loopback address exposes the app to your network: the key is then the
 only protection, so prefer an SSH tunnel.`
 
 const DEFAULT_PORT = 7317
@@ -28,6 +32,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     options: {
       port: { type: 'string' },
       host: { type: 'string', default: '127.0.0.1' },
+      'rotate-key': { type: 'boolean', default: false },
       'data-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -47,10 +52,22 @@ export async function serveCommand(argv: string[]): Promise<number> {
     )
   }
   const core = new Core({ dataDir: resolveDataDir(values['data-dir']), scheduler: 'if-free' })
+  const dataDir = core.store.dataDir
+  let key: string
+  if (values['rotate-key']) {
+    key = rotateAccessKey(dataDir)
+    console.log('A new access key replaces the old one: pages opened with the old one ask again.')
+  } else {
+    const loaded = loadAccessKey(dataDir)
+    key = loaded.key
+    if (loaded.created) console.log(`New access key (${loaded.created}).`)
+  }
+  const accessKey = new AccessKey(dataDir, key)
   const sockets = eventSockets(core)
   const options = {
     rendererDir: dir,
     host: values.host,
+    token: () => accessKey.current(),
     api: apiHandler(core),
     upgrade: sockets.upgrade,
   }
@@ -80,12 +97,15 @@ export async function serveCommand(argv: string[]): Promise<number> {
       : `Data: ${core.store.dataDir}; another scheduler runs the queue.`,
   )
   console.log(
-    'Open that address in your browser (the token after # is your access key). Ctrl-C stops.',
+    'Open that address in your browser (the token after # is your access key; it stays the same ' +
+      'across restarts). Ctrl-C stops.',
   )
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       console.log(
-        'stopping: a run in progress stops after its current step and resumes on the next start…',
+        'stopping: a run in progress stops after its current step; on the next start it resumes ' +
+          'from its last checkpoint (the end of its last finished epoch), training the steps after ' +
+          'it again…',
       )
       sockets.close()
       void Promise.all([running.close(), core.close()]).then(() => resolve())

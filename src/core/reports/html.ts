@@ -27,8 +27,15 @@ table { border-collapse: collapse; margin: 8px 0 16px; font-size: 13px; }
 th, td { border-bottom: 1px solid #e3e7ec; padding: 4px 10px; text-align: left; vertical-align: top; }
 th { background: #f5f7fa; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: pre-line; }
 td.num { min-width: 5em; }
-figure { margin: 12px 0 24px; break-inside: avoid; } figcaption { color: #5b6470; font-size: 12px; }
-.runs { break-before: page; } @page { margin: 16mm; } .notes { white-space: pre-line; }
+figure { margin: 12px 0 24px; break-inside: avoid; }
+.runs { break-before: page; } .notes { white-space: pre-line; }
+@page { size: A4; margin: 14mm; }
+@media print {
+  body { margin: 0; max-width: none; padding: 0; font-size: 12px; }
+  tr, td, th { break-inside: avoid; } thead { display: table-header-group; }
+  h2, h3 { break-after: avoid; } table { font-size: 11px; }
+  figure svg { max-width: 100%; height: auto; }
+}
 `
 
 function table(t: Table, testId: string): string {
@@ -51,7 +58,7 @@ export function renderHtml(report: Report, charts: readonly ReportChart[]): stri
   if (report.ablations.length > 0) {
     parts.push('<h2>Ablations</h2>')
     parts.push(
-      '<p class="meta">Each table groups the runs by one config field; values are mean ± std over the group (seeds and the other varied fields), Δ against the first row.</p>',
+      '<p class="meta">Each table groups the runs by one config field; values are mean ± std over the group (seeds and the other varied fields); Δ is against the first row: accuracy in percentage points (pp), costs as the amount and the relative change.</p>',
     )
     report.ablations.forEach((a, i) =>
       parts.push(`<h3>${e(a.field)}</h3>`, table(ablationTable(report, i), `ablation:${a.field}`)),
@@ -60,9 +67,8 @@ export function renderHtml(report: Report, charts: readonly ReportChart[]): stri
   if (charts.length > 0) {
     parts.push('<h2>Curves</h2>')
     for (const c of charts)
-      parts.push(
-        `<figure data-chart="${e(c.id)}">${c.svg}<figcaption>${e(c.title)}</figcaption></figure>`,
-      )
+      // The chart draws its own title: a caption would only repeat it.
+      parts.push(`<figure data-chart="${e(c.id)}" aria-label="${e(c.title)}">${c.svg}</figure>`)
   }
   parts.push('<h2>Config differences</h2>')
   parts.push(

@@ -38,7 +38,7 @@ export function renderMarkdown(
     out.push(
       '## Ablations',
       '',
-      'Values are mean ± std over the runs of each row; Δ against the first row.',
+      'Values are mean ± std over the runs of each row; Δ is against the first row: accuracy in percentage points (pp), costs as the amount and the relative change.',
       '',
     )
     report.ablations.forEach((a, i) =>

@@ -3,9 +3,8 @@
  * escape every cell): one description of the content, two notations.
  */
 import type { Quantity, Stat } from '@shared/ablation'
-import { canonicalJson } from '@shared/grid'
 import type { Report, ReportRun } from '@shared/report'
-import { bytes, int, pct, signed } from '@shared/format'
+import { bytes, int, pct, signed, valueText as formatValue } from '@shared/format'
 
 export interface Table {
   readonly header: readonly string[]
@@ -24,23 +23,36 @@ const FORMAT: Record<Quantity, { label: string; value: (x: number) => string }> 
   finalTestAcc: { label: 'final test acc', value: (x) => pct(x) },
 }
 
+/** No-break spaces around ±: a value and its spread never wrap apart. */
+const PM = '\u00a0±\u00a0'
+
 function statText(q: Quantity, s: Stat): string {
   if (s.mean === null) return '–'
   const f = FORMAT[q].value
-  return s.n > 1 ? `${f(s.mean)} ± ${f(s.std ?? 0)}` : f(s.mean)
+  return s.n > 1 ? `${f(s.mean)}${PM}${f(s.std ?? 0)}` : f(s.mean)
 }
 
-/** On its own line: writers show it under the value (HTML) or after it (Markdown). */
-function deltaText(q: Quantity, d: number | null): string {
+/**
+ * The change from the baseline row, on its own line (writers show it under the value, HTML, or
+ * after it, Markdown): accuracy in percentage points ("+1.20 pp"), which a relative change of a
+ * percentage would be confused with; costs as the amount and the relative change ("+12.3%").
+ */
+export function deltaText(q: Quantity, d: number | null, base: number | null): string {
   if (d === null) return ''
+  const minus = (text: string): string => text.replace(/^-/, '−')
+  if (q === 'finalTestAcc') {
+    return `\n(Δ\u00a0${minus(signed((d * 100).toFixed(2), d))}\u00a0pp)`
+  }
   const f = FORMAT[q].value
-  return `\n(Δ ${signed(d < 0 ? `−${f(-d)}` : f(d), d)})`
+  const amount = signed(d < 0 ? `−${f(-d)}` : f(d), d)
+  const relative =
+    base !== null && base !== 0 ? `,\u00a0${minus(signed(((d / base) * 100).toFixed(1), d))}%` : ''
+  return `\n(Δ\u00a0${amount}${relative})`
 }
 
-/** A field value for display: strings without their JSON quotes. */
+/** A config value for display: strings without their JSON quotes, null as "none". */
 function valueText(json: string): string {
-  const v: unknown = JSON.parse(json)
-  return typeof v === 'string' ? v : json
+  return formatValue(JSON.parse(json) as unknown)
 }
 
 export function runsTable(report: Report): Table {
@@ -87,7 +99,11 @@ export function ablationTable(report: Report, index: number): Table {
     rows: table.rows.map((row) => [
       valueText(row.value),
       String(row.runIds.length),
-      ...quantities.map((q) => statText(q, row.stats[q]) + deltaText(q, row.delta[q])),
+      ...quantities.map(
+        (q) =>
+          statText(q, row.stats[q]) +
+          deltaText(q, row.delta[q], table.rows[0]?.stats[q].mean ?? null),
+      ),
     ]),
   }
 }
@@ -98,7 +114,7 @@ export function diffTable(report: Report): Table {
     numeric: [false, ...report.runs.map(() => false)],
     rows: report.configDiff.map((d) => [
       d.path,
-      ...d.values.map((v) => (v === undefined ? '–' : canonicalJson(v))),
+      ...d.values.map((v) => (v === undefined ? '–' : formatValue(v))),
     ]),
   }
 }

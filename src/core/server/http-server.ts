@@ -1,7 +1,7 @@
 /**
  * The web-mode server: serves the built renderer and the API on 127.0.0.1.
  *
- * Security model: the API is reachable only with the per-process random token (checked before
+ * Security model: the API is reachable only with the data folder's access key (the token; checked before
  * anything else about a request is looked at), the socket binds to loopback unless told
  * otherwise, static files are confined to the renderer folder, and every response carries a
  * strict Content-Security-Policy with no remote origins.
@@ -62,8 +62,11 @@ export interface WebServerOptions {
   readonly host: string
   /** 0 picks a free port. */
   readonly port: number
-  /** Fixed token for tests; a random one otherwise. */
-  readonly token?: string
+  /**
+   * The token in force: fixed, or read at each request (the data folder's access key, which a
+   * rotation may replace while the server runs). A random one when not given (tests).
+   */
+  readonly token?: string | (() => string)
   /** Handles authenticated `/api/...` requests; `path` is the part after `/api`. */
   readonly api: ApiHandler
   /** Handles authenticated WebSocket upgrades (under `/api/`). */
@@ -74,6 +77,7 @@ export interface WebServerOptions {
 
 export interface RunningWebServer {
   readonly server: Server
+  /** The address with the token as it was at start. */
   readonly url: string
   readonly token: string
   close(): Promise<void>
@@ -155,7 +159,9 @@ function rejectSocket(socket: Duplex, status: string): void {
 }
 
 export async function startWebServer(opts: WebServerOptions): Promise<RunningWebServer> {
-  const token = opts.token ?? newToken()
+  const given = opts.token ?? newToken()
+  const currentToken = typeof given === 'function' ? given : (): string => given
+  const token = currentToken()
   const limits = { ...DEFAULT_LIMITS, ...opts.limits }
   const server = createServer(
     { connectionsCheckingInterval: limits.checkIntervalMs },
@@ -170,9 +176,10 @@ export async function startWebServer(opts: WebServerOptions): Promise<RunningWeb
       const path = new URL(req.url ?? '/', 'http://localhost').pathname
       if (path === '/api' || path.startsWith('/api/')) {
         // The token is checked before anything else about the request is looked at.
-        if (!isAuthorized(req, token)) {
+        if (!isAuthorized(req, currentToken())) {
           sendJson(res, 401, {
-            error: 'missing or wrong token: open the URL that `nin-lab serve` printed',
+            error:
+              'missing or out-of-date access key: open the address `nin-lab serve` printed (it ends in #token=…)',
           })
           return
         }
@@ -198,7 +205,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<RunningWeb
     // Node hands the socket over with no error listener: a reset would crash the process.
     socket.on('error', () => socket.destroy())
     // Same rule as for requests: no valid token, no socket, before anything else is looked at.
-    if (!isAuthorized(req, token)) return rejectSocket(socket, '401 Unauthorized')
+    if (!isAuthorized(req, currentToken())) return rejectSocket(socket, '401 Unauthorized')
     if (!opts.upgrade) return rejectSocket(socket, '404 Not Found')
     opts.upgrade(req, socket, head)
   })

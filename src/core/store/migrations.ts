@@ -144,6 +144,85 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'placement: where a run trains (host, worker, GPU), kept after it ends',
     sql: `ALTER TABLE runs ADD COLUMN placement_json TEXT;`,
   },
+  {
+    version: 6,
+    description: 'saved comparison views',
+    // A view is the Compare page's state (runs, charts, axes, smoothing, grouping, filters) under
+    // a name, so a study can be reopened as it was left, and linked to (#/compare/view/<id>).
+    sql: `
+      CREATE TABLE views (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT NOT NULL UNIQUE,
+        state_json TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+    `,
+  },
+  {
+    version: 7,
+    description: 'metric buckets: count, sum, min and max point per series and step range',
+    // What lets a chart of 100 runs × 10,000 steps read a few hundred rows per run and keep every
+    // extreme (src/core/store/metric-buckets.ts). Widths 4, 16, 64, 256, 1024, 4096 steps; the
+    // points already stored are bucketed here: count, sum and the smallest point by GROUP BY
+    // (SQLite takes the bare columns from the row with the MIN), then the largest point.
+    sql: `
+      CREATE TABLE metric_buckets (
+        run_id    TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        name      TEXT NOT NULL,
+        width     INTEGER NOT NULL,
+        bucket    INTEGER NOT NULL,
+        n         INTEGER NOT NULL,
+        total     REAL NOT NULL,
+        min_step  INTEGER NOT NULL,
+        min_epoch INTEGER NOT NULL,
+        min_time  INTEGER NOT NULL,
+        min_value REAL NOT NULL,
+        max_step  INTEGER NOT NULL,
+        max_epoch INTEGER NOT NULL,
+        max_time  INTEGER NOT NULL,
+        max_value REAL NOT NULL,
+        PRIMARY KEY (run_id, name, width, bucket)
+      ) WITHOUT ROWID;
+      INSERT INTO metric_buckets (run_id, name, width, bucket, n, total,
+        min_step, min_epoch, min_time, min_value, max_step, max_epoch, max_time, max_value)
+      SELECT run_id, name, 4, step / 4, COUNT(value), TOTAL(value),
+        step, epoch, time, MIN(value), 0, 0, 0, 0
+      FROM metric_points WHERE value IS NOT NULL GROUP BY run_id, name, step / 4;
+      INSERT INTO metric_buckets (run_id, name, width, bucket, n, total,
+        min_step, min_epoch, min_time, min_value, max_step, max_epoch, max_time, max_value)
+      SELECT run_id, name, 16, step / 16, COUNT(value), TOTAL(value),
+        step, epoch, time, MIN(value), 0, 0, 0, 0
+      FROM metric_points WHERE value IS NOT NULL GROUP BY run_id, name, step / 16;
+      INSERT INTO metric_buckets (run_id, name, width, bucket, n, total,
+        min_step, min_epoch, min_time, min_value, max_step, max_epoch, max_time, max_value)
+      SELECT run_id, name, 64, step / 64, COUNT(value), TOTAL(value),
+        step, epoch, time, MIN(value), 0, 0, 0, 0
+      FROM metric_points WHERE value IS NOT NULL GROUP BY run_id, name, step / 64;
+      INSERT INTO metric_buckets (run_id, name, width, bucket, n, total,
+        min_step, min_epoch, min_time, min_value, max_step, max_epoch, max_time, max_value)
+      SELECT run_id, name, 256, step / 256, COUNT(value), TOTAL(value),
+        step, epoch, time, MIN(value), 0, 0, 0, 0
+      FROM metric_points WHERE value IS NOT NULL GROUP BY run_id, name, step / 256;
+      INSERT INTO metric_buckets (run_id, name, width, bucket, n, total,
+        min_step, min_epoch, min_time, min_value, max_step, max_epoch, max_time, max_value)
+      SELECT run_id, name, 1024, step / 1024, COUNT(value), TOTAL(value),
+        step, epoch, time, MIN(value), 0, 0, 0, 0
+      FROM metric_points WHERE value IS NOT NULL GROUP BY run_id, name, step / 1024;
+      INSERT INTO metric_buckets (run_id, name, width, bucket, n, total,
+        min_step, min_epoch, min_time, min_value, max_step, max_epoch, max_time, max_value)
+      SELECT run_id, name, 4096, step / 4096, COUNT(value), TOTAL(value),
+        step, epoch, time, MIN(value), 0, 0, 0, 0
+      FROM metric_points WHERE value IS NOT NULL GROUP BY run_id, name, step / 4096;
+      UPDATE metric_buckets SET (max_step, max_epoch, max_time, max_value) = (
+        SELECT p.step, p.epoch, p.time, p.value FROM metric_points p
+        WHERE p.run_id = metric_buckets.run_id AND p.name = metric_buckets.name
+          AND p.step BETWEEN metric_buckets.bucket * metric_buckets.width
+            AND metric_buckets.bucket * metric_buckets.width + metric_buckets.width - 1
+          AND p.value IS NOT NULL
+        ORDER BY p.value DESC, p.step LIMIT 1);
+    `,
+  },
 ]
 
 /** The newest schema this code knows. */

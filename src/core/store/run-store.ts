@@ -82,6 +82,17 @@ import {
   type RunStatements,
 } from './runs'
 import { SETTING_KEYS, settingStatements, type SettingStatements } from './settings'
+import {
+  BucketWriter,
+  bucketStatements,
+  rebuildAfterTruncate,
+  sampledSeries,
+  truncateBuckets,
+  type BucketStatements,
+  type SeriesWindow,
+} from './metric-buckets'
+import { toView, viewStatements, type ViewStatements } from './views'
+import type { SavedView, ViewState } from '@shared/api/contract'
 
 // better-sqlite3 reads SQLITE_USE_URI once, when its native addon loads (at the first
 // `new Database`). URI file names are how a WAL database is read where no -shm file can be
@@ -143,6 +154,8 @@ export class RunStore {
   private readonly eventsSql: EventStatements
   private readonly artifactsSql: ArtifactStatements
   private readonly settingsSql: SettingStatements
+  private readonly bucketsSql: BucketStatements
+  private readonly viewsSql: ViewStatements
   private readonly listCache = new Map<string, Statement<unknown[], RunRow>>()
 
   private constructor(
@@ -159,6 +172,8 @@ export class RunStore {
     this.eventsSql = eventStatements(connection)
     this.artifactsSql = artifactStatements(connection)
     this.settingsSql = settingStatements(connection)
+    this.bucketsSql = bucketStatements(connection)
+    this.viewsSql = viewStatements(connection)
   }
 
   /**
@@ -676,6 +691,7 @@ export class RunStore {
       let status = row.status
       let seq = this.eventsSql.maxSeq.get(runId) ?? 0
       let stored = 0
+      const buckets = new BucketWriter(this.bucketsSql, runId)
       for (const m of messages) {
         if (m.runId !== runId) {
           throw new StoreError('invalid', `a message of run ${m.runId} was given for run ${runId}`)
@@ -696,10 +712,13 @@ export class RunStore {
         seq++
         stored++
         for (const p of metricPoints(m)) {
-          this.metricsSql.upsert.run(runId, p.name, p.step, p.epoch, p.time, finiteOrNull(p.value))
+          const value = finiteOrNull(p.value)
+          buckets.point(p.name, p.step, p.epoch, p.time, value)
+          this.metricsSql.upsert.run(runId, p.name, p.step, p.epoch, p.time, value)
         }
         status = this.applyMessage(runId, status, m)
       }
+      buckets.finish()
       return stored
     })
   }
@@ -715,6 +734,14 @@ export class RunStore {
 
   metricSeries(runId: string, name: string): MetricSample[] {
     return this.guard(() => this.metricsSql.series.all(runId, name).map(toSample))
+  }
+
+  /**
+   * One series downsampled to about `window.maxPoints` points over an optional step window: min
+   * and max per bucket from the metric buckets, the raw points when the window holds few enough.
+   */
+  metricSeriesSampled(runId: string, name: string, window: SeriesWindow): MetricSample[] {
+    return this.guard(() => sampledSeries(this.bucketsSql, runId, name, window))
   }
 
   metricNames(runId: string): string[] {
@@ -752,6 +779,65 @@ export class RunStore {
       return row === undefined
         ? undefined
         : (toEvent(row) as RunEvent & { message: Extract<TrainerMessage, { type: T }> })
+    })
+  }
+
+  // --- saved comparison views ----------------------------------------------------------------
+
+  listViews(): SavedView[] {
+    return this.guard(() => this.viewsSql.all.all().map(toView))
+  }
+
+  /**
+   * Saves a view's state: over the view `id` (renaming it to `name`), else over the view named
+   * `name`, else as a new view. A rename onto another view's name is refused.
+   */
+  saveView(name: string, state: ViewState, id?: number): SavedView {
+    const clean = name.trim()
+    if (clean.length === 0 || clean.length > 120) {
+      throw new StoreError(
+        'invalid',
+        `a view name must have 1 to 120 characters (got ${JSON.stringify(name)})`,
+      )
+    }
+    const stateJson = JSON.stringify(state)
+    return this.write(() => {
+      const named = this.viewsSql.byName.get(clean)
+      const now = this.now()
+      if (id !== undefined) {
+        if (this.viewsSql.byId.get(id) === undefined) {
+          throw new StoreError('not-found', `no saved view ${id}`)
+        }
+        if (named !== undefined && named.id !== id) {
+          throw new StoreError('invalid', `a view named "${clean}" already exists`)
+        }
+        this.viewsSql.update.run({ id, name: clean, stateJson, now })
+        return this.requireView(id)
+      }
+      if (named !== undefined) {
+        this.viewsSql.update.run({ id: named.id, name: clean, stateJson, now })
+        return toView({ ...named, state_json: stateJson, updated_at: now })
+      }
+      const newId = Number(
+        this.viewsSql.insert.run({ name: clean, stateJson, now }).lastInsertRowid,
+      )
+      return toView(
+        this.viewsSql.byId.get(newId) as NonNullable<ReturnType<typeof this.viewsSql.byId.get>>,
+      )
+    })
+  }
+
+  private requireView(id: number): SavedView {
+    const row = this.viewsSql.byId.get(id)
+    if (row === undefined) throw new StoreError('not-found', `no saved view ${id}`)
+    return toView(row)
+  }
+
+  deleteView(id: number): void {
+    this.write(() => {
+      if (this.viewsSql.delete.run(id).changes === 0) {
+        throw new StoreError('not-found', `no saved view ${id}`)
+      }
     })
   }
 
@@ -831,7 +917,9 @@ export class RunStore {
   }
 
   private truncate(runId: string, epoch: number): TruncateResult {
+    const dropped = truncateBuckets(this.bucketsSql, runId, epoch)
     const points = this.metricsSql.deleteAfterEpoch.run(runId, epoch).changes
+    if (dropped !== null) rebuildAfterTruncate(this.bucketsSql, runId, dropped)
     const events = this.eventsSql.deleteAfterEpoch.run(runId, epoch).changes
     this.artifactsSql.deleteCheckpointsAfter.run(runId, epoch)
     this.runsSql.resummarize.run({ id: runId, checkpoint: epoch, metric: SUMMARY_METRIC })

@@ -27,6 +27,8 @@ export interface Transport {
   readonly kind: 'electron' | 'http'
   call(method: MethodName, params: unknown): Promise<unknown>
   subscribe(listener: EventListener): () => void
+  /** Web mode: use another access key from now on (a new `#token=…`, or one pasted). */
+  setToken?(token: string | null): void
 }
 
 /**
@@ -79,14 +81,40 @@ export function createBridgeTransport(bridge: ApiBridge): Transport {
 
 const TOKEN_KEY = 'ninLab.token'
 
+type KeyStorage = Pick<Storage, 'getItem' | 'setItem'>
+
 /**
- * Takes the access token from a `#token=…` URL (as `nin-lab serve` prints it) into
- * sessionStorage, and removes it from the visible URL and the history entry, so it is not
- * bookmarked, shared in a screenshot or sent as a referrer. Returns the token in force.
+ * Where the access key is kept: localStorage, so a bookmark, a new tab and a reload all open the
+ * app (the key is the data folder's and survives restarts, see src/core/server/access-key.ts);
+ * one kept in sessionStorage by an older NiN Lab is taken over.
+ */
+function keyStorage(win: Window = window): KeyStorage {
+  const local = win.localStorage
+  try {
+    const old = win.sessionStorage.getItem(TOKEN_KEY)
+    if (old && !local.getItem(TOKEN_KEY)) local.setItem(TOKEN_KEY, old)
+  } catch {
+    // storage unavailable: nothing to take over
+  }
+  return local
+}
+
+/** The key in a pasted address (`…/#token=KEY`) or the key itself; null when it holds none. */
+export function tokenFrom(text: string): string | null {
+  const trimmed = text.trim()
+  const match = /(?:^|[#&?])token=([^&\s]+)/.exec(trimmed)
+  const key = match?.[1] ? decodeURIComponent(match[1]) : trimmed
+  return /^[\w-]{8,200}$/.test(key) ? key : null
+}
+
+/**
+ * Takes the access token from a `#token=…` URL (as `nin-lab serve` prints it) into storage, and
+ * removes it from the visible URL and the history entry, so it is not bookmarked, shared in a
+ * screenshot or sent as a referrer. Returns the token in force.
  */
 export function captureToken(
   loc: Pick<Location, 'hash' | 'pathname' | 'search'> = window.location,
-  storage: Pick<Storage, 'getItem' | 'setItem'> = window.sessionStorage,
+  storage: KeyStorage = keyStorage(),
   history: Pick<History, 'replaceState' | 'state'> = window.history,
 ): string | null {
   const hash = loc.hash.replace(/^#/, '')
@@ -99,6 +127,16 @@ export function captureToken(
     history.replaceState(history.state, '', `${loc.pathname}${loc.search}${rest ? `#${rest}` : ''}`)
   }
   return storage.getItem(TOKEN_KEY)
+}
+
+/** Keeps a key the user pasted, and uses it from now on. */
+export function setAccessKey(token: string): void {
+  try {
+    keyStorage().setItem(TOKEN_KEY, token)
+  } catch {
+    // storage unavailable: the key lasts for this page
+  }
+  transport().setToken?.(token)
 }
 
 export interface HttpTransportOptions {
@@ -118,26 +156,55 @@ export function createHttpTransport(options: HttpTransportOptions): Transport {
   const minDelay = options.minDelay ?? 500
   const maxDelay = options.maxDelay ?? 10_000
   const listeners = new Set<EventListener>()
+  let token = options.token
   let socket: WebSocket | null = null
   let delay = minDelay
   let timer: ReturnType<typeof setTimeout> | null = null
+  /** The stream came back, or a new key was given: what was missed is refetched. */
+  let refetch = false
+
+  // Without a key nothing but the key screen can work: say so before the first call fails.
+  if (!token) connection.value = 'unauthorized'
 
   const wsUrl = (): string => {
     const base = options.baseUrl || window.location.origin
     const url = new URL('/api/events', base)
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:'
-    if (options.token) url.searchParams.set('token', options.token)
+    if (token) url.searchParams.set('token', token)
     return url.toString()
+  }
+  const authHeader = (): Record<string, string> =>
+    token ? { authorization: `Bearer ${token}` } : {}
+
+  /**
+   * A socket that closed: the server is down (reconnect with backoff), or it refused the key (a
+   * WebSocket cannot say which, so a call to /api/health asks). A refused key stops the retries
+   * until another key is given.
+   */
+  async function whyClosed(): Promise<'down' | 'unauthorized'> {
+    try {
+      const r = await doFetch(`${options.baseUrl}/api/health`, { headers: authHeader() })
+      return r.status === 401 || r.status === 403 ? 'unauthorized' : 'down'
+    } catch {
+      return 'down'
+    }
   }
 
   const open = (): void => {
     if (socket || listeners.size === 0 || typeof Socket !== 'function') return
+    if (!token) {
+      connection.value = 'unauthorized'
+      return
+    }
     if (connection.value !== 'reconnecting') connection.value = 'connecting'
     const ws = new Socket(wsUrl())
     socket = ws
+    let opened = false
     ws.onopen = () => {
+      opened = true
       delay = minDelay
-      const wasDown = connection.value === 'reconnecting'
+      const wasDown = connection.value === 'reconnecting' || refetch
+      refetch = false
       connection.value = 'open'
       // Events pushed while the socket was down are lost: tell listeners to refetch.
       if (wasDown) for (const l of listeners) l(RECONNECTED, null)
@@ -160,26 +227,40 @@ export function createHttpTransport(options: HttpTransportOptions): Transport {
         connection.value = 'idle'
         return
       }
-      connection.value = 'reconnecting'
-      timer = setTimeout(() => {
-        timer = null
-        open()
-      }, delay)
-      delay = Math.min(delay * 2, maxDelay)
+      const retry = (): void => {
+        connection.value = 'reconnecting'
+        timer = setTimeout(() => {
+          timer = null
+          open()
+        }, delay)
+        delay = Math.min(delay * 2, maxDelay)
+      }
+      if (opened) return retry()
+      const tried = token
+      void whyClosed().then((why) => {
+        if (tried !== token || socket) return // a new key came meanwhile
+        if (why === 'unauthorized') connection.value = 'unauthorized'
+        else retry()
+      })
     }
   }
 
   return {
     kind: 'http',
     async call(method, params) {
+      if (!token) {
+        // Nothing would answer: the access key screen says what to do.
+        connection.value = 'unauthorized'
+        throw new ApiError(
+          'unavailable',
+          'no access key yet: open the address `nin-lab serve` printed',
+        )
+      }
       let response: Response
       try {
         response = await doFetch(`${options.baseUrl}/api/call/${method}`, {
           method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-          },
+          headers: { 'content-type': 'application/json', ...authHeader() },
           body: JSON.stringify(params ?? {}),
         })
       } catch (err) {
@@ -202,7 +283,7 @@ export function createHttpTransport(options: HttpTransportOptions): Transport {
         connection.value = 'unauthorized'
         throw new ApiError(
           'unavailable',
-          'not authorized: open the address that `nin-lab serve` printed, with its #token=…',
+          'the access key is missing or out of date: open the address `nin-lab serve` printed (or `nin-lab key show` prints)',
         )
       }
       if (isApiErrorBody(body)) throw toApiError(body)
@@ -223,16 +304,50 @@ export function createHttpTransport(options: HttpTransportOptions): Transport {
         }
       }
     },
+    setToken(next) {
+      if (next === token && connection.value !== 'unauthorized') return
+      token = next
+      delay = minDelay
+      if (timer) clearTimeout(timer)
+      timer = null
+      const ws = socket
+      socket = null
+      ws?.close()
+      if (!token) {
+        connection.value = 'unauthorized'
+        return
+      }
+      refetch = true
+      connection.value = 'connecting'
+      if (listeners.size > 0) open()
+      else {
+        // No event stream to wait for: the views refetch at once.
+        refetch = false
+        connection.value = 'idle'
+      }
+    },
   }
 }
 
 // --- choosing the transport -------------------------------------------------------------------
 
-/** The Electron relay when the preload provides one, else HTTP to the page's own origin. */
+/**
+ * The Electron relay when the preload provides one, else HTTP to the page's own origin. In web
+ * mode a later `#token=…` (the user pasting a new address into this tab) switches to that key.
+ */
 export function createTransport(win: Window = window): Transport {
   const bridge = win.ninLab?.api
   if (bridge) return createBridgeTransport(bridge)
-  return createHttpTransport({ baseUrl: '', token: captureToken(win.location) })
+  const storage = keyStorage(win)
+  const http = createHttpTransport({
+    baseUrl: '',
+    token: captureToken(win.location, storage, win.history),
+  })
+  win.addEventListener('hashchange', () => {
+    if (!/(^#|&)token=/.test(win.location.hash)) return
+    http.setToken?.(captureToken(win.location, storage, win.history))
+  })
+  return http
 }
 
 let current: Transport | null = null

@@ -12,6 +12,7 @@ import {
   arrayOf,
   bool,
   int,
+  num,
   oneOf,
   optional,
   checkField,
@@ -77,6 +78,11 @@ export interface RunDetail {
   readonly perClassAccuracy: readonly number[] | null
   readonly confusion: readonly (readonly number[])[] | null
   readonly progress: RunProgress | null
+  /**
+   * When its latest attempt resumed from a checkpoint (the time of that attempt's `started`),
+   * null when it never resumed; `run.startedAt` is the first attempt's start.
+   */
+  readonly resumedAt: number | null
   /** Why each faster backend was skipped, from the trainer's `started` message. */
   readonly skippedBackends: readonly { readonly backend: string; readonly reason: string }[]
   /** Why it computes in `run.precision` (auto's choice, or what was asked), from `started`. */
@@ -100,6 +106,16 @@ export interface EpochEstimate {
   readonly basis: 'history' | 'measured' | 'none'
   readonly backend: string | null
   readonly detail: string
+}
+
+/** A saved comparison view (`saveView`). */
+export interface SavedView {
+  readonly id: number
+  readonly name: string
+  readonly state: ViewState
+  /** Unix ms. */
+  readonly createdAt: number
+  readonly updatedAt: number
 }
 
 /** The queue's settings, and how this process's scheduler applies them. */
@@ -178,6 +194,61 @@ const gridAxis = object(
   'one ablation axis',
 )
 
+/** Most charts one saved comparison view holds. */
+export const MAX_VIEW_CHARTS = 12
+
+/**
+ * A saved comparison view: the Compare page's state under a name (`saveView`), reopened as it
+ * was left and linked to as `#/compare/view/<id>`.
+ */
+export const viewState = object(
+  {
+    ids: ids('the runs compared'),
+    charts: arrayOf(
+      oneOf(METRIC_NAMES, { default: METRICS.testAcc, description: 'the metric of a chart' }),
+      { minItems: 0, maxItems: MAX_VIEW_CHARTS, default: [], description: 'one chart per metric' },
+    ),
+    xMode: oneOf(['step', 'epoch', 'time'], { default: 'step', description: 'the x axis' }),
+    smoothing: num({
+      min: 0,
+      max: 0.99,
+      default: 0.6,
+      description: 'EMA weight of per-step curves',
+    }),
+    logY: bool({ default: false, description: 'log y axes' }),
+    groupBy: text(200, 'a config field to group runs by (mean ± std), or none'),
+    filters: arrayOf(
+      object(
+        {
+          path: required(text(200, 'a config field, e.g. model.head')),
+          op: oneOf(['=', '!=', '<', '<=', '>', '>='], {
+            default: '=',
+            description: 'how the field compares with the values (= and != take any of them)',
+          }),
+          values: required(
+            arrayOf(unknownValue('a value of the field'), {
+              minItems: 0,
+              maxItems: 100,
+              default: [],
+              description: 'the values shown',
+            }),
+          ),
+        },
+        'runs shown: those whose field has one of the values',
+      ),
+      { minItems: 0, maxItems: 20, default: [], description: 'config filters' },
+    ),
+    hidden: arrayOf(runId, {
+      minItems: 0,
+      maxItems: MAX_IDS,
+      default: [],
+      description: 'runs left out of the charts',
+    }),
+  },
+  'a comparison view',
+)
+export type ViewState = Infer<typeof viewState>
+
 /** Method name → the shape of its parameters. Unknown parameters are refused, not ignored. */
 export const API_PARAMS = {
   listRuns: {
@@ -209,6 +280,20 @@ export const API_PARAMS = {
         default: [],
         description: 'the metrics',
       }),
+    ),
+    /**
+     * Downsample each series to about this many points: min and max per step bucket, the first
+     * and last point kept exactly; each point then carries `n` and `mean` (src/shared/downsample.ts).
+     */
+    maxPoints: optional(
+      int({ min: 4, max: 100_000, default: 500, description: 'points a series' }),
+    ),
+    /** Only the points of this step window (a zoomed chart asks for what it shows). */
+    fromStep: optional(
+      int({ min: 0, max: Number.MAX_SAFE_INTEGER, default: 0, description: 'from step' }),
+    ),
+    toStep: optional(
+      int({ min: 0, max: Number.MAX_SAFE_INTEGER, default: 0, description: 'to step' }),
     ),
   },
   getEvents: {
@@ -295,6 +380,16 @@ export const API_PARAMS = {
     steps: optional(int({ min: 1, max: 1000, default: 5, description: 'timed steps' })),
     warmup: optional(int({ min: 0, max: 100, default: 2, description: 'untimed steps first' })),
   },
+  listViews: {},
+  /** Saves a view: a new one, or the one of that id (renamed too), or the one of that name. */
+  saveView: {
+    name: required(text(120, 'the view name')),
+    state: required(viewState),
+    id: optional(int({ min: 1, max: Number.MAX_SAFE_INTEGER, default: 1, description: 'a view' })),
+  },
+  deleteView: {
+    id: required(int({ min: 1, max: Number.MAX_SAFE_INTEGER, default: 1, description: 'a view' })),
+  },
   exportReport: {
     ids: ids('the runs to compare'),
     format: required(oneOf(REPORT_FORMATS, { default: 'html', description: 'the format' })),
@@ -355,6 +450,9 @@ export interface ApiResults {
   listWorkers: WorkersView
   benchmark: BenchResult
   exportReport: { files: ExportedFile[] }
+  listViews: SavedView[]
+  saveView: SavedView
+  deleteView: { deleted: number }
 }
 export type Result<M extends MethodName> = ApiResults[M]
 

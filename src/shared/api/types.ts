@@ -91,6 +91,12 @@ export interface MetricSample {
   readonly time: number
   /** NaN where the trainer measured NaN (a diverging loss); SQLite stores it as NULL. */
   readonly value: number
+  /**
+   * Only in a downsampled series (src/shared/downsample.ts): how many raw points this point
+   * stands for, and their mean — what a smoothing of the series weighs it by.
+   */
+  readonly n?: number
+  readonly mean?: number
 }
 
 export interface RunEvent {

@@ -355,9 +355,10 @@ function walk(field: Field, input: unknown, path: string, issues: ConfigIssue[])
       )
         return bad()
       return input
-    case 'enum':
-      if (!(field.values as readonly unknown[]).includes(input)) return bad()
-      return input
+    case 'enum': {
+      const value = enumValue(field, input)
+      return value === undefined ? bad() : value
+    }
     case 'string':
       if (typeof input !== 'string' || input.length > field.maxLength) return bad()
       if (field.pattern !== undefined && !new RegExp(`^(?:${field.pattern})$`).test(input))
@@ -404,6 +405,22 @@ function walk(field: Field, input: unknown, path: string, issues: ConfigIssue[])
       return out
     }
   }
+}
+
+/**
+ * The enum value `input` names: the value itself, or the one string value that equals it in
+ * another case (`FC` → `fc`, `Adam` → `adam`: the app shows labels in capitals, and a person
+ * types what they read). Undefined when it names none, or more than one, of the values.
+ */
+export function enumValue<V extends string | number>(
+  field: EnumField<V>,
+  input: unknown,
+): V | undefined {
+  if ((field.values as readonly unknown[]).includes(input)) return input as V
+  if (typeof input !== 'string') return undefined
+  const lower = input.toLowerCase()
+  const matches = field.values.filter((v) => typeof v === 'string' && v.toLowerCase() === lower)
+  return matches.length === 1 ? matches[0] : undefined
 }
 
 /** Finds the schema field at a dotted path (`model.blocks.0.kernel` or `model.blocks[0].kernel`). */

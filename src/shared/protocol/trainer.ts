@@ -295,6 +295,8 @@ function checkPrecision(m: Record<string, unknown>): void {
   }
   const reason = m['precisionReason']
   if (reason !== undefined && typeof reason !== 'string') {
-    throw new ProtocolError(`a started message's precisionReason must be a string (got ${typeOf(reason)})`)
+    throw new ProtocolError(
+      `a started message's precisionReason must be a string (got ${typeOf(reason)})`,
+    )
   }
 }

@@ -16,15 +16,16 @@ import type { Layer } from '@shared/architecture'
 import type { TrainSpec } from '@shared/config/experiment'
 import { bytes } from '@shared/format'
 import {
+  MEMORY_MARGIN_FRACTION,
+  MEMORY_MARGIN_MIN_BYTES,
   checkMemoryFit,
   memoryFitError,
   type EngineMemoryModel,
   type MemoryLimit,
 } from '@shared/memory-fit'
 
-/** Left for the rest of the machine: 5% of its memory, and at least 512 MiB. */
-export const MEMORY_MARGIN_FRACTION = 0.05
-export const MEMORY_MARGIN_MIN_BYTES = 512 * 1024 ** 2
+// The margins are shared with the form's check before queueing (src/shared/memory-fit.ts).
+export { MEMORY_MARGIN_FRACTION, MEMORY_MARGIN_MIN_BYTES }
 
 /** A run refused up front because its step would not fit; the message says what to lower. */
 export class MemoryFitError extends Error {

@@ -47,10 +47,12 @@ describe('RunStore schema', () => {
     expect(tables).toEqual([
       'artifacts',
       'experiments',
+      'metric_buckets',
       'metric_points',
       'run_events',
       'runs',
       'settings',
+      'views',
     ])
     expect(store.integrityCheck()).toEqual(['ok'])
   })

@@ -6,11 +6,13 @@ import { presetInput, type PresetName } from '@shared/config/presets'
 import {
   ENGINE_MEMORY_MODELS,
   checkMemoryFit,
+  fitText,
+  memoryFit,
   memoryFitError,
   type EngineMemoryModel,
   type MemoryLimit,
 } from '@shared/memory-fit'
-import { WASM_HEAP_LIMIT } from '@trainer/engines/tfjs/wasm/heap'
+import { WASM_HEAP_LIMIT } from '@shared/wasm-heap'
 
 const GiB = 1024 ** 3
 const MiB = 1024 ** 2
@@ -105,5 +107,48 @@ describe('memory check: any engine, any limit', () => {
     ]).predictedBytes
     expect(predicted).toBeGreaterThan(mib * MiB)
     expect(predicted).toBeLessThan((4 / 3) * mib * MiB)
+  })
+})
+
+// The form's check before queueing (memoryFit) must refuse exactly what the trainer would, in the
+// trainer's words, so a config is never queued only to fail and be retried in vain.
+describe('memory fit before queueing (the New experiment form)', () => {
+  it('agrees with the trainer on the wasm heap, and says the same refusal', () => {
+    const form = memoryFit(config('d2l', 128), { kind: 'wasm' })
+    const trainer = wasm('d2l', 128)
+    expect(form?.fits).toBe(false)
+    expect(form?.limit).toBe(WASM_HEAP_LIMIT)
+    expect(form?.predictedBytes).toBe(trainer.predictedBytes)
+    expect(form?.maxBatchSize).toBe(trainer.maxBatchSize)
+    expect(fitText(form!, config('d2l', 128))).toBe(
+      memoryFitError(trainer, { batchSize: 128 }, 224, ENGINE_MEMORY_MODELS.wasm),
+    )
+    const fits = memoryFit(config('d2l', trainer.maxBatchSize), { kind: 'wasm' })
+    expect(fits?.fits).toBe(true)
+    expect(fitText(fits!, config('d2l', trainer.maxBatchSize))).toMatch(
+      /^fits: needs about \d+\.\d GiB of the 4\.0 GiB wasm heap \(TensorFlow\.js' cap\)$/,
+    )
+  })
+
+  it('checks a GPU of known size less the trainer’s margin, and names the batch size that fits', () => {
+    const small = { kind: 'gpu', name: 'tiny GPU', memoryMB: 2048 } as const
+    const fit = memoryFit(config('d2l', 512), small)
+    expect(fit?.fits).toBe(false)
+    // 2 GiB less the 512 MiB minimum margin.
+    expect(fit?.limit.bytes).toBe(1.5 * GiB)
+    expect(fit?.maxBatchSize).toBeGreaterThan(0)
+    expect(memoryFit(config('d2l', fit?.maxBatchSize ?? 0), small)?.fits).toBe(true)
+    expect(memoryFit(config('d2l', (fit?.maxBatchSize ?? 0) + 1), small)?.fits).toBe(false)
+    expect(fitText(fit!, config('d2l', 512))).toMatch(
+      /on the torch engine \(CUDA\), more than the 1\.5 GiB of tiny GPU \(2\.0 GiB less a 512\.0 MiB margin\): lower train\.batchSize to at most \d+/,
+    )
+    expect(
+      memoryFit(config('d2l', 128), { kind: 'gpu', name: 'H200', memoryMB: 143_771 })?.fits,
+    ).toBe(true)
+  })
+
+  it('is null for a network that does not build (the form says why elsewhere)', () => {
+    const c = config('d2l', 32)
+    expect(memoryFit({ ...c, model: { ...c.model, inputSize: 8 } }, { kind: 'wasm' })).toBeNull()
   })
 })

@@ -1,30 +1,49 @@
 /**
  * What the compare view shows, without its presentation: the selected runs the store knows
- * (listed by name, so seeds and variants read in order) and the ones it no longer does, one
- * colour per run (by id order, so colours do not change with the listing), their live metric
- * series, the config fields that differ, the curves for the chart toolbar's settings, and a
- * metrics row per run.
+ * (listed by name, so seeds and variants read in order) and the ones it no longer does, the
+ * config filter over them, one colour per run (by id order, so colours do not change with the
+ * listing) or per group, their live metric series (downsampled; the zoomed window fetched again
+ * at full detail), the config fields that differ, the curves of each chart, a sortable metrics
+ * row per run, a grouped mean ± std summary, the scatter and the parallel coordinates.
  */
-import { computed, nextTick, watch } from 'vue'
-import type { ComputedRef } from 'vue'
+import { computed, nextTick, shallowRef, watch } from 'vue'
+import type { ComputedRef, ShallowRef } from 'vue'
 import type { Run } from '@shared/api/types'
+import { stat, type Stat } from '@shared/ablation'
 import { runColors } from '@shared/colors'
 import { differingFields, type FieldDiff } from '@shared/config-diff'
+import { canonicalJson } from '@shared/grid'
+import { pctTick, siTick, valueText } from '@shared/format'
 import { METRICS, type MetricName } from '@shared/metrics'
-import type { Curve, ScatterPoint } from '../lib/charts'
-import { buildCurves } from '../lib/compare'
+import { api, errorMessage } from '../api'
+import type { Curve, ParallelAxis, ParallelLine, ScatterPoint } from '../lib/charts'
+import {
+  buildCurves,
+  groupColors,
+  groupLabel,
+  groupRuns,
+  stepWindow,
+  type RunMetrics,
+} from '../lib/compare'
+import {
+  configPaths,
+  flatConfigOf,
+  matchesFilters,
+  parseQuery,
+  type ParsedQuery,
+} from '../lib/config-filter'
+import { METRIC_INFO } from '../lib/metric-info'
 import { runCost } from '../lib/run-cost'
 import { useCompareStore } from '../stores/compare'
 import { useRunsStore } from '../stores/runs'
+import { useSort, type Sort, type SortValue } from './useSort'
 import { useLiveMetrics, type LiveMetrics } from './useLiveMetrics'
 
-/** The series the compare view draws. */
-export const COMPARE_METRICS: readonly MetricName[] = [
-  METRICS.stepLoss,
-  METRICS.trainLoss,
-  METRICS.testLoss,
-  METRICS.testAcc,
-]
+/** Points per series Compare asks for: about two per pixel of a chart's width. */
+export const COMPARE_MAX_POINTS = 500
+
+/** Fields that say nothing about a variant: what the ± spans (seed) and the run's name. */
+const NOT_A_FACTOR = ['name', 'train.seed']
 
 export interface MetricsRow {
   readonly run: Run
@@ -34,23 +53,64 @@ export interface MetricsRow {
   readonly epochSeconds: number | null
 }
 
+export type MetricsSortKey =
+  | 'name'
+  | 'status'
+  | 'final'
+  | 'best'
+  | 'params'
+  | 'macs'
+  | 'memory'
+  | 'epochTime'
+  | 'epochs'
+  | `config:${string}`
+
+/** One group of the summary: runs sharing a value (or a variant), mean ± std over them. */
+export interface SummaryRow {
+  readonly key: string
+  readonly label: string
+  readonly color: string
+  readonly runs: readonly Run[]
+  readonly final: Stat
+  readonly best: Stat
+  /** Mean final test accuracy minus the first group's, in percentage points; null for it. */
+  readonly deltaPp: number | null
+  readonly params: Stat
+  readonly epochSeconds: Stat
+}
+
+export type SummarySortKey = 'label' | 'n' | 'final' | 'best' | 'delta' | 'params' | 'epochTime'
+
 export interface Comparison {
   readonly selected: ComputedRef<Run[]>
   /** Selected ids the runs store does not have (deleted runs), once it has loaded. */
   readonly missing: ComputedRef<string[]>
+  /** The filter query, parsed (config filters, unknown field names). */
+  readonly query: ComputedRef<ParsedQuery>
+  /** The selected runs that pass the filter: what the tables show. */
+  readonly shown: ComputedRef<Run[]>
+  /** Those not hidden in the legend: what the charts draw. */
+  readonly charted: ComputedRef<Run[]>
   colorOf(id: string): string
   readonly live: LiveMetrics
   readonly diffs: ComputedRef<FieldDiff[]>
-  /** Group-by choices: the fields that differ (grouping by a field that does not is pointless). */
+  /** The config fields that differ, without the name: the group-by and column choices. */
   readonly groupChoices: ComputedRef<string[]>
   /** The toolbar's group-by field while it still differs, else '' (one line per run). */
   readonly groupBy: ComputedRef<string>
   curves(metric: MetricName): Curve[]
+  /** The zoomed window's own fetch is on its way. */
+  readonly zoomLoading: ShallowRef<boolean>
   readonly rows: ComputedRef<MetricsRow[]>
+  readonly rowSort: Sort<MetricsSortKey>
   /** The best final and best "best" test accuracy, when more than one run has one. */
   readonly bestFinal: ComputedRef<number | null>
   readonly bestBest: ComputedRef<number | null>
+  readonly summaryBy: ComputedRef<string>
+  readonly summary: ComputedRef<SummaryRow[]>
+  readonly summarySort: Sort<SummarySortKey>
   readonly scatter: ComputedRef<ScatterPoint[]>
+  readonly parallel: ComputedRef<{ axes: ParallelAxis[]; lines: ParallelLine[] }>
 }
 
 /**
@@ -71,6 +131,25 @@ const bestOf = (values: (number | null)[]): number | null => {
   return finite.length > 1 ? Math.max(...finite) : null
 }
 
+const shortPath = (path: string): string => path.replace(/^(model|data|train)\./, '')
+
+/**
+ * Varied fields, the ones that tell most runs apart first: a grid's axes (each value shared by
+ * several runs) before a field in which one odd run differs from all the others.
+ */
+export function rankFactors(diffs: readonly FieldDiff[]): string[] {
+  const spread = (d: FieldDiff): number => {
+    const counts = new Map<string, number>()
+    for (const v of d.values)
+      counts.set(canonicalJson(v ?? null), (counts.get(canonicalJson(v ?? null)) ?? 0) + 1)
+    return d.values.length - Math.max(...counts.values())
+  }
+  return [...diffs]
+    .map((d, i) => ({ path: d.path, spread: spread(d), i }))
+    .sort((a, b) => b.spread - a.spread || a.i - b.i)
+    .map((d) => d.path)
+}
+
 export function useComparison(): Comparison {
   const compare = useCompareStore()
   const runs = useRunsStore()
@@ -85,32 +164,111 @@ export function useComparison(): Comparison {
   const missing = computed(() =>
     runs.loaded ? compare.ids.filter((id) => !runs.byId.has(id)) : [],
   )
-  const colors = computed(() => runColors(compare.ids))
-  const colorOf = (id: string): string => colors.value.get(id) ?? '#888888'
 
-  const selectedIds = computed(() => selected.value.map((r) => r.id))
-  const live = useLiveMetrics(selectedIds, COMPARE_METRICS, { onLoaded: markDrawn })
-  watch(
-    () => selectedIds.value.join(','),
-    () => void runs.loadEpochSeconds(selected.value),
-    { immediate: true },
-  )
+  const query = computed(() => parseQuery(compare.query, configPaths(selected.value)))
+  const shown = computed(() => selected.value.filter((r) => matchesFilters(r, query.value.filters)))
+  const charted = computed(() => shown.value.filter((r) => !compare.hidden.includes(r.id)))
 
-  const diffs = computed(() => differingFields(selected.value.map((r) => r.config)))
+  const diffs = computed(() => differingFields(shown.value.map((r) => r.config)))
   const groupChoices = computed(() => diffs.value.map((d) => d.path))
   const groupBy = computed(() =>
     groupChoices.value.includes(compare.groupBy) ? compare.groupBy : '',
   )
+
+  const colors = computed(() => runColors(compare.ids))
+  const byGroup = computed(() => groupColors(shown.value, groupBy.value, colors.value))
+  /** A run's colour: its group's when grouped, so every chart and table agree. */
+  const colorOf = (id: string): string => byGroup.value.get(id) ?? colors.value.get(id) ?? '#888888'
+
+  // The charts' metrics, and test accuracy (steps per epoch are read off it).
+  const names = computed<MetricName[]>(() => [...new Set([...compare.charts, METRICS.testAcc])])
+  const shownIds = computed(() => shown.value.map((r) => r.id))
+  const live = useLiveMetrics(shownIds, names, {
+    onLoaded: markDrawn,
+    maxPoints: COMPARE_MAX_POINTS,
+  })
+  watch(
+    () => shownIds.value.join(','),
+    () => void runs.loadEpochSeconds(shown.value),
+    { immediate: true },
+  )
+
+  // --- zoom: the window's points again, at full detail ---------------------------------------
+
+  const zoomed = shallowRef<RunMetrics | null>(null)
+  const zoomLoading = shallowRef(false)
+  let zoomSeq = 0
+  let zoomTimer: ReturnType<typeof setTimeout> | null = null
+  /** Per-step metrics only: a per-epoch series is never downsampled (a few points). */
+  const stepMetrics = computed(() => compare.charts.filter((m) => METRIC_INFO[m].perStep))
+
+  async function fetchZoomed(): Promise<void> {
+    const window = compare.zoom
+    const metric = stepMetrics.value[0]
+    const seq = ++zoomSeq
+    if (!window || !metric || charted.value.length === 0) {
+      zoomed.value = null
+      return
+    }
+    const steps = stepWindow(charted.value, live.metrics.value, metric, compare.xMode, window)
+    if (!steps) return
+    zoomLoading.value = true
+    try {
+      const got = await api.getMetrics({
+        ids: charted.value.map((r) => r.id),
+        names: [...stepMetrics.value],
+        maxPoints: COMPARE_MAX_POINTS,
+        ...steps,
+      })
+      if (seq === zoomSeq) zoomed.value = got
+    } catch (err) {
+      // The whole series stays drawn (downsampled): the window is only less detailed.
+      if (seq === zoomSeq) console.error(`zoomed metrics: ${errorMessage(err)}`)
+    } finally {
+      if (seq === zoomSeq) zoomLoading.value = false
+    }
+  }
+  watch(
+    () => [compare.zoom, stepMetrics.value.join(','), charted.value.map((r) => r.id).join(',')],
+    () => {
+      if (zoomTimer) clearTimeout(zoomTimer)
+      if (!compare.zoom) {
+        zoomSeq++
+        zoomed.value = null
+        zoomLoading.value = false
+        return
+      }
+      // Wheel and drag give a burst of windows: fetch for the one the user stops at.
+      zoomTimer = setTimeout(() => void fetchZoomed(), 150)
+    },
+  )
+
+  /** The series a chart draws: the zoomed window's where it has them, else the whole. */
+  const seriesFor = (metric: MetricName): RunMetrics => {
+    const z = zoomed.value
+    if (!z || !compare.zoom || !METRIC_INFO[metric].perStep) return live.metrics.value
+    const out: Record<string, RunMetrics[string]> = {}
+    for (const [id, series] of Object.entries(live.metrics.value)) {
+      const window = z[id]?.[metric]
+      // The zoomed points, and test accuracy from the whole series (steps per epoch).
+      out[id] = window ? { ...series, [metric]: window } : series
+    }
+    return out
+  }
+
   const curves = (metric: MetricName): Curve[] =>
-    buildCurves(selected.value, live.metrics.value, metric, {
+    buildCurves(charted.value, seriesFor(metric), metric, {
       xMode: compare.xMode,
       smoothing: compare.smoothing,
+      perStep: METRIC_INFO[metric].perStep,
       groupBy: groupBy.value,
-      colors: colors.value,
+      colors: groupBy.value ? byGroup.value : colors.value,
     })
 
+  // --- the metrics table ----------------------------------------------------------------------
+
   const rows = computed<MetricsRow[]>(() =>
-    selected.value.map((run) => {
+    shown.value.map((run) => {
       const cost = runCost(run)
       return {
         run,
@@ -121,11 +279,138 @@ export function useComparison(): Comparison {
       }
     }),
   )
-  const bestFinal = computed(() => bestOf(selected.value.map((r) => r.finalTestAcc)))
-  const bestBest = computed(() => bestOf(selected.value.map((r) => r.bestTestAcc)))
+  const rowSort = useSort<MetricsSortKey>('name', 1, ['name', 'status'])
+  const rowValue = (r: MetricsRow, key: MetricsSortKey): SortValue => {
+    if (key.startsWith('config:')) {
+      const v = flatConfigOf(r.run).get(key.slice('config:'.length))
+      return typeof v === 'number' || typeof v === 'string'
+        ? v
+        : v === undefined
+          ? null
+          : valueText(v)
+    }
+    switch (key) {
+      case 'name':
+        return r.run.name
+      case 'status':
+        return r.run.status
+      case 'final':
+        return r.run.finalTestAcc
+      case 'best':
+        return r.run.bestTestAcc
+      case 'params':
+        return r.params
+      case 'macs':
+        return r.macs
+      case 'memory':
+        return r.memory
+      case 'epochTime':
+        return r.epochSeconds
+      default:
+        return r.run.epochsDone
+    }
+  }
+  const sortedRows = computed(() => rowSort.sorted(rows.value, rowValue))
+
+  const bestFinal = computed(() => bestOf(shown.value.map((r) => r.finalTestAcc)))
+  const bestBest = computed(() => bestOf(shown.value.map((r) => r.bestTestAcc)))
+
+  // --- the grouped summary ----------------------------------------------------------------------
+
+  /** Grouped by the toolbar's field, else by variant: every varied field but the seed. */
+  const factors = computed(() =>
+    rankFactors(diffs.value.filter((d) => !NOT_A_FACTOR.includes(d.path))),
+  )
+  const summaryBy = computed(() => groupBy.value || (factors.value.length > 0 ? 'variant' : ''))
+  /**
+   * A variant named by its values of the fields that tell the runs apart: the fields most runs
+   * vary in, and the ones where this variant is the odd one out; at most four, `+N` for the rest.
+   */
+  const majority = computed(() => {
+    const out = new Map<string, { value: string; others: number }>()
+    for (const d of diffs.value) {
+      const counts = new Map<string, number>()
+      for (const v of d.values)
+        counts.set(canonicalJson(v ?? null), (counts.get(canonicalJson(v ?? null)) ?? 0) + 1)
+      const [value, n] = [...counts.entries()].sort((a, b) => b[1] - a[1])[0] ?? ['', 0]
+      out.set(d.path, { value, others: d.values.length - n })
+    }
+    return out
+  })
+  function variantLabel(flat: Map<string, unknown>): string {
+    const parts = factors.value.filter((p) => {
+      const m = majority.value.get(p)
+      return !m || m.others > 1 || canonicalJson(flat.get(p) ?? null) !== m.value
+    })
+    const text = parts.slice(0, 4).map((p) => `${shortPath(p)}=${valueText(flat.get(p))}`)
+    return parts.length > 4 ? `${text.join(' · ')} · +${parts.length - 4} more` : text.join(' · ')
+  }
+
+  const summaryRows = computed<SummaryRow[]>(() => {
+    const groups = new Map<string, { label: string; runs: Run[] }>()
+    for (const run of shown.value) {
+      const flat = flatConfigOf(run)
+      let key: string
+      let label: string
+      if (groupBy.value) {
+        key = canonicalJson(flat.get(groupBy.value) ?? null)
+        label = `${shortPath(groupBy.value)} = ${valueText(flat.get(groupBy.value))}`
+      } else {
+        key = canonicalJson(factors.value.map((p) => flat.get(p) ?? null))
+        label = variantLabel(flat) || 'all runs'
+      }
+      const g = groups.get(key)
+      if (g) g.runs.push(run)
+      else groups.set(key, { label, runs: [run] })
+    }
+    const list = [...groups.entries()].map(([key, g]) => ({
+      key,
+      label: g.label,
+      color: colorOf(g.runs[0]?.id ?? ''),
+      runs: g.runs,
+      final: stat(g.runs.map((r) => r.finalTestAcc)),
+      best: stat(g.runs.map((r) => r.bestTestAcc)),
+      params: stat(g.runs.map((r) => r.params ?? runCost(r)?.params ?? null)),
+      epochSeconds: stat(g.runs.map((r) => runs.epochSeconds[r.id] ?? null)),
+    }))
+    const base = list[0]?.final.mean ?? null
+    return list.map((g, i) => ({
+      ...g,
+      deltaPp:
+        i === 0 || base === null || g.final.mean === null ? null : (g.final.mean - base) * 100,
+    }))
+  })
+  const summarySort = useSort<SummarySortKey>('label', 1, ['label'])
+  const summary = computed(() =>
+    summarySort.key.value === 'label'
+      ? summarySort.dir.value === 1
+        ? summaryRows.value
+        : [...summaryRows.value].reverse()
+      : summarySort.sorted(summaryRows.value, (g, key) => {
+          switch (key) {
+            case 'n':
+              return g.runs.length
+            case 'final':
+              return g.final.mean
+            case 'best':
+              return g.best.mean
+            case 'delta':
+              return g.deltaPp
+            case 'params':
+              return g.params.mean
+            case 'epochTime':
+              return g.epochSeconds.mean
+            default:
+              return g.label
+          }
+        }),
+  )
+
+  // --- scatter and parallel coordinates -------------------------------------------------------
+
   const scatter = computed<ScatterPoint[]>(() =>
     rows.value.flatMap((r) =>
-      r.params !== null && r.run.bestTestAcc !== null
+      r.params !== null && r.run.bestTestAcc !== null && !compare.hidden.includes(r.run.id)
         ? [
             {
               id: r.run.id,
@@ -139,18 +424,66 @@ export function useComparison(): Comparison {
     ),
   )
 
+  const parallel = computed(() => {
+    const fields = factors.value.slice(0, 8)
+    const list = charted.value
+    const axes: ParallelAxis[] = fields.map((path) => {
+      const values = list.map((r) => flatConfigOf(r).get(path))
+      const numeric = values.every((v) => typeof v === 'number')
+      if (numeric) return { name: shortPath(path) }
+      const categories = [...new Set(values.map((v) => valueText(v)))].sort((a, b) =>
+        a.localeCompare(b, undefined, { numeric: true }),
+      )
+      return { name: shortPath(path), categories }
+    })
+    axes.push(
+      { name: 'params', format: siTick },
+      { name: 'final acc', format: pctTick },
+      { name: 'best acc', format: pctTick },
+    )
+    const lines: ParallelLine[] = list.map((run) => {
+      const flat = flatConfigOf(run)
+      return {
+        id: run.id,
+        name: run.name,
+        color: colorOf(run.id),
+        values: [
+          ...fields.map((path, i) => {
+            const v = flat.get(path)
+            return axes[i]?.categories ? valueText(v) : typeof v === 'number' ? v : null
+          }),
+          run.params ?? runCost(run)?.params ?? null,
+          run.finalTestAcc,
+          run.bestTestAcc,
+        ],
+      }
+    })
+    return { axes, lines }
+  })
+
   return {
     selected,
     missing,
+    query,
+    shown,
+    charted,
     colorOf,
     live,
     diffs,
     groupChoices,
     groupBy,
     curves,
-    rows,
+    zoomLoading,
+    rows: sortedRows,
+    rowSort,
     bestFinal,
     bestBest,
+    summaryBy,
+    summary,
+    summarySort,
     scatter,
+    parallel,
   }
 }
+
+export { groupLabel, groupRuns }

@@ -30,10 +30,15 @@ type RunSeries = Partial<Record<MetricName, readonly MetricSample[]>>
 export interface LiveMetricsOptions {
   /** Called after a fetch landed (the compare view marks it for its benchmark). */
   readonly onLoaded?: (ids: readonly string[]) => void
+  /**
+   * Fetch each series downsampled to about this many points (min/max per bucket, first and last
+   * exact: the core's `getMetrics` maxPoints); points streamed in later are appended raw.
+   */
+  readonly maxPoints?: number
 }
 
 export interface LiveMetrics {
-  /** Run id → metric name → samples in step order; only tracked runs, only the asked names. */
+  /** Run id → metric name → samples in step order; only tracked runs. */
   readonly metrics: Readonly<ShallowRef<RunMetrics>>
   /** A fetch is on its way. */
   readonly loading: Readonly<Ref<boolean>>
@@ -67,9 +72,10 @@ function appendNewer(series: RunSeries, points: readonly MetricPoint[]): RunSeri
 
 export function useLiveMetrics(
   ids: MaybeRefOrGetter<readonly string[]>,
-  names: readonly MetricName[],
+  metricNames: MaybeRefOrGetter<readonly MetricName[]>,
   options: LiveMetricsOptions = {},
 ): LiveMetrics {
+  const names = (): MetricName[] => [...new Set(toValue(metricNames))]
   const metrics = shallowRef<RunMetrics>({})
   const loading = ref(false)
   const error = ref<string | null>(null)
@@ -79,47 +85,72 @@ export function useLiveMetrics(
 
   /** The newest fetch per run: an older answer that lands later is stale. */
   const latestFetch = new Map<string, number>()
-  /** Points streamed in since a run's newest fetch was sent, to lay over its answer. */
+  /**
+   * Points streamed in since a series' newest fetch was sent, to lay over its answer. Both maps
+   * are keyed by run and metric: a chart's new metric is fetched on its own, beside a fetch of
+   * the others that may still be on its way.
+   */
   const sinceFetch = new Map<string, MetricPoint[]>()
+  const keyOf = (id: string, name: string): string => `${id}\n${name}`
   let fetchSeq = 0
   let inFlight = 0
   let disposed = false
 
-  async function reload(which: readonly string[] = tracked()): Promise<void> {
+  async function reload(
+    which: readonly string[] = tracked(),
+    only: readonly MetricName[] = names(),
+  ): Promise<void> {
     const wanted = [...new Set(which)].filter(isTracked)
-    if (wanted.length === 0 || disposed) return
+    const asked = [...only]
+    if (wanted.length === 0 || asked.length === 0 || disposed) return
     const seq = ++fetchSeq
     for (const id of wanted) {
-      latestFetch.set(id, seq)
-      sinceFetch.set(id, [])
+      for (const name of asked) {
+        latestFetch.set(keyOf(id, name), seq)
+        sinceFetch.set(keyOf(id, name), [])
+      }
     }
     inFlight++
     loading.value = true
     try {
-      const fetched = await api.getMetrics({ ids: wanted, names: [...names] })
+      const fetched = await api.getMetrics({
+        ids: wanted,
+        names: asked,
+        ...(options.maxPoints !== undefined ? { maxPoints: options.maxPoints } : {}),
+      })
       if (disposed) return
       const next: Record<string, RunSeries> = { ...metrics.value }
       const landed: string[] = []
       for (const id of wanted) {
-        if (latestFetch.get(id) !== seq) continue
-        latestFetch.delete(id)
-        const streamed = sinceFetch.get(id) ?? []
-        sinceFetch.delete(id)
-        if (!isTracked(id)) continue
-        const series: RunSeries = {}
         const got = fetched[id] ?? {}
-        for (const name of names) series[name] = got[name] ?? []
-        next[id] = appendNewer(series, streamed)
-        landed.push(id)
+        let series: RunSeries | null = null
+        for (const name of asked) {
+          const key = keyOf(id, name)
+          if (latestFetch.get(key) !== seq) continue
+          latestFetch.delete(key)
+          const streamed = sinceFetch.get(key) ?? []
+          sinceFetch.delete(key)
+          if (!isTracked(id)) continue
+          // Names fetched replace theirs; the others stay as they were.
+          series ??= { ...(next[id] ?? {}) }
+          series = appendNewer({ ...series, [name]: got[name] ?? [] }, streamed)
+        }
+        if (series) {
+          next[id] = series
+          landed.push(id)
+        }
       }
       metrics.value = next
       error.value = null
       if (landed.length > 0) options.onLoaded?.(landed)
     } catch (err) {
       for (const id of wanted) {
-        if (latestFetch.get(id) !== seq) continue
-        latestFetch.delete(id)
-        sinceFetch.delete(id)
+        for (const name of asked) {
+          const key = keyOf(id, name)
+          if (latestFetch.get(key) !== seq) continue
+          latestFetch.delete(key)
+          sinceFetch.delete(key)
+        }
       }
       if (!disposed) error.value = errorMessage(err)
     } finally {
@@ -129,12 +160,13 @@ export function useLiveMetrics(
   }
 
   function append(runId: string, points: readonly MetricPoint[]): void {
-    const wanted = points.filter((p) => names.includes(p.name))
+    const current = names()
+    const wanted = points.filter((p) => current.includes(p.name))
     if (wanted.length === 0) return
-    sinceFetch.get(runId)?.push(...wanted)
-    const current = metrics.value[runId] ?? {}
-    const next = appendNewer(current, wanted)
-    if (next !== current) metrics.value = { ...metrics.value, [runId]: next }
+    for (const p of wanted) sinceFetch.get(keyOf(runId, p.name))?.push(p)
+    const before = metrics.value[runId] ?? {}
+    const next = appendNewer(before, wanted)
+    if (next !== before) metrics.value = { ...metrics.value, [runId]: next }
   }
 
   const offs = [
@@ -162,10 +194,21 @@ export function useLiveMetrics(
     { immediate: true },
   )
 
+  // A metric added (a chart's picker): fetch it for every tracked run; one dropped stays cached.
+  const stopNames = watch(
+    () => names().join('\n'),
+    (key, previous) => {
+      const before = new Set(previous ? previous.split('\n') : [])
+      const added = key.split('\n').filter((n) => n !== '' && !before.has(n)) as MetricName[]
+      if (added.length > 0) void reload(tracked(), added)
+    },
+  )
+
   function dispose(): void {
     if (disposed) return
     disposed = true
     stopWatch()
+    stopNames()
     offs.forEach((off) => off())
     sinceFetch.clear()
     latestFetch.clear()

@@ -1,28 +1,38 @@
 /**
  * ECharts, tree-shaken to what the dashboard draws, and the option builders for its charts.
  * Builders are pure (data + theme colours in, option out), so chart components stay small and
- * an SVG export can render the very same option with a second, SVG renderer.
+ * an SVG or PNG export can render the very same option again, off screen.
  */
 import {
   BarChart,
   HeatmapChart,
   LineChart,
+  LinesChart,
+  ParallelChart,
   ScatterChart,
   type BarSeriesOption,
   type HeatmapSeriesOption,
   type LineSeriesOption,
+  type LinesSeriesOption,
+  type ParallelSeriesOption,
   type ScatterSeriesOption,
 } from 'echarts/charts'
 import {
+  DataZoomComponent,
   GridComponent,
   LegendComponent,
+  ParallelComponent,
+  TitleComponent,
   TooltipComponent,
   VisualMapComponent,
+  type DataZoomComponentOption,
   type GridComponentOption,
   type LegendComponentOption,
+  type TitleComponentOption,
   type TooltipComponentOption,
   type VisualMapComponentOption,
 } from 'echarts/components'
+import { LabelLayout } from 'echarts/features'
 import { use, type ComposeOption } from 'echarts/core'
 import { CanvasRenderer, SVGRenderer } from 'echarts/renderers'
 import { escapeHtml, visibleText } from '@shared/security'
@@ -31,26 +41,36 @@ import type { ChartColors } from '../stores/theme'
 
 use([
   LineChart,
+  LinesChart,
   BarChart,
   ScatterChart,
   HeatmapChart,
+  ParallelChart,
   GridComponent,
   LegendComponent,
   TooltipComponent,
   VisualMapComponent,
+  DataZoomComponent,
+  ParallelComponent,
+  TitleComponent,
+  LabelLayout,
   CanvasRenderer,
   SVGRenderer,
 ])
 
 export type ChartOption = ComposeOption<
   | LineSeriesOption
+  | LinesSeriesOption
   | BarSeriesOption
   | ScatterSeriesOption
   | HeatmapSeriesOption
+  | ParallelSeriesOption
   | GridComponentOption
   | LegendComponentOption
   | TooltipComponentOption
   | VisualMapComponentOption
+  | DataZoomComponentOption
+  | TitleComponentOption
 >
 
 /** One curve to draw: its main line, optionally the raw data faded behind and a ± band. */
@@ -69,6 +89,8 @@ export interface Curve {
     readonly upper: readonly number[]
   }
   readonly dashed?: boolean
+  /** The curve's true final value (its last raw point): marked, and listed in the tooltip. */
+  readonly final?: { readonly x: number; readonly y: number }
 }
 
 export interface LineChartInput {
@@ -78,9 +100,14 @@ export interface LineChartInput {
   readonly xInteger?: boolean
   readonly yName: string
   readonly logY?: boolean
-  /** Format of the y values in tooltips and axis labels. */
+  /** Format of the y values in axis labels (and tooltips, unless `valueFormat`). */
   readonly yFormat?: (v: number) => string
+  readonly valueFormat?: (v: number) => string
   readonly showLegend?: boolean
+  /** Zoom and pan the x axis (wheel and drag, and a slider under the chart). */
+  readonly zoomable?: boolean
+  /** The x window shown, when zoomed (kept across redraws). */
+  readonly zoom?: { readonly start: number; readonly end: number } | null
 }
 
 const base = (c: ChartColors) => ({
@@ -112,15 +139,62 @@ function points(s: Series, logY: boolean): [number, number | null][] {
   })
 }
 
+/** The runs of finite points of `points`: a gap (null) ends one, as it breaks a line. */
+function segments(pts: readonly [number, number | null][]): [number, number][][] {
+  const out: [number, number][][] = []
+  let run: [number, number][] = []
+  for (const [x, y] of pts) {
+    if (y === null) {
+      if (run.length > 0) out.push(run)
+      run = []
+    } else run.push([x, y])
+  }
+  if (run.length > 0) out.push(run)
+  return out
+}
+
+/** Tooltip rows shown at most (the nearest values first); the rest are counted. */
+const TOOLTIP_ROWS = 12
+
+const swatch = (color: string): string =>
+  `<span style="display:inline-block;width:8px;height:8px;border-radius:2px;margin-right:5px;background:${escapeHtml(color)}"></span>`
+
+/** The index of the point of `s` nearest to x (binary search; x ascending). */
+function nearest(s: Series, x: number): number {
+  let lo = 0
+  let hi = s.x.length - 1
+  if (hi < 0) return -1
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1
+    if ((s.x[mid] as number) <= x) lo = mid
+    else hi = mid
+  }
+  return Math.abs((s.x[hi] as number) - x) < Math.abs((s.x[lo] as number) - x) ? hi : lo
+}
+
 export function lineChartOption(input: LineChartInput, c: ChartColors): ChartOption {
   // Curve names are run names, user text: shown with any invisible characters made visible.
   const curves = input.curves.map((cv) => ({ ...cv, name: visibleText(cv.name) }))
   const logY = input.logY ?? false
-  const series: LineSeriesOption[] = []
-  // Smallest positive y, so a band's lower edge stays on a log axis.
+  const series: (LineSeriesOption | LinesSeriesOption | ScatterSeriesOption)[] = []
+  const finals: { value: [number, number]; itemStyle: Record<string, unknown> }[] = []
+  // The raw data faded behind each smoothed curve, every run's in one `lines` series (a polyline
+  // per run and gap-free stretch): a line series per run doubled the series of a per-step chart,
+  // and for 100 runs that was about half of its drawing time (bench/compare-ui.bench.ts).
+  const raw: { coords: [number, number][]; lineStyle: Record<string, unknown> }[] = []
+  let rawLow: [number, number] | null = null
+  let rawHigh: [number, number] | null = null
+  // Smallest positive and largest y, for a log axis that fits the data instead of snapping to
+  // whole decades (and so a band's lower edge stays on it).
   let floor = Infinity
+  let ceiling = -Infinity
   if (logY) {
-    for (const curve of curves) for (const y of curve.line.y) if (y > 0 && y < floor) floor = y
+    for (const curve of curves) {
+      for (const y of [...curve.line.y, ...(curve.raw?.y ?? [])]) {
+        if (y > 0 && y < floor) floor = y
+        if (Number.isFinite(y) && y > ceiling) ceiling = y
+      }
+    }
   }
   for (const curve of curves) {
     if (curve.band && curve.band.x.length > 0) {
@@ -154,20 +228,19 @@ export function lineChartOption(input: LineChartInput, c: ChartColors): ChartOpt
       )
     }
     if (curve.raw) {
-      series.push({
-        id: `${curve.id}:raw`,
-        type: 'line',
-        name: curve.name,
-        data: points(curve.raw, logY),
-        symbol: 'none',
-        lineStyle: { color: curve.color, width: 1, opacity: 0.25 },
-        itemStyle: { color: curve.color },
-        silent: true,
-        tooltip: { show: false },
-        z: 2,
-      })
+      for (const seg of segments(points(curve.raw, logY))) {
+        for (const p of seg) {
+          if (!rawLow || p[1] < rawLow[1]) rawLow = p
+          if (!rawHigh || p[1] > rawHigh[1]) rawHigh = p
+        }
+        // A lone point between gaps draws nothing, as a line series without symbols drew it.
+        if (seg.length > 1) {
+          raw.push({ coords: seg, lineStyle: { color: curve.color, width: 1, opacity: 0.25 } })
+        }
+      }
     }
     const few = curve.line.x.length <= 30
+    const final = curve.final
     series.push({
       id: `${curve.id}:line`,
       type: 'line',
@@ -180,11 +253,71 @@ export function lineChartOption(input: LineChartInput, c: ChartColors): ChartOpt
       emphasis: { focus: 'series' },
       z: 3,
     })
+    // The final value, marked where it really is (the smoothed line may end elsewhere).
+    if (final && (!logY || final.y > 0)) {
+      finals.push({
+        value: [final.x, final.y],
+        itemStyle: { color: curve.color, borderColor: c.background, borderWidth: 1 },
+      })
+    }
+  }
+  if (raw.length > 0) {
+    series.push({
+      id: 'raw',
+      type: 'lines',
+      coordinateSystem: 'cartesian2d',
+      polyline: true,
+      data: raw,
+      silent: true,
+      tooltip: { show: false },
+      z: 2,
+    })
+    // A lines series does not count towards the axes' extent: the raw data's lowest and highest
+    // points, drawn invisible, keep every spike inside the y axis (and the axis nicely rounded).
+    if (rawLow && rawHigh) {
+      series.push({
+        id: 'raw-extent',
+        type: 'line',
+        data: [rawLow, rawHigh],
+        symbol: 'none',
+        lineStyle: { opacity: 0 },
+        silent: true,
+        tooltip: { show: false },
+        z: 0,
+      })
+    }
+  }
+  // All the final values in one scatter series, not a markPoint per curve: each markPoint is a
+  // component of its own, and 100 runs × 4 charts of them were a large part of Compare's drawing
+  // time (bench/compare-ui.bench.ts). No name: it is no curve, so no legend entry in a picture.
+  if (finals.length > 0) {
+    series.push({
+      id: 'finals',
+      type: 'scatter',
+      data: finals,
+      symbol: 'circle',
+      symbolSize: 7,
+      silent: true,
+      tooltip: { show: false },
+      emphasis: { disabled: true },
+      z: 4,
+    })
   }
   const fmt = input.yFormat ?? ((v: number) => formatAxisNumber(v))
+  const tip = input.valueFormat ?? fmt
+  const xFmt = (v: number): string =>
+    input.xInteger ? Math.round(v).toLocaleString('en-US') : formatAxisNumber(v)
+  const zoomable = input.zoomable ?? false
+  const zoom = input.zoom ?? null
+  const window = zoom ? { startValue: zoom.start, endValue: zoom.end } : { start: 0, end: 100 }
   return {
     ...base(c),
-    grid: { left: 56, right: 16, top: input.showLegend ? 34 : 14, bottom: 36 },
+    grid: {
+      left: 56,
+      right: 16,
+      top: input.showLegend ? 34 : 14,
+      bottom: zoomable ? 62 : 36,
+    },
     legend: input.showLegend
       ? {
           type: 'scroll',
@@ -198,8 +331,57 @@ export function lineChartOption(input: LineChartInput, c: ChartColors): ChartOpt
       ...tooltipStyle(c),
       trigger: 'axis',
       axisPointer: { type: 'line', lineStyle: { color: c.muted } },
-      valueFormatter: (v) => (typeof v === 'number' ? fmt(v) : String(v ?? '—')),
+      // One row per curve: its (smoothed) value here, the raw value behind it, and its final
+      // value; names escaped (ECharts renders tooltip HTML).
+      formatter: (params) => {
+        const list = Array.isArray(params) ? params : [params]
+        const first = list[0] as { axisValue?: unknown } | undefined
+        const x = typeof first?.axisValue === 'number' ? first.axisValue : Number(first?.axisValue)
+        if (!Number.isFinite(x)) return ''
+        const rows = curves
+          .map((cv) => {
+            const i = nearest(cv.line, x)
+            const y = cv.line.y[i]
+            if (i < 0 || y === undefined || !Number.isFinite(y)) return null
+            const raw = cv.raw?.y[nearest(cv.raw, x)]
+            return { cv, y, raw }
+          })
+          .filter(
+            (r): r is { cv: (typeof curves)[number]; y: number; raw: number | undefined } =>
+              r !== null,
+          )
+          .sort((a, b) => b.y - a.y)
+        const shown = rows.slice(0, TOOLTIP_ROWS).map(({ cv, y, raw }) => {
+          const rawText =
+            raw !== undefined && Number.isFinite(raw) && raw !== y
+              ? ` <span style="opacity:.7">(raw ${tip(raw)})</span>`
+              : ''
+          const finalText = cv.final
+            ? ` <span style="opacity:.7">· final ${tip(cv.final.y)}</span>`
+            : ''
+          return `${swatch(cv.color)}${escapeHtml(cv.name)}: <b>${tip(y)}</b>${rawText}${finalText}`
+        })
+        const more =
+          rows.length > TOOLTIP_ROWS ? `<br>… and ${rows.length - TOOLTIP_ROWS} more` : ''
+        return `${escapeHtml(input.xName)} ${xFmt(x)}<br>${shown.join('<br>')}${more}`
+      },
     },
+    dataZoom: zoomable
+      ? [
+          { type: 'inside', xAxisIndex: 0, filterMode: 'none', ...window },
+          {
+            type: 'slider',
+            xAxisIndex: 0,
+            filterMode: 'none',
+            height: 14,
+            bottom: 6,
+            borderColor: c.line,
+            textStyle: { color: c.muted, fontSize: 10 },
+            labelFormatter: (v: number) => xFmt(v),
+            ...window,
+          },
+        ]
+      : [],
     xAxis: {
       type: 'value',
       name: input.xName,
@@ -208,6 +390,7 @@ export function lineChartOption(input: LineChartInput, c: ChartColors): ChartOpt
       scale: true,
       minInterval: input.xInteger ? 1 : undefined,
       ...axisStyle(c),
+      axisLabel: { color: c.muted, fontSize: 11, formatter: (v: number) => xFmt(v) },
       splitLine: { show: false },
     },
     yAxis: {
@@ -216,6 +399,9 @@ export function lineChartOption(input: LineChartInput, c: ChartColors): ChartOpt
       nameLocation: 'middle',
       nameGap: 42,
       scale: true,
+      ...(logY && Number.isFinite(floor) && ceiling > 0
+        ? { min: floor / 1.15, max: ceiling * 1.15 }
+        : {}),
       ...axisStyle(c),
       axisLabel: { color: c.muted, fontSize: 11, formatter: (v: number) => fmt(v) },
     },
@@ -370,7 +556,7 @@ export function scatterOption(
   const yf = input.yFormat ?? formatAxisNumber
   return {
     ...base(c),
-    grid: { left: 56, right: 20, top: 14, bottom: 36 },
+    grid: { left: 56, right: 24, top: 14, bottom: 36 },
     tooltip: {
       ...tooltipStyle(c),
       trigger: 'item',
@@ -400,6 +586,8 @@ export function scatterOption(
       ...axisStyle(c),
       axisLabel: { color: c.muted, fontSize: 11, formatter: (v: number) => yf(v) },
     },
+    // Labels name the points; ones that would overlap another are hidden (the tooltip has all).
+    labelLayout: { hideOverlap: true },
     series: [
       {
         type: 'scatter',
@@ -409,7 +597,188 @@ export function scatterOption(
           name: p.name,
           itemStyle: { color: p.color },
         })),
+        label: {
+          show: input.points.length <= 40,
+          position: 'right',
+          color: c.muted,
+          fontSize: 10,
+          // A function, not a template: ECharts would expand {a}, {b}, … in a run name.
+          formatter: (p: { dataIndex: number }) =>
+            visibleText(input.points[p.dataIndex]?.name ?? ''),
+        },
       },
     ],
+  }
+}
+
+/** One axis of the parallel-coordinates chart: a config field or a result. */
+export interface ParallelAxis {
+  readonly name: string
+  /** Categories for text and small sets of values; numbers on a value axis otherwise. */
+  readonly categories?: readonly string[]
+  readonly format?: (v: number) => string
+}
+
+export interface ParallelLine {
+  readonly id: string
+  readonly name: string
+  readonly color: string
+  /** One value per axis (a category's text, or a number); null where the run has none. */
+  readonly values: readonly (string | number | null)[]
+}
+
+/**
+ * Parallel coordinates (the HParams view): one vertical axis per varied config field, then the
+ * results; one line per run across them, in the run's (or its group's) colour. Drag along an
+ * axis to brush a range: the lines outside it fade.
+ */
+export function parallelOption(
+  input: { axes: readonly ParallelAxis[]; lines: readonly ParallelLine[] },
+  c: ChartColors,
+): ChartOption {
+  return {
+    ...base(c),
+    tooltip: {
+      ...tooltipStyle(c),
+      trigger: 'item',
+      formatter: (p) => {
+        const item = Array.isArray(p) ? p[0] : p
+        const line = input.lines[item?.dataIndex ?? -1]
+        if (!line) return ''
+        const rows = input.axes.map((a, i) => {
+          const v = line.values[i]
+          const text =
+            v === null || v === undefined
+              ? '—'
+              : typeof v === 'number' && a.format
+                ? a.format(v)
+                : String(v)
+          return `${escapeHtml(a.name)}: ${escapeHtml(text)}`
+        })
+        return `${escapeHtml(visibleText(line.name))}<br>${rows.join('<br>')}`
+      },
+    },
+    parallel: {
+      left: 48,
+      right: 64,
+      top: 30,
+      bottom: 24,
+      parallelAxisDefault: {
+        nameLocation: 'start',
+        nameGap: 12,
+        nameTextStyle: { color: c.text, fontSize: 11 },
+        axisLine: { lineStyle: { color: c.line } },
+        axisTick: { lineStyle: { color: c.line } },
+        axisLabel: { color: c.muted, fontSize: 10 },
+        areaSelectStyle: { width: 16 },
+      },
+    },
+    parallelAxis: input.axes.map((a, dim) =>
+      a.categories
+        ? {
+            dim,
+            name: a.name,
+            type: 'category' as const,
+            data: [...a.categories],
+            nameLocation: 'end' as const,
+          }
+        : {
+            dim,
+            name: a.name,
+            type: 'value' as const,
+            scale: true,
+            nameLocation: 'end' as const,
+            axisLabel: {
+              color: c.muted,
+              fontSize: 10,
+              formatter: (v: number) => (a.format ?? formatAxisNumber)(v),
+            },
+          },
+    ),
+    series: [
+      {
+        type: 'parallel',
+        smooth: false,
+        inactiveOpacity: 0.08,
+        activeOpacity: 1,
+        lineStyle: { width: 1.6, opacity: 0.85 },
+        emphasis: { lineStyle: { width: 3 } },
+        data: input.lines.map((l) => ({
+          value: l.values.map((v) => (v === null ? '-' : v)) as (string | number)[],
+          name: l.name,
+          lineStyle: { color: l.color },
+        })),
+      },
+    ],
+  }
+}
+
+/**
+ * A chart's option for a picture file (PNG, SVG): the chart's title at the top, every curve named
+ * in a legend under the plot (one a line, as many lines as it takes), an opaque background, no
+ * zoom slider: a figure that explains itself when pasted into a paper or a chat.
+ */
+export function exportOption(
+  option: ChartOption,
+  title: string,
+  c: ChartColors,
+  width: number,
+): { option: ChartOption; height: number; extra: number } {
+  const series = (Array.isArray(option.series) ? option.series : [option.series]).filter(
+    (s): s is NonNullable<typeof s> => s !== undefined,
+  )
+  const names: { name: string; color: string }[] = []
+  for (const s of series) {
+    const id = String((s as { id?: unknown }).id ?? '')
+    const name = (s as { name?: unknown }).name
+    if (
+      typeof name !== 'string' ||
+      (id !== '' && !id.endsWith(':line') && (s as { type?: string }).type === 'line')
+    )
+      continue
+    const color =
+      ((s as { itemStyle?: { color?: unknown } }).itemStyle?.color as string | undefined) ?? c.text
+    if (!names.some((n) => n.name === name)) names.push({ name, color })
+  }
+  const perRow = Math.max(1, Math.floor(width / 200))
+  const rows = Math.ceil(names.length / perRow)
+  const legendHeight = names.length > 0 ? rows * 18 + 8 : 0
+  const top = 34
+  const grid = (option.grid ?? {}) as GridComponentOption
+  const bottomOf = (v: unknown): number => (typeof v === 'number' ? v : 36)
+  return {
+    extra: top + legendHeight,
+    height: 0,
+    option: {
+      ...option,
+      animation: false,
+      backgroundColor: c.background,
+      title: {
+        text: title,
+        left: 10,
+        top: 8,
+        textStyle: { color: c.text, fontSize: 14, fontWeight: 'bold' },
+      },
+      grid: {
+        ...grid,
+        top: top + (typeof grid.top === 'number' ? grid.top : 14),
+        bottom: bottomOf(grid.bottom) + legendHeight,
+      },
+      dataZoom: [],
+      legend:
+        names.length > 0
+          ? {
+              show: true,
+              type: 'plain',
+              bottom: 4,
+              left: 10,
+              width: width - 20,
+              itemWidth: 14,
+              itemHeight: 8,
+              textStyle: { color: c.text, fontSize: 11, width: 180, overflow: 'truncate' },
+              data: names.map((n) => ({ name: n.name, itemStyle: { color: n.color } })),
+            }
+          : { show: false },
+    },
   }
 }

@@ -7,6 +7,7 @@ import { PALETTE } from '@shared/colors'
 import { METRICS, type MetricName } from '@shared/metrics'
 import { alignSamples, ema } from '@shared/smoothing'
 import type { Curve } from './charts'
+import { finalPoint } from './compare'
 
 export type RunSeries = Partial<Record<MetricName, readonly MetricSample[]>>
 
@@ -24,6 +25,7 @@ export function stepLossCurves(series: RunSeries, smoothing: number): Curve[] {
       color: TRAIN_COLOR,
       line: { x: raw.x, y: ema(raw.y, smoothing) },
       raw: smoothing > 0 ? raw : undefined,
+      final: finalPoint(raw),
     },
   ]
 }
@@ -34,19 +36,23 @@ function trainVsTest(
   testName: MetricName,
   what: string,
 ): Curve[] {
+  const train = alignSamples(of(series, trainName), 'epoch')
+  const test = alignSamples(of(series, testName), 'epoch')
   return [
     {
       id: 'train',
       name: `train ${what}`,
       color: TRAIN_COLOR,
-      line: alignSamples(of(series, trainName), 'epoch'),
+      line: train,
       dashed: true,
+      final: finalPoint(train),
     },
     {
       id: 'test',
       name: `test ${what}`,
       color: TEST_COLOR,
-      line: alignSamples(of(series, testName), 'epoch'),
+      line: test,
+      final: finalPoint(test),
     },
   ]
 }

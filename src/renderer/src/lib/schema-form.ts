@@ -8,7 +8,7 @@ import { fieldAt, splitPath, type Field } from '@shared/config/schema'
 
 /** Labels where the field name alone reads poorly; every other label comes from the name. */
 const LABELS: Readonly<Record<string, string>> = {
-  'model.microConvs': '1×1 convs per block',
+  'model.microConvs': 'micro convs per block',
   'model.microKernel': 'micro kernel',
   'model.inputSize': 'input size (px)',
   'model.fcFrom': 'FC head input',
@@ -21,8 +21,19 @@ const LABELS: Readonly<Record<string, string>> = {
   'train.weightDecay': 'weight decay',
 }
 
-/** "microConvs" → "micro convs"; known paths get their hand-written label. */
-export function fieldLabel(path: string): string {
+/** Reads a value of the draft by path (the form's labels and rules depend on other fields). */
+export type ValueAt = (path: string) => unknown
+
+/**
+ * "microConvs" → "micro convs"; known paths get their hand-written label. Given the draft, a
+ * label follows the fields it names: with 3×3 micro kernels, "3×3 convs per block".
+ */
+export function fieldLabel(path: string, at?: ValueAt): string {
+  if (path === 'model.microConvs' && at) {
+    const k = at('model.microKernel')
+    const size = typeof k === 'number' && Number.isInteger(k) ? k : 1
+    return `${size}×${size} convs per block`
+  }
   const known = LABELS[path.replace(/\[\d+\]/g, '')]
   if (known) return known
   const parts = splitPath(path)
@@ -49,6 +60,31 @@ export function segmentChoices(field: Field): readonly (string | number)[] | und
     return Array.from({ length: field.max - field.min + 1 }, (_, i) => field.min + i)
   }
   return undefined
+}
+
+/**
+ * Why a field does nothing with the rest of the draft as it is (the form disables it and says
+ * so), or null when it applies: FC settings under the GAP head, momentum under Adam, a
+ * TensorFlow.js backend for the torch engine, a micro kernel with no micro convs.
+ */
+export function inapplicable(path: string, at: ValueAt): string | null {
+  switch (path) {
+    case 'model.fcFrom':
+    case 'model.fcHidden':
+      return at('model.head') === 'fc' ? null : 'only for the FC head (the head is GAP)'
+    case 'train.momentum':
+      return at('train.optimizer') === 'adam'
+        ? 'SGD only: Adam keeps its own moment estimates'
+        : null
+    case 'train.backend':
+      return at('engine') === 'torch'
+        ? 'TensorFlow.js only: the torch engine has no backends'
+        : null
+    case 'model.microKernel':
+      return at('model.microConvs') === 0 ? 'no micro convs (0 per block) to size' : null
+    default:
+      return null
+  }
 }
 
 /** The value at a path of a JSON value, or undefined. */
@@ -93,7 +129,31 @@ export interface AxisChoice {
   readonly path: string
   readonly label: string
   readonly field: Field
+  /** The picker's group: "common", "model", "data", "training", "blocks", "other". */
+  readonly group: string
 }
+
+/** The axis picker's groups, in order, with their headings. */
+export const AXIS_GROUPS: readonly { readonly id: string; readonly label: string }[] = [
+  { id: 'common', label: 'Common' },
+  { id: 'model', label: 'Model' },
+  { id: 'blocks', label: 'Blocks' },
+  { id: 'training', label: 'Training' },
+  { id: 'data', label: 'Data' },
+  { id: 'other', label: 'Other' },
+]
+
+/** Fields that make no ablation: one possible value, or a folder. */
+const NOT_AXES = ['name', 'model.family', 'data.path']
+
+const groupOf = (path: string): string =>
+  path.startsWith('model.')
+    ? 'model'
+    : path.startsWith('train.')
+      ? 'training'
+      : path.startsWith('data.')
+        ? 'data'
+        : 'other'
 
 /** Fields people sweep most, listed first in the axis picker. */
 const COMMON_AXES = [
@@ -116,7 +176,7 @@ function leafPaths(field: Field, prefix: string, out: AxisChoice[]): void {
   }
   // Lists of objects (blocks) are swept per item field, by index, below.
   if (field.kind === 'array' && field.item.kind === 'object') return
-  out.push({ path: prefix, label: fieldLabel(prefix), field })
+  out.push({ path: prefix, label: fieldLabel(prefix), field, group: groupOf(prefix) })
 }
 
 /**
@@ -126,17 +186,17 @@ function leafPaths(field: Field, prefix: string, out: AxisChoice[]): void {
 export function axisChoices(blockCount: number): AxisChoice[] {
   const all: AxisChoice[] = []
   leafPaths(experimentSchema, '', all)
-  const leaves = all.filter((c) => c.path !== 'name')
-  const common = COMMON_AXES.map((p) => leaves.find((c) => c.path === p)).filter(
-    (c): c is AxisChoice => c !== undefined,
-  )
+  const leaves = all.filter((c) => !NOT_AXES.includes(c.path))
+  const common = COMMON_AXES.map((p) => leaves.find((c) => c.path === p))
+    .filter((c): c is AxisChoice => c !== undefined)
+    .map((c) => ({ ...c, group: 'common' }))
   const rest = leaves.filter((c) => !COMMON_AXES.includes(c.path))
   const blocks: AxisChoice[] = []
   for (let i = 0; i < blockCount; i++) {
     for (const key of ['channels', 'kernel', 'stride', 'padding']) {
       const path = `model.blocks[${i}].${key}`
       const field = fieldAt(experimentSchema, path)
-      if (field) blocks.push({ path, label: `block ${i + 1} ${key}`, field })
+      if (field) blocks.push({ path, label: `block ${i + 1} ${key}`, field, group: 'blocks' })
     }
   }
   return [...common, ...rest, ...blocks]

@@ -9,13 +9,31 @@ import { computed, ref, shallowRef, watch } from 'vue'
 import { defaultExperimentConfig, parseExperimentConfig } from '@shared/config/experiment'
 import type { ExperimentConfig } from '@shared/config/experiment'
 import { applyOverride, mergeInput } from '@shared/config/overrides'
+import { canonicalJson } from '@shared/grid'
 import { isPresetName, presetInput, type PresetName } from '@shared/config/presets'
 import type { ConfigIssue } from '@shared/config/schema'
+import type { Run } from '@shared/api/types'
 import { derivedFromDataset, followDatasetInDraft, getAt } from '../lib/schema-form'
 import { loadSaved, saveFields } from './new-experiment-storage'
 
 const presetDraft = (name: PresetName): unknown =>
   followDatasetInDraft(mergeInput(defaultExperimentConfig(), presetInput(name)))
+
+export interface DraftOrigin {
+  /** `clone`: a new experiment from it; `requeue`: a fixed copy back into its experiment. */
+  readonly mode: 'clone' | 'requeue'
+  readonly runId: string
+  readonly runName: string
+  readonly experiment: string
+}
+
+const isOrigin = (v: unknown): v is DraftOrigin =>
+  typeof v === 'object' &&
+  v !== null &&
+  ((v as DraftOrigin).mode === 'clone' || (v as DraftOrigin).mode === 'requeue') &&
+  typeof (v as DraftOrigin).runId === 'string' &&
+  typeof (v as DraftOrigin).runName === 'string' &&
+  typeof (v as DraftOrigin).experiment === 'string'
 
 /** The config's top-level sections: issues under them are shown next to their field. */
 const FORM_SECTIONS = /^(name|engine|model|data|train)\b/
@@ -32,9 +50,35 @@ export const useDraftStore = defineStore('draft', () => {
       : presetDraft(preset.value),
   )
 
+  /**
+   * Where the draft came from when it is a run's config (Clone, Edit and requeue): said above the
+   * form, and the experiment the requeued run goes to. Null for a preset.
+   */
+  const origin = ref<DraftOrigin | null>(isOrigin(saved.origin) ? saved.origin : null)
+
   function choosePreset(name: PresetName): void {
     preset.value = name
     draft.value = presetDraft(name)
+    origin.value = null
+  }
+
+  /** The draft differs from its preset (switching preset would drop edits). */
+  const isEdited = computed(
+    () =>
+      origin.value !== null ||
+      canonicalJson(draft.value) !== canonicalJson(presetDraft(preset.value)),
+  )
+
+  /** Starts the draft from a run's config (its name and seed kept; the grid is the caller's). */
+  function loadRun(
+    run: Pick<Run, 'id' | 'name' | 'experiment' | 'config'>,
+    mode: DraftOrigin['mode'],
+  ): void {
+    draft.value = structuredClone(run.config)
+    origin.value = { mode, runId: run.id, runName: run.name, experiment: run.experiment }
+  }
+  const forgetOrigin = (): void => {
+    origin.value = null
   }
 
   const valueAt = (path: string): unknown => getAt(draft.value, path)
@@ -75,12 +119,18 @@ export const useDraftStore = defineStore('draft', () => {
     issues.value.filter((i) => i.path === '' || !FORM_SECTIONS.test(i.path)),
   )
 
-  watch([preset, draft], () => saveFields({ preset: preset.value, draft: draft.value }))
+  watch([preset, draft, origin], () =>
+    saveFields({ preset: preset.value, draft: draft.value, origin: origin.value }),
+  )
 
   return {
     preset,
     draft,
+    origin,
+    isEdited,
     choosePreset,
+    loadRun,
+    forgetOrigin,
     valueAt,
     derivedAt,
     setField,

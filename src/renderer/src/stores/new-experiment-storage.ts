@@ -13,6 +13,8 @@ export interface SavedNewExperiment {
   axes: { path: string; text: string }[]
   seeds: number
   experimentName: string
+  /** A run the draft was cloned from (see DraftOrigin in draft.ts). */
+  origin: unknown
 }
 
 /** What was saved; fields that are missing or unreadable are simply absent. */

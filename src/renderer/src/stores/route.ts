@@ -1,6 +1,7 @@
 /**
- * Which view is shown: a reactive route kept in the URL hash (`#/runs/r7k2q9x`), so the back
- * button and reloads work. A tiny router of our own: five views need no library.
+ * Which view is shown: a reactive route kept in the URL hash (`#/runs/r7k2q9x`,
+ * `#/compare/view/3`), so the back button, reloads, links and new tabs work. A tiny router of our
+ * own: five views need no library.
  */
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
@@ -10,7 +11,8 @@ export type Route =
   | { readonly name: 'queue' }
   | { readonly name: 'runs' }
   | { readonly name: 'run'; readonly id: string }
-  | { readonly name: 'compare' }
+  /** `view`: a saved comparison view to open (a permalink, `#/compare/view/3`). */
+  | { readonly name: 'compare'; readonly view?: number }
 
 export type RouteName = Route['name']
 
@@ -21,8 +23,10 @@ export function parseHash(hash: string): Route {
       return { name: 'queue' }
     case 'runs':
       return parts[1] ? { name: 'run', id: parts[1] } : { name: 'runs' }
-    case 'compare':
-      return { name: 'compare' }
+    case 'compare': {
+      const view = parts[1] === 'view' ? Number(parts[2]) : NaN
+      return Number.isInteger(view) && view > 0 ? { name: 'compare', view } : { name: 'compare' }
+    }
     default:
       return { name: 'new' }
   }
@@ -34,6 +38,8 @@ export function routeHash(route: Route): string {
       return `#/runs/${encodeURIComponent(route.id)}`
     case 'new':
       return '#/new'
+    case 'compare':
+      return route.view === undefined ? '#/compare' : `#/compare/view/${route.view}`
     default:
       return `#/${route.name}`
   }

@@ -13,6 +13,8 @@ const IDS_PER_CALL = 500
 
 export const useRunsStore = defineStore('runs', () => {
   const runs = shallowRef<readonly Run[]>([])
+  /** How many runs the store has in all (more than `runs` holds past MAX_LIST). */
+  const total = ref(0)
   const loaded = ref(false)
   const loading = ref(false)
   const error = ref<string | null>(null)
@@ -23,7 +25,9 @@ export const useRunsStore = defineStore('runs', () => {
     loading.value = true
     try {
       // Up to MAX_LIST runs (a page); a study of more is paged by the Runs table's filters.
-      runs.value = (await api.listRuns({})).runs
+      const page = await api.listRuns({})
+      runs.value = page.runs
+      total.value = page.total
       error.value = null
       loaded.value = true
     } catch (err) {
@@ -96,6 +100,7 @@ export const useRunsStore = defineStore('runs', () => {
 
   return {
     runs,
+    total,
     byId,
     loaded,
     loading,

@@ -6,10 +6,11 @@
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef, watch } from 'vue'
 import type { GridAxisInput } from '@shared/api/contract'
-import type { Run } from '@shared/api/types'
+import type { ExperimentSummary, Run } from '@shared/api/types'
 import type { ConfigIssue } from '@shared/config/schema'
 import { api, errorMessage, toApiError } from '../api'
 import { useDraftStore } from './draft'
+import { useFitStore } from './fit'
 import { useGridStore } from './grid'
 import { loadSaved, saveFields } from './new-experiment-storage'
 import { useRunsStore } from './runs'
@@ -17,6 +18,8 @@ import { useRunsStore } from './runs'
 export interface SubmitResult {
   readonly added: readonly Run[]
   readonly skipped: number
+  /** The experiment they went to. */
+  readonly experiment: string
 }
 
 /** The experiment name when neither the form nor the config gives one. */
@@ -25,6 +28,7 @@ const FALLBACK_NAME = 'nin'
 export const useSubmissionStore = defineStore('submission', () => {
   const draft = useDraftStore()
   const grid = useGridStore()
+  const fit = useFitStore()
   const saved = loadSaved()
 
   const experimentName = ref<string>(
@@ -37,20 +41,39 @@ export const useSubmissionStore = defineStore('submission', () => {
   /** The core asks before queueing a big grid: its question, until confirmed or dismissed. */
   const confirmation = ref<string | null>(null)
 
-  /** The name typed, else the config's name, else "nin". */
+  /**
+   * The name typed, else the experiment of the run being edited and requeued, else the config's
+   * name, else "nin".
+   */
   const effectiveName = computed(() => {
     const typed = experimentName.value.trim()
     if (typed) return typed
+    if (draft.origin?.mode === 'requeue') return draft.origin.experiment
     const name = draft.valueAt('name')
     return typeof name === 'string' && name.trim() ? name.trim() : FALLBACK_NAME
   })
+
+  /** The experiments the store has, to say when a name adds to one (refreshed after queueing). */
+  const experiments = shallowRef<readonly ExperimentSummary[]>([])
+  async function loadExperiments(): Promise<void> {
+    try {
+      experiments.value = await api.listExperiments({})
+    } catch {
+      // Only a hint next to the name: without it the form works the same.
+    }
+  }
+  /** The existing experiment the runs would be added to, or null for a new one. */
+  const existing = computed(
+    () => experiments.value.find((e) => e.name === effectiveName.value) ?? null,
+  )
 
   const canSubmit = computed(
     () =>
       !submitting.value &&
       draft.config !== null &&
       grid.grid.issues.length === 0 &&
-      grid.grid.configs.length > 0,
+      grid.grid.configs.length > 0 &&
+      !fit.blocked,
   )
 
   async function submit(confirm = false): Promise<void> {
@@ -72,8 +95,12 @@ export const useSubmissionStore = defineStore('submission', () => {
         seeds: grid.seedCount,
         ...(confirm ? { confirm: true } : {}),
       })
-      result.value = added
+      result.value = { ...added, experiment: effectiveName.value }
       useRunsStore().upsert(added.added)
+      // The next study starts unnamed: a name typed for this one must not carry over silently.
+      experimentName.value = ''
+      draft.forgetOrigin()
+      void loadExperiments()
     } catch (err) {
       const e = toApiError(err)
       if (e.code === 'needs-confirmation') {
@@ -103,6 +130,9 @@ export const useSubmissionStore = defineStore('submission', () => {
     issues,
     effectiveName,
     canSubmit,
+    experiments,
+    existing,
+    loadExperiments,
     confirmation,
     submit,
     confirmSubmit,

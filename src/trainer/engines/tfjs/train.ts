@@ -35,7 +35,7 @@ import { ramLimit, refuseIfTooBig } from '../memory'
 import { selectBackend } from './backends'
 import { restoreLatestCheckpoint, saveCheckpoint, saveModel } from './checkpoint'
 import { buildNetwork, type Network } from './network'
-import { WASM_HEAP_LIMIT } from './wasm/heap'
+import { WASM_HEAP_LIMIT } from '@shared/wasm-heap'
 
 const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 

@@ -1,0 +1,44 @@
+/** `nin-lab key`: the web mode's access key of a data folder (see src/core/server/access-key.ts). */
+import { parseArgs } from 'node:util'
+import { resolveDataDir } from '@core/paths'
+import { accessKeyPath, loadAccessKey, rotateAccessKey } from '@core/server/access-key'
+import { UsageError } from '../errors'
+
+export const keyHelp = `Usage: nin-lab key show | rotate [--port P] [--data-dir D]
+
+The access key of web mode (\`nin-lab serve\`), kept in <data-dir>/access-key (mode 0600).
+show prints the address with the key, for a browser that lost it (a new profile, another
+browser); rotate replaces the key: a running server takes the new one at once, and every page
+opened with the old one asks for the new address. --port: the port in the printed address
+(default 7317).`
+
+export function keyCommand(argv: string[]): number {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      port: { type: 'string', default: '7317' },
+      'data-dir': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  })
+  if (values.help) {
+    console.log(keyHelp)
+    return 0
+  }
+  const [sub] = positionals
+  if (sub !== 'show' && sub !== 'rotate') {
+    throw new UsageError(`key needs show or rotate (got ${sub ?? 'nothing'})\n\n${keyHelp}`)
+  }
+  const port = Number(values.port)
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new UsageError(`--port must be an integer from 1 to 65535 (got ${values.port})`)
+  }
+  const dataDir = resolveDataDir(values['data-dir'])
+  const key = sub === 'rotate' ? rotateAccessKey(dataDir) : loadAccessKey(dataDir).key
+  if (sub === 'rotate') {
+    console.log(`New access key in ${accessKeyPath(dataDir)}; the old one no longer opens the app.`)
+  }
+  console.log(`http://127.0.0.1:${port}/#token=${key}`)
+  return 0
+}
