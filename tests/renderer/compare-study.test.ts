@@ -13,8 +13,10 @@ import LineChart from '@renderer/components/charts/LineChart.vue'
 import ParallelChart from '@renderer/components/charts/ParallelChart.vue'
 import ScatterChart from '@renderer/components/charts/ScatterChart.vue'
 import {
+  curvesXExtent,
   exportOption,
   lineChartOption,
+  scatterOption,
   type Curve,
   type ParallelLine,
   type ScatterPoint,
@@ -144,6 +146,14 @@ describe('Compare: charts', () => {
     const curves = chart(wrapper, '0-train-step_loss')?.props('curves') as Curve[]
     expect(curves[0]?.raw?.x[0]).toBe(19)
     expect(curves[0]?.raw?.x.at(-1)).toBe(41)
+    // One x range on every chart, the whole series' even while the window is fetched again: a
+    // per-epoch chart (its points at the epochs' last steps) zooms to the same steps, and each
+    // slider can zoom back out.
+    const perEpoch = chart(wrapper, '1-test-acc')?.props('curves') as Curve[]
+    expect(perEpoch[0]!.line.x[0]).toBeGreaterThan(1)
+    const extent = chart(wrapper, '0-train-step_loss')?.props('xExtent')
+    expect(extent).toEqual({ min: 1, max: 100 })
+    expect(chart(wrapper, '1-test-acc')?.props('xExtent')).toEqual(extent)
 
     await wrapper.find('[data-testid="zoom-reset"]').trigger('click')
     await flush()
@@ -326,6 +336,55 @@ describe('line chart options', () => {
     raw: { x: [1, 24, 47], y: [2.1, 0.9, 0.52] },
     final: { x: 47, y: 0.52 },
   }
+
+  it('labels scatter points on the side that stays inside the chart', () => {
+    const point = (id: string, x: number): ScatterPoint => ({
+      id,
+      name: id,
+      x,
+      y: 0.5,
+      color: '#123456',
+    })
+    const option = scatterOption(
+      { points: [point('left', 1), point('middle', 2), point('right', 3)], xName: 'x', yName: 'y' },
+      colors,
+    )
+    const data = (option.series as { data: { name: string; label: { position: string } }[] }[])[0]!
+      .data
+    expect(data.map((d) => [d.name, d.label.position])).toEqual([
+      ['left', 'right'],
+      ['middle', 'right'],
+      ['right', 'left'],
+    ])
+  })
+
+  it('takes a shared x range, and labels a whole-step axis only at whole steps', () => {
+    const option = lineChartOption(
+      {
+        curves: [curve],
+        xName: 'step',
+        xInteger: true,
+        yName: 'loss',
+        zoomable: true,
+        zoom: { start: 3.6, end: 13.2 },
+        xExtent: { min: 1, max: 94 },
+      },
+      colors,
+    )
+    const x = option.xAxis as {
+      min?: number
+      max?: number
+      axisLabel: { formatter: (v: number) => string }
+    }
+    expect([x.min, x.max]).toEqual([1, 94])
+    // A zoom window's ends fall between steps: "4" once, not "4 4".
+    expect(x.axisLabel.formatter(3.6)).toBe('')
+    expect(x.axisLabel.formatter(4)).toBe('4')
+    // Without a shared range the axis fits the chart's own data.
+    const own = lineChartOption({ curves: [curve], xName: 'step', yName: 'loss' }, colors)
+    expect((own.xAxis as { min?: number }).min).toBeUndefined()
+    expect(curvesXExtent([curve])).toEqual({ min: 1, max: 47 })
+  })
 
   it('prints the step as a whole number and lists each curve with its final value', () => {
     const option = lineChartOption(

@@ -108,6 +108,30 @@ export interface LineChartInput {
   readonly zoomable?: boolean
   /** The x window shown, when zoomed (kept across redraws). */
   readonly zoom?: { readonly start: number; readonly end: number } | null
+  /**
+   * The x range of the axis, when charts side by side share one (Compare): a per-epoch chart
+   * whose points start at the first epoch's last step must still show, and zoom to, the same
+   * window as a per-step chart (a zoom window is clamped to its axis' range).
+   */
+  readonly xExtent?: { readonly min: number; readonly max: number } | null
+}
+
+/** The x range covered by all these curves' lines and raw data (null when they have none). */
+export function curvesXExtent(
+  curves: readonly Curve[],
+): { readonly min: number; readonly max: number } | null {
+  let min = Infinity
+  let max = -Infinity
+  for (const cv of curves) {
+    for (const xs of [cv.line.x, cv.raw?.x ?? []]) {
+      // Sorted by x: the ends are enough.
+      const first = xs[0]
+      const last = xs[xs.length - 1]
+      if (first !== undefined && first < min) min = first
+      if (last !== undefined && last > max) max = last
+    }
+  }
+  return min <= max ? { min, max } : null
 }
 
 const base = (c: ChartColors) => ({
@@ -389,8 +413,14 @@ export function lineChartOption(input: LineChartInput, c: ChartColors): ChartOpt
       nameGap: 24,
       scale: true,
       minInterval: input.xInteger ? 1 : undefined,
+      ...(input.xExtent ? { min: input.xExtent.min, max: input.xExtent.max } : {}),
       ...axisStyle(c),
-      axisLabel: { color: c.muted, fontSize: 11, formatter: (v: number) => xFmt(v) },
+      axisLabel: {
+        color: c.muted,
+        fontSize: 11,
+        // A zoomed window's ends fall between whole steps: no rounded label beside a real one.
+        formatter: (v: number) => (input.xInteger && !Number.isInteger(v) ? '' : xFmt(v)),
+      },
       splitLine: { show: false },
     },
     yAxis: {
@@ -554,6 +584,8 @@ export function scatterOption(
 ): ChartOption {
   const xf = input.xFormat ?? formatAxisNumber
   const yf = input.yFormat ?? formatAxisNumber
+  const xs = input.points.map((p) => p.x)
+  const midX = xs.length > 0 ? (Math.min(...xs) + Math.max(...xs)) / 2 : 0
   return {
     ...base(c),
     grid: { left: 56, right: 24, top: 14, bottom: 36 },
@@ -592,10 +624,13 @@ export function scatterOption(
       {
         type: 'scatter',
         symbolSize: 10,
+        // Points in the right half label to their left: a label right of the rightmost points
+        // would run off the chart.
         data: input.points.map((p) => ({
           value: [p.x, p.y],
           name: p.name,
           itemStyle: { color: p.color },
+          label: { position: p.x > midX ? 'left' : 'right' },
         })),
         label: {
           show: input.points.length <= 40,
