@@ -86,8 +86,12 @@ describe('nin-lab run', () => {
       'data.trainLimit=2000',
       '--set',
       'data.testLimit=500',
+      // Three epochs: NiN sits on the ln 10 plateau for its first tens of steps, where Adam turns
+      // float rounding into a different path (a kernel that only reorders a sum moved the
+      // 2-epoch test accuracy from 0.478 to 0.348); by epoch 3 seeds 0 and 1 reached 0.438
+      // and 0.376 on this build.
       '--set',
-      'train.epochs=2',
+      'train.epochs=3',
       '--set',
       'train.batchSize=32',
     ])
@@ -100,19 +104,19 @@ describe('nin-lab run', () => {
       backend: 'wasm',
       params: 148_390,
     })
-    expect(run.epochs.map((e) => e.epoch)).toEqual([1, 2])
-    const [first, second] = run.epochs
-    expect(second!.trainLoss).toBeLessThan(first!.trainLoss)
-    expect(second!.trainLoss).toBeLessThan(Math.log(10) - 0.3) // well below chance-level loss
-    expect(second!.testAcc).toBeGreaterThan(0.35) // chance is 0.10
-    expect(second!.examplesPerSec).toBeCloseTo(2000 / second!.seconds, 6)
+    expect(run.epochs.map((e) => e.epoch)).toEqual([1, 2, 3])
+    const [first, , last] = run.epochs
+    expect(last!.trainLoss).toBeLessThan(first!.trainLoss)
+    expect(last!.trainLoss).toBeLessThan(Math.log(10) - 0.3) // well below chance-level loss
+    expect(last!.testAcc).toBeGreaterThan(0.35) // chance is 0.10
+    expect(last!.examplesPerSec).toBeCloseTo(2000 / last!.seconds, 6)
 
     learnedRunId = run.id
     const messages = messagesOf(run.id)
     const finished = messages.find((m): m is FinishedMessage => m.type === 'finished')!
     expect(finished.confusion.flat().reduce((a, b) => a + b, 0)).toBe(500)
     expect(finished.perClassAccuracy).toHaveLength(10)
-    expect(finished.testAcc).toBeCloseTo(second!.testAcc, 10)
+    expect(finished.testAcc).toBeCloseTo(last!.testAcc, 10)
     const model = join(dataDir, 'runs', run.id, 'model')
     expect(statSync(join(model, 'weights.bin')).size).toBe(148_390 * 4)
     expect(JSON.parse(readFileSync(join(model, 'model.json'), 'utf8'))).toMatchObject({
