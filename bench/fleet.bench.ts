@@ -216,7 +216,10 @@ it('remote workers: broker overhead, ingestion, two workers against one', async 
       )
     }
     const overhead = local.map((l, i) => ((remote[i]!.wall - l.wall) / l.training) * 100)
-    const rate = await ingestion(redis)
+    // A Redis of its own: the run it dispatches stays in that server's queue (no worker takes it
+    // there), and a worker of the grids below would otherwise train it.
+    const ingestRedis = await startRedis()
+    const rate = await ingestion(ingestRedis).finally(() => ingestRedis.stop())
     process.stderr.write(`ingestion: ${Math.round(rate)} step messages/s\n`)
     const one = await grid(redis, 1)
     process.stderr.write(`grid, one worker: ${one.toFixed(0)} images/s\n`)

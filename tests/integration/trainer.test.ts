@@ -132,6 +132,29 @@ describe('nin-lab run', () => {
     expect(started.threads).toBeGreaterThanOrEqual(1)
   })
 
+  it('show --json says when the run started and finished; ls prints accuracy in %', () => {
+    const shown = runCli(['show', learnedRunId, '--json', '--data-dir', dataDir])
+    expect(shown.status, shown.stderr).toBe(0)
+    const run = JSON.parse(shown.stdout) as {
+      createdAt: string
+      startedAt: string | null
+      finishedAt: string | null
+      epochs: { testAcc: number }[]
+    }
+    const iso = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+    expect(run.startedAt).toMatch(iso)
+    expect(run.finishedAt).toMatch(iso)
+    const started = Date.parse(run.startedAt!)
+    const finished = Date.parse(run.finishedAt!)
+    expect(started).toBeGreaterThanOrEqual(Date.parse(run.createdAt))
+    expect(finished).toBeGreaterThan(started)
+    const listed = runCli(['ls', '--data-dir', dataDir])
+    expect(listed.status, listed.stderr).toBe(0)
+    const row = listed.stdout.split('\n').find((l) => l.startsWith(learnedRunId)) ?? ''
+    // The app's format (43.80%), not the fraction (0.4380).
+    expect(row).toContain(`${(run.epochs.at(-1)!.testAcc * 100).toFixed(2)}%`)
+  })
+
   it('resumes after kill -9 mid-epoch and records each epoch once', async () => {
     const existing = runIds()
     const first = spawnCli([
