@@ -245,6 +245,7 @@ export class Fleet {
       }
       const since = this.suspects.get(runId) ?? Date.now()
       this.suspects.set(runId, since)
+      // Lost only once it stays so for a heartbeat's TTL: a worker may be taking the job now.
       if (Date.now() - since < HEARTBEAT_TTL_MS) continue
       // A job that completed (or was completed and pruned: 'missing') sent every report of its
       // run before it ended; on a loaded head those may still wait in the reports queue, and
