@@ -7,8 +7,8 @@
 import { mkdtempSync, existsSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { queryDataDir } from '../helpers/db'
 import { assertBuilt, runCli, spawnCli, waitFor } from '../helpers/cli'
 import { REDIS_SERVER, startRedis, type RedisServer } from '../helpers/redis'
 
@@ -29,14 +29,7 @@ const TINY = [
   'train.batchSize=32',
 ]
 
-const query = <T>(sql: string, ...params: unknown[]): T[] => {
-  const conn = new Database(join(head, 'nin-lab.db'), { readonly: true })
-  try {
-    return conn.prepare(sql).all(...params) as T[]
-  } finally {
-    conn.close()
-  }
-}
+const query = <T>(sql: string, ...params: unknown[]): T[] => queryDataDir<T>(head, sql, ...params)
 
 interface RunRow {
   id: string

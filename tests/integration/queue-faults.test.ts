@@ -13,7 +13,6 @@ import {
 } from 'node:fs'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { validateExperimentConfig } from '@shared/config/experiment'
 import { Core } from '@core/core'
@@ -21,6 +20,7 @@ import { processStart } from '@core/queue/process-identity'
 import { Scheduler } from '@core/queue/scheduler'
 import { LOCK_FILE, lockHolder } from '@core/queue/scheduler-lock'
 import { RunStore } from '@core/store'
+import { queryDataDir } from '../helpers/db'
 import { assertBuilt, isAlive, runCli, spawnCli, waitFor } from '../helpers/cli'
 
 let dataDir: string
@@ -35,14 +35,8 @@ const TINY = [
   'train.batchSize=32',
 ]
 
-const query = <T>(sql: string, ...params: unknown[]): T[] => {
-  const conn = new Database(join(dataDir, 'nin-lab.db'), { readonly: true })
-  try {
-    return conn.prepare(sql).all(...params) as T[]
-  } finally {
-    conn.close()
-  }
-}
+const query = <T>(sql: string, ...params: unknown[]): T[] =>
+  queryDataDir<T>(dataDir, sql, ...params)
 const statusOf = (id: string): string | undefined =>
   query<{ status: string }>('SELECT status FROM runs WHERE id = ?', id)[0]?.status
 
