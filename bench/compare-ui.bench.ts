@@ -3,8 +3,11 @@
 // metrics. Two sizes: 20 runs × 5,000 points per curve (the size first measured), and 100 runs ×
 // 10,000 points, a study with seeds, whose target is under 1 s (issue 15: it took 4,966 ms before
 // the store kept min/max buckets). The runs are synthetic (seeded straight into the store): this
-// measures the UI, not training. `COMPARE_BENCH_SIZES=100x10000` picks sizes.
-import { mkdtempSync } from 'node:fs'
+// measures the UI, not training. `COMPARE_BENCH_SIZES=100x10000` picks sizes;
+// `COMPARE_BENCH_ROUNDS` sets the rounds (default 5);
+// `COMPARE_BENCH_DATA=DIR` keeps the seeded data folders under DIR and reuses them next time
+// (seeding 100 × 10,000 points takes about a minute).
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { it } from 'vitest'
@@ -14,7 +17,7 @@ import { RunStore } from '@core/store'
 import { chromiumPath, launchChromium } from '../tests/helpers/browser'
 import { assertBuilt, startServe } from '../tests/helpers/cli'
 
-const ROUNDS = 5
+const ROUNDS = Number(process.env.COMPARE_BENCH_ROUNDS ?? 5)
 /** The large size's target, click to painted. */
 const TARGET_MS = 1000
 
@@ -85,9 +88,16 @@ function seed(dataDir: string, RUNS: number, POINTS: number): void {
 
 it.skipIf(!chromiumPath).each(SIZES)('Compare draws %i runs × %i points', async (RUNS, POINTS) => {
   assertBuilt()
-  const dataDir = mkdtempSync(join(tmpdir(), 'nin-lab-bench-ui-'))
+  const keep = process.env.COMPARE_BENCH_DATA
+  const dataDir = keep
+    ? join(keep, `${RUNS}x${POINTS}`)
+    : mkdtempSync(join(tmpdir(), 'nin-lab-bench-ui-'))
+  const reuse = keep !== undefined && existsSync(join(dataDir, 'nin-lab.db'))
   const seedStart = performance.now()
-  seed(dataDir, RUNS, POINTS)
+  if (!reuse) {
+    mkdirSync(dataDir, { recursive: true })
+    seed(dataDir, RUNS, POINTS)
+  }
   const seedMs = performance.now() - seedStart
   const loadBefore = load()
   const serve = await startServe(dataDir)
@@ -132,7 +142,9 @@ it.skipIf(!chromiumPath).each(SIZES)('Compare draws %i runs × %i points', async
       : ''
   console.log(
     `\nCompare, ${RUNS} runs × ${POINTS} points (4 charts), median of ${ROUNDS} in Chromium` +
-      ` (seeded in ${(seedMs / 1000).toFixed(0)} s):\n` +
+      (reuse
+        ? ` (seeded before, in ${dataDir}):\n`
+        : ` (seeded in ${(seedMs / 1000).toFixed(0)} s):\n`) +
       `  click → charts painted: ${total.toFixed(0)} ms (${totals.map((t) => t.toFixed(0)).join(', ')})${target}\n` +
       `  of which fetching the metrics: ${median(fetches).toFixed(0)} ms; drawing: ${(total - median(fetches)).toFixed(0)} ms\n` +
       `  load average (1, 5, 15 min) ${loadBefore} before, ${load()} after\n`,

@@ -16,6 +16,7 @@ import {
   curvesXExtent,
   exportOption,
   lineChartOption,
+  MANY_CURVES,
   scatterOption,
   type Curve,
   type ParallelLine,
@@ -455,7 +456,7 @@ describe('line chart options', () => {
       },
     ])
     // A lines series is not counted in the axis extent: the raw extremes are, through this one.
-    expect(series(false).find((s) => s.id === 'raw-extent')?.data).toEqual([
+    expect(series(false).find((s) => s.id === 'extent')?.data).toEqual([
       [30, -1],
       [10, 9],
     ])
@@ -475,13 +476,74 @@ describe('line chart options', () => {
         ],
       }),
     ])
-    expect(series(true).find((s) => s.id === 'raw-extent')?.data).toEqual([
+    expect(series(true).find((s) => s.id === 'extent')?.data).toEqual([
       [40, 0.4],
       [10, 9],
     ])
     // One series for all the raw data, one per curve for its line: not one per run and kind.
     expect(series(false).filter((s) => s.type === 'line' && s.id.endsWith(':line'))).toHaveLength(2)
     expect(series(false).filter((s) => s.id.endsWith(':raw'))).toHaveLength(0)
+  })
+
+  it('draws more than MANY_CURVES curves in one series, the tooltip and pictures still per curve', () => {
+    // 30 curves of 3 epochs; the last one dashed, one with a NaN leaving a lone point.
+    const many: Curve[] = Array.from({ length: MANY_CURVES + 6 }, (_, i) => ({
+      id: `r${i}`,
+      name: `run ${i}`,
+      color: `#0000${String(i).padStart(2, '0')}`,
+      line: { x: [100, 200, 300], y: i === 3 ? [0.5, Number.NaN, 0.7] : [0.1 * i, 0.2, 0.3] },
+      final: { x: 300, y: 0.3 },
+      dashed: i === MANY_CURVES + 5,
+    }))
+    const input = { curves: many, xName: 'step', yName: 'loss' }
+    const option = lineChartOption(input, colors)
+    const series = option.series as { id: string; type: string; data: unknown[] }[]
+    // No series per curve: one for the lines, one for lone points, the pointer's and the extent.
+    expect(series.filter((s) => s.id.endsWith(':line'))).toHaveLength(0)
+    const lines = series.find((s) => s.id === 'curves')?.data as {
+      coords: number[][]
+      lineStyle: { color: string; type: string }
+    }[]
+    expect(lines).toHaveLength(MANY_CURVES + 5) // curve 3's two points are gap-split: no line
+    expect(lines[0]).toEqual({
+      coords: [
+        [100, 0],
+        [200, 0.2],
+        [300, 0.3],
+      ],
+      lineStyle: expect.objectContaining({ color: '#000000', type: 'solid' }),
+    })
+    expect(lines.at(-1)?.lineStyle.type).toBe('dashed')
+    expect(series.find((s) => s.id === 'curve-points')?.data).toEqual([
+      { value: [100, 0.5], itemStyle: { color: '#000003' } },
+      { value: [300, 0.7], itemStyle: { color: '#000003' } },
+    ])
+    // The axis tooltip snaps to the curves' x stops and lists the curves, nearest first.
+    expect(series.find((s) => s.id === 'pointer')?.data).toEqual([
+      [100, 0],
+      [200, 0],
+      [300, 0],
+    ])
+    const tooltip = option.tooltip as { formatter: (p: unknown) => string }
+    const text = tooltip.formatter([{ axisValue: 100 }])
+    expect(text).toMatch(/^step 100<br>.*run 29: <b>2\.9<\/b>/)
+    expect(text).toContain('… and 18 more')
+    // The y axis spans every line (a lines series does not count towards it).
+    expect(series.find((s) => s.id === 'extent')?.data).toEqual([
+      [100, 0],
+      [100, 0.1 * (MANY_CURVES + 5)],
+    ])
+    // A picture's legend names every curve: its option has one series per curve again.
+    const perCurve = lineChartOption({ ...input, seriesPerCurve: true }, colors)
+    const legend = exportOption(perCurve, 'Loss', colors, 800).option.legend as {
+      data: { name: string }[]
+    }
+    expect(legend.data).toHaveLength(MANY_CURVES + 6)
+    // At MANY_CURVES or fewer, a line series per curve (hover brings one forward).
+    const few = lineChartOption({ ...input, curves: many.slice(0, MANY_CURVES) }, colors)
+    expect((few.series as { id: string }[]).filter((s) => s.id.endsWith(':line'))).toHaveLength(
+      MANY_CURVES,
+    )
   })
 
   it('fits a log y axis to the data instead of whole decades', () => {

@@ -114,6 +114,34 @@ export interface LineChartInput {
    * window as a per-step chart (a zoom window is clamped to its axis' range).
    */
   readonly xExtent?: { readonly min: number; readonly max: number } | null
+  /**
+   * One line series per curve however many there are (a picture's legend names each series);
+   * by default more than `MANY_CURVES` curves share one polyline series.
+   */
+  readonly seriesPerCurve?: boolean
+}
+
+/**
+ * Above this many curves a chart draws them all in one `lines` series (a polyline per curve and
+ * gap-free stretch) instead of a line series each: ECharts spends about 0.5–0.7 ms per series on
+ * every redraw whatever its length, and 100 runs × 4 charts of them were most of Compare's
+ * drawing time (bench/compare-ui.bench.ts). What goes is hovering a curve to bring it forward
+ * and the symbols on short curves' points; the tooltip still lists the curves nearest the
+ * pointer, and pictures still name every curve.
+ */
+export const MANY_CURVES = 24
+
+/** Pointer positions the axis tooltip snaps to when curves share one series (at most). */
+const POINTER_STOPS = 600
+
+/** The x axis stops of a shared series' tooltip: every curve's x, thinned to `POINTER_STOPS`. */
+function pointerStops(curves: readonly Curve[]): number[] {
+  const xs = new Set<number>()
+  for (const cv of curves) for (const x of cv.line.x) xs.add(x)
+  const sorted = Float64Array.from(xs).sort()
+  if (sorted.length <= POINTER_STOPS) return Array.from(sorted)
+  const stride = (sorted.length - 1) / (POINTER_STOPS - 1)
+  return Array.from({ length: POINTER_STOPS }, (_, i) => sorted[Math.round(i * stride)] as number)
 }
 
 /** The x range covered by all these curves' lines and raw data (null when they have none). */
@@ -206,8 +234,22 @@ export function lineChartOption(input: LineChartInput, c: ChartColors): ChartOpt
   // per run and gap-free stretch): a line series per run doubled the series of a per-step chart,
   // and for 100 runs that was about half of its drawing time (bench/compare-ui.bench.ts).
   const raw: { coords: [number, number][]; lineStyle: Record<string, unknown> }[] = []
-  let rawLow: [number, number] | null = null
-  let rawHigh: [number, number] | null = null
+  // Many curves: their lines as polylines of one series too, lone points in one scatter.
+  const shared = !input.seriesPerCurve && curves.length > MANY_CURVES
+  const lines: { coords: [number, number][]; lineStyle: Record<string, unknown> }[] = []
+  const dots: { value: [number, number]; itemStyle: { color: string } }[] = []
+  // The lowest and highest point drawn by a `lines` series, which does not count towards the
+  // axes' extent (see 'extent' below).
+  const hidden: { low: [number, number] | null; high: [number, number] | null } = {
+    low: null,
+    high: null,
+  }
+  const extend = (seg: readonly [number, number][]): void => {
+    for (const p of seg) {
+      if (!hidden.low || p[1] < hidden.low[1]) hidden.low = p
+      if (!hidden.high || p[1] > hidden.high[1]) hidden.high = p
+    }
+  }
   // Smallest positive and largest y, for a log axis that fits the data instead of snapping to
   // whole decades (and so a band's lower edge stays on it).
   let floor = Infinity
@@ -253,10 +295,7 @@ export function lineChartOption(input: LineChartInput, c: ChartColors): ChartOpt
     }
     if (curve.raw) {
       for (const seg of segments(points(curve.raw, logY))) {
-        for (const p of seg) {
-          if (!rawLow || p[1] < rawLow[1]) rawLow = p
-          if (!rawHigh || p[1] > rawHigh[1]) rawHigh = p
-        }
+        extend(seg)
         // A lone point between gaps draws nothing, as a line series without symbols drew it.
         if (seg.length > 1) {
           raw.push({ coords: seg, lineStyle: { color: curve.color, width: 1, opacity: 0.25 } })
@@ -265,18 +304,34 @@ export function lineChartOption(input: LineChartInput, c: ChartColors): ChartOpt
     }
     const few = curve.line.x.length <= 30
     const final = curve.final
-    series.push({
-      id: `${curve.id}:line`,
-      type: 'line',
-      name: curve.name,
-      data: points(curve.line, logY),
-      showSymbol: few,
-      symbolSize: 4,
-      lineStyle: { color: curve.color, width: 1.6, type: curve.dashed ? 'dashed' : 'solid' },
-      itemStyle: { color: curve.color },
-      emphasis: { focus: 'series' },
-      z: 3,
-    })
+    const lineStyle = {
+      color: curve.color,
+      width: 1.6,
+      type: curve.dashed ? ('dashed' as const) : ('solid' as const),
+    }
+    if (shared) {
+      for (const seg of segments(points(curve.line, logY))) {
+        extend(seg)
+        if (seg.length > 1) lines.push({ coords: seg, lineStyle })
+        // A lone point between gaps is marked, or it would not show. The points of short curves
+        // are not: a symbol is an element of its own, and 100 curves × 10 epochs × 3 charts of
+        // them took ~180 ms to draw; among that many lines they bury the lines too.
+        else dots.push({ value: seg[0] as [number, number], itemStyle: { color: curve.color } })
+      }
+    } else {
+      series.push({
+        id: `${curve.id}:line`,
+        type: 'line',
+        name: curve.name,
+        data: points(curve.line, logY),
+        showSymbol: few,
+        symbolSize: 4,
+        lineStyle,
+        itemStyle: { color: curve.color },
+        emphasis: { focus: 'series' },
+        z: 3,
+      })
+    }
     // The final value, marked where it really is (the smoothed line may end elsewhere).
     if (final && (!logY || final.y > 0)) {
       finals.push({
@@ -296,20 +351,58 @@ export function lineChartOption(input: LineChartInput, c: ChartColors): ChartOpt
       tooltip: { show: false },
       z: 2,
     })
-    // A lines series does not count towards the axes' extent: the raw data's lowest and highest
-    // points, drawn invisible, keep every spike inside the y axis (and the axis nicely rounded).
-    if (rawLow && rawHigh) {
+  }
+  if (shared) {
+    series.push(
+      {
+        id: 'curves',
+        type: 'lines',
+        coordinateSystem: 'cartesian2d',
+        polyline: true,
+        data: lines,
+        silent: true,
+        tooltip: { show: false },
+        z: 3,
+      },
+      {
+        id: 'curve-points',
+        type: 'scatter',
+        data: dots,
+        symbolSize: 4,
+        silent: true,
+        tooltip: { show: false },
+        emphasis: { disabled: true },
+        z: 3,
+      },
+    )
+    // The axis tooltip follows the data of the series it belongs to: an invisible one with a
+    // stop at (nearly) every curve's x gives it somewhere to snap; the rows are the curves'.
+    const lowY = hidden.low?.[1]
+    if (lowY !== undefined) {
       series.push({
-        id: 'raw-extent',
+        id: 'pointer',
         type: 'line',
-        data: [rawLow, rawHigh],
+        data: pointerStops(curves).map((x) => [x, lowY]),
         symbol: 'none',
         lineStyle: { opacity: 0 },
         silent: true,
-        tooltip: { show: false },
         z: 0,
       })
     }
+  }
+  // A lines series does not count towards the axes' extent: the lowest and highest points it
+  // draws, invisible, keep every spike inside the y axis (and the axis nicely rounded).
+  if (hidden.low && hidden.high) {
+    series.push({
+      id: 'extent',
+      type: 'line',
+      data: [hidden.low, hidden.high],
+      symbol: 'none',
+      lineStyle: { opacity: 0 },
+      silent: true,
+      tooltip: { show: false },
+      z: 0,
+    })
   }
   // All the final values in one scatter series, not a markPoint per curve: each markPoint is a
   // component of its own, and 100 runs × 4 charts of them were a large part of Compare's drawing
