@@ -5,6 +5,8 @@ import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { layerTable } from '@shared/architecture'
+import { validateExperimentConfig } from '@shared/config/experiment'
 import { tfjsPrecision } from '@trainer/engines/tfjs/train'
 import { PYTHON, probeTorch, warnSkipped } from '../../fixtures/torch/torch-python'
 
@@ -102,6 +104,38 @@ describe.skipIf(skipReason !== null)('train.precision on the torch engine', () =
     expect(choose('half', 'cpu')).toEqual({
       error: "train.precision must be one of auto, fp32, bf16, fp16 (got 'half')",
     })
+  })
+
+  it('keeps strided convolutions in fp32 under bf16 on the CPU, and says which', () => {
+    // d2l's stem is 11×11 stride 4; every other conv of the model has stride 1.
+    const layers = layerTable(
+      validateExperimentConfig({ model: { inputSize: 96, microConvs: 1 } }).model,
+    )
+    const strided = layers.filter((l) => l.type === 'conv' && l.stride > 1).map((l) => l.name)
+    expect(strided).toEqual(['block1.conv'])
+    type Plan = { names: string[]; reason: string; dtypes: Record<string, string> }
+    const [cpu, cuda, fp32] = ask<Plan>([
+      { op: 'fp32Layers', layers, name: 'bf16', backend: 'cpu' },
+      { op: 'fp32Layers', layers, name: 'bf16', backend: 'cuda' },
+      { op: 'fp32Layers', layers, name: 'fp32', backend: 'cpu' },
+    ])
+    expect(cpu?.names).toEqual(strided)
+    expect(cpu?.reason).toBe(
+      "as asked; block1.conv in fp32 (a strided convolution's bf16 weight gradient is slower than fp32 on the CPU)",
+    )
+    // Under autocast the stem's output is float32; every other conv's is bfloat16.
+    for (const [name, dtype] of Object.entries(cpu?.dtypes ?? {})) {
+      if (!layers.some((l) => l.name === name && l.type === 'conv')) continue
+      expect([name, dtype]).toEqual([
+        name,
+        strided.includes(name) ? 'torch.float32' : 'torch.bfloat16',
+      ])
+    }
+    expect(Object.keys(cpu?.dtypes ?? {})).toContain('block1.conv')
+    // On CUDA, and in fp32, no layer is singled out.
+    expect(cuda?.names).toEqual([])
+    expect(cuda?.reason).toBe('as asked')
+    expect(fp32?.names).toEqual([])
   })
 
   it("reads the CPU's flags from /proc/cpuinfo text, and answers for this machine", () => {

@@ -15,7 +15,7 @@ import torch
 
 from .device import choose_device, versions
 from .job import Job
-from .train import Stepper, build_model, peak_rss_kb
+from .train import Stepper, build_model, peak_rss_kb, run_precision
 
 # The datasets NiN Lab reads are 28 × 28; batches are resized from there as in training.
 SOURCE_SIZE = 28
@@ -25,6 +25,7 @@ def measure_throughput(job: Job, steps: int, warmup: int) -> Dict[str, Any]:
     opts = job.options
     choice = choose_device(opts.device, opts.threads, job.train.precision)
     model = build_model(job, choice)
+    precision = run_precision(choice, model)
     stepper = Stepper(job, model, choice)
     batch = job.train.batch_size
     gen = torch.Generator().manual_seed(job.train.seed)
@@ -47,8 +48,8 @@ def measure_throughput(job: Job, steps: int, warmup: int) -> Dict[str, Any]:
         "device": choice.name,
         "threads": choice.threads,
         "versions": versions(choice),
-        "precision": choice.precision.name,
-        "precisionReason": choice.precision.reason,
+        "precision": precision.name,
+        "precisionReason": precision.reason,
         "channelsLast": opts.channels_last,
         "inputSize": job.input_size,
         "batch": batch,

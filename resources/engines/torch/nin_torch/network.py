@@ -10,7 +10,7 @@ flatten is in (C, H, W) order, as the tfjs engine's flatten is.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -69,9 +69,20 @@ class NinNetwork(nn.Module):
     """A NiN variant: one module per conv/dense row of the layer table; pooling, dropout,
     global average pooling and flatten are parameter-free functions in the forward walk."""
 
-    def __init__(self, layers: Sequence[Layer]) -> None:
+    def __init__(self, layers: Sequence[Layer], fp32_layers: Sequence[str] = ()) -> None:
+        """`fp32_layers`: conv rows (by name) that compute in float32 even under autocast
+        (precision.py `fp32_layers` says which and why)."""
         super().__init__()
         self.layers: List[Layer] = list(validate_layers(layers))
+        self.fp32_layers: Tuple[str, ...] = tuple(fp32_layers)
+        unknown = set(self.fp32_layers) - {
+            str(r["name"]) for r in self.layers if r["type"] == "conv"
+        }
+        if unknown:
+            raise LayerTableError(f"fp32 layers {sorted(unknown)} are no conv rows of the table")
+        self._fp32_rows = frozenset(
+            i for i, r in enumerate(self.layers) if str(r["name"]) in self.fp32_layers
+        )
         # Row index → module, for the forward walk (nested names are registered below).
         self._modules_by_row: Dict[int, nn.Module] = {}
         for i, row in enumerate(self.layers):
@@ -142,7 +153,11 @@ class NinNetwork(nn.Module):
         for i, row in enumerate(self.layers):
             kind = row["type"]
             if kind == "conv":
-                x = F.relu(self._modules_by_row[i](x), inplace=True)
+                if i in self._fp32_rows:
+                    with torch.autocast(device_type=x.device.type, enabled=False):
+                        x = F.relu(self._modules_by_row[i](x.float()), inplace=True)
+                else:
+                    x = F.relu(self._modules_by_row[i](x), inplace=True)
             elif kind == "maxpool":
                 x = F.max_pool2d(x, int(row["kernel"]), int(row["stride"]))
             elif kind == "dropout":

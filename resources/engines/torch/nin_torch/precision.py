@@ -11,11 +11,13 @@ answers on any machine (tests/fixtures/torch/precision_probe.py).
 - auto: bf16 where the hardware runs it natively — a CPU with AVX512_BF16 or AMX-BF16 (the
   `avx512_bf16` / `amx_bf16` flags of /proc/cpuinfo), a CUDA device of compute capability 8.0 or
   later (Ampere on) — else fp32. Elsewhere bf16 is emulated and slower than fp32.
+
+Under bf16 on the CPU, strided convolutions stay float32 (`fp32_layers`): see there why.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Optional, Sequence, Tuple
+from typing import Any, Iterable, Mapping, Optional, Sequence, Tuple
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # /proc/cpuinfo flags of CPUs that compute bfloat16 dot products in hardware.
@@ -132,3 +134,32 @@ def choose_precision(
             "amx_bf16, so bf16 is emulated and likely slower than fp32",
         )
     return PrecisionChoice("fp32", "fp32, as asked")
+
+
+def fp32_layers(
+    layers: Sequence[Mapping[str, Any]], choice: PrecisionChoice, backend: str
+) -> Tuple[str, ...]:
+    """The conv rows of the layer table that compute in float32 even under autocast: under bf16
+    on the CPU, the ones with a stride above 1. oneDNN's bf16 weight gradient of a strided
+    convolution is far slower than its float32 one: measured with torch 1.13 (oneDNN 2.6.3, AMX)
+    on d2l's 11×11 stride-4 stem at 96 px, batch 128, it took 72 ms a step in bf16 against 11 ms
+    in fp32 (the whole step ~10% slower than with that one layer in fp32). Unstrided convolutions
+    gain from bf16 there (small-28's 5×5 stem: 42 against 55 ms), so they stay in bf16."""
+    if backend != "cpu" or choice.name != "bf16":
+        return ()
+    return tuple(
+        str(row["name"])
+        for row in layers
+        if row.get("type") == "conv" and int(row.get("stride", 1)) > 1
+    )
+
+
+def with_fp32_layers(choice: PrecisionChoice, names: Sequence[str]) -> PrecisionChoice:
+    """`choice` with the layers kept in float32 named in its reason (logged and reported)."""
+    if not names:
+        return choice
+    return PrecisionChoice(
+        choice.name,
+        f"{choice.reason}; {', '.join(names)} in fp32 (a strided convolution's bf16 weight "
+        "gradient is slower than fp32 on the CPU)",
+    )

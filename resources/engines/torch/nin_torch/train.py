@@ -39,6 +39,7 @@ from .data import (
 from .device import DeviceChoice, choose_device, versions
 from .job import Job, TrainSettings
 from .network import NinNetwork
+from .precision import PrecisionChoice, fp32_layers, with_fp32_layers
 from .protocol import Channel, loss_text
 from .rng import EPOCH_SEED_FACTOR
 
@@ -79,7 +80,9 @@ def make_optimizer(
 def build_model(job: Job, choice: DeviceChoice) -> NinNetwork:
     """The network from the layer table, checked row by row against it, initialised from the
     run's seed on the CPU (the same weights on every device), then moved to the device."""
-    model = NinNetwork(job.layers)
+    model = NinNetwork(
+        job.layers, fp32_layers=fp32_layers(job.layers, choice.precision, choice.backend)
+    )
     model.reset_parameters(torch.Generator().manual_seed(job.train.seed))
     model.check_against_table()
     model = model.to(choice.device)
@@ -87,6 +90,11 @@ def build_model(job: Job, choice: DeviceChoice) -> NinNetwork:
         # Module.to accepts memory_format at run time; torch 1.13's stubs do not list it.
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     return model
+
+
+def run_precision(choice: DeviceChoice, model: NinNetwork) -> PrecisionChoice:
+    """What the run computes in, as reported: the device's choice, and the layers kept fp32."""
+    return with_fp32_layers(choice.precision, model.fp32_layers)
 
 
 def make_grad_scaler() -> Any:
@@ -239,7 +247,6 @@ def train_run(job: Job, channel: Channel, stop_requested: Callable[[], bool]) ->
     channel.log(
         f"PyTorch {torch.__version__} on {choice.backend} ({choice.name}), {choice.threads} threads"
     )
-    channel.log(f"precision {choice.precision.name}: {choice.precision.reason}")
 
     if job.cache_file is None:
         raise DataError(
@@ -264,6 +271,8 @@ def train_run(job: Job, channel: Channel, stop_requested: Callable[[], bool]) ->
     class_names = job.class_names or class_names_for(job.dataset, cache.num_classes)
 
     model = build_model(job, choice)
+    precision = run_precision(choice, model)
+    channel.log(f"precision {precision.name}: {precision.reason}")
     normalize = Normalize.of(cache.mean, cache.std, choice.device) if job.normalize else None
     stepper = Stepper(job, model, choice, normalize)
     train = job.train
@@ -298,8 +307,8 @@ def train_run(job: Job, channel: Channel, stop_requested: Callable[[], bool]) ->
             "epochs": train.epochs,
             "startEpoch": epoch,
             "pid": os.getpid(),
-            "precision": choice.precision.name,
-            "precisionReason": choice.precision.reason,
+            "precision": precision.name,
+            "precisionReason": precision.reason,
         }
     )
 
