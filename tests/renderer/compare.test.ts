@@ -125,6 +125,45 @@ describe('CompareView', () => {
     }
   })
 
+  it('renders the tables only once the charts have painted their metrics', async () => {
+    // Every metrics call waits (the charts' and the epoch times') until answered.
+    const pending: (() => void)[] = []
+    transport = fakeTransport({
+      listRuns: () => ({ runs: [a, b, c], total: 3 }),
+      getMetrics: (p) =>
+        new Promise((resolve) => {
+          pending.push(() => resolve(Object.fromEntries(p.ids.map((id) => [id, metricsOf(1)]))))
+        }),
+    })
+    setTransport(transport)
+    const wrapper = await mountCompare(['ra', 'rb', 'rc'])
+    // The metrics are on their way: the charts are there, the tables wait.
+    expect(wrapper.find('[data-testid="chart-0-train-step_loss"]').exists()).toBe(true)
+    expect(wrapper.find('[data-testid="metrics-table"]').exists()).toBe(false)
+    expect(wrapper.find('[data-testid="summary-table"]').exists()).toBe(false)
+    expect(pending.length).toBeGreaterThan(0)
+    for (const answer of pending.splice(0)) answer()
+    // Two animation frames after the charts got their option (happy-dom runs them on timers).
+    await flush()
+    await new Promise((r) => setTimeout(r, 50))
+    await flush()
+    expect(wrapper.findAll('[data-testid="metrics-table"] tbody tr')).toHaveLength(3)
+    expect(wrapper.find('[data-testid="summary-table"]').exists()).toBe(true)
+    expect(wrapper.find('[data-testid="diff-table"]').exists()).toBe(true)
+  })
+
+  it('renders the tables when the metrics cannot be fetched', async () => {
+    transport = fakeTransport({
+      listRuns: () => ({ runs: [a, b, c], total: 3 }),
+      getMetrics: () => {
+        throw new Error('the server is gone')
+      },
+    })
+    setTransport(transport)
+    const wrapper = await mountCompare(['ra', 'rb', 'rc'])
+    expect(wrapper.findAll('[data-testid="metrics-table"] tbody tr')).toHaveLength(3)
+  })
+
   it('says so when the runs share one config', async () => {
     const wrapper = await mountCompare(['rb'])
     expect(wrapper.find('[data-testid="diff-table"]').exists()).toBe(false)

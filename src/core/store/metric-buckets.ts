@@ -346,20 +346,25 @@ export function sampledSeries(
   let count = 0
   for (const r of rows) count += r[1]
   if (count <= maxPoints) return raw()
+  // A bucket reaching past the window holds points outside it only where the window cuts the
+  // series: with no fromStep there is no point before the first one, with no toStep none after
+  // the last, so a whole-series query (Compare's first draw) reads no raw points at all.
+  const cutBelow = window.fromStep !== undefined
+  const cutAbove = window.toStep !== undefined
   const buckets: Bucket[] = []
   for (const r of rows) {
     const start = r[0] * width
     const end = start + width - 1
-    // An edge bucket reaching past the window: counted from its points inside the window.
-    if (start < lo || end > hi) {
+    // An edge bucket reaching past a cut: counted from its points inside the window.
+    if ((cutBelow && start < lo) || (cutAbove && end > hi)) {
       const inside = sql.points.all(runId, name, Math.max(lo, start), Math.min(hi, end))
       const b = bucketOf(inside.map(toSample))
       if (b.n > 0) buckets.push({ ...b, start: Math.max(lo, start) })
       continue
     }
     buckets.push({
-      start,
-      end,
+      start: Math.max(lo, start),
+      end: Math.min(hi, end),
       n: r[1],
       total: r[2],
       min: { step: r[3], epoch: r[4], time: r[5], value: r[6] },

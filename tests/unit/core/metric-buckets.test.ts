@@ -63,6 +63,14 @@ describe('metric buckets', () => {
     expect(window.every((p) => p.step >= 4000 && p.step <= 6000)).toBe(true)
     expect(window.find((p) => p.step === 4321)?.value).toBe(9)
     expect(window.reduce((n, p) => n + (p.n ?? 0), 0)).toBe(2001)
+    // Cut on one side only: the edge bucket on the cut side counts just its points inside, the
+    // one at the series' own end is read whole (it has no points beyond the series).
+    const count = (w: { fromStep?: number; toStep?: number }): number =>
+      store
+        .metricSeriesSampled(id, METRICS.stepLoss, { maxPoints: 500, ...w })
+        .reduce((n, p) => n + (p.n ?? 0), 0)
+    expect(count({ fromStep: 4001 })).toBe(6000)
+    expect(count({ toStep: 5999 })).toBe(5999)
     const raw = store.metricSeriesSampled(id, METRICS.stepLoss, {
       maxPoints: 500,
       fromStep: 4300,
