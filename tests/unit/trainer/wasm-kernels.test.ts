@@ -344,7 +344,7 @@ function poolGrad(c: PoolCase, x: Float32Array, dyValues: (size: number) => Floa
   }).dx
 }
 
-describe('wasm MaxPoolGrad and Sum vs the cpu backend', () => {
+describe('wasm MaxPoolGrad, Sum and Identity vs the cpu backend', () => {
   beforeAll(async () => {
     await initWasmBackend({ threads: 1 })
   })
@@ -390,6 +390,24 @@ describe('wasm MaxPoolGrad and Sum vs the cpu backend', () => {
     expect(wasmShape).toEqual(shape())
     // Other summation orders (ours adds in float64): equal to float32 rounding.
     expect(relativeError(wasm, sum())).toBeLessThanOrEqual(1e-6)
+  })
+
+  it('Identity shares the buffer, which outlives whichever of the two is disposed first', async () => {
+    await tf.setBackend('wasm')
+    const buffers = tf.backend().numDataIds()
+    const x = tf.tensor([1, 2, 3, 4, 5, 6], [2, 3])
+    const y = tf.clone(x) // the Identity tfjs runs on every tensor it saves for the gradient
+    expect(tf.backend().numDataIds()).toBe(buffers + 1) // no second buffer
+    x.dispose()
+    expect(y.dataSync()).toEqual(new Float32Array([1, 2, 3, 4, 5, 6]))
+    expect(y.shape).toEqual([2, 3])
+    // A kernel run on the clone writes a buffer of its own; the shared one is left as it was.
+    const z = tf.clone(y)
+    const doubled = tf.mul(z, 2)
+    expect(y.dataSync()).toEqual(new Float32Array([1, 2, 3, 4, 5, 6]))
+    expect(doubled.dataSync()).toEqual(new Float32Array([2, 4, 6, 8, 10, 12]))
+    tf.dispose([y, z, doubled])
+    expect(tf.backend().numDataIds()).toBe(buffers) // freed once the last holder went
   })
 })
 
