@@ -70,18 +70,16 @@ class NinNetwork(nn.Module):
     global average pooling and flatten are parameter-free functions in the forward walk."""
 
     def __init__(self, layers: Sequence[Layer], fp32_layers: Sequence[str] = ()) -> None:
-        """`fp32_layers`: conv and dense rows (by name) that compute in float32 even under
-        autocast (precision.py `fp32_plan` says which and why)."""
+        """`fp32_layers`: conv rows (by name) that compute in float32 even under autocast
+        (precision.py `fp32_layers` says which and why)."""
         super().__init__()
         self.layers: List[Layer] = list(validate_layers(layers))
         self.fp32_layers: Tuple[str, ...] = tuple(fp32_layers)
         unknown = set(self.fp32_layers) - {
-            str(r["name"]) for r in self.layers if r["type"] in ("conv", "dense")
+            str(r["name"]) for r in self.layers if r["type"] == "conv"
         }
         if unknown:
-            raise LayerTableError(
-                f"fp32 layers {sorted(unknown)} are no conv or dense rows of the table"
-            )
+            raise LayerTableError(f"fp32 layers {sorted(unknown)} are no conv rows of the table")
         self._fp32_rows = frozenset(
             i for i, r in enumerate(self.layers) if str(r["name"]) in self.fp32_layers
         )
@@ -155,7 +153,11 @@ class NinNetwork(nn.Module):
         for i, row in enumerate(self.layers):
             kind = row["type"]
             if kind == "conv":
-                x = F.relu(self._run(i, x), inplace=True)
+                if i in self._fp32_rows:
+                    with torch.autocast(device_type=x.device.type, enabled=False):
+                        x = F.relu(self._modules_by_row[i](x.float()), inplace=True)
+                else:
+                    x = F.relu(self._modules_by_row[i](x), inplace=True)
             elif kind == "maxpool":
                 x = F.max_pool2d(x, int(row["kernel"]), int(row["stride"]))
             elif kind == "dropout":
@@ -169,20 +171,12 @@ class NinNetwork(nn.Module):
             elif kind == "flatten":
                 x = torch.flatten(x, 1)
             elif kind == "dense":
-                x = self._run(i, x)
+                x = self._modules_by_row[i](x)
                 if row["activation"] == "relu":
                     x = F.relu(x, inplace=True)
             if shapes is not None:
                 shapes.append(list(x.shape[1:]))
         return x
-
-    def _run(self, row: int, x: torch.Tensor) -> torch.Tensor:
-        """The row's module on x; an fp32 row with autocast off and its input in float32."""
-        module = self._modules_by_row[row]
-        if row not in self._fp32_rows:
-            return module(x)
-        with torch.autocast(device_type=x.device.type, enabled=False):
-            return module(x.float())
 
     def count_params(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -12,8 +12,7 @@ answers on any machine (tests/fixtures/torch/precision_probe.py).
   `avx512_bf16` / `amx_bf16` flags of /proc/cpuinfo), a CUDA device of compute capability 8.0 or
   later (Ampere on) — else fp32. Elsewhere bf16 is emulated and slower than fp32.
 
-Under autocast some rows stay float32: the classifier always, strided convolutions under bf16 on
-the CPU (`fp32_plan` says why).
+Under bf16 on the CPU, strided convolutions stay float32 (`fp32_layers`): see there why.
 """
 from __future__ import annotations
 
@@ -137,77 +136,30 @@ def choose_precision(
     return PrecisionChoice("fp32", "fp32, as asked")
 
 
-# Why a row is kept in float32 under autocast, as the run's precision reason says it.
-STRIDED_WHY = "a strided convolution's bf16 weight gradient is slower than fp32 on the CPU"
-CLASSIFIER_WHY = (
-    "the class scores: rounded to bf16 they held training on the ln 10 plateau longer"
-)
-# The rows that compute the class scores (src/shared/architecture.ts names them): the class
-# block's convolutions and the FC head's output layer.
-CLASSIFIER_PREFIX = "classes."
-OUTPUT_LAYER = "output"
-
-
-def is_classifier(row: Mapping[str, Any]) -> bool:
-    name = str(row.get("name", ""))
-    if row.get("type") == "conv":
-        return name.startswith(CLASSIFIER_PREFIX)
-    return row.get("type") == "dense" and name == OUTPUT_LAYER
-
-
-def fp32_plan(
-    layers: Sequence[Mapping[str, Any]], choice: PrecisionChoice, backend: str
-) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
-    """The rows of the layer table that compute in float32 even under autocast, as (why, names)
-    groups in table order:
-
-    - Under any autocast, the classifier: the class block and the FC head's output layer. In
-      bf16 the class scores carry 8 significant bits, and on the d2l NiN's ln 10 plateau (every
-      score near 0, the loss at 2.3026) the signal that leaves it is in their small
-      differences. Measured on d2l-96 at lr 0.1, seed 1, the mean train loss of steps 301–350
-      was 2.3025 with the classifier in bf16, 2.2384 with it in fp32 and 2.2302 in fp32
-      throughout; test accuracy after epoch 1: 0.189, 0.276 and 0.377. It costs next to nothing: it runs
-      on the last, smallest feature maps (0.03% of the d2l NiN's MACs at 96 px, 0.1% at 224).
-    - Under bf16 on the CPU, convolutions with a stride above 1. oneDNN's bf16 weight gradient
-      of a strided convolution is far slower than its float32 one: measured with torch 1.13
-      (oneDNN 2.6.3, AMX) on d2l's 11×11 stride-4 stem at 96 px, batch 128, it took 72 ms a step
-      in bf16 against 11 ms in fp32 (the whole step ~10% slower than with that one layer in
-      fp32). Unstrided convolutions gain from bf16 there (small-28's 5×5 stem: 42 against 55 ms),
-      so they stay in bf16."""
-    if not choice.autocast:
-        return ()
-    plan = []
-    if backend == "cpu" and choice.name == "bf16":
-        strided = tuple(
-            str(row["name"])
-            for row in layers
-            if row.get("type") == "conv"
-            and int(row.get("stride", 1)) > 1
-            and not is_classifier(row)
-        )
-        if strided:
-            plan.append((STRIDED_WHY, strided))
-    classifier = tuple(str(row["name"]) for row in layers if is_classifier(row))
-    if classifier:
-        plan.append((CLASSIFIER_WHY, classifier))
-    return tuple(plan)
-
-
 def fp32_layers(
     layers: Sequence[Mapping[str, Any]], choice: PrecisionChoice, backend: str
 ) -> Tuple[str, ...]:
-    """The names of `fp32_plan`'s rows, in table order."""
-    kept = {name for _, names in fp32_plan(layers, choice, backend) for name in names}
-    return tuple(str(row["name"]) for row in layers if str(row["name"]) in kept)
+    """The conv rows of the layer table that compute in float32 even under autocast: under bf16
+    on the CPU, the ones with a stride above 1. oneDNN's bf16 weight gradient of a strided
+    convolution is far slower than its float32 one: measured with torch 1.13 (oneDNN 2.6.3, AMX)
+    on d2l's 11×11 stride-4 stem at 96 px, batch 128, it took 72 ms a step in bf16 against 11 ms
+    in fp32 (the whole step ~10% slower than with that one layer in fp32). Unstrided convolutions
+    gain from bf16 there (small-28's 5×5 stem: 42 against 55 ms), so they stay in bf16."""
+    if backend != "cpu" or choice.name != "bf16":
+        return ()
+    return tuple(
+        str(row["name"])
+        for row in layers
+        if row.get("type") == "conv" and int(row.get("stride", 1)) > 1
+    )
 
 
-def with_fp32_layers(
-    choice: PrecisionChoice, layers: Sequence[Mapping[str, Any]], backend: str
-) -> PrecisionChoice:
-    """`choice` with the rows `fp32_plan` keeps in float32 named in its reason (logged and
-    reported), each group with why."""
-    plan = fp32_plan(layers, choice, backend)
-    if not plan:
+def with_fp32_layers(choice: PrecisionChoice, names: Sequence[str]) -> PrecisionChoice:
+    """`choice` with the layers kept in float32 named in its reason (logged and reported)."""
+    if not names:
         return choice
-    kept = "; ".join(f"{', '.join(names)} in fp32 ({why})" for why, names in plan)
-    return PrecisionChoice(choice.name, f"{choice.reason}; {kept}")
+    return PrecisionChoice(
+        choice.name,
+        f"{choice.reason}; {', '.join(names)} in fp32 (a strided convolution's bf16 weight "
+        "gradient is slower than fp32 on the CPU)",
+    )

@@ -94,7 +94,7 @@ def build_model(job: Job, choice: DeviceChoice) -> NinNetwork:
 
 def run_precision(choice: DeviceChoice, model: NinNetwork) -> PrecisionChoice:
     """What the run computes in, as reported: the device's choice, and the layers kept fp32."""
-    return with_fp32_layers(choice.precision, model.layers, choice.backend)
+    return with_fp32_layers(choice.precision, model.fp32_layers)
 
 
 def make_grad_scaler() -> Any:
