@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
 import { enableAutoUnmount, mount } from '@vue/test-utils'
 import { createPinia, setActivePinia } from 'pinia'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { Run } from '@shared/api/types'
 import { METRICS } from '@shared/metrics'
 import { setTransport } from '@renderer/api'
@@ -144,10 +144,9 @@ describe('CompareView', () => {
     expect(pending.length).toBeGreaterThan(0)
     for (const answer of pending.splice(0)) answer()
     // Two animation frames after the charts got their option (happy-dom runs them on timers).
-    await flush()
-    await new Promise((r) => setTimeout(r, 50))
-    await flush()
-    expect(wrapper.findAll('[data-testid="metrics-table"] tbody tr')).toHaveLength(3)
+    await vi.waitFor(() =>
+      expect(wrapper.findAll('[data-testid="metrics-table"] tbody tr')).toHaveLength(3),
+    )
     expect(wrapper.find('[data-testid="summary-table"]').exists()).toBe(true)
     expect(wrapper.find('[data-testid="diff-table"]').exists()).toBe(true)
   })

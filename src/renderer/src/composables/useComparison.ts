@@ -123,13 +123,13 @@ export interface Comparison {
  * animation frame after its option changes, hence two frames after the DOM update. Both moments
  * are performance marks too, read by bench/compare-ui.bench.ts.
  */
-function markDrawn(painted: () => void): void {
+function markDrawn(painted?: () => void): void {
   performance.mark('nin-lab:compare-metrics')
   void nextTick(() =>
     requestAnimationFrame(() =>
       requestAnimationFrame(() => {
         performance.mark('nin-lab:compare-drawn')
-        painted()
+        painted?.()
       }),
     ),
   )
@@ -196,10 +196,11 @@ export function useComparison(): Comparison {
   // the tables below the charts took ~250 ms to render, on the same main thread, before the
   // curves could be drawn (bench/compare-ui.bench.ts). Sticky: later reloads redraw in place.
   const chartsDrawn = shallowRef(false)
+  /** The first metrics have landed and their paint is awaited. */
   let drawPending = false
   const live = useLiveMetrics(shownIds, names, {
     onLoaded: () => {
-      if (chartsDrawn.value || drawPending) return markDrawn(() => undefined)
+      if (chartsDrawn.value || drawPending) return markDrawn()
       drawPending = true
       markDrawn(() => (chartsDrawn.value = true))
     },
