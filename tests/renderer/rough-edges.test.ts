@@ -4,7 +4,9 @@ import { enableAutoUnmount, mount } from '@vue/test-utils'
 import { createPinia, setActivePinia } from 'pinia'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { setTransport, tokenFrom } from '@renderer/api'
+import { barChartOption, confusionOption } from '@renderer/lib/charts'
 import { parseHash } from '@renderer/stores/route'
+import type { ChartColors } from '@renderer/stores/theme'
 import App from '@renderer/App.vue'
 import { fakeTransport, flush, type FakeTransport } from './helpers'
 
@@ -46,5 +48,48 @@ describe('a malformed permalink', () => {
     expect(app.get('[data-testid=invalid-link-hash]').text()).toBe('#/runs/%')
     // The sidebar still works, so the user has a way on.
     expect(app.find('[data-testid=nav-runs]').exists()).toBe(true)
+  })
+})
+
+describe('class names in the per-class and confusion charts', () => {
+  // A right-to-left override and a zero-width space: shown raw, they reorder or hide text.
+  const names = ['cat\u202Egod', 'dog\u200B', 'plain']
+  const colors: ChartColors = {
+    text: '#000',
+    muted: '#555',
+    line: '#ccc',
+    grid: '#eee',
+    background: '#fff',
+    tooltip: '#fff',
+  }
+
+  it('mark bidi and control characters on the axes and in the confusion tooltip', () => {
+    const heat = confusionOption(
+      {
+        labels: names,
+        matrix: [
+          [1, 2, 0],
+          [0, 3, 0],
+          [0, 0, 1],
+        ],
+        accent: '#000',
+      },
+      colors,
+    )
+    const tooltip = heat.tooltip as { formatter: (p: unknown) => string }
+    // Cell (predicted 1, true 0) sits at y = n - 1 - 0.
+    const text = tooltip.formatter({ value: [1, 2, 2] })
+    expect(text).toBe('true cat⟨U+202E⟩god → predicted dog⟨U+200B⟩: 2')
+    const axes = [heat.xAxis, heat.yAxis] as { data: string[] }[]
+    for (const axis of axes) {
+      expect(axis.data.join('')).not.toMatch(/[\u202E\u200B]/)
+    }
+
+    const bars = barChartOption(
+      { categories: names, values: [0.5, 0.6, 0.7], color: '#000', yName: 'accuracy' },
+      colors,
+    )
+    const x = bars.xAxis as { data: string[] }
+    expect(x.data).toEqual(['cat⟨U+202E⟩god', 'dog⟨U+200B⟩', 'plain'])
   })
 })

@@ -554,6 +554,9 @@ export interface BarInput {
 
 export function barChartOption(input: BarInput, c: ChartColors): ChartOption {
   const fmt = input.yFormat ?? formatAxisNumber
+  // Categories are user text (class names from a dataset folder): bidi and control characters
+  // are shown as markers on the axis and in the tooltip, as reports show them.
+  const categories = input.categories.map((name) => visibleText(name))
   return {
     ...base(c),
     grid: { left: 56, right: 16, top: 14, bottom: 56 },
@@ -564,7 +567,7 @@ export function barChartOption(input: BarInput, c: ChartColors): ChartOption {
     },
     xAxis: {
       type: 'category',
-      data: [...input.categories],
+      data: categories,
       ...axisStyle(c),
       axisLabel: { color: c.muted, fontSize: 11, rotate: 30, interval: 0 },
     },
@@ -596,7 +599,9 @@ export interface HeatmapInput {
 }
 
 export function confusionOption(input: HeatmapInput, c: ChartColors): ChartOption {
-  const n = input.labels.length
+  // Class names are user text: markers for bidi and control characters (see barChartOption).
+  const labels = input.labels.map((name) => visibleText(name))
+  const n = labels.length
   const data: [number, number, number][] = []
   let max = 0
   input.matrix.forEach((row, t) =>
@@ -606,7 +611,7 @@ export function confusionOption(input: HeatmapInput, c: ChartColors): ChartOptio
       if (count > max) max = count
     }),
   )
-  const reversed = [...input.labels].reverse()
+  const reversed = [...labels].reverse()
   return {
     ...base(c),
     grid: { left: 90, right: 16, top: 10, bottom: 70 },
@@ -616,14 +621,14 @@ export function confusionOption(input: HeatmapInput, c: ChartColors): ChartOptio
         const item = Array.isArray(p) ? p[0] : p
         const v = item?.value as [number, number, number] | undefined
         if (!v) return ''
-        const truth = input.labels[n - 1 - v[1]] ?? ''
-        const predicted = input.labels[v[0]] ?? ''
+        const truth = labels[n - 1 - v[1]] ?? ''
+        const predicted = labels[v[0]] ?? ''
         return `true ${escapeHtml(truth)} → predicted ${escapeHtml(predicted)}: ${v[2].toLocaleString('en-US')}`
       },
     },
     xAxis: {
       type: 'category',
-      data: [...input.labels],
+      data: labels,
       name: 'predicted',
       nameLocation: 'middle',
       nameGap: 56,
