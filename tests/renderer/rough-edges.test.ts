@@ -8,7 +8,8 @@ import { barChartOption, confusionOption } from '@renderer/lib/charts'
 import { parseHash } from '@renderer/stores/route'
 import type { ChartColors } from '@renderer/stores/theme'
 import App from '@renderer/App.vue'
-import { fakeTransport, flush, type FakeTransport } from './helpers'
+import RunsView from '@renderer/views/RunsView.vue'
+import { fakeTransport, flush, makeRun, type FakeTransport } from './helpers'
 
 let transport: FakeTransport
 beforeEach(() => {
@@ -91,5 +92,45 @@ describe('class names in the per-class and confusion charts', () => {
     )
     const x = bars.xAxis as { data: string[] }
     expect(x.data).toEqual(['cat⟨U+202E⟩god', 'dog⟨U+200B⟩', 'plain'])
+  })
+})
+
+describe('the Runs list', () => {
+  it('pages through the server by cursor and lists newest first, ties in a stable order', async () => {
+    // Two grids: g1 (three runs in one millisecond), then g2 (two runs, later), as the server
+    // lists them newest first (creation time, then insertion order, descending).
+    const newestFirst = [
+      makeRun({ id: 'g2b', createdAt: 2000 }),
+      makeRun({ id: 'g2a', createdAt: 2000 }),
+      makeRun({ id: 'g1c', createdAt: 1000 }),
+      makeRun({ id: 'g1b', createdAt: 1000 }),
+      makeRun({ id: 'g1a', createdAt: 1000 }),
+    ]
+    transport = fakeTransport({
+      listRuns: (p) => {
+        expect(p.order).toBe('newest')
+        const from = p.cursor === undefined ? 0 : Number(p.cursor)
+        const page = newestFirst.slice(from, from + 2)
+        const next = from + 2 < newestFirst.length ? String(from + 2) : null
+        return { runs: page, total: newestFirst.length, next }
+      },
+      getMetrics: () => ({}),
+    })
+    setTransport(transport)
+    const wrapper = mount(RunsView)
+    await flush()
+    const cursors = transport.calls
+      .filter((c) => c.method === 'listRuns')
+      .map((c) => (c.params as { cursor?: string }).cursor)
+    expect(cursors).toEqual([undefined, '2', '4'])
+    const order = (): string[] =>
+      wrapper.findAll('[data-testid="run-row"]').map((r) => r.attributes('data-run-id') ?? '')
+    expect(order()).toEqual(['g2b', 'g2a', 'g1c', 'g1b', 'g1a'])
+    // A run queued later goes first; the rest keep their places.
+    transport.emit('runQueued', {
+      runs: [makeRun({ id: 'g3a', createdAt: 3000 }), makeRun({ id: 'g3b', createdAt: 3000 })],
+    })
+    await flush()
+    expect(order()).toEqual(['g3b', 'g3a', 'g2b', 'g2a', 'g1c', 'g1b', 'g1a'])
   })
 })

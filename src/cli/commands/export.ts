@@ -1,13 +1,8 @@
 /** `nin-lab export`: a comparison of runs as HTML, Markdown, CSV, JSON or PDF. */
 import { basename, dirname, extname, join } from 'node:path'
 import { parseArgs } from 'node:util'
-import {
-  MAX_IDS,
-  MAX_LIST,
-  REPORT_FORMATS,
-  type ExportedFile,
-  type ReportFormat,
-} from '@shared/api/contract'
+import { MAX_IDS, REPORT_FORMATS, type ExportedFile, type ReportFormat } from '@shared/api/contract'
+import { listAllRuns } from '@shared/api/list-pages'
 import { checkTarget, writeFilesSafely } from '@core/files'
 import { withCore } from '../core'
 import { UsageError } from '../errors'
@@ -87,11 +82,8 @@ export async function exportCommand(argv: string[]): Promise<number> {
       const ids = [...positionals]
       for (const experiment of experiments) {
         const before = ids.length
-        for (let offset = 0; ;) {
-          const page = await core.api.listRuns({ experiment, offset, limit: MAX_LIST })
-          ids.push(...page.runs.map((r) => r.id))
-          offset += page.runs.length
-          if (page.runs.length === 0 || offset >= page.total) break
+        for (const run of await listAllRuns((p) => core.api.listRuns(p), { experiment })) {
+          ids.push(run.id)
         }
         if (ids.length === before) {
           const known = (await core.api.listExperiments({})).map((e) => e.name)

@@ -76,6 +76,7 @@ import {
   runStatements,
   SUMMARY_METRIC,
   toRun,
+  type ListCursor,
   type Run,
   type RunFilter,
   type RunRow,
@@ -378,6 +379,29 @@ export class RunStore {
     return this.guard(() => {
       const { statement, params } = listRunsQuery(this.connection, this.listCache, filter)
       return statement.all(...params).map(toRun)
+    })
+  }
+
+  /**
+   * At most `limit` runs in the `created` or `newest` order from `after` on, and the cursor of
+   * the page after them (null when none follows).
+   */
+  listRunsPage(
+    filter: Omit<RunFilter, 'offset' | 'limit'> & {
+      readonly limit: number
+      readonly offset?: number
+    },
+  ): { runs: Run[]; next: ListCursor | null } {
+    return this.guard(() => {
+      // One row more than asked says whether another page follows, without a second query.
+      const query = { ...filter, limit: filter.limit + 1 }
+      const { statement, params } = listRunsQuery(this.connection, this.listCache, query)
+      const rows = statement.all(...params)
+      const more = rows.length > filter.limit
+      const kept = more ? rows.slice(0, filter.limit) : rows
+      const last = kept[kept.length - 1]
+      const next = more && last ? { createdAt: last.created_at, seq: last.row_seq } : null
+      return { runs: kept.map(toRun), next }
     })
   }
 
