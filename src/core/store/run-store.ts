@@ -9,7 +9,7 @@
  * commits in between, which no busy timeout retries).
  */
 import { createHash, randomInt } from 'node:crypto'
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import Database from 'better-sqlite3'
 import {
@@ -70,6 +70,7 @@ import {
   openReadOnly,
   refuseOrphaningRuns,
 } from './open-checks'
+import { makeDataFolderPrivate } from './privacy'
 import {
   countRunsQuery,
   listRunsQuery,
@@ -195,8 +196,9 @@ export class RunStore {
       if (!readonly) {
         // Before SQLite creates anything: a fresh database must not orphan existing runs.
         if (isEmptyDatabaseFile(file)) refuseOrphaningRuns(dir, file)
-        mkdirSync(dir, { recursive: true })
       }
+      const tightened = makeDataFolderPrivate(dir, file, { create: !readonly })
+      if (tightened !== null) console.error(`nin-lab: ${tightened}`)
     } catch (err) {
       fail(err)
     }
