@@ -40,7 +40,8 @@ import { readWorkers } from './queue/fleet'
 import { describeRedisUrl, redisOptions } from './queue/redis'
 import { cpuSlots, Scheduler } from './queue/scheduler'
 import { resolveSlots } from './queue/slots'
-import { lockHolder, SchedulerLockError } from './queue/scheduler-lock'
+import { LOCK_FILE, lockHolder, SchedulerLockError } from './queue/scheduler-lock'
+import { toStoreError } from './store/errors'
 import { reportFiles } from './reports/files'
 import { DB_FILE, decodeCursor, encodeCursor, RunStore, StoreError, type ListCursor } from './store'
 
@@ -113,10 +114,13 @@ export class Core extends EventEmitter<CoreEvents> {
     try {
       this.scheduler = this.startScheduler()
     } catch (err) {
+      const dataDir = this.store.dataDir
       this.store.close()
+      // A folder it may read but not write (another user's): the lock file cannot be made. Said
+      // in the store's words ("permission denied on DIR … fix the permissions"), never a stack.
       throw err instanceof SchedulerLockError
         ? new ApiError('illegal-state', err.message)
-        : toApiError(err)
+        : toApiError(toStoreError(err, join(dataDir, LOCK_FILE), CORE_BUSY_TIMEOUT_MS))
     }
     this.handlers = this.makeHandlers()
   }
