@@ -409,7 +409,8 @@ export const API_PARAMS = {
     title: optional(text(200, 'the report title')),
     /**
      * The report's file name (no folder): Markdown and CSV name their sibling files after it.
-     * Default: nin-lab-report-<date>.<format>.
+     * Default: named after the runs' experiment, `<experiment>-report-<date>.<format>`
+     * (src/shared/file-names.ts).
      */
     fileName: optional(
       str({
