@@ -4,7 +4,7 @@ import { enableAutoUnmount, mount } from '@vue/test-utils'
 import { createPinia, setActivePinia } from 'pinia'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { setTransport, tokenFrom } from '@renderer/api'
-import { barChartOption, confusionOption } from '@renderer/lib/charts'
+import { barChartOption, confusionOption, scatterOption } from '@renderer/lib/charts'
 import { parseHash } from '@renderer/stores/route'
 import type { ChartColors } from '@renderer/stores/theme'
 import App from '@renderer/App.vue'
@@ -132,5 +132,45 @@ describe('the Runs list', () => {
     })
     await flush()
     expect(order()).toEqual(['g3b', 'g3a', 'g2b', 'g2a', 'g1c', 'g1b', 'g1a'])
+  })
+})
+
+describe('the parameters-vs-accuracy scatter', () => {
+  const colors: ChartColors = {
+    text: '#000',
+    muted: '#555',
+    line: '#ccc',
+    grid: '#eee',
+    background: '#fff',
+    tooltip: '#fff',
+  }
+  const point = (name: string, x: number, y: number) => ({ id: name, name, x, y, color: '#123' })
+
+  it('starts its x axis at zero and labels runs of equal parameters once, saying how many', () => {
+    const option = scatterOption(
+      {
+        // Three seeds of one network (equal parameters), and another network 0.3% larger.
+        points: [
+          point('gap-s0', 1_000_000, 0.81),
+          point('gap-s1', 1_000_000, 0.84),
+          point('gap-s2', 1_000_000, 0.8),
+          point('fc-s0', 1_003_000, 0.83),
+        ],
+        xName: 'parameters',
+        yName: 'test accuracy',
+      },
+      colors,
+    )
+    expect((option.xAxis as { min?: number; scale?: boolean }).min).toBe(0)
+    const series = (
+      option.series as {
+        data: { label: { show: boolean } }[]
+        label: { formatter: (p: { dataIndex: number }) => string }
+      }[]
+    )[0]!
+    const shown = series.data.map((d, i) =>
+      d.label.show ? series.label.formatter({ dataIndex: i }) : null,
+    )
+    expect(shown).toEqual([null, 'gap-s1 +2', null, 'fc-s0'])
   })
 })
