@@ -297,7 +297,8 @@ export class Core extends EventEmitter<CoreEvents> {
           order: p.order,
           offset: p.offset,
           after: listCursor(p),
-          limit: p.limit ?? MAX_LIST,
+          // A page at most, however many were asked for: `next` continues.
+          limit: Math.min(p.limit ?? MAX_LIST, MAX_LIST),
         })
         const next = page.next === null ? null : encodeCursor(page.next)
         return { runs: page.runs, total: store.countRuns(filter), next }

@@ -270,8 +270,9 @@ export const API_PARAMS = {
       oneOf(['created', 'newest'], { default: 'created', description: 'oldest or newest first' }),
     ),
     offset: optional(int({ min: 0, max: 1e9, default: 0, description: 'runs skipped' })),
+    // Up to 10,000 as before; an answer holds at most MAX_LIST of them and `next` goes on.
     limit: optional(
-      int({ min: 1, max: MAX_LIST, default: MAX_LIST, description: 'runs listed at most' }),
+      int({ min: 1, max: 10_000, default: MAX_LIST, description: 'runs listed at most' }),
     ),
     cursor: optional(
       str({
