@@ -15,7 +15,7 @@ import type { ExperimentConfig } from './config/experiment'
 import { parseExperimentConfig } from './config/experiment'
 import { flattenConfig } from './config-diff'
 import { canonicalJson } from './grid'
-import type { HealthStatus } from './health'
+import { HEALTH_STATUSES, type HealthStatus, type RunHealth } from './health'
 import {
   holm,
   pairedDifference,
@@ -51,6 +51,23 @@ export interface CompareOptions {
   /** The group every other is compared with; default: the d2l setting, else the first group. */
   readonly baseline?: { readonly field: string; readonly value: unknown } | null
   readonly metric?: CompareMetric
+}
+
+/**
+ * A run's health where the run carries one (`Run.health`, `ReportRun.health`), else null: runs
+ * stored before health was computed, or objects without it, read as unknown.
+ */
+export function healthOf(run: object): RunHealth | null {
+  const h = (run as { readonly health?: unknown }).health
+  if (typeof h !== 'object' || h === null) return null
+  const { status, reason, moreEpochs } = h as Record<string, unknown>
+  const known = HEALTH_STATUSES.find((s) => s === status)
+  if (!known) return null
+  return {
+    status: known,
+    reason: typeof reason === 'string' ? reason : '',
+    moreEpochs: typeof moreEpochs === 'number' ? moreEpochs : null,
+  }
 }
 
 /** Never a grouping field: the name says nothing, the seed is what the ± spans. */

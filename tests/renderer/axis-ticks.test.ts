@@ -1,7 +1,7 @@
 // Axis labels follow the tick interval: a loss curve on the ln 10 plateau (2.3024 … 2.3031) and
 // an accuracy curve at chance (10.00 … 10.03%) are drawn by ECharts exactly as Run detail and
 // Compare draw them (lineChartOption), rendered to SVG, and the y tick labels read back: no two
-// alike. The picture goes to test-results/axis-ticks.png.
+// alike. The picture goes to test-results/axis-ticks-*.png.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Resvg } from '@resvg/resvg-js'
@@ -9,7 +9,9 @@ import * as echarts from 'echarts'
 import { describe, expect, it } from 'vitest'
 import { axisDecimals, pctTick, tickDecimals } from '@shared/format'
 import { formatAxisNumber, lineChartOption, type Curve } from '@renderer/lib/charts'
-import { RESULTS_DIR } from '../helpers/browser'
+
+/** test-results/, as tests/helpers/browser.ts names it (that module is the Node side's). */
+const RESULTS_DIR = join(import.meta.dirname, '../../test-results')
 
 const LIGHT = {
   text: '#1b1f24',
