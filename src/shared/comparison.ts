@@ -50,6 +50,11 @@ export interface CompareOptions {
   readonly averageOver?: readonly string[]
   /** The group every other is compared with; default: the d2l setting, else the first group. */
   readonly baseline?: { readonly field: string; readonly value: unknown } | null
+  /**
+   * The baseline as a whole group key (a picker in the app): used when a group has exactly this
+   * key; otherwise (the selection changed) the default applies.
+   */
+  readonly baselineGroup?: Readonly<Record<string, unknown>> | null
   readonly metric?: CompareMetric
 }
 
@@ -302,6 +307,11 @@ function baselineIndex(
   options: CompareOptions,
 ): number | null {
   if (groups.length === 0) return null
+  if (options.baselineGroup) {
+    const text = canonicalJson(options.baselineGroup)
+    const index = groups.findIndex((g) => canonicalJson(g.key) === text)
+    if (index >= 0) return index
+  }
   const wanted = options.baseline
   if (wanted) {
     const text = canonicalJson(wanted.value)
