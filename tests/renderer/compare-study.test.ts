@@ -278,6 +278,23 @@ describe('Compare: tables and filters', () => {
     expect(wrapper.find('[data-testid="summary-health"]').text()).toBe('1 of 2 at chance')
   })
 
+  it('names runs with their experiment where two share a name', async () => {
+    const twin = (id: string, experiment: string, seed: number): Run =>
+      makeRun({
+        id,
+        name: 'small-28-s0',
+        experiment,
+        config: config({ name: 'small-28-s0', train: { seed } }),
+        finalTestAcc: 0.8,
+      })
+    listed = [...study, twin('rx1', 'ex1', 0), twin('rx3', 'ex3', 1)]
+    const wrapper = await mountCompare(['rx1', 'rx3', 'r1gap'])
+    const legend = wrapper.findAll('[data-testid="legend-item"]').map((b) => b.text())
+    expect(legend).toEqual(
+      expect.arrayContaining(['ex1 / small-28-s0', 'ex3 / small-28-s0', 's-m1-gap']),
+    )
+  })
+
   it('filters the runs by config value, as typed', async () => {
     const wrapper = await mountCompare()
     await wrapper.find('[data-testid="compare-filter"]').setValue('head=GAP microConvs=1,2')

@@ -12,6 +12,7 @@ import type { Run } from '@shared/api/types'
 import { stat, type Stat } from '@shared/ablation'
 import {
   compareRuns,
+  displayNames,
   healthOf,
   type Comparison as GroupStats,
   type ComparisonGroup,
@@ -108,6 +109,8 @@ export interface Comparison {
   /** Those not hidden in the legend: what the charts draw. */
   readonly charted: ComputedRef<Run[]>
   colorOf(id: string): string
+  /** A run's name for a person: with its experiment where two selected runs share a name. */
+  nameOf(run: Run): string
   readonly live: LiveMetrics
   readonly diffs: ComputedRef<FieldDiff[]>
   /** The config fields that differ, without the name: the group-by and column choices. */
@@ -204,6 +207,8 @@ export function useComparison(): Comparison {
     groupChoices.value.includes(compare.groupBy) ? compare.groupBy : '',
   )
 
+  const runNames = computed(() => displayNames(selected.value))
+  const nameOf = (run: Run): string => runNames.value.get(run.id) ?? run.name
   const colors = computed(() => runColors(compare.ids))
   const byGroup = computed(() => groupColors(shown.value, groupBy.value, colors.value))
   /** A run's colour: its group's when grouped, so every chart and table agree. */
@@ -308,6 +313,7 @@ export function useComparison(): Comparison {
       perStep: METRIC_INFO[metric].perStep,
       groupBy: groupBy.value,
       colors: groupBy.value ? byGroup.value : colors.value,
+      names: runNames.value,
     })
 
   // --- the metrics table ----------------------------------------------------------------------
@@ -520,6 +526,7 @@ export function useComparison(): Comparison {
     shown,
     charted,
     colorOf,
+    nameOf,
     live,
     diffs,
     groupChoices,
