@@ -534,5 +534,6 @@ export function noiseWords(c: Pick<Comparison, 'noise'>): string {
 export function comparisonWords(c: GroupComparison): string {
   const test = c.paired ? 'paired by seed' : 'Welch'
   if (c.pAdjusted === null) return `${ppSigned(c.diff)}: ${c.note ?? VERDICT_WORDS[c.verdict]}`
-  return `${ppSigned(c.diff)}, 95% CI ${ppInterval(c.ci95)} (${test}, Holm-adjusted p ${pText(c.pAdjusted)}): ${VERDICT_WORDS[c.verdict]}`
+  const note = c.note ? `; ${c.note}` : ''
+  return `${ppSigned(c.diff)}, 95% CI ${ppInterval(c.ci95)} (${test}, Holm-adjusted p ${pText(c.pAdjusted)}${note}): ${VERDICT_WORDS[c.verdict]}`
 }

@@ -44,6 +44,8 @@ beforeAll(() => {
 interface LsRun {
   id: string
   finalTestAcc: number
+  health: { status: string; reason: string } | null
+  placement: { host: string; worker: string | null } | null
   config: { microConvs: number; seed: number }
 }
 
@@ -84,6 +86,18 @@ describe('nin-lab compare', () => {
       expect(cmp!.pAdjusted).toBeCloseTo(d.p, 12) // one comparison: Holm leaves it as it is
       expect(cmp!.verdict).toBe(d.p < 0.05 ? 'larger-than-noise' : 'within-noise')
     }
+  })
+
+  it('ls --json and show --json carry the placement and the health', () => {
+    const [first] = storedRuns()
+    // Trained on this machine's own slot: no worker. Health is null until the store computes it.
+    expect(first?.placement).toMatchObject({ worker: null, host: expect.any(String) })
+    expect(first).toHaveProperty('health')
+    const show = runCli(['show', first!.id, '--json', '--data-dir', dataDir])
+    expect(show.status, show.stderr).toBe(0)
+    const detail = JSON.parse(show.stdout) as LsRun
+    expect(detail.placement).toEqual(first?.placement)
+    expect(detail.health).toEqual(first?.health)
   })
 
   it('text: a table a person reads, the noise stated, the verdict in words', () => {
