@@ -13,8 +13,13 @@ import { RunStore } from '@core/store'
 import { assertBuilt, startServe, type ServeProcess } from '../helpers/cli'
 
 const RUNS = 10_000
-/** What the issue asks (100 ms), with room for a loaded machine: the test prints the truth. */
+/**
+ * What the issue asks (100 ms), with room for a loaded machine: the test prints the truth. On a
+ * machine so busy that idle probes are slower than that, the bound is twice the idle p95 (never
+ * near the seconds one 10,000-run answer took).
+ */
 const BOUND_MS = 250
+let bound = BOUND_MS
 
 let dataDir: string
 let serve: ServeProcess
@@ -86,6 +91,7 @@ describe('10,000 runs', () => {
     const latencies = await probeWhile(new Promise((r) => setTimeout(r, 1500)), probeId)
     console.log(`idle: ${summary(latencies)}`)
     expect(latencies.length).toBeGreaterThan(5)
+    bound = Math.max(BOUND_MS, 2 * quantile(latencies, 0.95))
   })
 
   it('listRuns answers a page, not all 10,000 runs', async () => {
@@ -115,7 +121,7 @@ describe('10,000 runs', () => {
     expect(seen).toHaveLength(RUNS)
     expect(new Set(seen).size).toBe(RUNS)
     expect(seen[RUNS - 1]).toBe(probeId) // the first run created is the last listed
-    expect(quantile(latencies, 0.95)).toBeLessThan(BOUND_MS)
+    expect(quantile(latencies, 0.95)).toBeLessThan(bound)
   })
 
   it('queues 10,000 more runs in chunks without holding up other calls', async () => {
@@ -130,6 +136,6 @@ describe('10,000 runs', () => {
     console.log(`adding ${RUNS} runs: ${summary(latencies)}`)
     expect((await adding).added).toHaveLength(RUNS)
     expect((await call<Page>('listRuns', { limit: 1 })).total).toBe(2 * RUNS)
-    expect(quantile(latencies, 0.95)).toBeLessThan(BOUND_MS)
+    expect(quantile(latencies, 0.95)).toBeLessThan(bound)
   })
 })

@@ -196,6 +196,7 @@ describe('nin-lab serve', () => {
     expect(csv.files.map((f) => f.name)).toEqual([
       expect.stringMatching(/\.csv$/),
       expect.stringMatching(/-metrics\.csv$/),
+      expect.stringMatching(/-groups\.csv$/),
     ])
     expect((await call('exportReport', { ids, format: 'docx' })).status).toBe(400)
   })
