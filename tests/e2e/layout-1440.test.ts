@@ -82,6 +82,21 @@ describe.skipIf(!chromiumPath)('New experiment at 1440 px', () => {
     await page.screenshot({ path: join(RESULTS_DIR, 'e2e-1440-nin-c-layers.png') })
   })
 
+  it('shows a malformed permalink as "not a valid link", not a blank page', async () => {
+    const errors: string[] = []
+    page.on('pageerror', (e) => errors.push(e.message))
+    // The key is in localStorage since the first visit: the bare origin opens the app.
+    await page.goto(`${serve.origin}/#/runs/%`)
+    await page.getByTestId('invalid-link').waitFor()
+    expect(await page.getByTestId('invalid-link-hash').textContent()).toBe('#/runs/%')
+    await page.screenshot({ path: join(RESULTS_DIR, 'e2e-invalid-link.png') })
+    await page.getByTestId('invalid-link-runs').click()
+    await page.getByRole('heading', { name: 'Runs' }).waitFor()
+    expect(errors).toEqual([])
+    await page.goto(`${serve.origin}/#/new`)
+    await page.getByTestId('preset').selectOption('nin-c')
+  })
+
   it('keeps the Layers and cost panel in view while editing the training fields', async () => {
     const epochs = page.getByTestId('field-train.epochs')
     await epochs.scrollIntoViewIfNeeded()
