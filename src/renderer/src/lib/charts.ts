@@ -37,7 +37,7 @@ import { use, type ComposeOption } from 'echarts/core'
 import { CanvasRenderer, SVGRenderer } from 'echarts/renderers'
 import { escapeHtml, visibleText } from '@shared/security'
 import type { Series } from '@shared/smoothing'
-import type { ChartColors } from '../stores/theme'
+import type { ChartColors } from './chart-colors'
 
 use([
   LineChart,
