@@ -56,6 +56,9 @@ export interface TrainerOptions {
   readonly onWarning?: (message: string) => void
   /** Added to the trainer's environment, e.g. CUDA_VISIBLE_DEVICES for its GPU slot. */
   readonly env?: Readonly<Record<string, string>>
+  /** The script to fork instead of the built trainer (tests: a stand-in that speaks the
+   * protocol on cue). */
+  readonly entry?: string
 }
 
 const graceMs = (options: TrainerOptions): number => {
@@ -96,7 +99,7 @@ export function startTrainer(
     logBroken = true
     options.onWarning?.(`could not write ${logFile}: ${err.message}`)
   })
-  const child: ChildProcess = fork(trainerEntry(), ['--job', jobFile], {
+  const child: ChildProcess = fork(options.entry ?? trainerEntry(), ['--job', jobFile], {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     serialization: 'json',
     env: { ...process.env, ...options.env },
