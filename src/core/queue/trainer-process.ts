@@ -49,6 +49,9 @@ export interface TrainerHandle {
  * 224 px on a slow CPU takes seconds, a checkpoint write a few more. */
 export const STOP_GRACE_MS = 30_000
 
+/** How long after a trainer's exit its IPC channel may take to deliver what is left in it. */
+const CHANNEL_DRAIN_MS = 5_000
+
 export interface TrainerOptions {
   /** Override STOP_GRACE_MS (tests; $NIN_LAB_STOP_GRACE_MS). */
   readonly stopGraceMs?: number
@@ -135,15 +138,26 @@ export function startTrainer(
       log.end()
       resolve({ terminal, code, signal, crash: terminal ? null : crash })
     }
-    child.once('exit', (code, signal) =>
-      finish(
-        code,
-        signal,
-        signal !== null
-          ? `the trainer process was killed by ${signal} (see ${logFile})`
-          : `the trainer process exited with code ${code} without finishing (see ${logFile})`,
-      ),
-    )
+    // 'exit' can come before the last messages are read from the IPC channel (seen on a loaded
+    // machine: a `finished` read after 'exit' made a completed run look crashed, and resumed
+    // it). The channel's 'disconnect' comes after every message in it, so wait for that too
+    // (bounded, should something else hold the channel open).
+    child.once('exit', (code, signal) => {
+      const end = (): void =>
+        finish(
+          code,
+          signal,
+          signal !== null
+            ? `the trainer process was killed by ${signal} (see ${logFile})`
+            : `the trainer process exited with code ${code} without finishing (see ${logFile})`,
+        )
+      if (!child.connected) return end()
+      const bound = setTimeout(end, CHANNEL_DRAIN_MS)
+      child.once('disconnect', () => {
+        clearTimeout(bound)
+        end()
+      })
+    })
     child.once('error', (err) =>
       finish(null, null, `the trainer process could not start: ${err.message}`),
     )
