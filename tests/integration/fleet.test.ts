@@ -11,23 +11,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { queryDataDir } from '../helpers/db'
 import { assertBuilt, runCli, spawnCli, waitFor } from '../helpers/cli'
 import { REDIS_SERVER, startRedis, type RedisServer } from '../helpers/redis'
+import { TINY_RUN } from '../helpers/tiny'
 
 let redis: RedisServer
 let head: string
 const processes: ReturnType<typeof spawnCli>[] = []
 
-const TINY = [
-  '--preset',
-  'small-28',
-  '--set',
-  'engine=torch',
-  '--set',
-  'data.trainLimit=320',
-  '--set',
-  'data.testLimit=100',
-  '--set',
-  'train.batchSize=32',
-]
+const TINY = [...TINY_RUN, '--set', 'engine=torch']
 
 const query = <T>(sql: string, ...params: unknown[]): T[] => queryDataDir<T>(head, sql, ...params)
 
