@@ -59,7 +59,7 @@ export default defineConfig({
           index: src('main/index.ts'),
           cli: src('cli/index.ts'),
           trainer: src('trainer/index.ts'),
-          'report-worker': src('core/reports/worker.ts'),
+          'report-worker': src('core/reports/report-worker.ts'),
         },
       },
     },
