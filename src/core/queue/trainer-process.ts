@@ -77,6 +77,16 @@ export const crashMessage = (runId: string, exit: TrainerExit): TerminalMessage 
   error: exit.crash ?? 'the trainer process ended without a final message',
 })
 
+/** Calls `then` once the child's IPC channel has delivered its last message (or after a bound). */
+function afterChannelDrains(child: ChildProcess, then: () => void): void {
+  if (!child.connected) return then()
+  const bound = setTimeout(then, CHANNEL_DRAIN_MS)
+  child.once('disconnect', () => {
+    clearTimeout(bound)
+    then()
+  })
+}
+
 export function startTrainer(
   job: TrainerJob,
   onMessage: (m: TrainerMessage) => void,
@@ -151,12 +161,7 @@ export function startTrainer(
             ? `the trainer process was killed by ${signal} (see ${logFile})`
             : `the trainer process exited with code ${code} without finishing (see ${logFile})`,
         )
-      if (!child.connected) return end()
-      const bound = setTimeout(end, CHANNEL_DRAIN_MS)
-      child.once('disconnect', () => {
-        clearTimeout(bound)
-        end()
-      })
+      afterChannelDrains(child, end)
     })
     child.once('error', (err) =>
       finish(null, null, `the trainer process could not start: ${err.message}`),
