@@ -1,4 +1,4 @@
-// The PyTorch trainer (resources/engines/torch/trainer.py) as real processes on real
+// The PyTorch trainer (src/torch-engine/trainer.py) as real processes on real
 // Fashion-MNIST images: the same messages with the same fields as the tfjs trainer, a falling
 // loss, checkpoints, SIGTERM → cancelled, kill -9 and resume, divergence, and clear failures.
 import { spawn } from 'node:child_process'

@@ -1,4 +1,4 @@
-// train.precision: the rules that pick what a run computes in (resources/engines/torch/nin_torch/
+// train.precision: the rules that pick what a run computes in (src/torch-engine/nin_torch/
 // precision.py), checked with made-up hardware answers — CPU flags, CUDA capabilities — since this
 // machine has no GPU; what the probe says about this machine; and the tfjs engine's answer (fp32).
 import { spawnSync } from 'node:child_process'

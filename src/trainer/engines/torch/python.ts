@@ -16,17 +16,17 @@ const execFileAsync = promisify(execFile)
 export const PYTHON_ENV = 'NIN_LAB_PYTHON'
 
 /**
- * resources/engines/torch/trainer.py of this installation: the nearest folder above this module
+ * src/torch-engine/trainer.py of this installation: the nearest folder above this module
  * that has it (out/main/trainer.js in a build, src/trainer/engines/torch/ under the tests).
  */
 export function torchTrainerScript(): string {
   let dir = dirname(fileURLToPath(import.meta.url))
   for (let up = 0; up < 8; up++) {
-    const path = join(dir, 'resources/engines/torch/trainer.py')
+    const path = join(dir, 'src/torch-engine/trainer.py')
     if (existsSync(path)) return path
     dir = dirname(dir)
   }
-  throw new Error('resources/engines/torch/trainer.py is missing from this installation')
+  throw new Error('src/torch-engine/trainer.py is missing from this installation')
 }
 
 export interface CudaMemory {
@@ -49,7 +49,7 @@ export interface TorchProbe {
   readonly cudaMemory: CudaMemory | null
   /**
    * What `train.precision: auto` resolves to where a run on this Python trains (CUDA device 0,
-   * else the CPU), and why (resources/engines/torch/nin_torch/precision.py); fp32 from a
+   * else the CPU), and why (src/torch-engine/nin_torch/precision.py); fp32 from a
    * trainer that does not say.
    */
   readonly precisionAuto: { readonly precision: ResolvedPrecision; readonly reason: string }
