@@ -14,6 +14,7 @@ answers on any machine (tests/fixtures/torch/precision_probe.py).
 
 Under bf16 on the CPU, strided convolutions stay float32 (`fp32_layers`): see there why.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -100,7 +101,9 @@ def choose_precision(
         if requested == "fp16":
             return PrecisionChoice("fp16", f"fp16 autocast with a grad scaler, as asked ({where})")
         if requested == "bf16":
-            return PrecisionChoice("bf16", f"bf16 autocast, fp32 master weights, as asked ({where})")
+            return PrecisionChoice(
+                "bf16", f"bf16 autocast, fp32 master weights, as asked ({where})"
+            )
         return PrecisionChoice("fp32", "fp32, as asked")
 
     # The CPU.
@@ -126,7 +129,8 @@ def choose_precision(
         if native_flags:
             return PrecisionChoice(
                 "bf16",
-                f"bf16 autocast, fp32 master weights, as asked (native: {' and '.join(native_flags)})",
+                "bf16 autocast, fp32 master weights, as asked "
+                f"(native: {' and '.join(native_flags)})",
             )
         return PrecisionChoice(
             "bf16",
