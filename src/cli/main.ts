@@ -10,6 +10,7 @@ import { queueCommand, queueHelp } from './commands/queue'
 import { lsCommand, lsHelp, showCommand, showHelp } from './commands/runs'
 import { configCommand, configHelp } from './commands/config'
 import { exportCommand, exportHelp } from './commands/export'
+import { exportModelCommand, exportModelHelp } from './commands/export-model'
 import { keyCommand, keyHelp } from './commands/key'
 import { coreHostCommand, coreHostHelp } from './commands/core-host'
 import { runCommand, runHelp } from './commands/run'
@@ -29,6 +30,7 @@ const COMMANDS: Record<string, { run: Command; help: string; hidden?: boolean }>
   ls: { run: lsCommand, help: lsHelp },
   show: { run: showCommand, help: showHelp },
   export: { run: exportCommand, help: exportHelp },
+  'export-model': { run: exportModelCommand, help: exportModelHelp },
   serve: { run: serveCommand, help: serveHelp },
   key: { run: keyCommand, help: keyHelp },
   worker: { run: workerCommand, help: workerHelp },

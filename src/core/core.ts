@@ -42,6 +42,7 @@ import { cpuSlots, Scheduler } from './queue/scheduler'
 import { resolveSlots } from './queue/slots'
 import { lockHolder, SchedulerLockError } from './queue/scheduler-lock'
 import { reportFiles } from './reports/files'
+import { modelFiles } from './models/export'
 import { DB_FILE, RunStore, StoreError } from './store'
 
 type Handlers = { [M in MethodName]: (params: Params<M>) => Result<M> | Promise<Result<M>> }
@@ -427,6 +428,7 @@ export class Core extends EventEmitter<CoreEvents> {
         }
       },
       exportReport: (p) => reportFiles(store, p),
+      exportModel: (p) => modelFiles(store, p),
       listViews: () => store.listViews(),
       saveView: (p) => store.saveView(p.name, p.state, p.id),
       deleteView: (p) => {
