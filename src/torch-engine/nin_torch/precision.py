@@ -57,6 +57,12 @@ def read_cpu_flags(path: str = "/proc/cpuinfo") -> Tuple[str, ...]:
         return ()
 
 
+# Issue 21 asks for bf16's final test accuracy within ±1 percentage point of fp32 (95% CI of the
+# paired difference, small-28, 10 seeds): scripts/parity.py measures it; until it has run, the
+# choice says so (docs/engines.md has the evidence so far).
+PARITY_NOTE = "accuracy parity with fp32 not yet shown (scripts/parity.py); fp32: train.precision"
+
+
 def native_bf16_flags(flags: Iterable[str]) -> Tuple[str, ...]:
     have = set(flags)
     return tuple(f for f in CPU_BF16_FLAGS if f in have)
@@ -118,7 +124,7 @@ def choose_precision(
             return PrecisionChoice(
                 "bf16",
                 "auto: bf16 autocast, fp32 master weights (the CPU has "
-                f"{' and '.join(native_flags)}: native bf16)",
+                f"{' and '.join(native_flags)}: native bf16); {PARITY_NOTE}",
             )
         return PrecisionChoice(
             "fp32",
