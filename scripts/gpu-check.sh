@@ -58,7 +58,7 @@ done
 limit=()
 if [ "${GPU_CHECK_QUICK:-0}" = 1 ]; then limit=(--set data.trainLimit=6400 --set data.testLimit=2000); fi
 epoch=$(cli run --preset d2l --set 'engine="torch"' --set train.epochs=1 "${limit[@]}" --data-dir "$data" --json |
-  lastjson "f\"{v['finalTestAcc']:.4f} test accuracy, {v['precision']}\"")
+  lastjson "f\"{v['epochs'][-1]['testAcc']:.4f} test accuracy, {v['epochs'][-1]['examplesPerSec']:.0f} images/s, {v['precision']}\"")
 echo "one epoch: $epoch"
 
 cli queue add --preset d2l --set 'engine="torch"' --set train.epochs=1 --set data.trainLimit=6400 \

@@ -72,7 +72,8 @@ def train(args: argparse.Namespace, precision: str, seed: int) -> float:
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"{name} failed ({r.returncode}):\n{r.stderr[-2000:]}")
-    acc = float(json.loads(r.stdout.strip().splitlines()[-1])["finalTestAcc"])
+    # `run --json`'s last line is the run with its epochs (src/cli/run-json.ts).
+    acc = float(json.loads(r.stdout.strip().splitlines()[-1])["epochs"][-1]["testAcc"])
     print(f"  {name}: {acc:.4f} ({time.time() - started:.0f} s)", flush=True)
     return acc
 

@@ -4,7 +4,7 @@
 // rotated key shows the access-key screen until the new address is pasted. `nin-lab serve` on a
 // temp data folder trains the runs for real (tiny subsets of Fashion-MNIST); Debian's Chromium
 // drives the built UI.
-import { mkdirSync, mkdtempSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
@@ -139,6 +139,25 @@ describe.skipIf(!chromiumPath)('an ablation in the app', () => {
     await parallel.scrollIntoViewIfNeeded()
     await expect.poll(() => parallel.locator('canvas').count()).toBeGreaterThan(0)
     await shot('compare-parallel')
+  })
+
+  it('downloads a finished run’s model as safetensors (Run detail → Download model)', async () => {
+    await page.getByTestId('nav-runs').click()
+    await page.getByTestId('run-link').first().click()
+    await page.getByTestId('model-format').selectOption('safetensors')
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByTestId('model-download-button').click(),
+    ])
+    expect(download.suggestedFilename()).toMatch(/-model\.safetensors$/)
+    const bytes = readFileSync((await download.path())!)
+    // safetensors: an 8-byte header length, then a JSON header carrying NiN Lab's metadata.
+    const header = bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString('utf8')
+    expect(JSON.parse(header).__metadata__.format).toBe('nin-lab-safetensors')
+    await expect
+      .poll(() => page.getByTestId('model-download-message').textContent())
+      .toMatch(/^Saved .*-model\.safetensors$/)
+    await shot('run-detail-download-model')
   })
 
   it('clones a finished run into the New experiment form', async () => {
