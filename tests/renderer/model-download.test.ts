@@ -32,7 +32,9 @@ describe('Download model', () => {
       clicked.push(this.download)
     })
     const w = mount(ModelDownload, { props: { runId: 'r1', engine: 'torch' } })
-    const options = w.findAll('[data-testid="model-format"] option').map((o) => o.element.value)
+    const options = w
+      .findAll('[data-testid="model-format"] option')
+      .map((o) => (o.element as HTMLOptionElement).value)
     expect(options).toEqual(['onnx', 'safetensors', 'torchscript'])
     await w.find('form').trigger('submit')
     await flush()
@@ -51,7 +53,9 @@ describe('Download model', () => {
       }),
     )
     const w = mount(ModelDownload, { props: { runId: 'r2', engine: 'tfjs' } })
-    const options = w.findAll('[data-testid="model-format"] option').map((o) => o.element.value)
+    const options = w
+      .findAll('[data-testid="model-format"] option')
+      .map((o) => (o.element as HTMLOptionElement).value)
     expect(options).toEqual(['tfjs', 'safetensors'])
     await w.find('form').trigger('submit')
     await flush()
