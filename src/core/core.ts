@@ -44,6 +44,7 @@ import { resolveSlots } from './queue/slots'
 import { LOCK_FILE, lockHolder, SchedulerLockError } from './queue/scheduler-lock'
 import { toStoreError } from './store/errors'
 import { reportFiles } from './reports/files'
+import { modelFiles } from './models/export'
 import { DB_FILE, decodeCursor, encodeCursor, RunStore, StoreError, type ListCursor } from './store'
 
 type Handlers = { [M in MethodName]: (params: Params<M>) => Result<M> | Promise<Result<M>> }
@@ -442,6 +443,7 @@ export class Core extends EventEmitter<CoreEvents> {
       },
       compareRuns: (p) => compareStoredRuns(store, p),
       exportReport: (p) => reportFiles(store, p),
+      exportModel: (p) => modelFiles(store, p),
       listViews: () => store.listViews(),
       saveView: (p) => store.saveView(p.name, p.state, p.id),
       deleteView: (p) => {

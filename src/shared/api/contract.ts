@@ -152,6 +152,20 @@ export interface ExportedFile {
   readonly base64: string
 }
 
+/**
+ * A trained model out of NiN Lab (`nin-lab export-model`, Run detail → Download model). Torch
+ * runs: ONNX (opset 17, dynamic batch), safetensors, TorchScript; tfjs runs: the TF.js format
+ * (model.json + weights.bin) and safetensors. safetensors tensors are named after the layer
+ * table in PyTorch's layouts, whichever engine trained the model, so either engine loads them.
+ */
+export const MODEL_FORMATS = ['onnx', 'safetensors', 'torchscript', 'tfjs'] as const
+export type ModelFormat = (typeof MODEL_FORMATS)[number]
+/** Which formats a run of each engine exports (the rest are refused, saying these). */
+export const MODEL_FORMATS_BY_ENGINE: Readonly<Record<'torch' | 'tfjs', readonly ModelFormat[]>> = {
+  torch: ['onnx', 'safetensors', 'torchscript'],
+  tfjs: ['tfjs', 'safetensors'],
+}
+
 // --- parameters: declared once, as data ---------------------------------------------------
 
 /** Longest list of run ids one call may name (a Compare of a whole study fits easily). */
@@ -452,6 +466,11 @@ export const API_PARAMS = {
       }),
     ),
   },
+  /** A run's trained model as files (the client saves them), in one of MODEL_FORMATS. */
+  exportModel: {
+    id: required(runId),
+    format: required(oneOf(MODEL_FORMATS, { default: 'safetensors', description: 'the format' })),
+  },
 } as const satisfies Record<string, Shape>
 
 export type MethodName = keyof typeof API_PARAMS
@@ -500,6 +519,7 @@ export interface ApiResults {
   /** The runs grouped and compared with a baseline (src/shared/comparison.ts). */
   compareRuns: Comparison
   exportReport: { files: ExportedFile[] }
+  exportModel: { files: ExportedFile[] }
   listViews: SavedView[]
   saveView: SavedView
   deleteView: { deleted: number }

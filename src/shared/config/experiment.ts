@@ -190,7 +190,7 @@ export const BACKENDS = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as
  * What a run computes in: `auto` picks bf16 autocast (fp32 master weights) where the hardware
  * runs bf16 natively — a CPU with AVX512_BF16 or AMX-BF16, a CUDA GPU of capability 8.0 or
  * later — and fp32 elsewhere; fp16 (with a grad scaler) is CUDA only. TensorFlow.js trains in
- * fp32 whatever is asked. The rules: resources/engines/torch/nin_torch/precision.py.
+ * fp32 whatever is asked. The rules: src/torch-engine/nin_torch/precision.py.
  */
 export const PRECISIONS = ['auto', 'fp32', 'bf16', 'fp16'] as const
 export type Precision = (typeof PRECISIONS)[number]
