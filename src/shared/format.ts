@@ -112,3 +112,14 @@ export function placementText(
   const where = p.worker ? `worker ${p.worker}${p.host ? ` (${p.host})` : ''}` : 'this machine'
   return p.gpu ? `${where}, GPU ${p.gpu.index} ${p.gpu.name}` : where
 }
+
+/**
+ * What every wall-clock epoch time is labelled with: a time measured in its own sitting, under
+ * whatever else the machine ran then, so it says little about the variant next to it (a
+ * same-sitting interleaved benchmark does; `nin-lab bench --interleave`, Compare's "measure speed now").
+ */
+export const WALL_CLOCK_NOTE = 'wall clock, other sittings'
+
+/** A machine load as "load 1.9 on 2 CPUs" (– when not recorded: older runs). */
+export const loadText = (load: { loadAvg1: number; cpus: number } | null | undefined): string =>
+  load ? `load ${load.loadAvg1.toFixed(1)} on ${load.cpus} CPU${load.cpus === 1 ? '' : 's'}` : '–'

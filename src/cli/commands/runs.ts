@@ -1,7 +1,7 @@
 /** `nin-lab ls` and `nin-lab show`: the runs in the store. */
 import { parseArgs } from 'node:util'
 import { MAX_LIST } from '@shared/api/contract'
-import { placementText } from '@shared/format'
+import { loadText, placementText, WALL_CLOCK_NOTE } from '@shared/format'
 import type { Run } from '@shared/api/types'
 import { RUN_STATUSES, type RunStatus } from '@shared/run-state'
 import { pct } from '@shared/format'
@@ -174,7 +174,16 @@ export async function showCommand(argv: string[]): Promise<number> {
       if (out.epochs.length > 0) {
         console.log(
           table(
-            ['epoch', 'train loss', 'train acc', 'test loss', 'test acc', 'seconds', 'img/s'],
+            [
+              'epoch',
+              'train loss',
+              'train acc',
+              'test loss',
+              'test acc',
+              `seconds (${WALL_CLOCK_NOTE})`,
+              'img/s',
+              'machine load',
+            ],
             out.epochs.map((e) => [
               String(e.epoch),
               e.trainLoss.toFixed(4),
@@ -183,8 +192,9 @@ export async function showCommand(argv: string[]): Promise<number> {
               pct(e.testAcc),
               e.seconds.toFixed(1),
               String(Math.round(e.examplesPerSec)),
+              loadText(e.load),
             ]),
-            ['right', 'right', 'right', 'right', 'right', 'right', 'right'],
+            ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
           ),
         )
       }

@@ -4,7 +4,15 @@
  */
 import type { Quantity, Stat } from '@shared/ablation'
 import type { Report, ReportRun } from '@shared/report'
-import { bytes, int, pct, signed, valueText as formatValue } from '@shared/format'
+import {
+  bytes,
+  int,
+  loadText,
+  pct,
+  signed,
+  valueText as formatValue,
+  WALL_CLOCK_NOTE,
+} from '@shared/format'
 
 export interface Table {
   readonly header: readonly string[]
@@ -144,8 +152,17 @@ export function perClassTable(run: ReportRun): Table | null {
 
 export function epochTable(run: ReportRun): Table {
   return {
-    header: ['epoch', 'train loss', 'train acc', 'test loss', 'test acc', 'seconds', 'img/s'],
-    numeric: [true, true, true, true, true, true, true],
+    header: [
+      'epoch',
+      'train loss',
+      'train acc',
+      'test loss',
+      'test acc',
+      `seconds (${WALL_CLOCK_NOTE})`,
+      'img/s',
+      'machine load',
+    ],
+    numeric: [true, true, true, true, true, true, true, false],
     rows: run.epochs.map((e) => [
       String(e.epoch),
       e.trainLoss.toFixed(4),
@@ -154,6 +171,7 @@ export function epochTable(run: ReportRun): Table {
       pct(e.testAcc),
       e.seconds.toFixed(1),
       int(e.examplesPerSec),
+      loadText(e.load),
     ]),
   }
 }
