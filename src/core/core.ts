@@ -34,6 +34,7 @@ import { ConfigError } from '@shared/config/experiment'
 import { expandGrid } from '@shared/grid'
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '@shared/json'
 import { Estimates } from './estimates'
+import { ExerciseStudies } from './exercises'
 import { LiveProgress } from './progress'
 import { isAlive } from './queue/process-identity'
 import { readWorkers } from './queue/fleet'
@@ -95,6 +96,7 @@ export class Core extends EventEmitter<CoreEvents> {
   private redisFrom: 'settings' | 'environment' | 'command line' | null = null
   private readonly progress: LiveProgress
   private readonly estimates: Estimates
+  private readonly exercises: ExerciseStudies
   private readonly handlers: Handlers
 
   /**
@@ -110,6 +112,7 @@ export class Core extends EventEmitter<CoreEvents> {
     }
     this.progress = new LiveProgress(this.store)
     this.estimates = new Estimates(this.store)
+    this.exercises = new ExerciseStudies(this.store, this.estimates)
     try {
       this.scheduler = this.startScheduler()
     } catch (err) {
@@ -427,6 +430,36 @@ export class Core extends EventEmitter<CoreEvents> {
         }
       },
       exportReport: (p) => reportFiles(store, p),
+      exerciseStudy: (p) => this.exercises.study(p),
+      queueExercise: (p) => {
+        const result = this.exercises.queue(p)
+        if (result.added.length > 0) {
+          this.emit('runQueued', { runs: result.added })
+          this.queueChanged()
+        }
+        return result
+      },
+      exerciseAnswer: (p) => this.exercises.answer(p),
+      exportExerciseAnswer: async (p) => {
+        const answer = await this.exercises.answer({ exercise: p.exercise, scale: p.scale })
+        const ids = answer.groups.flatMap((g) => g.runIds)
+        if (ids.length === 0) {
+          throw new ApiError(
+            'illegal-state',
+            `${answer.experiment} has no runs yet: queue the study first (nin-lab exercise queue ${p.exercise} --scale ${p.scale})`,
+          )
+        }
+        return reportFiles(
+          store,
+          {
+            ids,
+            format: p.format,
+            title: `d2l §8.3 exercise ${answer.exercise} at ${answer.preset}: ${answer.title}`,
+            fileName: p.fileName,
+          },
+          answer,
+        )
+      },
       listViews: () => store.listViews(),
       saveView: (p) => store.saveView(p.name, p.state, p.id),
       deleteView: (p) => {

@@ -9,6 +9,7 @@ import type { MetricSample } from './api/types'
 import type { ExperimentConfig } from './config/experiment'
 import type { FieldDiff } from './config-diff'
 import type { EpochSummary } from './protocol/trainer'
+import type { ExerciseAnswer } from './exercise-answer'
 
 export const REPORT_SCHEMA_VERSION = 1
 
@@ -65,6 +66,8 @@ export interface Report {
   /** Config fields that differ between the runs (values in `runs` order). */
   readonly configDiff: readonly FieldDiff[]
   readonly ablations: readonly AblationTable[]
+  /** An exercise's answer (`nin-lab exercise answer`), shown before everything else. */
+  readonly answer?: ExerciseAnswer
 }
 
 /** Problems of a parsed report document against this schema version (empty when valid). */

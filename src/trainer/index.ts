@@ -29,6 +29,8 @@ const { values: args } = parseArgs({
     bench: { type: 'string' },
     steps: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '2' },
+    // --bench: also measure peak memory of one prediction and one training step (BenchMemory).
+    memory: { type: 'boolean', default: false },
     // What `engine: auto` trains on here, and the GPUs PyTorch sees (src/shared/protocol/probe.ts).
     probe: { type: 'boolean', default: false },
   },
@@ -79,7 +81,7 @@ setInterval(() => {
 /** Prints `RESULT {json}` (src/shared/protocol/bench.ts) and exits. */
 async function bench(configFile: string): Promise<number> {
   const config = validateExperimentConfig(await readJsonFile(configFile), configFile)
-  const opts = { steps: Number(args.steps), warmup: Number(args.warmup) }
+  const opts = { steps: Number(args.steps), warmup: Number(args.warmup), memory: args.memory }
   // The engine a run of this config would get measures it.
   const choice = await chooseEngine(config)
   const result =

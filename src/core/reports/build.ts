@@ -12,6 +12,7 @@ import {
   type ReportRun,
 } from '@shared/report'
 import type { RunStore } from '../store'
+import type { ExerciseAnswer } from '@shared/exercise-answer'
 
 const unique = (xs: readonly (string | null)[]): string[] =>
   [...new Set(xs.filter((x): x is string => x !== null))].sort()
@@ -19,7 +20,7 @@ const unique = (xs: readonly (string | null)[]): string[] =>
 export function buildReport(
   store: RunStore,
   ids: readonly string[],
-  opts: { title?: string } = {},
+  opts: { title?: string; answer?: ExerciseAnswer } = {},
 ): Report {
   if (ids.length === 0) throw new Error('a report needs at least one run')
   const runs: ReportRun[] = [...new Set(ids)].map((id) => {
@@ -98,5 +99,6 @@ export function buildReport(
     runs,
     configDiff: differingFields(runs.map((r) => r.config)),
     ablations: ablationTables(runs),
+    ...(opts.answer ? { answer: opts.answer } : {}),
   }
 }

@@ -11,6 +11,8 @@ import {
   type Table,
 } from './tables'
 import { escapeMarkdown as m } from './text'
+import type { ExerciseAnswer } from '@shared/exercise-answer'
+import { answerParts } from './answer'
 
 function table(t: Table): string {
   const row = (cells: readonly string[]): string => `| ${cells.map(m).join(' | ')} |`
@@ -33,6 +35,7 @@ export function renderMarkdown(
     '',
   )
   for (const line of environmentLines(report)) out.push(`- ${m(line)}`)
+  if (report.answer) out.push('', ...answerMarkdown(report.answer))
   out.push('', '## Runs', '', table(runsTable(report)), '')
   if (report.ablations.length > 0) {
     out.push(
@@ -65,4 +68,16 @@ export function renderMarkdown(
     out.push(table(layerTableOf(run)), '')
   }
   return out.join('\n')
+}
+
+/** An exercise's answer, first in the report (exportExerciseAnswer). */
+function answerMarkdown(a: ExerciseAnswer): string[] {
+  const out = ['## Answer', '']
+  for (const p of answerParts(a)) {
+    if (p.kind === 'heading') out.push(`### ${m(p.text)}`, '')
+    else if (p.kind === 'paragraph') out.push(m(p.text), '')
+    else if (p.kind === 'list') out.push(...p.items.map((i) => `- ${m(i)}`), '')
+    else out.push(table(p.table), '')
+  }
+  return out
 }

@@ -30,6 +30,8 @@ import type { EpochMessage, EpochSummary, StepMessage } from '../protocol/traine
 import type { BenchResult } from '../protocol/bench'
 import type { ResolvedPrecision } from '../config/experiment'
 import { RUN_STATUSES } from '../run-state'
+import { EXERCISE_SCALES, type ExerciseScale } from '../exercises'
+import type { ExerciseAnswer } from '../exercise-answer'
 import type { WorkerBeat } from '../protocol/worker'
 import type {
   Artifact,
@@ -106,6 +108,29 @@ export interface EpochEstimate {
   readonly basis: 'history' | 'measured' | 'none'
   readonly backend: string | null
   readonly detail: string
+}
+
+/** What queueing an exercise's study would add, and how long it would take here. */
+export interface ExerciseStudy {
+  readonly exercise: number
+  readonly scale: ExerciseScale
+  readonly seeds: number
+  /** The experiment its runs go to (and its answer is read from). */
+  readonly experiment: string
+  readonly runs: number
+  readonly variants: readonly {
+    readonly key: string
+    readonly label: string
+    readonly runs: number
+  }[]
+  /** Runs the experiment already holds (queueing again adds only what it lacks). */
+  readonly alreadyInExperiment: number
+  readonly estimate: {
+    /** Every run's epochs × its estimated seconds per epoch, one after another; null: unknown. */
+    readonly seconds: number | null
+    readonly basis: EpochEstimate['basis']
+    readonly detail: string
+  }
 }
 
 /** A saved comparison view (`saveView`). */
@@ -249,6 +274,22 @@ export const viewState = object(
 )
 export type ViewState = Infer<typeof viewState>
 
+/** The parameters naming an exercise study (exerciseStudy, queueExercise, exerciseAnswer). */
+const exerciseParams = {
+  exercise: required(int({ min: 1, max: 6, default: 1, description: 'd2l §8.3 exercise 1–6' })),
+  scale: required(
+    oneOf(EXERCISE_SCALES, { default: 'small', description: 'small (small-28), 96 or 224 (d2l)' }),
+  ),
+  set: optional(
+    arrayOf(text(500, 'PATH=VALUE, as --set takes it'), {
+      minItems: 0,
+      maxItems: 50,
+      default: [],
+      description: 'config overrides for every run of the study',
+    }),
+  ),
+} as const
+
 /** Method name → the shape of its parameters. Unknown parameters are refused, not ignored. */
 export const API_PARAMS = {
   listRuns: {
@@ -380,6 +421,41 @@ export const API_PARAMS = {
     steps: optional(int({ min: 1, max: 1000, default: 5, description: 'timed steps' })),
     warmup: optional(int({ min: 0, max: 100, default: 2, description: 'untimed steps first' })),
   },
+  /** What an exercise's study would queue, and its time estimate here (nothing is queued). */
+  exerciseStudy: {
+    ...exerciseParams,
+    seeds: optional(int({ min: 1, max: 20, default: 2, description: 'seeds per variant' })),
+  },
+  /** Queues an exercise's study into its experiment (runs it already has are skipped). */
+  queueExercise: {
+    ...exerciseParams,
+    seeds: optional(int({ min: 1, max: 20, default: 2, description: 'seeds per variant' })),
+    priority: optional(
+      int({ min: -1000, max: 1000, default: 0, description: 'higher runs start first' }),
+    ),
+  },
+  /** An exercise's answer from its experiment's runs (exercise 4: optionally measure memory). */
+  exerciseAnswer: {
+    ...exerciseParams,
+    measureMemory: optional(
+      bool({ default: false, description: 'measure peak memory in the engine (exercise 4)' }),
+    ),
+  },
+  /** An exercise's answer as a report (the report of its runs, the answer first). */
+  exportExerciseAnswer: {
+    exercise: exerciseParams.exercise,
+    scale: exerciseParams.scale,
+    format: required(oneOf(REPORT_FORMATS, { default: 'html', description: 'the format' })),
+    fileName: optional(
+      str({
+        description: 'a file name',
+        maxLength: 200,
+        default: '',
+        pattern: '[^/\\\\\\0]{1,200}',
+        patternDescription: 'a file name without a folder',
+      }),
+    ),
+  },
   listViews: {},
   /** Saves a view: a new one, or the one of that id (renamed too), or the one of that name. */
   saveView: {
@@ -450,6 +526,10 @@ export interface ApiResults {
   listWorkers: WorkersView
   benchmark: BenchResult
   exportReport: { files: ExportedFile[] }
+  exerciseStudy: ExerciseStudy
+  queueExercise: { experiment: string; added: Run[]; skipped: number }
+  exerciseAnswer: ExerciseAnswer
+  exportExerciseAnswer: { files: ExportedFile[] }
   listViews: SavedView[]
   saveView: SavedView
   deleteView: { deleted: number }

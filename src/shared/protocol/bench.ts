@@ -28,6 +28,23 @@ export interface BenchResult {
   readonly precision?: string
   readonly precisionReason?: string
   readonly versions?: Readonly<Record<string, string>>
+  /** With `--memory`: the peak memory of one prediction and one training step (d2l exercise 4). */
+  readonly memory?: BenchMemory
+}
+
+/**
+ * Peak memory the engine measured at the config's batch size. `source` says what was measured:
+ * `tfjs-tensors` — tf.profile's peak of live tensor bytes (weights and optimizer state included,
+ * the wasm heap's own slack not); `cuda-allocator` — torch.cuda.max_memory_allocated; `rss` —
+ * the growth of the process's peak resident memory over the step (PyTorch on the CPU has no
+ * allocator statistics), an upper bound that includes the allocator's caching.
+ */
+export interface BenchMemory {
+  readonly source: 'tfjs-tensors' | 'cuda-allocator' | 'rss'
+  /** A forward pass of one batch in inference mode (the weights included). */
+  readonly predictPeakBytes: number
+  /** One training step: forward, backward and the optimizer's update (everything it holds). */
+  readonly trainPeakBytes: number
 }
 
 const PREFIX = 'RESULT '
@@ -84,5 +101,26 @@ export function parseBenchOutput(stdout: string, engine?: BenchResult['engine'])
     medianStepS: num(o, 'medianStepS'),
     imgPerS: num(o, 'imgPerS'),
     peakRssMB: typeof o['peakRssMB'] === 'number' ? o['peakRssMB'] : 0,
+    memory: benchMemory(o['memory']),
+  }
+}
+
+const MEMORY_SOURCES = ['tfjs-tensors', 'cuda-allocator', 'rss'] as const
+
+/** The optional memory block, checked (undefined when absent). */
+function benchMemory(raw: unknown): BenchMemory | undefined {
+  if (raw === undefined || raw === null) return undefined
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new BenchOutputError("the benchmark's memory is not an object")
+  }
+  const o = raw as Record<string, unknown>
+  const source = o['source']
+  if (!(MEMORY_SOURCES as readonly unknown[]).includes(source)) {
+    throw new BenchOutputError(`the benchmark's memory.source is unknown (got ${String(source)})`)
+  }
+  return {
+    source: source as BenchMemory['source'],
+    predictPeakBytes: num(o, 'predictPeakBytes'),
+    trainPeakBytes: num(o, 'trainPeakBytes'),
   }
 }

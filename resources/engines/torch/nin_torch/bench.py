@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List
 
 import torch
 
@@ -21,7 +21,47 @@ from .train import Stepper, build_model, peak_rss_kb, run_precision
 SOURCE_SIZE = 28
 
 
-def measure_throughput(job: Job, steps: int, warmup: int) -> Dict[str, Any]:
+def rss_now_bytes() -> int:
+    """The process's resident memory now (Linux /proc; elsewhere the peak so far)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            import os
+
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return peak_rss_kb() * 1024
+
+
+def peak_of(choice: Any, fn: Callable[[], Any]) -> int:
+    """Peak memory while `fn` runs: the CUDA allocator's peak on a GPU; on the CPU the growth
+    of the peak resident memory over the call plus what was resident before it (torch keeps no
+    allocator statistics there), an upper bound that includes the allocator's caching."""
+    if choice.backend == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        fn()
+        torch.cuda.synchronize()
+        return int(torch.cuda.max_memory_allocated())
+    before_peak = peak_rss_kb() * 1024
+    resident = rss_now_bytes()
+    fn()
+    return resident + max(0, peak_rss_kb() * 1024 - max(before_peak, resident))
+
+
+def measure_memory(choice: Any, stepper: Stepper, images: torch.Tensor, labels: torch.Tensor) -> Dict[str, Any]:
+    """BenchMemory (src/shared/protocol/bench.ts): peaks of one prediction, one training step."""
+
+    def predict() -> None:
+        stepper.eval_batch(images, labels)
+
+    return {
+        "source": "cuda-allocator" if choice.backend == "cuda" else "rss",
+        "predictPeakBytes": peak_of(choice, predict),
+        "trainPeakBytes": peak_of(choice, lambda: stepper.train_step(images, labels, 1)),
+    }
+
+
+def measure_throughput(job: Job, steps: int, warmup: int, memory: bool = False) -> Dict[str, Any]:
     opts = job.options
     choice = choose_device(opts.device, opts.threads, job.train.precision)
     model = build_model(job, choice)
@@ -35,6 +75,8 @@ def measure_throughput(job: Job, steps: int, warmup: int) -> Dict[str, Any]:
     )
     labels = torch.randint(0, job.num_classes, (batch,), generator=gen)
     images, labels = images.to(choice.device), labels.to(choice.device)
+    # Prediction first, before any step has allocated gradients and optimizer state.
+    measured = measure_memory(choice, stepper, images, labels) if memory else None
     times: List[float] = []
     for i in range(warmup + steps):
         t0 = time.perf_counter()
@@ -59,6 +101,8 @@ def measure_throughput(job: Job, steps: int, warmup: int) -> Dict[str, Any]:
         "imgPerS": round(batch / med, 2),
         "peakRssMB": round(peak_rss_kb() / 1024),
     }
+    if measured is not None:
+        result["memory"] = measured
     if choice.backend == "cuda":
         result["peakGpuMB"] = round(torch.cuda.max_memory_allocated() / 2**20)
     return result
