@@ -10,6 +10,7 @@ import { queueCommand, queueHelp } from './commands/queue'
 import { lsCommand, lsHelp, showCommand, showHelp } from './commands/runs'
 import { configCommand, configHelp } from './commands/config'
 import { exportCommand, exportHelp } from './commands/export'
+import { exerciseCommand, exerciseHelp } from './commands/exercise'
 import { keyCommand, keyHelp } from './commands/key'
 import { coreHostCommand, coreHostHelp } from './commands/core-host'
 import { runCommand, runHelp } from './commands/run'
@@ -33,6 +34,7 @@ const COMMANDS: Record<string, { run: Command; help: string; hidden?: boolean }>
   key: { run: keyCommand, help: keyHelp },
   worker: { run: workerCommand, help: workerHelp },
   bench: { run: benchCommand, help: benchHelp },
+  exercise: { run: exerciseCommand, help: exerciseHelp },
   'core-host': { run: coreHostCommand, help: coreHostHelp, hidden: true },
 }
 
