@@ -162,7 +162,7 @@ export class Estimates {
    * Peak memory of one prediction and one training step of the config at its own batch size, in
    * the engine a run of it would get (d2l exercise 4), beside what the cost model counts.
    */
-  async measureMemory(input: unknown): Promise<MeasuredMemory> {
+  async measureMemory(input: unknown): Promise<Omit<MeasuredMemory, 'counted'>> {
     const config = parseConfig(input)
     const result = await this.turns.run(() =>
       this.measure(config, { steps: 1, warmup: 0, memory: true }),

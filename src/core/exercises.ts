@@ -12,6 +12,7 @@ import { parseOverride, type Override } from '@shared/config/overrides'
 import type { ConfigIssue } from '@shared/config/schema'
 import { answerExercise, type ExerciseAnswer, type MeasuredMemory } from '@shared/exercise-answer'
 import {
+  analyticRow,
   DEFAULT_SEEDS,
   exerciseById,
   exerciseExperiment,
@@ -122,10 +123,30 @@ export class ExerciseStudies {
           `measureMemory: exercise ${ex.id} does not measure memory (exercise 4 does)`,
         )
       }
-      const [variant] = exerciseRuns(ex, scale, 1, overridesOf(p.set))
-      const config = variant?.configs[0]
-      if (config) memory = await this.estimates.measureMemory(config)
+      memory = await this.measureMemory(ex, scale, overridesOf(p.set))
     }
     return answerExercise(ex, scale, runs, memory)
+  }
+
+  /** Exercise 4: the engine's peaks for the study's config, beside what the model counts. */
+  private async measureMemory(
+    ex: Exercise,
+    scale: ExerciseScale,
+    sets: readonly Override[],
+  ): Promise<MeasuredMemory | null> {
+    const [plan] = exerciseRuns(ex, scale, 1, sets)
+    const variant = ex.variants(scale).find((v) => v.key === plan?.variant)
+    const config = plan?.configs[0]
+    if (!variant || !config) return null
+    const measured = await this.estimates.measureMemory(config)
+    const counted = analyticRow(variant, config)
+    return {
+      ...measured,
+      counted: {
+        trainBytes: counted.trainMemoryBytes,
+        predictBytes: counted.predictMemoryBytes,
+        maxPoolIndexBytes: counted.maxPoolIndexBytes,
+      },
+    }
   }
 }

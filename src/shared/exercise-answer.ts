@@ -70,6 +70,13 @@ export interface MeasuredMemory {
   readonly inputSize: number
   readonly trainPeakBytes: number
   readonly predictPeakBytes: number
+  /** What the cost model counts for the same config (batch, input, precision). */
+  readonly counted: {
+    readonly trainBytes: number
+    readonly predictBytes: number
+    /** PyTorch's int64 max-pool indices for the backward pass, which the count leaves out. */
+    readonly maxPoolIndexBytes: number
+  }
 }
 
 export interface ExerciseAnswer {
@@ -334,7 +341,7 @@ function costConclusions(f: Facts): string[] {
   const d2l = analyticRows(f.ex, '224')
   const base = d2l.find((r) => r.variant === f.ex.baseline)
   if (!base) return out
-  if (f.ex.measuresMemory && f.memory) out.push(...memoryConclusions(f.memory, f.ex, f.scale))
+  if (f.ex.measuresMemory && f.memory) out.push(...memoryConclusions(f.memory))
   if (d2l.length === 1) {
     out.push(
       `At d2l’s scale the network has ${base.params.toLocaleString('en-US')} parameters and ${(base.macs / 1e6).toFixed(1)} M MACs per image; the count says training at batch ${base.batchSize} needs ${mib(base.trainMemoryBytes)} and prediction ${mib(base.predictMemoryBytes)} (${mib(base.predictMemoryPerImageBytes)} for one image). The count leaves out what an engine keeps besides activations: PyTorch’s max pooling saves int64 argmax indices, ${mib(base.maxPoolIndexBytes)} at batch ${base.batchSize}.`,
@@ -345,11 +352,8 @@ function costConclusions(f: Facts): string[] {
 
 const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(2)} MiB`
 
-function memoryConclusions(m: MeasuredMemory, ex: Exercise, scale: ExerciseScale): string[] {
-  const rows = analyticRows(ex, scale)
-  const row =
-    rows.find((r) => r.inputSize === m.inputSize && r.batchSize === m.batchSize) ?? rows[0]
-  if (!row) return []
+function memoryConclusions(m: MeasuredMemory): string[] {
+  const c = m.counted
   const what =
     m.source === 'tfjs-tensors'
       ? 'tensor bytes tf.memory() reported'
@@ -357,11 +361,11 @@ function memoryConclusions(m: MeasuredMemory, ex: Exercise, scale: ExerciseScale
         ? 'the CUDA allocator’s peak'
         : 'the process’s resident memory growth'
   const out = [
-    `Measured on ${m.engine} (${m.backend}) at ${m.inputSize} px, batch ${m.batchSize}: training peaked at ${mib(m.trainPeakBytes)} against ${mib(row.trainMemoryBytes)} counted (×${(m.trainPeakBytes / row.trainMemoryBytes).toFixed(2)}), prediction at ${mib(m.predictPeakBytes)} against ${mib(row.predictMemoryBytes)} (×${(m.predictPeakBytes / row.predictMemoryBytes).toFixed(2)}); the figures are ${what}.`,
+    `Measured on ${m.engine} (${m.backend}) at ${m.inputSize} px, batch ${m.batchSize}: training peaked at ${mib(m.trainPeakBytes)} against ${mib(c.trainBytes)} counted (×${(m.trainPeakBytes / c.trainBytes).toFixed(2)}), prediction at ${mib(m.predictPeakBytes)} against ${mib(c.predictBytes)} (×${(m.predictPeakBytes / c.predictBytes).toFixed(2)}); the figures are ${what}.`,
   ]
   if (m.engine === 'torch') {
     out.push(
-      `PyTorch’s max pooling also keeps int64 argmax indices for the backward pass, ${mib(row.maxPoolIndexBytes)} here, which the count leaves out.`,
+      `PyTorch’s max pooling also keeps int64 argmax indices for the backward pass, ${mib(c.maxPoolIndexBytes)} here, which the count leaves out.`,
     )
   } else {
     out.push(
