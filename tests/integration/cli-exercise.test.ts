@@ -109,7 +109,7 @@ describe('nin-lab exercise', () => {
 
     // The estimate now comes from the runs that trained here.
     const show = cli('exercise', 'show', '1')
-    expect(show.stdout).toMatch(/about .* \(from \d earlier runs? .*8 runs × 1 epochs/)
+    expect(show.stdout).toMatch(/about .* \(from \d earlier runs? .*8 runs × 10 epochs/)
   })
 
   it('measures exercise 4’s peak memory in the engine beside the count', () => {
