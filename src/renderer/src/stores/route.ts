@@ -13,6 +13,7 @@ export type Route =
   | { readonly name: 'run'; readonly id: string }
   /** `view`: a saved comparison view to open (a permalink, `#/compare/view/3`). */
   | { readonly name: 'compare'; readonly view?: number }
+  | { readonly name: 'exercises' }
 
 export type RouteName = Route['name']
 
@@ -21,6 +22,8 @@ export function parseHash(hash: string): Route {
   switch (parts[0]) {
     case 'queue':
       return { name: 'queue' }
+    case 'exercises':
+      return { name: 'exercises' }
     case 'runs':
       return parts[1] ? { name: 'run', id: parts[1] } : { name: 'runs' }
     case 'compare': {
