@@ -4,6 +4,7 @@
  * benchmark all share this format). Defined once here with its printer and its parser, for the
  * trainer that prints it and the core and benchmarks that read it.
  */
+import type { MachineLoad } from './trainer'
 
 export interface BenchResult {
   readonly engine: 'tfjs' | 'torch'
@@ -28,6 +29,8 @@ export interface BenchResult {
   readonly precision?: string
   readonly precisionReason?: string
   readonly versions?: Readonly<Record<string, string>>
+  /** The machine's load as the measurement ended (MachineLoad); absent from older engines. */
+  readonly load?: MachineLoad
   /** With `--memory`: the peak memory of one prediction and one training step (d2l exercise 4). */
   readonly memory?: BenchMemory
 }
@@ -102,7 +105,17 @@ export function parseBenchOutput(stdout: string, engine?: BenchResult['engine'])
     imgPerS: num(o, 'imgPerS'),
     peakRssMB: typeof o['peakRssMB'] === 'number' ? o['peakRssMB'] : 0,
     memory: benchMemory(o['memory']),
+    load: benchLoad(o['load']),
   }
+}
+
+/** The optional load: two non-negative numbers, else left out (it only annotates). */
+function benchLoad(raw: unknown): MachineLoad | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined
+  const { loadAvg1, cpus } = raw as Record<string, unknown>
+  return typeof loadAvg1 === 'number' && typeof cpus === 'number' && loadAvg1 >= 0 && cpus >= 0
+    ? { loadAvg1, cpus }
+    : undefined
 }
 
 const MEMORY_SOURCES = ['tfjs-tensors', 'cuda-allocator', 'rss'] as const

@@ -15,7 +15,7 @@ import torch
 
 from .device import choose_device, versions
 from .job import Job
-from .train import Stepper, build_model, peak_rss_kb, run_precision
+from .train import Stepper, build_model, machine_load, peak_rss_kb, run_precision
 
 # The datasets NiN Lab reads are 28 × 28; batches are resized from there as in training.
 SOURCE_SIZE = 28
@@ -100,6 +100,7 @@ def measure_throughput(job: Job, steps: int, warmup: int, memory: bool = False) 
         "medianStepS": round(med, 4),
         "imgPerS": round(batch / med, 2),
         "peakRssMB": round(peak_rss_kb() / 1024),
+        "load": machine_load(),
     }
     if measured is not None:
         result["memory"] = measured

@@ -13,7 +13,7 @@ import type { Batch } from '../../data'
 import { selectBackend } from './backends'
 import * as tf from '@tensorflow/tfjs-core'
 import { buildNetwork, type Network } from './network'
-import { checkTfjsMemory, makeOptimizer, tfjsPrecision, trainStep } from './train'
+import { checkTfjsMemory, machineLoad, makeOptimizer, tfjsPrecision, trainStep } from './train'
 
 export type ThroughputResult = BenchResult & { readonly engine: 'tfjs' }
 
@@ -97,6 +97,7 @@ export async function measureThroughput(
     imgPerS: Math.round((train.batchSize / med) * 100) / 100,
     // maxRSS is in kilobytes.
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+    load: machineLoad(),
     ...(opts.memory
       ? {
           memory: {
