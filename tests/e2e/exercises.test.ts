@@ -60,7 +60,7 @@ describe.skipIf(!chromiumPath)('an exercise in the app', () => {
     await page.locator('details.overrides summary').click()
     await page
       .getByTestId('exercise-overrides')
-      .fill('data.trainLimit=256\ndata.testLimit=100\ntrain.epochs=2\ntrain.batchSize=32')
+      .fill('data.trainLimit=128\ndata.testLimit=64\ntrain.epochs=2\ntrain.batchSize=32')
     await page.getByTestId('exercise-overrides').blur()
     await page.getByTestId('exercise-seeds').fill('2')
     // Keyboard: focus the queue button and press Enter.
@@ -103,5 +103,5 @@ describe.skipIf(!chromiumPath)('an exercise in the app', () => {
     await page.waitForTimeout(300)
     await card.screenshot({ path: join(RESULTS_DIR, 'e2e-exercise-answer-dark.png') })
     expect(problems).toEqual([])
-  })
+  }, 900_000)
 })
