@@ -23,6 +23,7 @@ import { duration } from '@shared/format'
 import { terminalText as t } from '@shared/security'
 import { checkTarget, writeFilesSafely } from '@core/files'
 import { answerParts, type AnswerPart } from '@core/reports/answer'
+import { cellLines } from '@core/reports/tables'
 import { withCore } from '../core'
 import { UsageError } from '../errors'
 import { table, type Align } from '../format'
@@ -203,7 +204,8 @@ function printParts(parts: readonly AnswerPart[]): void {
     else if (p.kind === 'list') for (const item of p.items) console.log(`  - ${t(item)}`)
     else {
       const align = p.table.numeric.map((n): Align => (n ? 'right' : 'left'))
-      console.log(table(p.table.header, p.table.rows, align))
+      const rows = p.table.rows.map((r) => r.map((c) => cellLines(c).join(' ')))
+      console.log(table(p.table.header, rows, align))
     }
   }
 }

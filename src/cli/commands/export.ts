@@ -15,13 +15,16 @@ import { UsageError } from '../errors'
 export const exportHelp = `Usage: nin-lab export [ID...] [--experiment NAME ...] --out PATH [--format html|md|csv|json|pdf]
                      [--title T] [--data-dir D]
 
-Writes a report comparing the runs: environment, ablation tables for every config field that
-varies (Δ params, MACs, memory, time per epoch, final test accuracy; mean ± std over seeds),
-curves, the config diff, and each run's layer table and per-class accuracy. --experiment NAME
+Writes a report comparing the runs: environment, the ablation (runs grouped by every config
+field that varies; each group's final test accuracy as n, mean ± std and 95% CI, its difference
+from the baseline with 95% CI, paired or Welch, Holm-adjusted p and a verdict against seed noise;
+costs with their Δ; wall-clock time per epoch, never compared), curves, the config diff, and each
+run's layer table and per-class accuracy (\`nin-lab compare\` prints the statistics alone). --experiment NAME
 takes every run of that experiment (repeatable, and with IDs). The format comes from --format,
 else from PATH's extension.
-html: one self-contained file · md: Markdown + PNG charts beside it · csv: PATH (runs) and
-PATH-metrics.csv (long format) · json: everything, with a schema version · pdf: via Chromium.`
+html: one self-contained file · md: Markdown + PNG charts beside it · csv: PATH (runs),
+PATH-metrics.csv (long format) and PATH-groups.csv (the ablation's statistics) · json:
+everything, with a schema version · pdf: via Chromium.`
 
 const isFormat = (s: string): s is ReportFormat => (REPORT_FORMATS as readonly string[]).includes(s)
 

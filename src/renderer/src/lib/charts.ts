@@ -35,6 +35,7 @@ import {
 import { LabelLayout } from 'echarts/features'
 import { use, type ComposeOption } from 'echarts/core'
 import { CanvasRenderer, SVGRenderer } from 'echarts/renderers'
+import { axisDecimals, tickDecimals } from '@shared/format'
 import { escapeHtml, visibleText } from '@shared/security'
 import type { Series } from '@shared/smoothing'
 import type { ChartColors } from '../stores/theme'
@@ -420,7 +421,9 @@ export function lineChartOption(input: LineChartInput, c: ChartColors): ChartOpt
       z: 4,
     })
   }
-  const fmt = input.yFormat ?? ((v: number) => formatAxisNumber(v))
+  const extent = input.yFormat || logY ? null : yExtent(curves)
+  const decimals = extent ? axisDecimals(extent.min, extent.max) : 0
+  const fmt = input.yFormat ?? ((v: number) => formatAxisNumber(v, decimals))
   const tip = input.valueFormat ?? fmt
   const xFmt = (v: number): string =>
     input.xInteger ? Math.round(v).toLocaleString('en-US') : formatAxisNumber(v)
@@ -532,15 +535,34 @@ export function lineChartOption(input: LineChartInput, c: ChartColors): ChartOpt
   }
 }
 
-/** Short axis numbers: 0.0123, 1.5, 12,000 → 12k. */
-export function formatAxisNumber(v: number): string {
+/**
+ * Short axis numbers: 0.0123, 1.5, 12,000 → 12k. Below 10,000 a tick gets the decimals its own
+ * value needs, and at least `decimals` (the axis's, from its span): ticks 0.0002 apart near the
+ * ln 10 plateau read 2.3024, 2.3026, never "2.3" twice.
+ */
+export function formatAxisNumber(v: number, decimals = 0): string {
   const a = Math.abs(v)
   if (a >= 1e6) return `${+(v / 1e6).toFixed(2)}M`
   if (a >= 1e4) return `${+(v / 1e3).toFixed(1)}k`
-  if (a >= 100) return `${Math.round(v)}`
   if (a === 0) return '0'
-  if (a < 0.001) return v.toExponential(1)
-  return `${+v.toPrecision(3)}`
+  if (a < 1e-4 && decimals < 5) return v.toExponential(1)
+  return v.toFixed(Math.max(decimals, tickDecimals(v)))
+}
+
+/** The y extent of some curves' lines (NaN where there are no finite values). */
+function yExtent(curves: readonly { readonly line: { readonly y: readonly number[] } }[]): {
+  min: number
+  max: number
+} {
+  let min = Infinity
+  let max = -Infinity
+  for (const curve of curves) {
+    for (const y of curve.line.y) {
+      if (y < min) min = y
+      if (y > max) max = y
+    }
+  }
+  return Number.isFinite(min) && Number.isFinite(max) ? { min, max } : { min: NaN, max: NaN }
 }
 
 export interface BarInput {
