@@ -112,3 +112,17 @@ export function placementText(
   const where = p.worker ? `worker ${p.worker}${p.host ? ` (${p.host})` : ''}` : 'this machine'
   return p.gpu ? `${where}, GPU ${p.gpu.index} ${p.gpu.name}` : where
 }
+
+/**
+ * "linked from experiment X (run rABC), trained 2026-12-07": how a linked run (one not trained
+ * again, its source's metrics shown) is marked in Run detail, reports and the CLI. User text: the
+ * caller escapes it for its medium.
+ */
+export function linkedText(link: {
+  readonly runId: string
+  readonly experiment: string
+  readonly trainedAt: number | null
+}): string {
+  const when = link.trainedAt === null ? '' : `, trained ${new Date(link.trainedAt).toISOString().slice(0, 10)}`
+  return `linked from experiment ${link.experiment} (run ${link.runId})${when}`
+}
