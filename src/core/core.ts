@@ -289,7 +289,12 @@ export class Core extends EventEmitter<CoreEvents> {
     const store = this.store
     return {
       listRuns: (p) => {
-        const filter = { status: p.status, experiment: p.experiment, search: p.search }
+        const filter = {
+          status: p.status,
+          experiment: p.experiment,
+          search: p.search,
+          attention: p.attention,
+        }
         return {
           runs: store.listRuns({
             ...filter,

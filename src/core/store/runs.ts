@@ -4,7 +4,11 @@ import type Database from 'better-sqlite3'
 import type { ExperimentConfig, ResolvedPrecision } from '@shared/config/experiment'
 import { METRICS } from '@shared/metrics'
 import type { RunHealth } from '@shared/health'
-import type { RunStatus } from '@shared/run-state'
+import {
+  NEEDS_ATTENTION_HEALTH,
+  NEEDS_ATTENTION_STATUSES,
+  type RunStatus,
+} from '@shared/run-state'
 import { prepare, preparePluck, type Statement } from './statement'
 
 export interface RunRow {
@@ -120,6 +124,11 @@ export interface RunFilter {
   readonly experiment?: string
   /** Runs whose name contains this text (case-insensitive). */
   readonly search?: string
+  /**
+   * Only runs that need attention (`needsAttention` in src/shared/run-state.ts): a status that
+   * stopped short, or a health that answers nothing (a link counts once, at its source).
+   */
+  readonly attention?: boolean
   /**
    * `queue`: the order runs start in (priority, then FIFO); `created` (default): oldest first;
    * `newest`: newest first.
@@ -426,6 +435,15 @@ function whereOf(filter: RunFilter): { where: string; params: unknown[] } {
     // An empty list of statuses matches no run (not every run).
     where.push(statuses.length === 0 ? '0' : `r.status IN (${statuses.map(() => '?').join(', ')})`)
     params.push(...statuses)
+  }
+  if (filter.attention === true) {
+    const s = NEEDS_ATTENTION_STATUSES.map(() => '?').join(', ')
+    const h = NEEDS_ATTENTION_HEALTH.map(() => '?').join(', ')
+    where.push(
+      `(r.status IN (${s}) OR (r.linked_from IS NULL AND ` +
+        `json_extract(r.health_json, '$.status') IN (${h})))`,
+    )
+    params.push(...NEEDS_ATTENTION_STATUSES, ...NEEDS_ATTENTION_HEALTH)
   }
   if (filter.experiment !== undefined) {
     where.push('e.name = ?')

@@ -262,6 +262,12 @@ export const API_PARAMS = {
     ),
     experiment: optional(text(200, 'only runs of this experiment')),
     search: optional(text(200, 'only runs whose name contains this (any case)')),
+    attention: optional(
+      bool({
+        default: false,
+        description: 'only runs that need attention (run-state.ts: needsAttention), with status',
+      }),
+    ),
     order: optional(
       oneOf(['created', 'newest'], { default: 'created', description: 'oldest or newest first' }),
     ),
