@@ -5,7 +5,8 @@
  */
 import type { AblationTable } from './ablation'
 import type { LayerSummary } from './architecture'
-import type { MetricSample } from './api/types'
+import type { MetricSample, RunLink } from './api/types'
+import type { RunHealth } from './health'
 import type { ExperimentConfig } from './config/experiment'
 import type { FieldDiff } from './config-diff'
 import type { EpochSummary } from './protocol/trainer'
@@ -39,6 +40,10 @@ export interface ReportRun {
   readonly secondsPerEpoch: number | null
   readonly finalTestAcc: number | null
   readonly bestTestAcc: number | null
+  /** Whether its numbers answer anything (src/shared/health.ts); absent in older JSON reports. */
+  readonly health?: RunHealth
+  /** A linked run: trained once, in another experiment (its epochs are that run's). */
+  readonly linkedFrom?: RunLink | null
   readonly epochs: readonly ReportEpoch[]
   readonly classNames: readonly string[] | null
   readonly perClassAccuracy: readonly number[] | null

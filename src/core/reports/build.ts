@@ -68,6 +68,8 @@ export function buildReport(
       secondsPerEpoch:
         rows.length === 0 ? null : rows.reduce((s, e) => s + e.seconds, 0) / rows.length,
       finalTestAcc: run.finalTestAcc,
+      health: run.health,
+      linkedFrom: run.linkedFrom,
       bestTestAcc: run.bestTestAcc,
       epochs: rows,
       classNames: finished?.classNames ?? null,

@@ -13,6 +13,7 @@ import {
   perClassTable,
   runsTable,
   type Table,
+  runCaveats,
 } from './tables'
 import { escapeHtml, REPORT_CSP, visibleText } from '@shared/security'
 
@@ -82,6 +83,7 @@ export function renderHtml(report: Report, charts: readonly ReportChart[]): stri
     parts.push(
       `<h3>${e(run.name)} <span class="meta">(${e(run.id)}, ${e(run.experiment)}, ${e(run.status)})</span></h3>`,
     )
+    for (const line of runCaveats(run)) parts.push(`<p class="meta">${e(line)}</p>`)
     if (run.notes)
       parts.push(`<p class="notes">${escapeHtml(visibleText(run.notes, { multiline: true }))}</p>`)
     if (run.tags.length > 0) parts.push(`<p class="meta">tags: ${e(run.tags.join(', '))}</p>`)

@@ -9,6 +9,7 @@ import {
   perClassTable,
   runsTable,
   type Table,
+  runCaveats,
 } from './tables'
 import { escapeMarkdown as m } from './text'
 
@@ -57,6 +58,7 @@ export function renderMarkdown(
   out.push('## Run details', '')
   for (const run of report.runs) {
     out.push(`### ${m(run.name)} (${m(run.id)}, ${m(run.experiment)}, ${m(run.status)})`, '')
+    for (const line of runCaveats(run)) out.push(m(line), '')
     if (run.notes) out.push(m(run.notes), '')
     if (run.tags.length > 0) out.push(`Tags: ${m(run.tags.join(', '))}`, '')
     if (run.epochs.length > 0) out.push(table(epochTable(run)), '')

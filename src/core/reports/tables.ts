@@ -4,7 +4,8 @@
  */
 import type { Quantity, Stat } from '@shared/ablation'
 import type { Report, ReportRun } from '@shared/report'
-import { bytes, int, pct, signed, valueText as formatValue } from '@shared/format'
+import { bytes, int, linkedText, pct, signed, valueText as formatValue } from '@shared/format'
+import { HEALTH_LABELS } from '@shared/health'
 
 export interface Table {
   readonly header: readonly string[]
@@ -170,4 +171,18 @@ export function environmentLines(report: Report): string[] {
         .join(', ') || '–'
     }`,
   ]
+}
+
+/**
+ * The lines under a run's heading that qualify its numbers: its health when it is at chance or
+ * still improving (the reason says what it means and what to do), and where a linked run was
+ * trained. Plain text: each format escapes it.
+ */
+export function runCaveats(run: ReportRun): string[] {
+  const lines: string[] = []
+  const h = run.health
+  if (h && (h.status === 'chance' || h.status === 'not-converged'))
+    lines.push(`${HEALTH_LABELS[h.status]}: ${h.reason}`)
+  if (run.linkedFrom) lines.push(`${linkedText(run.linkedFrom)} (not trained again)`)
+  return lines
 }
