@@ -1,7 +1,9 @@
 /**
  * The JSON shape of one run on the command line (`run --json`, `show --json`):
  * {"id","name","status","engine","backend","precision","params","createdAt","startedAt","finishedAt",
- * "epochs":[{"epoch","trainLoss","trainAcc","testLoss","testAcc","seconds","examplesPerSec"}]},
+ * "epochs":[{"epoch","trainLoss","trainAcc","testLoss","testAcc","seconds","examplesPerSec"}],
+ * "health":{"status","reason","moreEpochs"},"placement":{"host","worker","gpu"}|null,
+ * "linkedFrom":{"runId","experiment","trainedAt"}|null},
  * epochs numbered from 1, times as ISO 8601 (null when not yet).
  */
 import type { RunDetail } from '@shared/api/contract'
@@ -21,6 +23,12 @@ export interface RunJson {
   readonly startedAt: string | null
   readonly finishedAt: string | null
   readonly epochs: readonly EpochSummary[]
+  /** Whether its numbers can answer a question (src/shared/health.ts). */
+  readonly health: Run['health']
+  /** Where its latest attempt trained (this machine or a worker, which GPU); null before. */
+  readonly placement: Run['placement']
+  /** A linked run's source run (trained once, in another experiment); null otherwise. */
+  readonly linkedFrom: { runId: string; experiment: string; trainedAt: string | null } | null
   readonly error?: string
 }
 
@@ -39,6 +47,12 @@ export function runJson({ run, epochs }: RunDetail): RunJson {
     startedAt: iso(run.startedAt),
     finishedAt: iso(run.finishedAt),
     epochs,
+    health: run.health,
+    placement: run.placement,
+    linkedFrom: linkJson(run.linkedFrom),
     ...(run.error ? { error: run.error } : {}),
   }
 }
+
+export const linkJson = (link: Run['linkedFrom']): RunJson['linkedFrom'] =>
+  link === null ? null : { ...link, trainedAt: iso(link.trainedAt) }

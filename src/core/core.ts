@@ -32,6 +32,7 @@ import {
 import { parseGpuList, type QueueSettings } from '@shared/api/types'
 import { ConfigError } from '@shared/config/experiment'
 import { expandGrid } from '@shared/grid'
+import { HEALTH_LABELS } from '@shared/health'
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '@shared/json'
 import { Estimates } from './estimates'
 import { ExerciseStudies } from './exercises'
@@ -281,7 +282,8 @@ export class Core extends EventEmitter<CoreEvents> {
       skippedBackends: started?.skipped ?? [],
       precisionReason: started?.precisionReason ?? null,
       epochs: this.store.epochRows(id),
-      runDir: this.store.runDir(id),
+      // A linked run has no folder of its own: its files are its source run's.
+      runDir: this.store.runDir(run.linkedFrom?.runId ?? id),
       artifacts: this.store.artifacts(id),
     }
   }
@@ -290,7 +292,12 @@ export class Core extends EventEmitter<CoreEvents> {
     const store = this.store
     return {
       listRuns: (p) => {
-        const filter = { status: p.status, experiment: p.experiment, search: p.search }
+        const filter = {
+          status: p.status,
+          experiment: p.experiment,
+          search: p.search,
+          attention: p.attention,
+        }
         return {
           runs: store.listRuns({
             ...filter,
@@ -331,7 +338,12 @@ export class Core extends EventEmitter<CoreEvents> {
       addRuns: (p) => {
         checkGridSize(p)
         const { configs } = expandGrid(p.base, p.axes, p.seeds)
-        const result = store.addRuns(p.experiment, configs, { priority: p.priority })
+        const reuse = p.reuse ?? 'ask'
+        if (reuse === 'ask') askAboutReuse(store.reusableRuns(p.experiment, configs))
+        const result = store.addRuns(p.experiment, configs, {
+          priority: p.priority,
+          reuse: reuse === 'link' ? 'link' : 'train',
+        })
         if (result.added.length > 0) {
           this.emit('runQueued', { runs: result.added })
           this.queueChanged()
@@ -527,6 +539,30 @@ function checkGridSize(p: Params<'addRuns'>): void {
         'confirm to queue them (the CLI takes --yes)',
     )
   }
+}
+
+/**
+ * Queueing runs that completed runs elsewhere already trained is never silent: the answer names
+ * each (one issue per run: which run, experiment, date and health) and the caller repeats the
+ * call with `reuse: 'link'` or `'train'` (the CLI's --link / --train, a choice in the form).
+ */
+function askAboutReuse(matches: ReturnType<RunStore['reusableRuns']>): void {
+  if (matches.length === 0) return
+  const issues = matches.map(({ name, source }) => ({
+    path: name,
+    message:
+      `${name}: the same config, engine and precision completed as run ${source.id} of ` +
+      `experiment "${source.experiment}"` +
+      `${source.finishedAt === null ? '' : `, trained ${new Date(source.finishedAt).toISOString().slice(0, 10)}`}` +
+      ` (test accuracy ${source.finalTestAcc === null ? '—' : `${(source.finalTestAcc * 100).toFixed(2)}%`}, ${HEALTH_LABELS[source.health.status]})`,
+  }))
+  throw new ApiError(
+    'needs-confirmation',
+    `${matches.length} of these runs ${matches.length === 1 ? 'was' : 'were'} already trained ` +
+      'in another experiment: link them (reuse: link; the CLI takes --link) or train them anew ' +
+      '(reuse: train; --train)',
+    issues,
+  )
 }
 
 /** Maps the store's and the config's errors onto the contract's error codes. */

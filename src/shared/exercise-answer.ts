@@ -104,9 +104,8 @@ export interface ExerciseAnswer {
 
 const OPEN_STATES = new Set(['queued', 'running', 'interrupted'])
 
-/** Run.health once the store computes it (older cores: absent). */
-const healthOf = (run: Run): RunHealth | null =>
-  (run as Run & { readonly health?: RunHealth }).health ?? null
+/** A run's health; a run from an older store may lack it (as the report's healthOf allows). */
+const healthOf = (run: Run): RunHealth | null => (run.health as RunHealth | undefined) ?? null
 
 const pp = (x: number): string => `${(x * 100).toFixed(1)} pp`
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`

@@ -13,6 +13,7 @@ import type { MachineProbe } from '@shared/protocol/probe'
 import { formatBenchLine } from '@shared/protocol/bench'
 import type { TrainerJob, TrainerMessage, Unstamped } from '@shared/protocol/trainer'
 import { measureThroughput } from './engines/tfjs/throughput'
+import { chanceStop } from './engines/chance-stop'
 import { chooseEngine } from './engines/select'
 import { selectBackend } from './engines/tfjs/backends'
 import { trainTfjs } from './engines/tfjs/train'
@@ -132,11 +133,17 @@ async function main(): Promise<number> {
   runId = job.runId
   try {
     const control = { stopRequested: () => stopRequested, signal: stopController.signal }
+    const chance = chanceStop(job.config, requestStop)
+    const emit = (m: Unstamped<TrainerMessage>): void => {
+      send(m)
+      chance.watch(m)
+    }
     const choice = await chooseEngine(job.config)
-    const final =
+    const final = chance.final(
       choice.engine === 'torch'
-        ? await trainTorch(job, send, control, choice.probe, choice.skipped)
-        : await trainTfjs(job, send, control, choice.skipped)
+        ? await trainTorch(job, emit, control, choice.probe, choice.skipped)
+        : await trainTfjs(job, emit, control, choice.skipped),
+    )
     send(final)
     // Exit 1 after `failed` whichever engine reported it (a PyTorch failure arrives as a message).
     return final.type === 'failed' ? 1 : 0

@@ -1,7 +1,8 @@
 /** `nin-lab ls` and `nin-lab show`: the runs in the store. */
 import { parseArgs } from 'node:util'
 import { MAX_LIST } from '@shared/api/contract'
-import { loadText, placementText, WALL_CLOCK_NOTE } from '@shared/format'
+import { linkedText, loadText, placementText, WALL_CLOCK_NOTE } from '@shared/format'
+import { HEALTH_LABELS } from '@shared/health'
 import type { Run } from '@shared/api/types'
 import { RUN_STATUSES, type RunStatus } from '@shared/run-state'
 import { pct } from '@shared/format'
@@ -12,7 +13,7 @@ import { withCore } from '../core'
 const READ_ONLY = { readonly: true } as const
 import { UsageError } from '../errors'
 import { table } from '../format'
-import { runJson } from '../run-json'
+import { linkJson, runJson } from '../run-json'
 
 export const lsHelp = `Usage: nin-lab ls [--status S] [--experiment NAME] [--json] [--data-dir D]
 
@@ -89,6 +90,9 @@ export async function lsCommand(argv: string[]): Promise<number> {
               epochsDone: r.epochsDone,
               finalTestAcc: r.finalTestAcc,
               bestTestAcc: r.bestTestAcc,
+              health: r.health,
+              placement: r.placement,
+              linkedFrom: linkJson(r.linkedFrom),
             })),
           ),
         )
@@ -111,13 +115,14 @@ export async function lsCommand(argv: string[]): Promise<number> {
           r.precision ?? '',
           `${r.epochsDone}/${r.config.train.epochs}`,
           r.finalTestAcc === null ? '' : pct(r.finalTestAcc),
+          r.health.status === 'pending' ? '' : HEALTH_LABELS[r.health.status],
         ]
       })
       console.log(
         table(
-          ['id', 'status', 'name', 'experiment', 'variant', 'precision', 'epochs', 'test acc'],
+          ['id', 'status', 'name', 'experiment', 'variant', 'precision', 'epochs', 'test acc', 'health'],
           rows,
-          ['left', 'left', 'left', 'left', 'left', 'left', 'right', 'right'],
+          ['left', 'left', 'left', 'left', 'left', 'left', 'right', 'right', 'left'],
         ),
       )
       return 0
@@ -171,6 +176,8 @@ export async function showCommand(argv: string[]): Promise<number> {
           (run.placement ? ` · on ${t(placementText(run.placement))}` : ''),
       )
       if (detail.precisionReason) console.log(`precision: ${t(detail.precisionReason)}`)
+      console.log(`health: ${HEALTH_LABELS[run.health.status]} — ${t(run.health.reason)}`)
+      if (run.linkedFrom) console.log(linkedText(run.linkedFrom))
       if (out.epochs.length > 0) {
         console.log(
           table(

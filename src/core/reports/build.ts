@@ -71,6 +71,7 @@ export function buildReport(
       secondsPerEpoch:
         rows.length === 0 ? null : rows.reduce((s, e) => s + e.seconds, 0) / rows.length,
       finalTestAcc: run.finalTestAcc,
+      linkedFrom: run.linkedFrom,
       bestTestAcc: run.bestTestAcc,
       health: healthOf(run),
       epochs: rows,

@@ -17,6 +17,7 @@ import {
   runsTable,
   type Cell,
   type Table,
+  runCaveats,
 } from './tables'
 import { escapeHtml, REPORT_CSP, visibleText } from '@shared/security'
 import type { ExerciseAnswer } from '@shared/exercise-answer'
@@ -90,6 +91,7 @@ export function renderHtml(report: Report, charts: readonly ReportChart[]): stri
     parts.push(
       `<h3>${e(run.name)} <span class="meta">(${e(run.id)}, ${e(run.experiment)}, ${e(run.status)})</span></h3>`,
     )
+    for (const line of runCaveats(run)) parts.push(`<p class="meta">${e(line)}</p>`)
     if (run.notes)
       parts.push(`<p class="notes">${escapeHtml(visibleText(run.notes, { multiline: true }))}</p>`)
     if (run.tags.length > 0) parts.push(`<p class="meta">tags: ${e(run.tags.join(', '))}</p>`)

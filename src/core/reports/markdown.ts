@@ -13,6 +13,7 @@ import {
   runsTable,
   type Cell,
   type Table,
+  runCaveats,
 } from './tables'
 import { escapeMarkdown as m } from './text'
 import type { ExerciseAnswer } from '@shared/exercise-answer'
@@ -61,6 +62,7 @@ export function renderMarkdown(
   out.push('## Run details', '')
   for (const run of report.runs) {
     out.push(`### ${m(run.name)} (${m(run.id)}, ${m(run.experiment)}, ${m(run.status)})`, '')
+    for (const line of runCaveats(run)) out.push(m(line), '')
     if (run.notes) out.push(m(run.notes), '')
     if (run.tags.length > 0) out.push(`Tags: ${m(run.tags.join(', '))}`, '')
     if (run.epochs.length > 0) out.push(table(epochTable(run)), '')

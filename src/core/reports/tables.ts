@@ -22,12 +22,14 @@ import { VERDICT_TEXT } from '@shared/statistics'
 import {
   bytes,
   int,
+  linkedText,
   loadText,
   pct,
   signed,
   valueText as formatValue,
   WALL_CLOCK_NOTE,
 } from '@shared/format'
+import { HEALTH_LABELS } from '@shared/health'
 
 /**
  * A cell: one line, or several that belong together (a value and its interval). Writers escape
@@ -287,4 +289,18 @@ export function environmentLines(report: Report): string[] {
         .join(', ') || '–'
     }`,
   ]
+}
+
+/**
+ * The lines under a run's heading that qualify its numbers: its health when it is at chance or
+ * still improving (the reason says what it means and what to do), and where a linked run was
+ * trained. Plain text: each format escapes it.
+ */
+export function runCaveats(run: ReportRun): string[] {
+  const lines: string[] = []
+  const h = run.health
+  if (h && (h.status === 'chance' || h.status === 'not-converged'))
+    lines.push(`${HEALTH_LABELS[h.status]}: ${h.reason}`)
+  if (run.linkedFrom) lines.push(`${linkedText(run.linkedFrom)} (not trained again)`)
+  return lines
 }

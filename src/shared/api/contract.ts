@@ -303,6 +303,12 @@ export const API_PARAMS = {
     ),
     experiment: optional(text(200, 'only runs of this experiment')),
     search: optional(text(200, 'only runs whose name contains this (any case)')),
+    attention: optional(
+      bool({
+        default: false,
+        description: 'only runs that need attention (run-state.ts: needsAttention), with status',
+      }),
+    ),
     order: optional(
       oneOf(['created', 'newest'], { default: 'created', description: 'oldest or newest first' }),
     ),
@@ -362,6 +368,16 @@ export const API_PARAMS = {
     ),
     confirm: optional(
       bool({ default: false, description: `queue more than ${CONFIRM_GRID_RUNS} runs at once` }),
+    ),
+    // Runs whose config (all but name and experiment; engine and precision included) a
+    // completed run of another experiment already trained: `ask` (default) answers
+    // needs-confirmation naming them, one issue each, and queues nothing; `link` links them
+    // (no training; they show that run's metrics); `train` trains them anew. Never silent.
+    reuse: optional(
+      oneOf(['ask', 'link', 'train'], {
+        default: 'ask',
+        description: 'runs matching a completed run elsewhere: ask, link it, or train anew',
+      }),
     ),
   },
   pauseQueue: {},
@@ -510,7 +526,8 @@ export interface ApiResults {
   getEvents: RunEvent[]
   listExperiments: ExperimentSummary[]
   queueState: QueueState
-  addRuns: { added: Run[]; skipped: number }
+  /** `linked`: runs linked to a completed run (reuse: 'link'), not queued. */
+  addRuns: { added: Run[]; skipped: number; linked: Run[] }
   pauseQueue: QueueState
   resumeQueue: QueueState
   reorderRun: QueueState

@@ -167,6 +167,8 @@ function run(config: ExperimentConfig, acc: number | null, health?: RunHealth['s
     finalTestAcc: acc,
     bestTestAcc: acc,
     epochsDone: done ? 1 : 0,
+    linkedFrom: null,
+    health: { status: 'ok', reason: 'ok', moreEpochs: null },
     ...(health
       ? {
           health: {
