@@ -145,7 +145,7 @@ export function placementText(
 /**
  * What every wall-clock epoch time is labelled with: a time measured in its own sitting, under
  * whatever else the machine ran then, so it says little about the variant next to it (a
- * same-sitting interleaved benchmark does; `nin-lab bench --interleave`, Compare's "measure speed now").
+ * same-sitting interleaved benchmark does: Compare's "measure speed now", src/shared/speed.ts).
  */
 export const WALL_CLOCK_NOTE = 'wall clock, other sittings'
 

@@ -87,13 +87,11 @@ describe.skipIf(!chromiumPath)('an exercise in the app', () => {
     const conclusions = await page.getByTestId('answer-conclusions').textContent()
     expect(conclusions).toMatch(/Highest mean final test accuracy: .*, \d+\.\d% over 2 runs/)
     expect(conclusions).toMatch(/2 micro convs/)
-    // The curves: one per run.
-    await page
-      .locator('[data-testid="answer-card"] canvas, [data-testid="answer-card"] svg')
-      .first()
-      .waitFor()
-    await card.scrollIntoViewIfNeeded()
-    await page.waitForTimeout(500)
+    // The curves: a chart starts once it is near the viewport.
+    const chart = page.getByTestId('chart-exercise-test-acc')
+    await chart.scrollIntoViewIfNeeded()
+    await chart.locator('canvas').first().waitFor({ timeout: 60_000 })
+    await page.waitForTimeout(800)
     await card.screenshot({ path: join(RESULTS_DIR, 'e2e-exercise-answer.png') })
     await shot('exercises-answered')
     // Dark theme: the same card stays readable.
