@@ -320,8 +320,14 @@ function conclusions(f: Facts): string[] {
     .sort((a, b) => (b.finalTestAcc.mean ?? 0) - (a.finalTestAcc.mean ?? 0))
   const best = ranked[0]
   if (best?.finalTestAcc.mean != null) {
+    // The top mean is only a finding when the comparisons that involve it exceed the noise.
+    const involved = f.comparisons.filter(
+      (c) => best.variant === f.ex.baseline || c.variant === best.variant,
+    )
+    const clear = involved.some((c) => c.verdict === 'larger-than-noise')
     out.push(
-      `Highest mean final test accuracy: ${best.label}, ${pct(best.finalTestAcc.mean)} over ${best.finalTestAcc.n} run${best.finalTestAcc.n === 1 ? '' : 's'}.`,
+      `Highest mean final test accuracy: ${best.label}, ${pct(best.finalTestAcc.mean)} over ${best.finalTestAcc.n} run${best.finalTestAcc.n === 1 ? '' : 's'}` +
+        (clear ? '.' : ', not told apart from the baseline by these runs (see below).'),
     )
   }
   for (const c of f.comparisons) out.push(comparisonSentence(c, base?.label ?? c.baseline, f.noise))
