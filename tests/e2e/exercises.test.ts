@@ -100,6 +100,33 @@ describe.skipIf(!chromiumPath)('an exercise in the app', () => {
     if (theme !== 'dark') await page.getByTestId('theme-toggle').click()
     await page.waitForTimeout(300)
     await card.screenshot({ path: join(RESULTS_DIR, 'e2e-exercise-answer-dark.png') })
+    await page.getByTestId('theme-toggle').click()
     expect(problems).toEqual([])
   }, 900_000)
+
+  it('measures the study’s speed in one sitting from the answer card', async () => {
+    const speed = page.getByTestId('speed-benchmark')
+    await speed.scrollIntoViewIfNeeded()
+    await speed.locator('input[type=number]').fill('1')
+    await speed.getByTestId('speed-measure').click()
+    await expect
+      .poll(() => speed.getByTestId('speed-progress').textContent())
+      .toMatch(/of 4 measurements|starting/)
+    await expect
+      .poll(() => speed.getByTestId('speed-note').textContent(), {
+        timeout: 600_000,
+        interval: 2000,
+      })
+      .toMatch(/Same sitting, interleaved, on \w+ · \w+; machine load [\d.]+–[\d.]+ on \d+ CPUs/)
+    await expect
+      .poll(() => speed.getByTestId('speed-progress').count(), { timeout: 10_000 })
+      .toBe(0)
+    const rows = speed.getByTestId('speed-table').locator('tbody tr')
+    expect(await rows.count()).toBe(4)
+    expect(await rows.nth(0).textContent()).toContain('model.microConvs=0')
+    expect(await rows.nth(0).textContent()).toContain('baseline')
+    expect(await rows.nth(1).textContent()).toMatch(/×\d+\.\d\d \(.* over 1 rounds\)/)
+    await speed.screenshot({ path: join(RESULTS_DIR, 'e2e-exercise-speed.png') })
+    expect(problems).toEqual([])
+  }, 700_000)
 })
