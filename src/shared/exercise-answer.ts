@@ -13,6 +13,7 @@ import {
   exerciseExperiment,
   scaleNotes,
   SCALE_PRESETS,
+  variantConfig,
   variantOfConfig,
   type AnalyticRow,
   type Exercise,
@@ -219,7 +220,7 @@ export function answerExercise(
   const noise = pooledNoise(groups)
   const completed = groups.reduce((n, g) => n + g.finalTestAcc.n, 0)
   const open = groups.reduce((n, g) => n + g.open, 0)
-  const facts = { ex, scale, groups, comparisons, noise, completed, open, unmatched, memory }
+  const facts = { ex, scale, groups, comparisons, noise, completed, open, unmatched, memory, runs }
   return {
     exercise: ex.id,
     title: ex.title,
@@ -250,6 +251,7 @@ interface Facts {
   readonly open: number
   readonly unmatched: number
   readonly memory: MeasuredMemory | null
+  readonly runs: readonly Run[]
 }
 
 function caveats(f: Facts): string[] {
@@ -267,7 +269,7 @@ function caveats(f: Facts): string[] {
   if (slow > 0) {
     const more = Math.max(0, ...f.groups.map((g) => g.moreEpochs ?? 0))
     out.push(
-      `${slow} of ${f.completed} finished runs had not converged (test accuracy still rising at the last epoch${more > 0 ? `; about ${more} more epochs` : ''}): the ranking reflects how fast each variant leaves the plateau, not what it can reach.`,
+      `${slow} of ${f.completed} finished runs had not converged (test accuracy still rising at the last epoch${more > 0 ? `; about ${more} more epoch${more === 1 ? '' : 's'}` : ''}): the ranking reflects how fast each variant leaves the plateau, not what it can reach.`,
     )
   }
   if (f.open > 0) out.push(`${f.open} runs are still queued or training: the numbers will change.`)
@@ -283,12 +285,31 @@ function caveats(f: Facts): string[] {
       `${f.unmatched} runs in the experiment match no variant of this exercise and are left out.`,
     )
   }
+  const overrides = overrideNote(f)
+  if (overrides) out.push(overrides)
   if (f.scale !== '224') {
     out.push(
       `Trained at ${SCALE_PRESETS[f.scale]}, not at d2l’s scale: see what the scale changes; the cost table gives d2l’s numbers too.`,
     )
   }
   return out
+}
+
+/**
+ * The fields in which the study's runs differ from its defaults at this scale (queued with
+ * --set or the page's overrides), or null: the scale notes describe the defaults.
+ */
+function overrideNote(f: Facts): string | null {
+  const variant = f.ex.variants(f.scale).find((v) => v.key === f.ex.baseline)
+  const run = f.runs.find((r) => variantOfConfig(f.ex, f.scale, r.config)?.key === variant?.key)
+  if (!variant || !run) return null
+  const defaults = variantConfig(f.scale, variant)
+  const diffs = differingFields([defaults, run.config], ['name', 'train.seed'])
+  if (diffs.length === 0) return null
+  const text = diffs
+    .map((d) => `${d.path} ${JSON.stringify(d.values[1])} (default ${JSON.stringify(d.values[0])})`)
+    .join(', ')
+  return `The runs were queued with overrides: ${text}; the scale notes and costs describe the defaults.`
 }
 
 /** One sentence per comparison, from its numbers and verdict. */
@@ -305,7 +326,13 @@ function comparisonSentence(c: AnswerComparison, base: string, noise: number | n
   if (c.verdict === 'larger-than-noise') {
     return `${c.label} ${direction} ${base} by ${amount} (${interval}), larger than seed noise${noiseText ? ` (${noiseText})` : ''}.`
   }
-  return `${c.label} vs ${base}: ${c.diff >= 0 ? '+' : '−'}${amount} (${interval}), within seed noise${noiseText ? ` (${noiseText})` : ''}: these runs cannot tell them apart.`
+  // The interval is per comparison; the verdict uses p adjusted for every comparison of the table.
+  const excludesZero = c.ci95[0] > 0 || c.ci95[1] < 0
+  const holmNote =
+    excludesZero && c.pAdjusted !== null
+      ? `; the interval alone excludes 0, but adjusted for the table’s comparisons (Holm) p = ${c.pAdjusted.toPrecision(2)}`
+      : ''
+  return `${c.label} vs ${base}: ${c.diff >= 0 ? '+' : '−'}${amount} (${interval}), within seed noise${noiseText ? ` (${noiseText})` : ''}${holmNote}: these runs cannot tell them apart.`
 }
 
 function conclusions(f: Facts): string[] {

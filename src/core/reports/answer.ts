@@ -157,8 +157,15 @@ export function answerParts(a: ExerciseAnswer): AnswerPart[] {
   parts.push(
     { kind: 'heading', text: 'What the scale changes' },
     { kind: 'list', items: a.scaleNotes },
-    { kind: 'heading', text: `Costs at ${a.preset}` },
-    { kind: 'table', id: 'answer-costs-scale', table: analyticTable(a.analytic.scale) },
+  )
+  // At d2l's own scale the two cost tables would be the same table twice.
+  if (a.scale !== '224') {
+    parts.push(
+      { kind: 'heading', text: `Costs at ${a.preset}` },
+      { kind: 'table', id: 'answer-costs-scale', table: analyticTable(a.analytic.scale) },
+    )
+  }
+  parts.push(
     { kind: 'heading', text: 'Costs at d2l’s scale (224 px)' },
     { kind: 'table', id: 'answer-costs-d2l', table: analyticTable(a.analytic.d2l) },
   )
