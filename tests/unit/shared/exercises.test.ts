@@ -242,4 +242,33 @@ describe('answers from finished runs', () => {
     expect(a.comparisons[0]?.paired).toBe(false)
     expect(a.caveats.join('\n')).toContain('mixes runs whose configs differ in train.epochs')
   })
+
+  it('names the overrides the runs were queued with (the scale notes describe the defaults)', () => {
+    const quick = exerciseRuns(ex(2), 'small', 2, [{ path: 'train.epochs', value: 1 }])
+    const runs = quick.flatMap((p) => p.configs).map((c, i) => run(c, 0.8 + i / 100))
+    const a = answerExercise(ex(2), 'small', runs)
+    expect(a.caveats.join('\n')).toContain('queued with overrides: train.epochs 1 (default 10)')
+    const plain = answerExercise(ex(2), 'small', [run(k1![0]!, 0.8)])
+    expect(plain.caveats.join('\n')).not.toContain('overrides')
+  })
+
+  it('says when an interval excludes 0 but the Holm-adjusted p does not (hand-worked)', () => {
+    // 3 variants against the baseline: the 1-micro-conv gain is consistent (+4, +4.5 pp) but
+    // two pairs give p ≈ 0.035 alone, Holm-adjusted across the three comparisons above 0.05.
+    const plan = exerciseRuns(ex(1), 'small', 2).map((p) => p.configs)
+    const accs = [
+      [0.5, 0.9],
+      [0.84, 0.855],
+      [0.8, 0.81],
+      [0.4, 0.95],
+    ]
+    const runs = plan.flatMap((configs, v) => configs.map((c, s) => run(c, accs[v]![s]!)))
+    const a = answerExercise(ex(1), 'small', runs)
+    const m1 = a.comparisons.find((c) => c.variant === 'm1')
+    expect(m1?.ci95?.[0]).toBeGreaterThan(0)
+    expect(m1?.verdict).toBe('within-noise')
+    expect(a.conclusions.join('\n')).toMatch(
+      /1 micro conv vs 2 micro convs: \+4\.[23] pp .*the interval alone excludes 0, but adjusted for the table’s comparisons \(Holm\) p = /,
+    )
+  })
 })
