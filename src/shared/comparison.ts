@@ -50,6 +50,11 @@ export interface CompareOptions {
   readonly averageOver?: readonly string[]
   /** The group every other is compared with; default: the d2l setting, else the first group. */
   readonly baseline?: { readonly field: string; readonly value: unknown } | null
+  /**
+   * The baseline as a whole group key (a picker in the app): used when a group has exactly this
+   * key; otherwise (the selection changed) the default applies.
+   */
+  readonly baselineGroup?: Readonly<Record<string, unknown>> | null
   readonly metric?: CompareMetric
 }
 
@@ -156,19 +161,27 @@ interface Prepared {
   readonly run: ComparableRun
   readonly config: ExperimentConfig
   readonly flat: Map<string, unknown>
+  /** valueText's answers, memoised: grouping asks for each field of each run several times. */
+  readonly texts: Map<string, string | null>
+  /** pairKey's answer (the grouping fields are the same within one comparison). */
+  pairKey?: string
 }
 
 function prepare(run: ComparableRun): Prepared {
   // Fill defaults, so a config stored before a field existed compares as its default.
   const parsed = parseExperimentConfig(run.config)
   const config = parsed.ok ? parsed.value : run.config
-  return { run, config, flat: flattenConfig(config) }
+  return { run, config, flat: flattenConfig(config), texts: new Map() }
 }
 
 /** The canonical text of a field's value for a run, or null where the field does not apply. */
 function valueText(p: Prepared, path: string): string | null {
-  if (!p.flat.has(path) || !fieldApplies(p.config, path)) return null
-  return canonicalJson(p.flat.get(path))
+  const known = p.texts.get(path)
+  if (known !== undefined) return known
+  const text =
+    !p.flat.has(path) || !fieldApplies(p.config, path) ? null : canonicalJson(p.flat.get(path))
+  p.texts.set(path, text)
+  return text
 }
 
 /** Paths whose applicable values differ among the runs, in config order. */
@@ -302,6 +315,11 @@ function baselineIndex(
   options: CompareOptions,
 ): number | null {
   if (groups.length === 0) return null
+  if (options.baselineGroup) {
+    const text = canonicalJson(options.baselineGroup)
+    const index = groups.findIndex((g) => canonicalJson(g.key) === text)
+    if (index >= 0) return index
+  }
   const wanted = options.baseline
   if (wanted) {
     const text = canonicalJson(wanted.value)
@@ -338,8 +356,11 @@ function baselineIndex(
 
 /** What pairs two runs across groups: everything but the name and the grouping fields. */
 function pairKey(r: Prepared, by: readonly string[]): string {
-  const rest = [...r.flat.entries()].filter(([path]) => path !== 'name' && !by.includes(path))
-  return canonicalJson(Object.fromEntries(rest))
+  if (r.pairKey === undefined) {
+    const rest = [...r.flat.entries()].filter(([path]) => path !== 'name' && !by.includes(path))
+    r.pairKey = canonicalJson(Object.fromEntries(rest))
+  }
+  return r.pairKey
 }
 
 /**
@@ -513,5 +534,6 @@ export function noiseWords(c: Pick<Comparison, 'noise'>): string {
 export function comparisonWords(c: GroupComparison): string {
   const test = c.paired ? 'paired by seed' : 'Welch'
   if (c.pAdjusted === null) return `${ppSigned(c.diff)}: ${c.note ?? VERDICT_WORDS[c.verdict]}`
-  return `${ppSigned(c.diff)}, 95% CI ${ppInterval(c.ci95)} (${test}, Holm-adjusted p ${pText(c.pAdjusted)}): ${VERDICT_WORDS[c.verdict]}`
+  const note = c.note ? `; ${c.note}` : ''
+  return `${ppSigned(c.diff)}, 95% CI ${ppInterval(c.ci95)} (${test}, Holm-adjusted p ${pText(c.pAdjusted)}${note}): ${VERDICT_WORDS[c.verdict]}`
 }

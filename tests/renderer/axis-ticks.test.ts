@@ -73,8 +73,8 @@ describe('axis tick labels', () => {
   it('formats ordinary ranges as before', () => {
     expect(formatAxisNumber(0.5)).toBe('0.5')
     expect(formatAxisNumber(12000)).toBe('12k')
-    expect(formatAxisNumber(2.3026, axisDecimals(2.3024, 2.3031))).toBe('2.3026')
-    expect(formatAxisNumber(2.303, 4)).toBe('2.3030')
+    expect(formatAxisNumber(2.3026)).toBe('2.3026')
+    expect(axisDecimals(2.3024, 2.3031)).toBe(4)
     expect(pctTick(0.5)).toBe('50%')
     expect(pctTick(0.123)).toBe('12.3%')
     expect(tickDecimals(2.3026000000000004)).toBe(4)

@@ -1,15 +1,10 @@
 /** `nin-lab export`: a comparison of runs as HTML, Markdown, CSV, JSON or PDF. */
 import { basename, dirname, extname, join } from 'node:path'
 import { parseArgs } from 'node:util'
-import {
-  MAX_IDS,
-  MAX_LIST,
-  REPORT_FORMATS,
-  type ExportedFile,
-  type ReportFormat,
-} from '@shared/api/contract'
+import { REPORT_FORMATS, type ExportedFile, type ReportFormat } from '@shared/api/contract'
 import { checkTarget, writeFilesSafely } from '@core/files'
 import { withCore } from '../core'
+import { runIdsOf } from '../run-ids'
 import { UsageError } from '../errors'
 
 export const exportHelp = `Usage: nin-lab export [ID...] [--experiment NAME ...] --out PATH [--format html|md|csv|json|pdf]
@@ -87,28 +82,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
   const { files } = await withCore(
     values['data-dir'],
     async (core) => {
-      const ids = [...positionals]
-      for (const experiment of experiments) {
-        const before = ids.length
-        for (let offset = 0; ;) {
-          const page = await core.api.listRuns({ experiment, offset, limit: MAX_LIST })
-          ids.push(...page.runs.map((r) => r.id))
-          offset += page.runs.length
-          if (page.runs.length === 0 || offset >= page.total) break
-        }
-        if (ids.length === before) {
-          const known = (await core.api.listExperiments({})).map((e) => e.name)
-          throw new UsageError(
-            `no runs in experiment "${experiment}"${known.length > 0 ? `; experiments: ${known.join(', ')}` : ''}`,
-          )
-        }
-      }
-      const unique = [...new Set(ids)]
-      if (unique.length > MAX_IDS) {
-        throw new UsageError(
-          `that is ${unique.length} runs; one report takes at most ${MAX_IDS}: name fewer`,
-        )
-      }
+      const unique = await runIdsOf(core, positionals, experiments)
       return core.api.exportReport({
         ids: unique,
         format,

@@ -423,8 +423,8 @@ export function lineChartOption(input: LineChartInput, c: ChartColors): ChartOpt
   }
   const extent = input.yFormat || logY ? null : yExtent(curves)
   const decimals = extent ? axisDecimals(extent.min, extent.max) : 0
-  const fmt = input.yFormat ?? ((v: number) => formatAxisNumber(v, decimals))
-  const tip = input.valueFormat ?? fmt
+  const fmt = input.yFormat ?? ((v: number) => axisNumber(v, decimals))
+  const tip = input.valueFormat ?? input.yFormat ?? formatShortNumber
   const xFmt = (v: number): string =>
     input.xInteger ? Math.round(v).toLocaleString('en-US') : formatAxisNumber(v)
   const zoomable = input.zoomable ?? false
@@ -537,16 +537,31 @@ export function lineChartOption(input: LineChartInput, c: ChartColors): ChartOpt
 
 /**
  * Short axis numbers: 0.0123, 1.5, 12,000 → 12k. Below 10,000 a tick gets the decimals its own
- * value needs, and at least `decimals` (the axis's, from its span): ticks 0.0002 apart near the
- * ln 10 plateau read 2.3024, 2.3026, never "2.3" twice.
+ * value needs: ticks 0.0002 apart near the ln 10 plateau read 2.3024, 2.3026, never "2.3" twice.
  */
-export function formatAxisNumber(v: number, decimals = 0): string {
+export function formatAxisNumber(v: number): string {
+  return axisNumber(v, 0)
+}
+
+/** formatAxisNumber with at least `decimals` decimals (an axis's, from its span). */
+function axisNumber(v: number, decimals: number): string {
   const a = Math.abs(v)
   if (a >= 1e6) return `${+(v / 1e6).toFixed(2)}M`
   if (a >= 1e4) return `${+(v / 1e3).toFixed(1)}k`
   if (a === 0) return '0'
   if (a < 1e-4 && decimals < 5) return v.toExponential(1)
-  return v.toFixed(Math.max(decimals, tickDecimals(v)))
+  return v.toFixed(Math.max(decimals, tickDecimals(v, a >= 100 ? 2 : 8)))
+}
+
+/** A value in a tooltip: three significant digits are enough to read (0.123, 2.30, 12k). */
+export function formatShortNumber(v: number): string {
+  const a = Math.abs(v)
+  if (a >= 1e6) return `${+(v / 1e6).toFixed(2)}M`
+  if (a >= 1e4) return `${+(v / 1e3).toFixed(1)}k`
+  if (a >= 100) return `${Math.round(v)}`
+  if (a === 0) return '0'
+  if (a < 0.001) return v.toExponential(1)
+  return `${+v.toPrecision(3)}`
 }
 
 /** The y extent of some curves' lines (NaN where there are no finite values). */
