@@ -391,7 +391,7 @@ function memoryConclusions(m: MeasuredMemory): string[] {
       ? 'tensor bytes tf.memory() reported'
       : m.source === 'cuda-allocator'
         ? 'the CUDA allocator’s peak'
-        : 'the process’s resident memory growth'
+        : 'the process’s peak resident memory above what it held before the model was built (an upper bound: allocator caching included)'
   const out = [
     `Measured on ${m.engine} (${m.backend}) at ${m.inputSize} px, batch ${m.batchSize}: training peaked at ${mib(m.trainPeakBytes)} against ${mib(c.trainBytes)} counted (×${(m.trainPeakBytes / c.trainBytes).toFixed(2)}), prediction at ${mib(m.predictPeakBytes)} against ${mib(c.predictBytes)} (×${(m.predictPeakBytes / c.predictBytes).toFixed(2)}); the figures are ${what}.`,
   ]

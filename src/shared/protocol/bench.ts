@@ -39,8 +39,8 @@ export interface BenchResult {
  * Peak memory the engine measured at the config's batch size. `source` says what was measured:
  * `tfjs-tensors` — tf.profile's peak of live tensor bytes (weights and optimizer state included,
  * the wasm heap's own slack not); `cuda-allocator` — torch.cuda.max_memory_allocated; `rss` —
- * the growth of the process's peak resident memory over the step (PyTorch on the CPU has no
- * allocator statistics), an upper bound that includes the allocator's caching.
+ * the process's peak resident memory above what it held before the model was built (PyTorch on
+ * the CPU has no allocator statistics), an upper bound that includes the allocator's caching.
  */
 export interface BenchMemory {
   readonly source: 'tfjs-tensors' | 'cuda-allocator' | 'rss'

@@ -32,23 +32,24 @@ def rss_now_bytes() -> int:
         return peak_rss_kb() * 1024
 
 
-def peak_of(choice: Any, fn: Callable[[], Any]) -> int:
-    """Peak memory while `fn` runs: the CUDA allocator's peak on a GPU; on the CPU the growth
-    of the peak resident memory over the call plus what was resident before it (torch keeps no
-    allocator statistics there), an upper bound that includes the allocator's caching."""
+def peak_of(choice: Any, fn: Callable[[], Any], base: int) -> int:
+    """Peak memory while `fn` runs: the CUDA allocator's peak on a GPU; on the CPU (torch keeps
+    no allocator statistics there) the process's peak resident memory after the call above
+    `base`, its resident memory before the model was built: an upper bound that includes the
+    allocator's caching and anything an earlier call left at a higher peak."""
     if choice.backend == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         fn()
         torch.cuda.synchronize()
         return int(torch.cuda.max_memory_allocated())
-    before_peak = peak_rss_kb() * 1024
-    resident = rss_now_bytes()
     fn()
-    return resident + max(0, peak_rss_kb() * 1024 - max(before_peak, resident))
+    return max(0, max(peak_rss_kb() * 1024, rss_now_bytes()) - base)
 
 
-def measure_memory(choice: Any, stepper: Stepper, images: torch.Tensor, labels: torch.Tensor) -> Dict[str, Any]:
+def measure_memory(
+    choice: Any, stepper: Stepper, images: torch.Tensor, labels: torch.Tensor, base: int
+) -> Dict[str, Any]:
     """BenchMemory (src/shared/protocol/bench.ts): peaks of one prediction, one training step."""
 
     def predict() -> None:
@@ -56,14 +57,16 @@ def measure_memory(choice: Any, stepper: Stepper, images: torch.Tensor, labels: 
 
     return {
         "source": "cuda-allocator" if choice.backend == "cuda" else "rss",
-        "predictPeakBytes": peak_of(choice, predict),
-        "trainPeakBytes": peak_of(choice, lambda: stepper.train_step(images, labels, 1)),
+        "predictPeakBytes": peak_of(choice, predict, base),
+        "trainPeakBytes": peak_of(choice, lambda: stepper.train_step(images, labels, 1), base),
     }
 
 
 def measure_throughput(job: Job, steps: int, warmup: int, memory: bool = False) -> Dict[str, Any]:
     opts = job.options
     choice = choose_device(opts.device, opts.threads, job.train.precision)
+    # What the process holds before the network exists (interpreter, torch): not the model's.
+    base_rss = rss_now_bytes()
     model = build_model(job, choice)
     precision = run_precision(choice, model)
     stepper = Stepper(job, model, choice)
@@ -76,7 +79,7 @@ def measure_throughput(job: Job, steps: int, warmup: int, memory: bool = False) 
     labels = torch.randint(0, job.num_classes, (batch,), generator=gen)
     images, labels = images.to(choice.device), labels.to(choice.device)
     # Prediction first, before any step has allocated gradients and optimizer state.
-    measured = measure_memory(choice, stepper, images, labels) if memory else None
+    measured = measure_memory(choice, stepper, images, labels, base_rss) if memory else None
     times: List[float] = []
     for i in range(warmup + steps):
         t0 = time.perf_counter()
