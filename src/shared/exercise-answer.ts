@@ -401,7 +401,7 @@ function memoryConclusions(m: MeasuredMemory): string[] {
     )
   } else {
     out.push(
-      'The count holds every layer’s output for the backward pass; an engine may free some early or keep extra workspace (im2col buffers, gradient temporaries), which is where the two part.',
+      'TensorFlow.js frees a forward pass’s intermediate tensors only when the whole pass ends (the network’s forward runs in one tf.tidy), so prediction holds every layer’s output at once where the count assumes only the largest input + output pair; in training the gradient tape and the gradients’ temporaries add to the activations the count keeps.',
     )
   }
   return out
