@@ -14,7 +14,7 @@ import { builtEntry } from '../entries'
 import type { RunStore } from '../store'
 import { Turns } from '../turns'
 import type { ExerciseAnswer } from '@shared/exercise-answer'
-import type { ReportAnswer, ReportJob } from './worker'
+import type { ReportAnswer, ReportJob } from './report-worker'
 
 const execFileAsync = promisify(execFile)
 

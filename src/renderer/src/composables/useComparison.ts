@@ -25,6 +25,7 @@ import { pctTick, siTick, valueText } from '@shared/format'
 import { METRICS, type MetricName } from '@shared/metrics'
 import { api, errorMessage } from '../api'
 import type { Curve, ParallelAxis, ParallelLine, ScatterPoint } from '../lib/charts'
+import { rankFactors } from '../lib/factors'
 import {
   buildCurves,
   groupColors,
@@ -164,23 +165,6 @@ const bestOf = (values: (number | null)[]): number | null => {
 }
 
 const shortPath = (path: string): string => path.replace(/^(model|data|train)\./, '')
-
-/**
- * Varied fields, the ones that tell most runs apart first: a grid's axes (each value shared by
- * several runs) before a field in which one odd run differs from all the others.
- */
-export function rankFactors(diffs: readonly FieldDiff[]): string[] {
-  const spread = (d: FieldDiff): number => {
-    const counts = new Map<string, number>()
-    for (const v of d.values)
-      counts.set(canonicalJson(v ?? null), (counts.get(canonicalJson(v ?? null)) ?? 0) + 1)
-    return d.values.length - Math.max(...counts.values())
-  }
-  return [...diffs]
-    .map((d, i) => ({ path: d.path, spread: spread(d), i }))
-    .sort((a, b) => b.spread - a.spread || a.i - b.i)
-    .map((d) => d.path)
-}
 
 export function useComparison(): Comparison {
   const compare = useCompareStore()

@@ -38,7 +38,7 @@ import { CanvasRenderer, SVGRenderer } from 'echarts/renderers'
 import { axisDecimals, tickDecimals } from '@shared/format'
 import { escapeHtml, visibleText } from '@shared/security'
 import type { Series } from '@shared/smoothing'
-import type { ChartColors } from '../stores/theme'
+import type { ChartColors } from './chart-colors'
 
 use([
   LineChart,
