@@ -20,6 +20,16 @@ const VGG_STYLE_BLOCKS = [16, 32, 64, 128, 128].map((channels) => ({
 }))
 
 /**
+ * Their optimizer. At d2l's SGD lr 0.05 all three sat on the ln 10 plateau (loss 2.3026, test
+ * accuracy 10%): with Xavier init and no normalisation, each of their 12–24 ReLU convs shrinks
+ * the signal (logits at init ≈ 3e-3 for nin-a, 1e-5 for nin-c; measured), so plain SGD's steps
+ * are too small to leave it. Adam scales each step to the lr whatever the gradient's size.
+ * Measured (docs/health.md): at 64 px on 3,000 / 1,000 Fashion-MNIST images, nin-a with Adam lr
+ * 0.001 reached 46.0% after 3 epochs (lr 0.002: 38.4%; SGD 0.05: 10.0%), nin-b 30.1%.
+ */
+const VGG_STYLE_TRAIN: NonNullable<ExperimentInput['train']> = { optimizer: 'adam', lr: 0.001 }
+
+/**
  * The NiN paper's CIFAR-10 network (Lin, Chen & Yan, "Network In Network", ICLR 2014, §4.1–4.2;
  * the layer widths of the authors' released Caffe model): three mlpconv layers —
  * 5×5 conv 192 + 1×1 convs 160, 96; 5×5 conv 192 + 1×1 convs 192, 192; 3×3 conv 192 + 1×1 conv
@@ -82,15 +92,27 @@ export const PRESETS = {
   },
   'nin-a': {
     description: 'VGG-style NiN, VGG-11 analogue: five 3×3 blocks, 1 micro conv each (12 convs)',
-    config: { name: 'nin-a', model: { blocks: VGG_STYLE_BLOCKS, microConvs: 1 } },
+    config: {
+      name: 'nin-a',
+      model: { blocks: VGG_STYLE_BLOCKS, microConvs: 1 },
+      train: VGG_STYLE_TRAIN,
+    },
   },
   'nin-b': {
     description: 'VGG-style NiN, VGG-16 analogue: five 3×3 blocks, 2 micro convs each (18 convs)',
-    config: { name: 'nin-b', model: { blocks: VGG_STYLE_BLOCKS, microConvs: 2 } },
+    config: {
+      name: 'nin-b',
+      model: { blocks: VGG_STYLE_BLOCKS, microConvs: 2 },
+      train: VGG_STYLE_TRAIN,
+    },
   },
   'nin-c': {
     description: 'VGG-style NiN, VGG-19 analogue: five 3×3 blocks, 3 micro convs each (24 convs)',
-    config: { name: 'nin-c', model: { blocks: VGG_STYLE_BLOCKS, microConvs: 3 } },
+    config: {
+      name: 'nin-c',
+      model: { blocks: VGG_STYLE_BLOCKS, microConvs: 3 },
+      train: VGG_STYLE_TRAIN,
+    },
   },
   'nin-cifar10': {
     description:
