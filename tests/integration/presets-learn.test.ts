@@ -29,7 +29,31 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
 
 function train(name: string, extra: string[]): Shown {
   const r = runCli(
-    ['run', '--data-dir', dataDir, '--preset', 'nin-a', '--set', `name=${name}`, '--set', 'engine=torch', '--set', 'train.precision=fp32', '--set', 'model.inputSize=64', '--set', 'data.trainLimit=2560', '--set', 'data.testLimit=200', '--set', 'train.batchSize=64', '--set', 'train.epochs=1', '--json', ...extra],
+    [
+      'run',
+      '--data-dir',
+      dataDir,
+      '--preset',
+      'nin-a',
+      '--set',
+      `name=${name}`,
+      '--set',
+      'engine=torch',
+      '--set',
+      'train.precision=fp32',
+      '--set',
+      'model.inputSize=64',
+      '--set',
+      'data.trainLimit=2560',
+      '--set',
+      'data.testLimit=200',
+      '--set',
+      'train.batchSize=64',
+      '--set',
+      'train.epochs=1',
+      '--json',
+      ...extra,
+    ],
     { env: { NIN_LAB_PYTHON: PYTHON } },
   )
   const id = /"id":"(r\w+)"/.exec(r.stdout)?.[1]

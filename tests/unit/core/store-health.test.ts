@@ -14,7 +14,12 @@ const open = (): RunStore => {
 afterEach(() => cleanUp(stores.splice(0)))
 
 /** An epoch message with the given train loss and test accuracy. */
-const epochAt = (m: Messages, epoch: number, trainLoss: number, testAcc: number): TrainerMessage => {
+const epochAt = (
+  m: Messages,
+  epoch: number,
+  trainLoss: number,
+  testAcc: number,
+): TrainerMessage => {
   const base = m.epoch(epoch, testAcc) as Extract<TrainerMessage, { type: 'epoch' }>
   return { ...base, trainLoss }
 }
