@@ -109,7 +109,7 @@ describe.each([
       expect(stopped.status).toBe('failed')
       expect(stopped.epochs).toHaveLength(1)
       expect(stopped.error).toMatch(
-        /^stopped at chance after epoch 1: train loss 2\.30\d\d ≈ ln 10/,
+        /^stopped at chance after epoch 1: train loss 2\.30\d\d and test loss 2\.30\d\d ≈ ln 10/,
       )
       expect(stopped.error).toContain('train.onChance is stop')
       expect(stopped.health.status).toBe('chance')

@@ -21,7 +21,7 @@ const chance = makeRun({
   finalTestAcc: 0.1,
   health: {
     status: 'chance',
-    reason: chanceReason({ epoch: 2, trainLoss: 2.3026, testAcc: 0.1 }, 10),
+    reason: chanceReason({ epoch: 2, trainLoss: 2.3026, testLoss: 2.3025, testAcc: 0.1 }, 10),
     moreEpochs: null,
   },
 })
@@ -93,7 +93,7 @@ describe('health in the views', () => {
     const badge = row.find('[data-testid="health-badge"]')
     expect(badge.text()).toBe('at chance')
     expect(badge.attributes('title')).toContain('≈ ln 10')
-    expect(row.text()).toContain('train loss 2.3026 ≈ ln 10')
+    expect(row.text()).toContain('train loss 2.3026 and test loss 2.3025 ≈ ln 10')
     expect(row.text()).toContain('lower train.lr')
   })
 

@@ -21,7 +21,7 @@ const epochAt = (
   testAcc: number,
 ): TrainerMessage => {
   const base = m.epoch(epoch, testAcc) as Extract<TrainerMessage, { type: 'epoch' }>
-  return { ...base, trainLoss }
+  return { ...base, trainLoss, testLoss: trainLoss }
 }
 
 /** Queues one run and trains it through the given epochs (loss, acc), finishing it. */

@@ -12,9 +12,16 @@ import {
 } from '@shared/health'
 
 const LN10 = Math.log(10)
-const e = (epoch: number, trainLoss: number, testAcc: number): HealthEpoch => ({
+/** An epoch; its test loss the train loss unless given. */
+const e = (
+  epoch: number,
+  trainLoss: number,
+  testAcc: number,
+  testLoss = trainLoss,
+): HealthEpoch => ({
   epoch,
   trainLoss,
+  testLoss,
   testAcc,
 })
 const judge = (epochs: HealthEpoch[], over: Partial<HealthInput> = {}) =>
@@ -36,7 +43,7 @@ describe('classifyHealth: chance', () => {
       'chance',
     )
     const h = judge([e(1, 2.3026, 0.1)])
-    expect(h.reason).toContain('train loss 2.3026 ≈ ln 10')
+    expect(h.reason).toContain('train loss 2.3026 and test loss 2.3026 ≈ ln 10')
     expect(h.reason).toContain('test accuracy 10.0%')
     expect(h.reason).toContain('lower train.lr')
     expect(h.moreEpochs).toBeNull()
@@ -47,6 +54,12 @@ describe('classifyHealth: chance', () => {
     expect(judge([e(1, 2.236, 0.238)]).status).not.toBe('chance')
     expect(judge([e(1, 2.2856, 0.227)]).status).not.toBe('chance')
     expect(judge([e(1, 2.2854, 0.183)]).status).not.toBe('chance')
+  })
+
+  it('reads the test loss too: a run that left the plateau late in its epoch is not at chance', () => {
+    // nin-c with a 1×1 class conv, epoch 1: the epoch's mean train loss still reads plateau.
+    expect(atChance(e(1, 2.3016, 0.155, 2.291), 10)).toBe(false)
+    expect(atChance(e(1, 2.3016, 0.155, 2.3017), 10)).toBe(true)
   })
 
   it('holds its margins exactly: loss ±0.2% of ln K and accuracy up to (1 + margin)/K', () => {
