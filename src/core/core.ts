@@ -31,6 +31,7 @@ import {
 } from '@shared/api/contract'
 import { parseGpuList, type QueueSettings } from '@shared/api/types'
 import { ConfigError } from '@shared/config/experiment'
+import { CompareError, compareRuns, healthOf, type Comparison } from '@shared/comparison'
 import { expandGrid } from '@shared/grid'
 import { HEALTH_LABELS } from '@shared/health'
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '@shared/json'
@@ -438,6 +439,7 @@ export class Core extends EventEmitter<CoreEvents> {
           return { workers: [], redis: describeRedisUrl(redis), error: (err as Error).message }
         }
       },
+      compareRuns: (p) => compareStoredRuns(store, p),
       exportReport: (p) => reportFiles(store, p),
       listViews: () => store.listViews(),
       saveView: (p) => store.saveView(p.name, p.state, p.id),
@@ -530,6 +532,21 @@ function askAboutReuse(matches: ReturnType<RunStore['reusableRuns']>): void {
       '(reuse: train; --train)',
     issues,
   )
+}
+
+/** The comparison of stored runs; bad options (an unknown field, a baseline no group has) are
+ * invalid parameters whose message names the fix. */
+function compareStoredRuns(store: RunStore, p: Params<'compareRuns'>): Comparison {
+  const runs = [...new Set(p.ids)].map((id) => {
+    const run = store.requireRun(id)
+    return { ...run, health: healthOf(run)?.status ?? null }
+  })
+  try {
+    return compareRuns(runs, { by: p.by, averageOver: p.averageOver, baseline: p.baseline })
+  } catch (err) {
+    if (err instanceof CompareError) throw new ApiError('invalid-params', err.message)
+    throw err
+  }
 }
 
 /** Maps the store's and the config's errors onto the contract's error codes. */

@@ -13,7 +13,7 @@ import { withCore } from '../core'
 const READ_ONLY = { readonly: true } as const
 import { UsageError } from '../errors'
 import { table } from '../format'
-import { linkJson, runJson } from '../run-json'
+import { healthJson, linkJson, runJson } from '../run-json'
 
 export const lsHelp = `Usage: nin-lab ls [--status S] [--experiment NAME] [--json] [--data-dir D]
 
@@ -90,7 +90,7 @@ export async function lsCommand(argv: string[]): Promise<number> {
               epochsDone: r.epochsDone,
               finalTestAcc: r.finalTestAcc,
               bestTestAcc: r.bestTestAcc,
-              health: r.health,
+              health: healthJson(r),
               placement: r.placement,
               linkedFrom: linkJson(r.linkedFrom),
             })),
