@@ -11,6 +11,8 @@ import { lsCommand, lsHelp, showCommand, showHelp } from './commands/runs'
 import { configCommand, configHelp } from './commands/config'
 import { compareCommand, compareHelp } from './commands/compare'
 import { exportCommand, exportHelp } from './commands/export'
+import { exportModelCommand, exportModelHelp } from './commands/export-model'
+import { exerciseCommand, exerciseHelp } from './commands/exercise'
 import { keyCommand, keyHelp } from './commands/key'
 import { coreHostCommand, coreHostHelp } from './commands/core-host'
 import { runCommand, runHelp } from './commands/run'
@@ -31,10 +33,12 @@ const COMMANDS: Record<string, { run: Command; help: string; hidden?: boolean }>
   show: { run: showCommand, help: showHelp },
   compare: { run: compareCommand, help: compareHelp },
   export: { run: exportCommand, help: exportHelp },
+  'export-model': { run: exportModelCommand, help: exportModelHelp },
   serve: { run: serveCommand, help: serveHelp },
   key: { run: keyCommand, help: keyHelp },
   worker: { run: workerCommand, help: workerHelp },
   bench: { run: benchCommand, help: benchHelp },
+  exercise: { run: exerciseCommand, help: exerciseHelp },
   'core-host': { run: coreHostCommand, help: coreHostHelp, hidden: true },
 }
 

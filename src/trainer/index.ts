@@ -19,6 +19,8 @@ import { selectBackend } from './engines/tfjs/backends'
 import { trainTfjs } from './engines/tfjs/train'
 import { EngineCrash, measureTorchThroughput, trainTorch } from './engines/torch/run'
 import { readRegularFile } from './files'
+import { MODEL_FORMATS, type ModelFormat } from '@shared/api/contract'
+import { exportModel } from './export/model'
 
 /** Exit status when the engine's own process died: no final message, like any crash. */
 const EXIT_ENGINE_CRASHED = 70
@@ -30,8 +32,14 @@ const { values: args } = parseArgs({
     bench: { type: 'string' },
     steps: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '2' },
+    // --bench: also measure peak memory of one prediction and one training step (BenchMemory).
+    memory: { type: 'boolean', default: false },
     // What `engine: auto` trains on here, and the GPUs PyTorch sees (src/shared/protocol/probe.ts).
     probe: { type: 'boolean', default: false },
+    // A trained model out: --export-model MODEL_DIR --format F --out-dir DIR (src/trainer/export).
+    'export-model': { type: 'string' },
+    format: { type: 'string' },
+    'out-dir': { type: 'string' },
   },
 })
 
@@ -80,7 +88,7 @@ setInterval(() => {
 /** Prints `RESULT {json}` (src/shared/protocol/bench.ts) and exits. */
 async function bench(configFile: string): Promise<number> {
   const config = validateExperimentConfig(await readJsonFile(configFile), configFile)
-  const opts = { steps: Number(args.steps), warmup: Number(args.warmup) }
+  const opts = { steps: Number(args.steps), warmup: Number(args.warmup), memory: args.memory }
   // The engine a run of this config would get measures it.
   const choice = await chooseEngine(config)
   const result =
@@ -115,8 +123,26 @@ async function probe(): Promise<number> {
   return 0
 }
 
+/** Prints `EXPORTED {"files": [...]}` and exits 0, or the reason on stderr and exits 1. */
+async function exportModelCommand(modelDir: string): Promise<number> {
+  const format = args.format as ModelFormat
+  if (!(MODEL_FORMATS as readonly string[]).includes(format) || !args['out-dir'])
+    throw new Error(
+      `usage: trainer --export-model DIR --format ${MODEL_FORMATS.join('|')} --out-dir D`,
+    )
+  try {
+    const files = await exportModel(modelDir, format, args['out-dir'])
+    process.stdout.write(`EXPORTED ${JSON.stringify({ files })}\n`)
+    return 0
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`)
+    return 1
+  }
+}
+
 async function main(): Promise<number> {
   if (args.probe) return probe()
+  if (args['export-model']) return exportModelCommand(args['export-model'])
   if (args.bench) return bench(args.bench)
   let job: TrainerJob
   try {

@@ -1,7 +1,7 @@
 /** `nin-lab ls` and `nin-lab show`: the runs in the store. */
 import { parseArgs } from 'node:util'
-import { MAX_LIST } from '@shared/api/contract'
-import { linkedText, placementText } from '@shared/format'
+import { listAllRuns } from '@shared/api/list-pages'
+import { linkedText, loadText, placementText, WALL_CLOCK_NOTE } from '@shared/format'
 import { HEALTH_LABELS } from '@shared/health'
 import type { Run } from '@shared/api/types'
 import { RUN_STATUSES, type RunStatus } from '@shared/run-state'
@@ -64,16 +64,10 @@ export async function lsCommand(argv: string[]): Promise<number> {
     values['data-dir'],
     async (core) => {
       // Page through: one answer holds at most MAX_LIST runs.
-      const filter = {
+      const runs: Run[] = await listAllRuns((p) => core.api.listRuns(p), {
         status: values.status as RunStatus[] | undefined,
         experiment: values.experiment,
-      }
-      const runs: Run[] = []
-      for (;;) {
-        const page = await core.api.listRuns({ ...filter, offset: runs.length, limit: MAX_LIST })
-        runs.push(...page.runs)
-        if (page.runs.length === 0 || runs.length >= page.total) break
-      }
+      })
       if (values.json) {
         console.log(
           JSON.stringify(
@@ -191,7 +185,16 @@ export async function showCommand(argv: string[]): Promise<number> {
       if (out.epochs.length > 0) {
         console.log(
           table(
-            ['epoch', 'train loss', 'train acc', 'test loss', 'test acc', 'seconds', 'img/s'],
+            [
+              'epoch',
+              'train loss',
+              'train acc',
+              'test loss',
+              'test acc',
+              `seconds (${WALL_CLOCK_NOTE})`,
+              'img/s',
+              'machine load',
+            ],
             out.epochs.map((e) => [
               String(e.epoch),
               e.trainLoss.toFixed(4),
@@ -200,8 +203,9 @@ export async function showCommand(argv: string[]): Promise<number> {
               pct(e.testAcc),
               e.seconds.toFixed(1),
               String(Math.round(e.examplesPerSec)),
+              loadText(e.load),
             ]),
-            ['right', 'right', 'right', 'right', 'right', 'right', 'right'],
+            ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
           ),
         )
       }

@@ -16,6 +16,8 @@ import {
   runCaveats,
 } from './tables'
 import { escapeMarkdown as m } from './text'
+import type { ExerciseAnswer } from '@shared/exercise-answer'
+import { answerParts } from './answer'
 
 function table(t: Table): string {
   // A cell's lines side by side: a Markdown table cell is one line.
@@ -40,6 +42,7 @@ export function renderMarkdown(
     '',
   )
   for (const line of environmentLines(report)) out.push(`- ${m(line)}`)
+  if (report.answer) out.push('', ...answerMarkdown(report.answer))
   out.push('', '## Runs', '', table(runsTable(report)), '')
   if (report.ablation.comparison.groups.length > 1) {
     out.push('## Ablation', '')
@@ -68,4 +71,16 @@ export function renderMarkdown(
     out.push(table(layerTableOf(run)), '')
   }
   return out.join('\n')
+}
+
+/** An exercise's answer, first in the report (exportExerciseAnswer). */
+function answerMarkdown(a: ExerciseAnswer): string[] {
+  const out = ['## Answer', '']
+  for (const p of answerParts(a)) {
+    if (p.kind === 'heading') out.push(`### ${m(p.text)}`, '')
+    else if (p.kind === 'paragraph') out.push(m(p.text), '')
+    else if (p.kind === 'list') out.push(...p.items.map((i) => `- ${m(i)}`), '')
+    else out.push(table(p.table), '')
+  }
+  return out
 }

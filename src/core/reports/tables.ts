@@ -19,7 +19,16 @@ import {
 } from '@shared/comparison'
 import type { Report, ReportRun } from '@shared/report'
 import { VERDICT_TEXT } from '@shared/statistics'
-import { bytes, int, linkedText, pct, signed, valueText as formatValue } from '@shared/format'
+import {
+  bytes,
+  int,
+  linkedText,
+  loadText,
+  pct,
+  signed,
+  valueText as formatValue,
+  WALL_CLOCK_NOTE,
+} from '@shared/format'
 import { HEALTH_LABELS } from '@shared/health'
 
 /**
@@ -244,8 +253,17 @@ export function perClassTable(run: ReportRun): Table | null {
 
 export function epochTable(run: ReportRun): Table {
   return {
-    header: ['epoch', 'train loss', 'train acc', 'test loss', 'test acc', 'seconds', 'img/s'],
-    numeric: [true, true, true, true, true, true, true],
+    header: [
+      'epoch',
+      'train loss',
+      'train acc',
+      'test loss',
+      'test acc',
+      `seconds (${WALL_CLOCK_NOTE})`,
+      'img/s',
+      'machine load',
+    ],
+    numeric: [true, true, true, true, true, true, true, false],
     rows: run.epochs.map((e) => [
       String(e.epoch),
       e.trainLoss.toFixed(4),
@@ -254,6 +272,7 @@ export function epochTable(run: ReportRun): Table {
       pct(e.testAcc),
       e.seconds.toFixed(1),
       int(e.examplesPerSec),
+      loadText(e.load),
     ]),
   }
 }

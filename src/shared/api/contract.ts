@@ -31,6 +31,8 @@ import type { EpochMessage, EpochSummary, StepMessage } from '../protocol/traine
 import type { BenchResult } from '../protocol/bench'
 import type { ResolvedPrecision } from '../config/experiment'
 import { RUN_STATUSES } from '../run-state'
+import { EXERCISE_SCALES, type ExerciseScale } from '../exercises'
+import type { ExerciseAnswer } from '../exercise-answer'
 import type { WorkerBeat } from '../protocol/worker'
 import type {
   Artifact,
@@ -109,6 +111,29 @@ export interface EpochEstimate {
   readonly detail: string
 }
 
+/** What queueing an exercise's study would add, and how long it would take here. */
+export interface ExerciseStudy {
+  readonly exercise: number
+  readonly scale: ExerciseScale
+  readonly seeds: number
+  /** The experiment its runs go to (and its answer is read from). */
+  readonly experiment: string
+  readonly runs: number
+  readonly variants: readonly {
+    readonly key: string
+    readonly label: string
+    readonly runs: number
+  }[]
+  /** Runs the experiment already holds (queueing again adds only what it lacks). */
+  readonly alreadyInExperiment: number
+  readonly estimate: {
+    /** Every run's epochs × its estimated seconds per epoch, one after another; null: unknown. */
+    readonly seconds: number | null
+    readonly basis: EpochEstimate['basis']
+    readonly detail: string
+  }
+}
+
 /** A saved comparison view (`saveView`). */
 export interface SavedView {
   readonly id: number
@@ -152,14 +177,32 @@ export interface ExportedFile {
   readonly base64: string
 }
 
+/**
+ * A trained model out of NiN Lab (`nin-lab export-model`, Run detail → Download model). Torch
+ * runs: ONNX (opset 17, dynamic batch), safetensors, TorchScript; tfjs runs: the TF.js format
+ * (model.json + weights.bin) and safetensors. safetensors tensors are named after the layer
+ * table in PyTorch's layouts, whichever engine trained the model, so either engine loads them.
+ */
+export const MODEL_FORMATS = ['onnx', 'safetensors', 'torchscript', 'tfjs'] as const
+export type ModelFormat = (typeof MODEL_FORMATS)[number]
+/** Which formats a run of each engine exports (the rest are refused, saying these). */
+export const MODEL_FORMATS_BY_ENGINE: Readonly<Record<'torch' | 'tfjs', readonly ModelFormat[]>> = {
+  torch: ['onnx', 'safetensors', 'torchscript'],
+  tfjs: ['tfjs', 'safetensors'],
+}
+
 // --- parameters: declared once, as data ---------------------------------------------------
 
 /** Longest list of run ids one call may name (a Compare of a whole study fits easily). */
 export const MAX_IDS = 1000
 /** Longest free text (notes). */
 export const MAX_TEXT = 10_000
-/** Most runs one listRuns answer holds (a page; `total` counts them all). */
-export const MAX_LIST = 10_000
+/**
+ * Most runs one listRuns answer holds (a page; `total` counts them all, `next` continues). Sized
+ * so a page is read and sent in well under 100 ms: 10,000 runs in one answer took 1.7–2.4 s
+ * (14 MB) and held up every other call meanwhile.
+ */
+export const MAX_LIST = 200
 /** Most runs one addRuns may queue: a study, not a denial of service. */
 export const MAX_GRID_RUNS = 10_000
 /** Above this many runs, addRuns needs `confirm: true` (the CLI's --yes, a dialog in the app). */
@@ -250,6 +293,22 @@ export const viewState = object(
 )
 export type ViewState = Infer<typeof viewState>
 
+/** The parameters naming an exercise study (exerciseStudy, queueExercise, exerciseAnswer). */
+const exerciseParams = {
+  exercise: required(int({ min: 1, max: 6, default: 1, description: 'd2l §8.3 exercise 1–6' })),
+  scale: required(
+    oneOf(EXERCISE_SCALES, { default: 'small', description: 'small (small-28), 96 or 224 (d2l)' }),
+  ),
+  set: optional(
+    arrayOf(text(500, 'PATH=VALUE, as --set takes it'), {
+      minItems: 0,
+      maxItems: 50,
+      default: [],
+      description: 'config overrides for every run of the study',
+    }),
+  ),
+} as const
+
 /** Method name → the shape of its parameters. Unknown parameters are refused, not ignored. */
 export const API_PARAMS = {
   listRuns: {
@@ -273,8 +332,18 @@ export const API_PARAMS = {
       oneOf(['created', 'newest'], { default: 'created', description: 'oldest or newest first' }),
     ),
     offset: optional(int({ min: 0, max: 1e9, default: 0, description: 'runs skipped' })),
+    // Up to 10,000 as before; an answer holds at most MAX_LIST of them and `next` goes on.
     limit: optional(
-      int({ min: 1, max: MAX_LIST, default: MAX_LIST, description: 'runs listed at most' }),
+      int({ min: 1, max: 10_000, default: MAX_LIST, description: 'runs listed at most' }),
+    ),
+    cursor: optional(
+      str({
+        description: "where the previous page ended (its answer's `next`)",
+        maxLength: 64,
+        default: '',
+        pattern: '\\d{1,16}\\.\\d{1,16}',
+        patternDescription: "a listRuns answer's `next`",
+      }),
     ),
   },
   getRun: { id: required(runId) },
@@ -397,6 +466,41 @@ export const API_PARAMS = {
     steps: optional(int({ min: 1, max: 1000, default: 5, description: 'timed steps' })),
     warmup: optional(int({ min: 0, max: 100, default: 2, description: 'untimed steps first' })),
   },
+  /** What an exercise's study would queue, and its time estimate here (nothing is queued). */
+  exerciseStudy: {
+    ...exerciseParams,
+    seeds: optional(int({ min: 1, max: 20, default: 2, description: 'seeds per variant' })),
+  },
+  /** Queues an exercise's study into its experiment (runs it already has are skipped). */
+  queueExercise: {
+    ...exerciseParams,
+    seeds: optional(int({ min: 1, max: 20, default: 2, description: 'seeds per variant' })),
+    priority: optional(
+      int({ min: -1000, max: 1000, default: 0, description: 'higher runs start first' }),
+    ),
+  },
+  /** An exercise's answer from its experiment's runs (exercise 4: optionally measure memory). */
+  exerciseAnswer: {
+    ...exerciseParams,
+    measureMemory: optional(
+      bool({ default: false, description: 'measure peak memory in the engine (exercise 4)' }),
+    ),
+  },
+  /** An exercise's answer as a report (the report of its runs, the answer first). */
+  exportExerciseAnswer: {
+    exercise: exerciseParams.exercise,
+    scale: exerciseParams.scale,
+    format: required(oneOf(REPORT_FORMATS, { default: 'html', description: 'the format' })),
+    fileName: optional(
+      str({
+        description: 'a file name',
+        maxLength: 200,
+        default: '',
+        pattern: '[^/\\\\\\0]{1,200}',
+        patternDescription: 'a file name without a folder',
+      }),
+    ),
+  },
   listViews: {},
   /** Saves a view: a new one, or the one of that id (renamed too), or the one of that name. */
   saveView: {
@@ -441,7 +545,8 @@ export const API_PARAMS = {
     title: optional(text(200, 'the report title')),
     /**
      * The report's file name (no folder): Markdown and CSV name their sibling files after it.
-     * Default: nin-lab-report-<date>.<format>.
+     * Default: named after the runs' experiment, `<experiment>-report-<date>.<format>`
+     * (src/shared/file-names.ts).
      */
     fileName: optional(
       str({
@@ -452,6 +557,11 @@ export const API_PARAMS = {
         patternDescription: 'a file name without a folder',
       }),
     ),
+  },
+  /** A run's trained model as files (the client saves them), in one of MODEL_FORMATS. */
+  exportModel: {
+    id: required(runId),
+    format: required(oneOf(MODEL_FORMATS, { default: 'safetensors', description: 'the format' })),
   },
 } as const satisfies Record<string, Shape>
 
@@ -472,8 +582,12 @@ export type GridAxisInput = Params<'addRuns'>['axes'][number]
 
 /** Method name → result. */
 export interface ApiResults {
-  /** A page of the matching runs, and how many match in all. */
-  listRuns: { runs: Run[]; total: number }
+  /**
+   * A page of the matching runs, how many match in all, and the cursor of the page after it
+   * (null, or absent, on the last page). Paging by cursor never skips or repeats a run when runs
+   * are added or deleted between pages.
+   */
+  listRuns: { runs: Run[]; total: number; next?: string | null }
   getRun: RunDetail
   getMetrics: Record<string, Record<string, MetricSample[]>>
   getEvents: RunEvent[]
@@ -498,6 +612,11 @@ export interface ApiResults {
   /** The runs grouped and compared with a baseline (src/shared/comparison.ts). */
   compareRuns: Comparison
   exportReport: { files: ExportedFile[] }
+  exportModel: { files: ExportedFile[] }
+  exerciseStudy: ExerciseStudy
+  queueExercise: { experiment: string; added: Run[]; skipped: number }
+  exerciseAnswer: ExerciseAnswer
+  exportExerciseAnswer: { files: ExportedFile[] }
   listViews: SavedView[]
   saveView: SavedView
   deleteView: { deleted: number }

@@ -1,5 +1,5 @@
 /**
- * Runs the PyTorch trainer (resources/engines/torch/trainer.py) as this process's child and
+ * Runs the PyTorch trainer (src/torch-engine/trainer.py) as this process's child and
  * relays its messages. This process stays the run's process for the parent — one protocol, one
  * pid, the same cancel and crash handling whatever the engine — while PyTorch does the work.
  *
@@ -190,7 +190,7 @@ export class EngineCrash extends Error {
 export async function measureTorchThroughput(
   config: ExperimentConfig,
   probe: TorchProbe,
-  opts: { steps: number; warmup: number },
+  opts: { steps: number; warmup: number; memory?: boolean },
 ): Promise<BenchResult> {
   checkTorchMemory(config, probe)
   const dir = mkdtempSync(join(tmpdir(), 'nin-lab-torch-bench-'))
@@ -207,6 +207,7 @@ export async function measureTorchThroughput(
         String(opts.steps),
         '--warmup',
         String(opts.warmup),
+        ...(opts.memory ? ['--memory'] : []),
       ],
       { timeout: 600_000, maxBuffer: 1 << 20 },
     )
