@@ -204,7 +204,8 @@ const RENDERER_ZONES = [
 ]
 
 export default tseslint.config(
-  { ignores: ['out/**', 'node_modules/**', 'test-results/**', 'bench/results/**'] },
+  // .venv: the project's Python environment (scripts/python-env.mjs), whose packages ship JavaScript.
+  { ignores: ['out/**', 'node_modules/**', 'test-results/**', 'bench/results/**', '.venv/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   ...vue.configs['flat/recommended'],
