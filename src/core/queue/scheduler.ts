@@ -244,21 +244,23 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     try {
       this.settlePending()
       for (const execution of this.active.values()) {
+        const now = this.store.getRun(execution.run.id)
+        // Cancelled — perhaps already queued again — by another process: a newer attempt.
         if (
           execution.stopReason === null &&
-          this.store.getRun(execution.run.id)?.status === 'cancelled'
+          (now?.status === 'cancelled' || now?.attempt !== execution.attempt)
         ) {
           execution.stop('cancel')
         }
       }
       const mayStart = (): boolean => !this.stopped && !this.haltState && !this.store.queuePaused()
       for (let slot = this.freeSlot(); slot && mayStart(); slot = this.freeSlot()) {
-        const next = this.store.nextQueued()
+        const next = this.nextStartable()
         if (!next || !this.launch(next, slot)) break
       }
       if (this.fleet && mayStart()) {
         void this.fleet
-          .tick(() => this.store.nextQueued(), mayStart)
+          .tick(() => this.nextStartable(), mayStart)
           .then(() => {
             if (this.isIdle()) this.emit('idle')
           })
@@ -267,6 +269,15 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       if (isDiskProblem(err)) this.haltQueue(err)
       else this.emit('warning', `scheduling pass failed: ${messageOf(err)}`)
     }
+  }
+
+  /**
+   * The next queued run, unless its previous trainer here is still on its way out (cancelled,
+   * then queued again at once): it starts once that trainer has exited, never beside it.
+   */
+  private nextStartable(): Run | undefined {
+    const next = this.store.nextQueued()
+    return next && !this.active.has(next.id) ? next : undefined
   }
 
   private freeSlot(): LocalSlot | undefined {
@@ -377,13 +388,20 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    */
   private settle(execution: RunExecution, { exit, stopReason }: ExecutionResult): void {
     const id = execution.run.id
+    // Every write is fenced by this execution's attempt: a run cancelled meanwhile has a newer
+    // one (and may be queued again, or training elsewhere): the old trainer's end decides nothing.
+    const fence = { attempt: execution.attempt }
+    const current = (): Run | undefined => {
+      const run = this.store.getRun(id)
+      return run?.attempt === execution.attempt ? run : undefined
+    }
     if (stopReason === 'shutdown') {
       // A run that ended on its own before the stop took effect keeps its outcome.
       if (exit.terminal && exit.terminal.type !== 'cancelled') return
       // Back to the front of the queue: its final `cancelled` may not have been stored (a full
       // disk), and then it is still `running` here.
-      this.store.markInterrupted([id], exit.crash ?? 'its trainer was stopped')
-      const run = this.store.getRun(id)
+      this.store.markInterrupted([id], exit.crash ?? 'its trainer was stopped', fence)
+      const run = current()
       if (run && canRetry(run.status)) this.store.retry(id, { front: true })
       return
     }
@@ -391,10 +409,10 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       const crashes = (this.crashes.get(id) ?? 0) + 1
       this.crashes.set(id, crashes)
       if (stopReason === 'cancel' || crashes > MAX_AUTO_RESUMES) execution.persistCrash(exit)
-      else {
-        this.store.markInterrupted([id], exit.crash ?? 'its trainer process ended')
+      else if (
+        this.store.markInterrupted([id], exit.crash ?? 'its trainer process ended', fence).length
+      )
         this.store.retry(id, { front: true })
-      }
     }
   }
 }

@@ -135,6 +135,14 @@ export interface TruncateResult {
   readonly events: number
 }
 
+/** Only for this attempt of the run: a write about an older one is a no-op (see claim). */
+export interface AttemptFence {
+  readonly attempt?: number
+}
+
+const isStale = (row: RunRow, fence: AttemptFence): boolean =>
+  fence.attempt !== undefined && fence.attempt !== row.attempt
+
 /** sha256 of the config's identity (all but its name, keys sorted): what dedupes runs. */
 export const configHash = (config: ExperimentConfig): string =>
   createHash('sha256').update(configIdentity(config)).digest('hex')
@@ -490,10 +498,15 @@ export class RunStore {
    * Ends a run (e.g. its process exited without a final message: failed). Asking for the state
    * the run is already in is a no-op, so the scheduler may confirm what a message already did.
    */
-  markFinished(runId: string, status: FinalStatus, error: string | null = null): Run {
+  markFinished(
+    runId: string,
+    status: FinalStatus,
+    error: string | null = null,
+    options: AttemptFence = {},
+  ): Run {
     return this.write(() => {
       const row = this.requireRow(runId)
-      if (row.status === status) return toRun(row)
+      if (row.status === status || isStale(row, options)) return toRun(row)
       this.checkTransition(row, status, `mark`, `marked ${status}`)
       this.runsSql.finish.run({ id: runId, status, error, now: this.now() })
       return this.requireRun(runId)
@@ -507,11 +520,13 @@ export class RunStore {
   markInterrupted(
     runIds: readonly string[],
     reason = 'its trainer process ended without a final message',
+    options: AttemptFence = {},
   ): Run[] {
     return this.write(() => {
       const changed: string[] = []
       for (const id of new Set(runIds)) {
-        if (this.runsSql.byId.get(id)?.status !== 'running') continue
+        const row = this.runsSql.byId.get(id)
+        if (row?.status !== 'running' || isStale(row, options)) continue
         this.runsSql.finish.run({ id, status: 'interrupted', error: reason, now: this.now() })
         changed.push(id)
       }
@@ -521,13 +536,17 @@ export class RunStore {
 
   /**
    * Cancels a queued, running or interrupted run. For a running run this only records the
-   * decision: the scheduler that owns its process sees the status and stops it.
+   * decision: the scheduler that owns its process sees the status and stops it. Cancelling a
+   * running or interrupted run advances its attempt, so nothing its dying trainer says later (a
+   * crash on SIGTERM, a late `failed`) can decide the run — above all once a retry has queued it
+   * again (the run then ends exactly "queued again", never failed by the old trainer).
    */
   cancel(runId: string): Run {
     return this.write(() => {
       const row = this.requireRow(runId)
       if (row.status === 'cancelled') return toRun(row)
       this.checkTransition(row, 'cancelled', 'cancel', 'cancelled')
+      if (row.status !== 'queued') this.runsSql.advanceAttempt.run(runId)
       this.runsSql.finish.run({ id: runId, status: 'cancelled', error: null, now: this.now() })
       return this.requireRun(runId)
     })
