@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { queryDataDir } from '../helpers/db'
 import { assertBuilt, runCli, spawnCli, waitFor } from '../helpers/cli'
+import { fleetKeyArgs, makeFleetKey } from '../helpers/fleet'
 import { REDIS_SERVER, startRedis, type RedisServer } from '../helpers/redis'
 
 let redis: RedisServer
@@ -74,7 +75,10 @@ function startHead(): ReturnType<typeof spawnCli> {
 
 function startWorker(name: string, env: NodeJS.ProcessEnv = {}): ReturnType<typeof spawnCli> {
   const dir = mkdtempSync(join(tmpdir(), `nin-lab-${name}-`))
-  const p = spawnCli(['worker', '--redis', redis.url, '--name', name, '--work-dir', dir], { env })
+  const p = spawnCli(
+    ['worker', '--redis', redis.url, '--name', name, '--work-dir', dir, ...fleetKeyArgs(head)],
+    { env },
+  )
   processes.push(p)
   return p
 }
@@ -123,6 +127,7 @@ beforeEach(async () => {
   assertBuilt()
   redis = await startRedis()
   head = mkdtempSync(join(tmpdir(), 'nin-lab-head-'))
+  makeFleetKey(head)
 })
 
 afterEach(async () => {
@@ -253,7 +258,16 @@ describe.skipIf(!REDIS_SERVER)('remote workers through BullMQ on a real redis-se
   it('a second worker of the same name is refused: the fleet must tell them apart', async () => {
     startWorker('w1')
     await fleetOf('w1')
-    const twin = runCli(['worker', '--redis', redis.url, '--name', 'w1', '--work-dir', head])
+    const twin = runCli([
+      'worker',
+      '--redis',
+      redis.url,
+      '--name',
+      'w1',
+      '--work-dir',
+      head,
+      ...fleetKeyArgs(head),
+    ])
     expect(twin.status).toBe(2)
     expect(twin.stderr).toMatch(/a worker named "w1" is already running .*another --name/)
   })

@@ -25,6 +25,7 @@ import { canRetry } from '@shared/run-state'
 import { SchedulerLock } from './scheduler-lock'
 import { StoreError, type Run, type RunStore } from '../store'
 import { Fleet } from './fleet'
+import { FleetKey, loadFleetKey } from './fleet-key'
 import { isAlive } from './process-identity'
 import { RunExecution, RunNotClaimedError, type ExecutionResult } from './run-execution'
 
@@ -144,8 +145,14 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.fleet = null
     if (old) void old.close()
     if (!redisUrl) return
+    // The fleet key, made on first use; workers need a copy (docs/scale-out.md).
+    const loaded = loadFleetKey(this.options.dataDir)
+    if (loaded.created) this.emit('warning', loaded.created)
+    const key = new FleetKey(this.options.dataDir, loaded.key)
     this.fleet = new Fleet(this.store, {
       redisUrl,
+      key: () => key.current(),
+      onRedisFull: (reason) => this.haltFor(reason),
       maxAutoResumes: MAX_AUTO_RESUMES,
       onMessage: (runId, m) => {
         this.emit('message', runId, m)
@@ -359,6 +366,14 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       since: Date.now(),
     }
     for (const execution of this.active.values()) execution.stop('shutdown')
+    this.emit('halted', this.haltState)
+    this.emit('queueChanged')
+  }
+
+  /** Starts nothing more until `resume`, for a reason that is not the disk (Redis is full). */
+  private haltFor(reason: string): void {
+    if (this.haltState) return
+    this.haltState = { reason: `the queue stopped: ${reason}`, since: Date.now() }
     this.emit('halted', this.haltState)
     this.emit('queueChanged')
   }
