@@ -263,17 +263,34 @@ export class Fleet {
       })
       this.store.retry(run.id, { front: true })
       if (isRedisFull(err)) {
-        this.options.onRedisFull(
-          `Redis refused to store the job of run ${run.id} (${messageOf(err)}): it is full. Raise ` +
-            'its maxmemory (or free memory on it), then resume the queue (`nin-lab queue resume`, or ' +
-            'Resume in the app); the run waits first in the queue',
-        )
+        this.redisFull(`the job of run ${run.id}`, err)
         return false
       }
       throw err
     }
     this.options.onChange(run)
     return true
+  }
+
+  /** Redis refused a write even after retries: dispatch halts, saying what to do. */
+  private redisFull(what: string, err: unknown): void {
+    this.options.onRedisFull(
+      `Redis refused to store ${what} (${messageOf(err)}): it is full. Raise its maxmemory (or ` +
+        'free memory on it), then resume the queue (`nin-lab queue resume`, or Resume in the ' +
+        'app); runs that were training resume from their last checkpoint',
+    )
+  }
+
+  /** Tells any worker still on a run that its attempt is over (retried; a full Redis halts). */
+  private async endAttempt(runId: string): Promise<void> {
+    try {
+      await this.withRetries(async () => {
+        await this.redis.set(attemptKey(runId), CANCELLED)
+      })
+    } catch (err) {
+      if (isRedisFull(err)) this.redisFull(`the end of run ${runId}'s attempt`, err)
+      else this.warnOnce(`could not tell the workers that run ${runId} ended: ${messageOf(err)}`)
+    }
   }
 
   /** Runs a Redis write, retried with backoff while Redis is full (OOM); other errors at once. */
@@ -312,7 +329,7 @@ export class Fleet {
       if (!run || run.status !== 'running' || run.attempt !== claim.attempt) {
         // Ended (or cancelled, or re-dispatched elsewhere): tell any worker still on it to stop.
         this.dispatched.delete(runId)
-        await this.redis.set(attemptKey(runId), CANCELLED)
+        await this.endAttempt(runId)
         continue
       }
       const worker = claim.worker ?? run.owner?.worker ?? null
@@ -381,7 +398,7 @@ export class Fleet {
     if (crashes > this.options.maxAutoResumes) {
       this.store.markFinished(run.id, 'failed', `${why} (${crashes} times in a row)`, fence)
     } else this.store.retry(run.id, { front: true })
-    void this.redis.set(attemptKey(run.id), CANCELLED).catch(() => {})
+    void this.endAttempt(run.id)
     this.options.onChange(this.store.getRun(run.id) ?? null)
   }
 
@@ -389,7 +406,7 @@ export class Fleet {
   async cancel(runId: string): Promise<void> {
     if (!this.dispatched.has(runId)) return
     this.dispatched.delete(runId)
-    await this.redis.set(attemptKey(runId), CANCELLED)
+    await this.endAttempt(runId)
   }
 
   /** Takes reports one at a time, in order, until closed. Never throws. */
