@@ -241,9 +241,14 @@ export class RemoteWorker {
         throw new Error('it was copied under another id')
       return { runId: spec.runId, attempt: spec.attempt, spec }
     } catch (err) {
-      this.warn(
-        `refused job ${String(job.id).slice(0, 80)}: ${messageOf(err)} (a job not signed with this fleet's key: is --fleet-key-file the head's current key?)`,
+      this.options.log(
+        `✗ refused job ${String(job.id).slice(0, 80)}: ${messageOf(err)}. This worker takes no ` +
+          'more jobs: if the head rotated its fleet key, restart it with the new --fleet-key-file',
       )
+      // A worker holding an old key would otherwise take, and refuse, job after job that workers
+      // with the new key could train. (A forged job stops it the same way: a delay, which anyone
+      // who can write to Redis can cause anyhow.)
+      void this.worker.pause(true).catch(() => {})
       return null
     }
   }
@@ -392,7 +397,6 @@ export class RemoteWorker {
     const watch = setInterval(() => this.checkAttempt(entry, attempt), ATTEMPT_CHECK_MS)
     const exit = await trainer.done
     clearInterval(watch)
-    this.running.delete(key)
     out.flush()
     if (entry.handback !== null && (!exit.terminal || exit.terminal.type === 'cancelled')) {
       out.report({ ...base, kind: 'handback', reason: entry.handback })
@@ -400,7 +404,10 @@ export class RemoteWorker {
       const reason = exit.crash ?? 'the trainer ended without a final message'
       out.report({ ...base, kind: 'crash', reason })
     }
+    // The run stays in this worker's heartbeat until its last report is in Redis: the head
+    // counts a run its worker no longer lists as lost.
     await out.drained()
+    this.running.delete(key)
     void this.heartbeat()
     const outcome = entry.broken
       ? 'its reports could not be sent'

@@ -108,7 +108,8 @@ it(`cancel then retry 0–400 ms after running, on ${RUNS} runs: each ends compl
       `final: ${JSON.stringify(final.map((r) => [r.status, r.attempt]))}`,
   )
   expect(final).toHaveLength(RUNS)
-  for (const r of final) expect(['completed', 'cancelled'], `${r.id}: ${r.error}`).toContain(r.status)
+  for (const r of final)
+    expect(['completed', 'cancelled'], `${r.id}: ${r.error}`).toContain(r.status)
   // Nothing was left cancelled here: every cancel was followed by a retry that queued it again.
   expect(final.filter((r) => r.status === 'completed')).toHaveLength(RUNS)
   expect(outcomes.filter((o) => o === 'queued again').length).toBeGreaterThan(0)

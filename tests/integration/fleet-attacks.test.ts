@@ -404,16 +404,20 @@ describe.skipIf(!REDIS_SERVER)('the fleet attacked through a real redis-server',
     )
     await client.config('SET', 'maxmemory-policy', 'noeviction')
     await client.config('SET', 'maxmemory', '16mb')
-    // Fill it: every write that may grow memory is refused from now on.
-    const junk = 'j'.repeat(256 * 1024)
-    for (let i = 0; i < 200; i++) {
-      try {
-        await client.set(`junk:${i}`, junk)
-      } catch {
-        break
+    // Fill it, and keep it full: whatever memory frees up is taken again at once.
+    let filling = true
+    const fill = async (): Promise<void> => {
+      for (let i = 0; filling; i++) {
+        await client.set(`junk:${i}`, 'j'.repeat(64 * 1024)).catch(async () => {
+          await new Promise((r) => setTimeout(r, 50))
+        })
       }
     }
-    expect(await head.exited).toBe(1)
+    const filler = fill()
+    const code = await head.exited
+    filling = false
+    await filler
+    expect(code, head.output().stderr).toBe(1)
     const stderr = head.output().stderr
     expect(stderr).toMatch(
       /queue halted: the queue stopped: Redis refused to store .* \(OOM[^)]*\): it is full\. Raise its maxmemory/,

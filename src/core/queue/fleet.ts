@@ -199,7 +199,7 @@ export class Fleet {
     try {
       const beats = await this.workers()
       await this.watch(beats)
-      const free = this.freeSlots(beats) - (await this.runs.getWaitingCount())
+      const free = this.freeSlots(beats)
       for (let i = 0; i < free && canStart() && !this.stopped; i++) {
         const run = nextQueued()
         if (!run || !(await this.dispatch(run))) break
@@ -213,18 +213,25 @@ export class Fleet {
 
   /**
    * Free slots in the fleet: each worker's slots (capped by checkBeat to what it proved) less
-   * what it trains, by its own word or by this head's claims, whichever is more.
+   * what it trains, by its own word or by this head's claims, whichever is more; less the runs
+   * dispatched that no worker has reported on yet (waiting, or just taken).
    */
   private freeSlots(beats: readonly WorkerBeat[]): number {
     const held = new Map<string, number>()
-    for (const claim of this.dispatched.values())
+    let unbound = 0
+    for (const claim of this.dispatched.values()) {
       if (claim.worker) held.set(claim.worker, (held.get(claim.worker) ?? 0) + 1)
-    return beats
-      .filter((b) => !b.draining)
-      .reduce(
-        (n, b) => n + Math.max(0, b.slots - Math.max(b.running.length, held.get(b.name) ?? 0)),
-        0,
-      )
+      else unbound++
+    }
+    return (
+      -unbound +
+      beats
+        .filter((b) => !b.draining)
+        .reduce(
+          (n, b) => n + Math.max(0, b.slots - Math.max(b.running.length, held.get(b.name) ?? 0)),
+          0,
+        )
+    )
   }
 
   /** Claims a queued run and hands it to the fleet; false when dispatch must stop for now. */
