@@ -57,7 +57,7 @@ import {
 } from '@shared/protocol/worker'
 import { open, sign } from '@core/queue/fleet-key'
 import { redisOptions } from '@core/queue/redis'
-import { isRedisFull, pushReport } from '@core/queue/report-channel'
+import { isRefusedWrite, pushReport } from '@core/queue/report-channel'
 import type { LocalSlot } from '@core/queue/scheduler'
 import { startTrainer, type TrainerHandle } from '@core/queue/trainer-process'
 
@@ -322,8 +322,8 @@ export class RemoteWorker {
       try {
         return await pushReport(this.redis, envelope)
       } catch (err) {
-        if (!isRedisFull(err) || i >= SEND_TRIES) throw err
-        this.warn(`redis is full, retrying a report of ${body.runId}: ${messageOf(err)}`)
+        if (!isRefusedWrite(err) || i >= SEND_TRIES) throw err
+        this.warn(`redis refused a report of ${body.runId}, retrying: ${messageOf(err)}`)
         await sleep(wait)
       }
     }

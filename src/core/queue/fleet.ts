@@ -66,7 +66,7 @@ import {
 import { StoreError, type RunStore } from '../store'
 import { open, sign } from './fleet-key'
 import { redisOptions } from './redis'
-import { isRedisFull, reportsWaiting, takeReport } from './report-channel'
+import { isRefusedWrite, refusedWriteAdvice, reportsWaiting, takeReport } from './report-channel'
 
 export interface FleetOptions {
   readonly redisUrl: string
@@ -269,7 +269,7 @@ export class Fleet {
         attempt: run.attempt,
       })
       this.store.retry(run.id, { front: true })
-      if (isRedisFull(err)) {
+      if (isRefusedWrite(err)) {
         this.redisFull(`the job of run ${run.id}`, err)
         return false
       }
@@ -282,9 +282,9 @@ export class Fleet {
   /** Redis refused a write even after retries: dispatch halts, saying what to do. */
   private redisFull(what: string, err: unknown): void {
     this.options.onRedisFull(
-      `Redis refused to store ${what} (${messageOf(err)}): it is full. Raise its maxmemory (or ` +
-        'free memory on it), then resume the queue (`nin-lab queue resume`, or Resume in the ' +
-        'app); runs that were training resume from their last checkpoint',
+      `Redis refused to store ${what} (${messageOf(err)}): ${refusedWriteAdvice(err)}, then ` +
+        'resume the queue (`nin-lab queue resume`, or Resume in the app); runs that were training ' +
+        'resume from their last checkpoint',
     )
   }
 
@@ -295,19 +295,19 @@ export class Fleet {
         await this.redis.set(attemptKey(runId), CANCELLED)
       })
     } catch (err) {
-      if (isRedisFull(err)) this.redisFull(`the end of run ${runId}'s attempt`, err)
+      if (isRefusedWrite(err)) this.redisFull(`the end of run ${runId}'s attempt`, err)
       else this.warnOnce(`could not tell the workers that run ${runId} ended: ${messageOf(err)}`)
     }
   }
 
-  /** Runs a Redis write, retried with backoff while Redis is full (OOM); other errors at once. */
+  /** Runs a Redis write, retried with backoff while Redis refuses it (full); other errors at once. */
   private async withRetries(write: () => Promise<void>): Promise<void> {
     for (let i = 1, wait = 100; ; i++, wait = Math.min(wait * 2, 2000)) {
       try {
         return await write()
       } catch (err) {
-        if (!isRedisFull(err) || i >= DISPATCH_TRIES || this.stopped) throw err
-        this.warnOnce(`redis is full, retrying: ${messageOf(err)}`)
+        if (!isRefusedWrite(err) || i >= DISPATCH_TRIES || this.stopped) throw err
+        this.warnOnce(`redis refused a write, retrying: ${messageOf(err)}`)
         await sleep(wait)
       }
     }

@@ -73,6 +73,22 @@ export async function pushReport(redis: Redis, envelope: string): Promise<void> 
   await redis.rpush(REPORTS_LIST, envelope)
 }
 
-/** Redis refused a write because it is full (maxmemory with noeviction). */
-export const isRedisFull = (err: unknown): boolean =>
-  err instanceof Error && /\bOOM\b|maxmemory/i.test(err.message)
+/**
+ * Redis answered but refused a write: full (maxmemory with noeviction), unable to persist
+ * (MISCONF), a read-only replica, or an ACL that forbids it. Not a lost connection (those wait
+ * for the reconnect).
+ */
+export const isRefusedWrite = (err: unknown): boolean =>
+  err instanceof Error && /^(OOM|MISCONF|READONLY|NOPERM)\b/.test(err.message)
+
+/** What to do about a refused write, for the halt's message. */
+export function refusedWriteAdvice(err: unknown): string {
+  const message = err instanceof Error ? err.message : ''
+  if (message.startsWith('READONLY'))
+    return 'it is a read-only replica: point --redis at the primary'
+  if (message.startsWith('NOPERM'))
+    return "its user may not write NiN Lab's keys: check its ACL (docs/scale-out.md)"
+  if (message.startsWith('MISCONF'))
+    return 'it cannot save to its disk: fix its disk or its persistence settings'
+  return 'it is full. Raise its maxmemory (or free memory on it)'
+}

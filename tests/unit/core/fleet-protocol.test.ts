@@ -13,6 +13,7 @@ import {
   sign,
   workerFleetKey,
 } from '@core/queue/fleet-key'
+import { isRefusedWrite, refusedWriteAdvice } from '@core/queue/report-channel'
 import { checkTrainerMessage, MAX_TEXT_CHARS } from '@shared/protocol/trainer'
 import {
   checkBeat,
@@ -136,5 +137,19 @@ describe('log lines', () => {
     })
     expect(m.type === 'log' && m.message.length).toBeLessThan(MAX_TEXT_CHARS + 60)
     expect(m.type === 'log' && m.message).toMatch(/… \[truncated: 140000 more characters\]$/)
+  })
+})
+
+describe('writes Redis refuses', () => {
+  it('are told apart from lost connections, each with what to do', () => {
+    const oom = new Error("OOM command not allowed when used memory > 'maxmemory'.")
+    expect(isRefusedWrite(oom)).toBe(true)
+    expect(refusedWriteAdvice(oom)).toMatch(/full\. Raise its maxmemory/)
+    expect(
+      refusedWriteAdvice(new Error("READONLY You can't write against a read only replica.")),
+    ).toMatch(/primary/)
+    expect(refusedWriteAdvice(new Error('NOPERM this user has no permissions'))).toMatch(/ACL/)
+    expect(isRefusedWrite(new Error('Connection is closed.'))).toBe(false)
+    expect(isRefusedWrite(new Error('connect ECONNREFUSED 127.0.0.1:6379'))).toBe(false)
   })
 })
