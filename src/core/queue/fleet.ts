@@ -481,16 +481,18 @@ export class Fleet {
           return
         }
         if (err instanceof ReportError) {
+          // A message naming files that never came whole: the run resumes from what did.
           this.options.onWarning(`refused a report of run ${run.id}: ${err.message}`)
           if (report.kind === 'messages') this.resumeLater(run, err.message)
           return
         }
-        if (err instanceof StoreError && (err.code === 'disk-full' || err.code === 'read-only'))
-          this.options.onDiskProblem(err)
-        else if (!(err instanceof StoreError) && !isDiskError(err)) {
+        const disk = isDiskError(err)
+        if (!disk && !(err instanceof StoreError)) {
           this.options.onWarning(`could not apply a report of run ${run.id}: ${messageOf(err)}`)
           return
-        } else if (isDiskError(err)) this.options.onDiskProblem(err)
+        }
+        // A full or read-only disk halts the queue until the user acts; a busy store passes.
+        if (disk) this.options.onDiskProblem(err)
         await sleep(wait)
       }
     }
@@ -593,8 +595,11 @@ function whyRefused(run: Run | undefined, claim: Claim | undefined, report: Repo
   return null
 }
 
+/** A full or read-only disk, in the store or in the run's folder: no retry fixes it by itself. */
 const isDiskError = (err: unknown): boolean =>
-  ['ENOSPC', 'EDQUOT', 'EROFS'].includes((err as NodeJS.ErrnoException | undefined)?.code ?? '')
+  err instanceof StoreError
+    ? err.code === 'disk-full' || err.code === 'read-only'
+    : ['ENOSPC', 'EDQUOT', 'EROFS'].includes((err as NodeJS.ErrnoException | undefined)?.code ?? '')
 
 /**
  * A checkpoint or model folder is complete once its SHA256SUMS (shipped last) is there with
