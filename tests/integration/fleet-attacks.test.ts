@@ -406,10 +406,12 @@ describe.skipIf(!REDIS_SERVER)('the fleet attacked through a real redis-server',
     await client.config('SET', 'maxmemory', '16mb')
     // Fill it, and keep it full: whatever memory frees up is taken again at once.
     let filling = true
+    // Small values, retried every few milliseconds: no write of a worker (a heartbeat is ≈ 600
+    // bytes) finds room for long, so the fleet sees a Redis that stays full.
     const fill = async (): Promise<void> => {
       for (let i = 0; filling; i++) {
-        await client.set(`junk:${i}`, 'j'.repeat(64 * 1024)).catch(async () => {
-          await new Promise((r) => setTimeout(r, 50))
+        await client.set(`junk:${i}`, 'j'.repeat(i < 200 ? 64 * 1024 : 512)).catch(async () => {
+          await new Promise((r) => setTimeout(r, 5))
         })
       }
     }
@@ -432,7 +434,7 @@ describe.skipIf(!REDIS_SERVER)('the fleet attacked through a real redis-server',
       expect(existsSync(join(rig.head, 'runs', r.id, 'model', 'SHA256SUMS'))).toBe(true)
     expect(rows.map((r) => r.status).sort()).not.toContain('failed')
     expect(ids).toHaveLength(2)
-  })
+  }, 480_000)
 })
 
 /** Takes the next run job from the head's queue as a worker would (BullMQ, a manual fetch). */
