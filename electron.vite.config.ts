@@ -7,7 +7,7 @@ const src = (path: string): string => resolve(import.meta.dirname, 'src', path)
 
 /**
  * One alias per program folder (docs/architecture.md). tsconfig.node.json and tsconfig.web.json
- * repeat them as `paths` (JSON cannot import this); tests/unit/house.test.ts checks they agree.
+ * repeat them as `paths` (JSON cannot import this); tests/unit/house/fences.test.ts checks they agree.
  * Which program may import which is ESLint's job (eslint.config.mjs), not the aliases'.
  */
 export const ALIASES = {
@@ -59,7 +59,7 @@ export default defineConfig({
           index: src('main/index.ts'),
           cli: src('cli/index.ts'),
           trainer: src('trainer/index.ts'),
-          'report-worker': src('core/reports/worker.ts'),
+          'report-worker': src('core/reports/report-worker.ts'),
         },
       },
     },

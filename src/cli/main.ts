@@ -9,6 +9,7 @@ import { benchCommand, benchHelp } from './commands/bench'
 import { queueCommand, queueHelp } from './commands/queue'
 import { lsCommand, lsHelp, showCommand, showHelp } from './commands/runs'
 import { configCommand, configHelp } from './commands/config'
+import { compareCommand, compareHelp } from './commands/compare'
 import { exportCommand, exportHelp } from './commands/export'
 import { keyCommand, keyHelp } from './commands/key'
 import { coreHostCommand, coreHostHelp } from './commands/core-host'
@@ -28,6 +29,7 @@ const COMMANDS: Record<string, { run: Command; help: string; hidden?: boolean }>
   queue: { run: queueCommand, help: queueHelp },
   ls: { run: lsCommand, help: lsHelp },
   show: { run: showCommand, help: showHelp },
+  compare: { run: compareCommand, help: compareHelp },
   export: { run: exportCommand, help: exportHelp },
   serve: { run: serveCommand, help: serveHelp },
   key: { run: keyCommand, help: keyHelp },

@@ -1,11 +1,13 @@
 /**
  * The JSON shape of one run on the command line (`run --json`, `show --json`):
  * {"id","name","status","engine","backend","precision","params","createdAt","startedAt","finishedAt",
- * "epochs":[{"epoch","trainLoss","trainAcc","testLoss","testAcc","seconds","examplesPerSec"}]},
+ * "epochs":[{"epoch","trainLoss","trainAcc","testLoss","testAcc","seconds","examplesPerSec"}],
+ * "health":{"status","reason"}|null,"placement":{"host","worker","gpu"}|null},
  * epochs numbered from 1, times as ISO 8601 (null when not yet).
  */
 import type { RunDetail } from '@shared/api/contract'
-import type { Run } from '@shared/api/types'
+import type { Placement, Run } from '@shared/api/types'
+import { healthOf } from '@shared/comparison'
 import type { EpochSummary } from '@shared/protocol/trainer'
 
 export interface RunJson {
@@ -21,7 +23,22 @@ export interface RunJson {
   readonly startedAt: string | null
   readonly finishedAt: string | null
   readonly epochs: readonly EpochSummary[]
+  /** Whether its numbers answer anything (at chance, still improving); null where unknown. */
+  readonly health: RunHealthJson | null
+  /** Where its latest attempt trains or trained (this machine or a worker, and the GPU). */
+  readonly placement: Placement | null
   readonly error?: string
+}
+
+export interface RunHealthJson {
+  readonly status: string
+  readonly reason: string
+}
+
+/** A run's health as the CLI's JSON carries it: `{status, reason}`, or null before it is known. */
+export function healthJson(run: Run): RunHealthJson | null {
+  const h = healthOf(run)
+  return h ? { status: h.status, reason: h.reason } : null
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString())
@@ -39,6 +56,8 @@ export function runJson({ run, epochs }: RunDetail): RunJson {
     startedAt: iso(run.startedAt),
     finishedAt: iso(run.finishedAt),
     epochs,
+    health: healthJson(run),
+    placement: run.placement,
     ...(run.error ? { error: run.error } : {}),
   }
 }

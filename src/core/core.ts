@@ -31,6 +31,7 @@ import {
 } from '@shared/api/contract'
 import { parseGpuList, type QueueSettings } from '@shared/api/types'
 import { ConfigError } from '@shared/config/experiment'
+import { CompareError, compareRuns, healthOf, type Comparison } from '@shared/comparison'
 import { expandGrid } from '@shared/grid'
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '@shared/json'
 import { Estimates } from './estimates'
@@ -427,6 +428,7 @@ export class Core extends EventEmitter<CoreEvents> {
           return { workers: [], redis: describeRedisUrl(redis), error: (err as Error).message }
         }
       },
+      compareRuns: (p) => compareStoredRuns(store, p),
       exportReport: (p) => reportFiles(store, p),
       listViews: () => store.listViews(),
       saveView: (p) => store.saveView(p.name, p.state, p.id),
@@ -494,6 +496,21 @@ function checkGridSize(p: Params<'addRuns'>): void {
       `this grid queues ${runs.toLocaleString('en-US')} runs (more than ${CONFIRM_GRID_RUNS}): ` +
         'confirm to queue them (the CLI takes --yes)',
     )
+  }
+}
+
+/** The comparison of stored runs; bad options (an unknown field, a baseline no group has) are
+ * invalid parameters whose message names the fix. */
+function compareStoredRuns(store: RunStore, p: Params<'compareRuns'>): Comparison {
+  const runs = [...new Set(p.ids)].map((id) => {
+    const run = store.requireRun(id)
+    return { ...run, health: healthOf(run)?.status ?? null }
+  })
+  try {
+    return compareRuns(runs, { by: p.by, averageOver: p.averageOver, baseline: p.baseline })
+  } catch (err) {
+    if (err instanceof CompareError) throw new ApiError('invalid-params', err.message)
+    throw err
   }
 }
 

@@ -71,8 +71,37 @@ export const pct = (acc: number | null | undefined, digits = 2): string =>
     ? '—'
     : `${(acc * 100).toFixed(digits)}%`
 
-/** An accuracy as a chart axis label, one decimal at most: 0.5 → "50%", 0.123 → "12.3%". */
-export const pctTick = (acc: number): string => `${+(acc * 100).toFixed(1)}%`
+/**
+ * The decimals that write a tick value exactly (at most `max`): 2.3026 → 4, 2.5 → 1, 3 → 0.
+ * Axis ticks are multiples of the axis interval, so labels written with these never read alike
+ * (a loss axis near ln 10 used to read "2.3" on every tick).
+ */
+export function tickDecimals(v: number, max = 8): number {
+  if (!Number.isFinite(v)) return 0
+  for (let d = 0; d < max; d++) {
+    if (Math.abs(Number(v.toFixed(d)) - v) <= 1e-9 * Math.max(1, Math.abs(v))) return d
+  }
+  return max
+}
+
+/**
+ * The decimals an axis from `min` to `max` needs for its ticks (ECharts picks about five ticks at
+ * a 1, 2, 3 or 5 × 10^k interval), so every tick of one axis has as many: 2.3020, 2.3025, 2.3030.
+ */
+export function axisDecimals(min: number, max: number, splits = 5): number {
+  const span = max - min
+  if (!Number.isFinite(span) || span <= 0) return 0
+  return Math.max(0, Math.min(8, Math.ceil(-Math.log10(span / splits))))
+}
+
+/**
+ * An accuracy as a chart axis label: as many decimals as the tick needs (one at least where it
+ * has any): 0.5 → "50%", 0.123 → "12.3%", 0.10025 → "10.025%".
+ */
+export const pctTick = (acc: number): string => {
+  const v = acc * 100
+  return `${v.toFixed(tickDecimals(v, 4))}%`
+}
 
 /** Unix ms → "2025-01-31 14:05:09" in local time. */
 export function dateTime(ms: number | null | undefined): string {

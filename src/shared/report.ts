@@ -3,14 +3,20 @@
  * from, and — as is — the JSON export. `REPORT_SCHEMA_VERSION` changes whenever a field changes
  * meaning or goes away; `validateReport` checks a parsed document against the current version.
  */
-import type { AblationTable } from './ablation'
+import type { Ablation } from './ablation'
 import type { LayerSummary } from './architecture'
 import type { MetricSample } from './api/types'
 import type { ExperimentConfig } from './config/experiment'
 import type { FieldDiff } from './config-diff'
+import type { RunHealth } from './health'
 import type { EpochSummary } from './protocol/trainer'
 
-export const REPORT_SCHEMA_VERSION = 1
+/**
+ * 2: `ablations` (one table per field, each averaging over every other field, Δ against the
+ * first row) became `ablation` (groups keyed by every varying field, statistics against a
+ * baseline: src/shared/ablation.ts); runs carry `health`.
+ */
+export const REPORT_SCHEMA_VERSION = 2
 
 /** One row of a run's layer table. */
 export type ReportLayer = LayerSummary
@@ -39,6 +45,8 @@ export interface ReportRun {
   readonly secondsPerEpoch: number | null
   readonly finalTestAcc: number | null
   readonly bestTestAcc: number | null
+  /** Whether its numbers answer anything (at chance, still improving); null where unknown. */
+  readonly health: RunHealth | null
   readonly epochs: readonly ReportEpoch[]
   readonly classNames: readonly string[] | null
   readonly perClassAccuracy: readonly number[] | null
@@ -64,7 +72,8 @@ export interface Report {
   readonly runs: readonly ReportRun[]
   /** Config fields that differ between the runs (values in `runs` order). */
   readonly configDiff: readonly FieldDiff[]
-  readonly ablations: readonly AblationTable[]
+  /** The runs grouped and compared with a baseline, with each group's cost. */
+  readonly ablation: Ablation
 }
 
 /** Problems of a parsed report document against this schema version (empty when valid). */
@@ -97,7 +106,16 @@ export function validateReport(doc: unknown): string[] {
   if (isObj(env))
     for (const k of ['engines', 'backends', 'hosts']) need(env, k, 'array', 'report.environment')
   need(doc, 'configDiff', 'array', 'report')
-  need(doc, 'ablations', 'array', 'report')
+  const ablation = need(doc, 'ablation', 'object', 'report')
+  if (isObj(ablation)) {
+    const comparison = need(ablation, 'comparison', 'object', 'report.ablation')
+    need(ablation, 'costs', 'array', 'report.ablation')
+    if (isObj(comparison)) {
+      for (const k of ['by', 'averagedOver', 'groups', 'comparisons'])
+        need(comparison, k, 'array', 'report.ablation.comparison')
+      need(comparison, 'noise', 'object|null', 'report.ablation.comparison')
+    }
+  }
   const runs = need(doc, 'runs', 'array', 'report')
   if (Array.isArray(runs)) {
     runs.forEach((run: unknown, i) => {

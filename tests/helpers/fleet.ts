@@ -10,6 +10,7 @@ import { expect } from 'vitest'
 import { fleetKeyPath, loadFleetKey } from '@core/queue/fleet-key'
 import { runCli, spawnCli, waitFor } from './cli'
 import { queryDataDir } from './db'
+import { TINY_RUN } from './tiny'
 
 /** Makes the head's fleet key (as `nin-lab key show --fleet` does) and returns it. */
 export function makeFleetKey(head: string): string {
@@ -20,18 +21,7 @@ export function makeFleetKey(head: string): string {
 export const fleetKeyArgs = (head: string): string[] => ['--fleet-key-file', fleetKeyPath(head)]
 
 /** Tiny PyTorch runs on a few hundred real Fashion-MNIST images. */
-export const TINY = [
-  '--preset',
-  'small-28',
-  '--set',
-  'engine=torch',
-  '--set',
-  'data.trainLimit=320',
-  '--set',
-  'data.testLimit=100',
-  '--set',
-  'train.batchSize=32',
-]
+export const TINY = [...TINY_RUN, '--set', 'engine=torch']
 
 export type Proc = ReturnType<typeof spawnCli>
 

@@ -12,23 +12,13 @@ import { queryDataDir } from '../helpers/db'
 import { assertBuilt, runCli, spawnCli, waitFor } from '../helpers/cli'
 import { fleetKeyArgs, makeFleetKey } from '../helpers/fleet'
 import { REDIS_SERVER, startRedis, type RedisServer } from '../helpers/redis'
+import { TINY_RUN } from '../helpers/tiny'
 
 let redis: RedisServer
 let head: string
 const processes: ReturnType<typeof spawnCli>[] = []
 
-const TINY = [
-  '--preset',
-  'small-28',
-  '--set',
-  'engine=torch',
-  '--set',
-  'data.trainLimit=320',
-  '--set',
-  'data.testLimit=100',
-  '--set',
-  'train.batchSize=32',
-]
+const TINY = [...TINY_RUN, '--set', 'engine=torch']
 
 const query = <T>(sql: string, ...params: unknown[]): T[] => queryDataDir<T>(head, sql, ...params)
 
@@ -141,18 +131,34 @@ afterEach(async () => {
 })
 
 describe.skipIf(!REDIS_SERVER)('remote workers through BullMQ on a real redis-server', () => {
-  it('a grid on a head and two workers completes, every run exactly once', async () => {
+  // Also the same-name refusal, on this scenario's fleet: a worker start-up saved (~35 s loaded).
+  it('a grid on a head and two workers completes, every run exactly once; a second worker of the same name is refused', async () => {
+    // Four runs on two workers: each worker trains more than one, and the head dispatches as
+    // each frees; six showed nothing more (the test took 131 s with six at load ~20).
     const ids = queueAdd(
       '--set',
       'train.epochs=2',
       '--grid',
-      'model.microConvs=1,2,3',
+      'model.microConvs=1,2',
       '--grid',
       'model.head=gap,fc',
     )
     startWorker('w1')
     startWorker('w2')
     await fleetOf('w1', 'w2')
+    // The fleet must tell its workers apart: a twin of w1 is refused before it takes any work.
+    const twin = runCli([
+      'worker',
+      '--redis',
+      redis.url,
+      '--name',
+      'w1',
+      '--work-dir',
+      head,
+      ...fleetKeyArgs(head),
+    ])
+    expect(twin.status).toBe(2)
+    expect(twin.stderr).toMatch(/a worker named "w1" is already running .*another --name/)
     const h = startHead()
     expect(await h.exited, h.output().stderr).toBe(0)
     const rows = runs()
@@ -253,23 +259,6 @@ describe.skipIf(!REDIS_SERVER)('remote workers through BullMQ on a real redis-se
     expect(runs().map((r) => r.status)).toEqual(['completed', 'completed'])
     for (const id of ids) expect(epochsOf(id)).toEqual([1, 2, 3])
     assertSound(ids)
-  })
-
-  it('a second worker of the same name is refused: the fleet must tell them apart', async () => {
-    startWorker('w1')
-    await fleetOf('w1')
-    const twin = runCli([
-      'worker',
-      '--redis',
-      redis.url,
-      '--name',
-      'w1',
-      '--work-dir',
-      head,
-      ...fleetKeyArgs(head),
-    ])
-    expect(twin.status).toBe(2)
-    expect(twin.stderr).toMatch(/a worker named "w1" is already running .*another --name/)
   })
 
   it("a worker that cannot train the config fails the run with the worker's error, once", async () => {

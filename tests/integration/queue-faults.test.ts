@@ -22,18 +22,10 @@ import { LOCK_FILE, lockHolder } from '@core/queue/scheduler-lock'
 import { RunStore } from '@core/store'
 import { queryDataDir } from '../helpers/db'
 import { assertBuilt, isAlive, runCli, spawnCli, waitFor } from '../helpers/cli'
+import { TINY_RUN } from '../helpers/tiny'
 
 let dataDir: string
-const TINY = [
-  '--preset',
-  'small-28',
-  '--set',
-  'data.trainLimit=320',
-  '--set',
-  'data.testLimit=100',
-  '--set',
-  'train.batchSize=32',
-]
+const TINY = TINY_RUN
 
 const query = <T>(sql: string, ...params: unknown[]): T[] =>
   queryDataDir<T>(dataDir, sql, ...params)

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { assertBuilt, isAlive, runCli, spawnCli, waitFor } from '../helpers/cli'
+import { TINY_RUN } from '../helpers/tiny'
 
 interface LsRun {
   id: string
@@ -16,16 +17,7 @@ interface LsRun {
 }
 
 let dataDir: string
-const TINY = [
-  '--preset',
-  'small-28',
-  '--set',
-  'data.trainLimit=320',
-  '--set',
-  'data.testLimit=100',
-  '--set',
-  'train.batchSize=32',
-]
+const TINY = TINY_RUN
 const ls = (): LsRun[] =>
   JSON.parse(runCli(['ls', '--json', '--data-dir', dataDir]).stdout) as LsRun[]
 const db = (): Database.Database => new Database(join(dataDir, 'nin-lab.db'), { readonly: true })

@@ -127,7 +127,7 @@ describe('nin-lab export', () => {
     const doc = new Window().document
     doc.write(html)
     const tables = [...doc.querySelectorAll('table')].map((t) => t.getAttribute('data-table'))
-    expect(tables).toEqual(expect.arrayContaining(['runs', 'ablation:model.microConvs', 'diff']))
+    expect(tables).toEqual(expect.arrayContaining(['runs', 'ablation', 'ablation-cost', 'diff']))
     expect(tables.filter((t) => t?.startsWith('layers:'))).toHaveLength(3)
     expect(tables.filter((t) => t?.startsWith('per-class:'))).toHaveLength(3)
     const figures = [...doc.querySelectorAll('figure[data-chart]')]
@@ -145,11 +145,26 @@ describe('nin-lab export', () => {
         expect(el.getAttribute(attr) ?? '').not.toMatch(/^\s*https?:/i)
     }
     expect(html).not.toMatch(/(src|href)\s*=\s*["']?\s*https?:/i)
-    // The ablation table: Δ params between 1 and 2 micro convs of small-28 is 21,838 (+17.3%),
-    // held together by no-break spaces; accuracy changes in percentage points, never in %.
-    const ablation = doc.querySelector('table[data-table="ablation:model.microConvs"]')!
-    expect(ablation.textContent).toContain('(Δ\u00a0+21,838,\u00a0+17.3%)')
-    expect(ablation.textContent).toMatch(/\(Δ\u00a0[+−]?\d+\.\d{2}\u00a0pp\)/)
+    // The groups: engine (auto, and the tfjs twin) × microConvs, never one averaged over the
+    // other; the baseline is the d2l setting (2 micro convs, 1×1, GAP) on the default engine.
+    const ablation = doc.querySelector('table[data-table="ablation"]')!
+    const rows = [...ablation.querySelectorAll('tbody tr')].map((tr) =>
+      [...tr.querySelectorAll('td')].map((td) => td.textContent),
+    )
+    expect(rows.map((r) => r.slice(0, 2))).toEqual([
+      ['auto', '1'],
+      ['auto', '2'],
+      ['tfjs', '2'],
+    ])
+    expect(rows[1]?.[4]).toBe('baseline')
+    // One seed per group: a difference, but no estimate of the noise, and the table says so.
+    expect(rows[0]?.[4]).toMatch(/^Δ\u00a0[+−±]\d+\.\d{2} pp$/)
+    expect(rows[0]?.[5]).toBe('one seed: no estimate of noise, add seeds')
+    // Cost: 1 micro conv fewer than small-28's 2 is 21,838 parameters (−14.7%), held together by
+    // no-break spaces; and no ⟨U+000A⟩ where a cell has a second line.
+    const cost = doc.querySelector('table[data-table="ablation-cost"]')!
+    expect(cost.textContent).toContain('(Δ\u00a0−21,838,\u00a0−14.7%)')
+    expect(html).not.toContain('U+000A')
   })
 
   it('escapes user text in HTML: a hostile run name is text, not markup', () => {
@@ -171,13 +186,15 @@ describe('nin-lab export', () => {
       expect(readFileSync(png).subarray(1, 4).toString()).toBe('PNG')
       expect(md).toContain(`](${png.split('/').at(-1)})`)
     }
-    expect(md).toMatch(/## Ablations[\s\S]*### model\.microConvs/)
+    expect(md).toMatch(/## Ablation\n[\s\S]*### Cost of each group/)
+    expect(md).not.toContain('U+000A')
     expect(md).not.toContain(HOSTILE)
     expect(md).toContain('&lt;img src=x onerror=alert(1)&gt;-m1')
   })
 
   it('csv: summary and long-format metrics equal the store', () => {
-    const [runsFile, metricsFile] = exportAs('csv', 'report.csv')
+    const [runsFile, metricsFile, groupsFile] = exportAs('csv', 'report.csv')
+    expect(readFileSync(groupsFile!, 'utf8')).toMatch(/^engine,model\.microConvs,runs,n,/)
     const runs = parseCsv(readFileSync(runsFile!, 'utf8'))
     const header = runs[0]!
     const col = (name: string): number => header.indexOf(name)
@@ -236,7 +253,7 @@ describe('nin-lab export', () => {
     expect(report.runs.at(-1)).toMatchObject({ engine: 'tfjs', params: report.runs[1]!.params })
     expect(report.environment.engines).toEqual(TORCH ? ['tfjs', 'torch'] : ['tfjs'])
     expect(validateReport({ ...report, schemaVersion: 99 })).toEqual([
-      'schemaVersion must be 1 (got 99)',
+      `schemaVersion must be ${REPORT_SCHEMA_VERSION} (got 99)`,
     ])
     expect(validateReport({ ...report, runs: [{ ...report.runs[0], params: 'many' }] })).toContain(
       'report.runs[0].params must be number (got string)',

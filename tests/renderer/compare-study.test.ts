@@ -50,13 +50,16 @@ const study: Run[] = [1, 2, 3].flatMap((m) =>
 
 let transport: FakeTransport
 let views: SavedView[]
+/** The runs listRuns answers with (a test may swap in others before mounting). */
+let listed: Run[] = study
 
 beforeEach(() => {
   window.localStorage.clear()
   window.location.hash = ''
   views = []
+  listed = study
   transport = fakeTransport({
-    listRuns: () => ({ runs: study, total: study.length }),
+    listRuns: () => ({ runs: listed, total: listed.length }),
     getMetrics: (p) =>
       Object.fromEntries(
         p.ids.map((id) => [
@@ -228,19 +231,68 @@ describe('Compare: tables and filters', () => {
     expect(names()[0]).toBe('s-m1-gap')
   })
 
-  it('summarises groups with mean ± std and a Δ in percentage points', async () => {
+  it('summarises groups: mean ± std, 95% CI, Δ against the baseline, Holm p, verdict', async () => {
     const wrapper = await mountCompare()
     await wrapper.find('[data-testid="compare-group"]').setValue('model.microConvs')
     await flush()
     const rows = wrapper
       .findAll('[data-testid="summary-row"]')
       .map((r) => r.findAll('td').map((td) => td.text()))
-    expect(rows.map((r) => r[0])).toEqual(['microConvs = 1', 'microConvs = 2', 'microConvs = 3'])
-    // m2: 0.70 and 0.71 → 70.50% ± 0.71; Δ against m1 (60.50%): +10.00 pp.
+    // Grouped by microConvs alone, each group averages over the head, and says so.
+    expect(rows.map((r) => r[0])).toEqual([
+      'microConvs = 1 averages over head',
+      'microConvs = 2 averages over head',
+      'microConvs = 3 averages over head',
+    ])
+    // m2: 0.70 and 0.71 → 70.50% ± 0.71 pp with its t interval; Δ against m1 (the first group:
+    // no group has the d2l setting alone): +10.00 pp, paired by seed and head.
     expect(rows[1]?.[1]).toBe('2')
-    expect(rows[1]?.[2]).toBe('70.50% ± 0.71')
-    expect(rows[1]?.[3]).toBe('+10.00 pp')
-    expect(rows[0]?.[3]).toBe('—')
+    expect(rows[1]?.[2]).toMatch(/^70\.50% ± 0\.71\s+95% CI 64\.15% to 76\.85%$/)
+    expect(rows[1]?.[3]).toMatch(
+      /^\+10\.00 pp\s+95% CI \[\+10\.00, \+10\.00\] pp\s*paired by seed$/,
+    )
+    expect(rows[0]?.[3]).toBe('baseline')
+    expect(rows[1]?.[5]).toBe('larger than seed noise')
+    // Every group mixes two heads, so none measures seed noise alone.
+    expect(wrapper.find('[data-testid="summary-noise"]').text()).toMatch(
+      /^Seed-to-seed noise: not estimated/,
+    )
+  })
+
+  it('takes the baseline from a keyboard-usable picker, and counts runs at chance', async () => {
+    const chance = { status: 'chance', reason: 'at chance', moreEpochs: null }
+    // Run.health comes from the health computation; a run without it reads as unknown.
+    listed = study.map((r) => (r.id === 'r2gap' ? Object.assign({}, r, { health: chance }) : r))
+    const wrapper = await mountCompare()
+    await wrapper.find('[data-testid="compare-group"]').setValue('model.microConvs')
+    await flush()
+    const picker = wrapper.find('[data-testid="summary-baseline"]')
+    expect(picker.element.tagName).toBe('SELECT')
+    await picker.setValue(JSON.stringify({ 'model.microConvs': 3 }))
+    await flush()
+    const rows = wrapper
+      .findAll('[data-testid="summary-row"]')
+      .map((r) => r.findAll('td').map((td) => td.text()))
+    expect(rows[2]?.[3]).toBe('baseline')
+    expect(rows[0]?.[3]).toMatch(/^−20\.00 pp/)
+    expect(wrapper.find('[data-testid="summary-health"]').text()).toBe('1 of 2 at chance')
+  })
+
+  it('names runs with their experiment where two share a name', async () => {
+    const twin = (id: string, experiment: string, seed: number): Run =>
+      makeRun({
+        id,
+        name: 'small-28-s0',
+        experiment,
+        config: config({ name: 'small-28-s0', train: { seed } }),
+        finalTestAcc: 0.8,
+      })
+    listed = [...study, twin('rx1', 'ex1', 0), twin('rx3', 'ex3', 1)]
+    const wrapper = await mountCompare(['rx1', 'rx3', 'r1gap'])
+    const legend = wrapper.findAll('[data-testid="legend-item"]').map((b) => b.text())
+    expect(legend).toEqual(
+      expect.arrayContaining(['ex1 / small-28-s0', 'ex3 / small-28-s0', 's-m1-gap']),
+    )
   })
 
   it('filters the runs by config value, as typed', async () => {

@@ -1,27 +1,25 @@
 /** `nin-lab export`: a comparison of runs as HTML, Markdown, CSV, JSON or PDF. */
 import { basename, dirname, extname, join } from 'node:path'
 import { parseArgs } from 'node:util'
-import {
-  MAX_IDS,
-  MAX_LIST,
-  REPORT_FORMATS,
-  type ExportedFile,
-  type ReportFormat,
-} from '@shared/api/contract'
+import { REPORT_FORMATS, type ExportedFile, type ReportFormat } from '@shared/api/contract'
 import { checkTarget, writeFilesSafely } from '@core/files'
 import { withCore } from '../core'
+import { runIdsOf } from '../run-ids'
 import { UsageError } from '../errors'
 
 export const exportHelp = `Usage: nin-lab export [ID...] [--experiment NAME ...] --out PATH [--format html|md|csv|json|pdf]
                      [--title T] [--data-dir D]
 
-Writes a report comparing the runs: environment, ablation tables for every config field that
-varies (Δ params, MACs, memory, time per epoch, final test accuracy; mean ± std over seeds),
-curves, the config diff, and each run's layer table and per-class accuracy. --experiment NAME
+Writes a report comparing the runs: environment, the ablation (runs grouped by every config
+field that varies; each group's final test accuracy as n, mean ± std and 95% CI, its difference
+from the baseline with 95% CI, paired or Welch, Holm-adjusted p and a verdict against seed noise;
+costs with their Δ; wall-clock time per epoch, never compared), curves, the config diff, and each
+run's layer table and per-class accuracy (\`nin-lab compare\` prints the statistics alone). --experiment NAME
 takes every run of that experiment (repeatable, and with IDs). The format comes from --format,
 else from PATH's extension.
-html: one self-contained file · md: Markdown + PNG charts beside it · csv: PATH (runs) and
-PATH-metrics.csv (long format) · json: everything, with a schema version · pdf: via Chromium.`
+html: one self-contained file · md: Markdown + PNG charts beside it · csv: PATH (runs),
+PATH-metrics.csv (long format) and PATH-groups.csv (the ablation's statistics) · json:
+everything, with a schema version · pdf: via Chromium.`
 
 const isFormat = (s: string): s is ReportFormat => (REPORT_FORMATS as readonly string[]).includes(s)
 
@@ -84,28 +82,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
   const { files } = await withCore(
     values['data-dir'],
     async (core) => {
-      const ids = [...positionals]
-      for (const experiment of experiments) {
-        const before = ids.length
-        for (let offset = 0; ;) {
-          const page = await core.api.listRuns({ experiment, offset, limit: MAX_LIST })
-          ids.push(...page.runs.map((r) => r.id))
-          offset += page.runs.length
-          if (page.runs.length === 0 || offset >= page.total) break
-        }
-        if (ids.length === before) {
-          const known = (await core.api.listExperiments({})).map((e) => e.name)
-          throw new UsageError(
-            `no runs in experiment "${experiment}"${known.length > 0 ? `; experiments: ${known.join(', ')}` : ''}`,
-          )
-        }
-      }
-      const unique = [...new Set(ids)]
-      if (unique.length > MAX_IDS) {
-        throw new UsageError(
-          `that is ${unique.length} runs; one report takes at most ${MAX_IDS}: name fewer`,
-        )
-      }
+      const unique = await runIdsOf(core, positionals, experiments)
       return core.api.exportReport({
         ids: unique,
         format,

@@ -12,7 +12,7 @@ import { withCore } from '../core'
 const READ_ONLY = { readonly: true } as const
 import { UsageError } from '../errors'
 import { table } from '../format'
-import { runJson } from '../run-json'
+import { healthJson, runJson } from '../run-json'
 
 export const lsHelp = `Usage: nin-lab ls [--status S] [--experiment NAME] [--json] [--data-dir D]
 
@@ -89,6 +89,8 @@ export async function lsCommand(argv: string[]): Promise<number> {
               epochsDone: r.epochsDone,
               finalTestAcc: r.finalTestAcc,
               bestTestAcc: r.bestTestAcc,
+              health: healthJson(r),
+              placement: r.placement,
             })),
           ),
         )

@@ -52,6 +52,8 @@ export interface RunExecutionOptions {
   readonly onWarning?: (message: string) => void
   /** The GPU of the slot it trains in (its trainer sees only that one), or null. */
   readonly gpu?: GpuInfo | null
+  /** The trainer script instead of the built one (tests: a stand-in trainer). */
+  readonly trainerEntry?: string
 }
 
 export interface ExecutionResult {
@@ -106,6 +108,7 @@ export class RunExecution {
           stopGraceMs: options.stopGraceMs,
           onWarning: options.onWarning,
           env: gpu ? { CUDA_VISIBLE_DEVICES: String(gpu.index) } : {},
+          entry: options.trainerEntry,
         },
       )
       if (this.trainer.pid === undefined) {

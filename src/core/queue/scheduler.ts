@@ -58,6 +58,10 @@ export interface SchedulerOptions {
   readonly flushMs?: number
   /** SIGTERM → SIGKILL grace for trainers asked to stop. */
   readonly stopGraceMs?: number
+  /** The trainer script instead of the built one (tests: a stand-in trainer). */
+  readonly trainerEntry?: string
+  /** The clock of the halt's `since` (tests; default Date.now). */
+  readonly now?: () => number
 }
 
 /** Why the queue stopped starting runs by itself (cleared by `resume`). */
@@ -302,6 +306,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
         gpu: slot.gpu,
         flushMs: this.options.flushMs,
         stopGraceMs: this.options.stopGraceMs,
+        trainerEntry: this.options.trainerEntry,
         onMessage: (m) => this.emit('message', run.id, m),
         onStoreError: (err) => this.onStoreError(run.id, err),
         onWarning: (message) => this.emit('warning', `run ${run.id}: ${message}`),
@@ -363,7 +368,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
         `the queue stopped: ${detail}. Free space (or fix the permissions) on the disk holding ` +
         `${this.options.dataDir}, then resume the queue (\`nin-lab queue resume\`, or Resume in the app); ` +
         'stopped runs continue from their last checkpoint',
-      since: Date.now(),
+      since: (this.options.now ?? Date.now)(),
     }
     for (const execution of this.active.values()) execution.stop('shutdown')
     this.emit('halted', this.haltState)

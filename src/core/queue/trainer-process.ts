@@ -49,6 +49,9 @@ export interface TrainerHandle {
  * 224 px on a slow CPU takes seconds, a checkpoint write a few more. */
 export const STOP_GRACE_MS = 30_000
 
+/** How long after a trainer's exit its IPC channel may take to deliver what is left in it. */
+const CHANNEL_DRAIN_MS = 5_000
+
 export interface TrainerOptions {
   /** Override STOP_GRACE_MS (tests; $NIN_LAB_STOP_GRACE_MS). */
   readonly stopGraceMs?: number
@@ -56,6 +59,9 @@ export interface TrainerOptions {
   readonly onWarning?: (message: string) => void
   /** Added to the trainer's environment, e.g. CUDA_VISIBLE_DEVICES for its GPU slot. */
   readonly env?: Readonly<Record<string, string>>
+  /** The script to fork instead of the built trainer (tests: a stand-in that speaks the
+   * protocol on cue). */
+  readonly entry?: string
 }
 
 const graceMs = (options: TrainerOptions): number => {
@@ -70,6 +76,16 @@ export const crashMessage = (runId: string, exit: TrainerExit): TerminalMessage 
   time: Date.now(),
   error: exit.crash ?? 'the trainer process ended without a final message',
 })
+
+/** Calls `then` once the child's IPC channel has delivered its last message (or after a bound). */
+function afterChannelDrains(child: ChildProcess, then: () => void): void {
+  if (!child.connected) return then()
+  const bound = setTimeout(then, CHANNEL_DRAIN_MS)
+  child.once('disconnect', () => {
+    clearTimeout(bound)
+    then()
+  })
+}
 
 export function startTrainer(
   job: TrainerJob,
@@ -96,7 +112,7 @@ export function startTrainer(
     logBroken = true
     options.onWarning?.(`could not write ${logFile}: ${err.message}`)
   })
-  const child: ChildProcess = fork(trainerEntry(), ['--job', jobFile], {
+  const child: ChildProcess = fork(options.entry ?? trainerEntry(), ['--job', jobFile], {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     serialization: 'json',
     env: { ...process.env, ...options.env },
@@ -132,15 +148,21 @@ export function startTrainer(
       log.end()
       resolve({ terminal, code, signal, crash: terminal ? null : crash })
     }
-    child.once('exit', (code, signal) =>
-      finish(
-        code,
-        signal,
-        signal !== null
-          ? `the trainer process was killed by ${signal} (see ${logFile})`
-          : `the trainer process exited with code ${code} without finishing (see ${logFile})`,
-      ),
-    )
+    // 'exit' can come before the last messages are read from the IPC channel (seen on a loaded
+    // machine: a `finished` read after 'exit' made a completed run look crashed, and resumed
+    // it). The channel's 'disconnect' comes after every message in it, so wait for that too
+    // (bounded, should something else hold the channel open).
+    child.once('exit', (code, signal) => {
+      const end = (): void =>
+        finish(
+          code,
+          signal,
+          signal !== null
+            ? `the trainer process was killed by ${signal} (see ${logFile})`
+            : `the trainer process exited with code ${code} without finishing (see ${logFile})`,
+        )
+      afterChannelDrains(child, end)
+    })
     child.once('error', (err) =>
       finish(null, null, `the trainer process could not start: ${err.message}`),
     )

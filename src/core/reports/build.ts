@@ -1,6 +1,8 @@
 /** Gathers a report (src/shared/report.ts) for some runs from the store. */
 import { hostname } from 'node:os'
-import { ablationTables } from '@shared/ablation'
+import { ablation } from '@shared/ablation'
+import type { CompareOptions } from '@shared/comparison'
+import { healthOf } from '@shared/comparison'
 import { layerSummary, layerTable } from '@shared/architecture'
 import { differingFields } from '@shared/config-diff'
 import { plannedPrecision } from '@shared/config/experiment'
@@ -19,7 +21,7 @@ const unique = (xs: readonly (string | null)[]): string[] =>
 export function buildReport(
   store: RunStore,
   ids: readonly string[],
-  opts: { title?: string } = {},
+  opts: { title?: string; compare?: CompareOptions } = {},
 ): Report {
   if (ids.length === 0) throw new Error('a report needs at least one run')
   const runs: ReportRun[] = [...new Set(ids)].map((id) => {
@@ -69,6 +71,7 @@ export function buildReport(
         rows.length === 0 ? null : rows.reduce((s, e) => s + e.seconds, 0) / rows.length,
       finalTestAcc: run.finalTestAcc,
       bestTestAcc: run.bestTestAcc,
+      health: healthOf(run),
       epochs: rows,
       classNames: finished?.classNames ?? null,
       perClassAccuracy: finished?.perClassAccuracy ?? null,
@@ -97,6 +100,9 @@ export function buildReport(
     },
     runs,
     configDiff: differingFields(runs.map((r) => r.config)),
-    ablations: ablationTables(runs),
+    ablation: ablation(
+      runs.map((r) => ({ ...r, health: r.health?.status ?? null })),
+      opts.compare,
+    ),
   }
 }

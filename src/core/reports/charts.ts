@@ -4,6 +4,7 @@
  */
 import * as echarts from 'echarts'
 import { runColors } from '@shared/colors'
+import { displayNames } from '@shared/comparison'
 import { pctTick } from '@shared/format'
 import { METRICS } from '@shared/metrics'
 import type { Report } from '@shared/report'
@@ -63,10 +64,11 @@ function lines(
   percent = false,
 ): LineChart | null {
   const colors = runColors(report.runs.map((r) => r.id))
+  const names = displayNames(report.runs)
   const series = report.runs
     .map((run) => ({
       type: 'line' as const,
-      name: visibleText(run.name),
+      name: visibleText(names.get(run.id) ?? run.name),
       showSymbol: x === 'epoch',
       symbolSize: 5,
       color: colors.get(run.id),

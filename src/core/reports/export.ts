@@ -1,7 +1,8 @@
 /**
  * Writes a report in one format. HTML and PDF are one file; Markdown is a file with its charts as
- * PNGs beside it (`<name>-<chart>.png`); CSV is two files, `<name>-runs.csv` and
- * `<name>-metrics.csv` (or `<name>.csv` and `<name>-metrics.csv` when OUT ends in .csv); JSON is
+ * PNGs beside it (`<name>-<chart>.png`); CSV is three files, `<name>-runs.csv`,
+ * `<name>-metrics.csv` and `<name>-groups.csv` (the runs file is `<name>.csv` when OUT ends in
+ * .csv); JSON is
  * the report document itself. Every file goes through writeFilesSafely (../files.ts): only a
  * regular file is ever replaced, and a failed export leaves no file half-written and no
  * temporary file behind.
@@ -13,7 +14,7 @@ import { Resvg } from '@resvg/resvg-js'
 import type { Report } from '@shared/report'
 import { checkTarget, writeFilesSafely, type FileToWrite } from '../files'
 import { reportCharts } from './charts'
-import { metricsCsv, runsCsv } from './csv'
+import { groupsCsv, metricsCsv, runsCsv } from './csv'
 import { renderHtml } from './html'
 import { renderMarkdown } from './markdown'
 import { htmlToPdf } from './pdf'
@@ -50,6 +51,7 @@ function reportFiles(report: Report, format: ExportFormat, out: string): FileToW
       return [
         { path: extname(out) === '.csv' ? out : `${stem}-runs.csv`, data: runsCsv(report) },
         { path: `${stem}-metrics.csv`, data: metricsCsv(report) },
+        { path: `${stem}-groups.csv`, data: groupsCsv(report) },
       ]
     case 'md': {
       const charts = reportCharts(report).map((c) => ({

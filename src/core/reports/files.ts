@@ -13,7 +13,7 @@ import { ApiError, type ExportedFile, type Params } from '@shared/api/contract'
 import { builtEntry } from '../entries'
 import type { RunStore } from '../store'
 import { Turns } from '../turns'
-import type { ReportAnswer, ReportJob } from './worker'
+import type { ReportAnswer, ReportJob } from './report-worker'
 
 const execFileAsync = promisify(execFile)
 

@@ -5,13 +5,17 @@
 import type { Report } from '@shared/report'
 import type { ReportChart } from './charts'
 import {
+  ablationCostTable,
+  ablationNotes,
   ablationTable,
+  cellLines,
   diffTable,
   environmentLines,
   epochTable,
   layerTableOf,
   perClassTable,
   runsTable,
+  type Cell,
   type Table,
 } from './tables'
 import { escapeHtml, REPORT_CSP, visibleText } from '@shared/security'
@@ -25,8 +29,9 @@ h1 { font-size: 24px; margin-bottom: 4px; } h2 { font-size: 18px; margin-top: 32
 h3 { font-size: 15px; margin-top: 24px; } .meta { color: #5b6470; margin: 2px 0; }
 table { border-collapse: collapse; margin: 8px 0 16px; font-size: 13px; }
 th, td { border-bottom: 1px solid #e3e7ec; padding: 4px 10px; text-align: left; vertical-align: top; }
-th { background: #f5f7fa; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: pre-line; }
-td.num { min-width: 5em; }
+th { background: #f5f7fa; } td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { min-width: 5em; white-space: nowrap; }
+table[data-table="ablation"] td:not(.num) { min-width: 12em; }
 figure { margin: 12px 0 24px; break-inside: avoid; }
 .runs { break-before: page; } .notes { white-space: pre-line; }
 @page { size: A4; margin: 14mm; }
@@ -38,11 +43,14 @@ figure { margin: 12px 0 24px; break-inside: avoid; }
 }
 `
 
+/** A cell's lines, each escaped, joined by line breaks of our own (never escaped as text). */
+const cell = (c: Cell): string => cellLines(c).map(e).join('<br>')
+
 function table(t: Table, testId: string): string {
   const cls = (i: number): string => (t.numeric[i] ? ' class="num"' : '')
   return (
     `<table data-table="${e(testId)}"><thead><tr>${t.header.map((h, i) => `<th${cls(i)}>${e(h)}</th>`).join('')}</tr></thead>` +
-    `<tbody>${t.rows.map((r) => `<tr>${r.map((c, i) => `<td${cls(i)}>${e(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`
+    `<tbody>${t.rows.map((r) => `<tr>${r.map((c, i) => `<td${cls(i)}>${cell(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`
   )
 }
 
@@ -55,14 +63,11 @@ export function renderHtml(report: Report, charts: readonly ReportChart[]): stri
   for (const line of environmentLines(report)) parts.push(`<p class="meta">${e(line)}</p>`)
 
   parts.push('<h2>Runs</h2>', table(runsTable(report), 'runs'))
-  if (report.ablations.length > 0) {
-    parts.push('<h2>Ablations</h2>')
-    parts.push(
-      '<p class="meta">Each table groups the runs by one config field; values are mean ± std over the group (seeds and the other varied fields); Δ is against the first row: accuracy in percentage points (pp), costs as the amount and the relative change.</p>',
-    )
-    report.ablations.forEach((a, i) =>
-      parts.push(`<h3>${e(a.field)}</h3>`, table(ablationTable(report, i), `ablation:${a.field}`)),
-    )
+  if (report.ablation.comparison.groups.length > 1) {
+    parts.push('<h2>Ablation</h2>')
+    for (const note of ablationNotes(report)) parts.push(`<p class="meta">${e(note)}</p>`)
+    parts.push(table(ablationTable(report), 'ablation'))
+    parts.push('<h3>Cost of each group</h3>', table(ablationCostTable(report), 'ablation-cost'))
   }
   if (charts.length > 0) {
     parts.push('<h2>Curves</h2>')

@@ -1,19 +1,25 @@
 /** The Markdown report: the HTML report's tables, with the charts as PNG files beside it. */
 import type { Report } from '@shared/report'
 import {
+  ablationCostTable,
+  ablationNotes,
   ablationTable,
+  cellLines,
   diffTable,
   environmentLines,
   epochTable,
   layerTableOf,
   perClassTable,
   runsTable,
+  type Cell,
   type Table,
 } from './tables'
 import { escapeMarkdown as m } from './text'
 
 function table(t: Table): string {
-  const row = (cells: readonly string[]): string => `| ${cells.map(m).join(' | ')} |`
+  // A cell's lines side by side: a Markdown table cell is one line.
+  const cell = (c: Cell): string => cellLines(c).filter(Boolean).map(m).join(' ')
+  const row = (cells: readonly Cell[]): string => `| ${cells.map(cell).join(' | ')} |`
   return [
     row(t.header),
     `|${t.numeric.map((n) => (n ? '---:' : '---')).join('|')}|`,
@@ -34,16 +40,11 @@ export function renderMarkdown(
   )
   for (const line of environmentLines(report)) out.push(`- ${m(line)}`)
   out.push('', '## Runs', '', table(runsTable(report)), '')
-  if (report.ablations.length > 0) {
-    out.push(
-      '## Ablations',
-      '',
-      'Values are mean ± std over the runs of each row; Δ is against the first row: accuracy in percentage points (pp), costs as the amount and the relative change.',
-      '',
-    )
-    report.ablations.forEach((a, i) =>
-      out.push(`### ${m(a.field)}`, '', table(ablationTable(report, i)), ''),
-    )
+  if (report.ablation.comparison.groups.length > 1) {
+    out.push('## Ablation', '')
+    for (const note of ablationNotes(report)) out.push(m(note), '')
+    out.push(table(ablationTable(report)), '')
+    out.push('### Cost of each group', '', table(ablationCostTable(report)), '')
   }
   if (charts.length > 0) {
     out.push('## Curves', '')

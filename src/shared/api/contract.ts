@@ -26,6 +26,7 @@ import {
   type Shape,
 } from '../config/schema'
 import { METRIC_NAMES, METRICS } from '../metrics'
+import type { Comparison } from '../comparison'
 import type { EpochMessage, EpochSummary, StepMessage } from '../protocol/trainer'
 import type { BenchResult } from '../protocol/bench'
 import type { ResolvedPrecision } from '../config/experiment'
@@ -392,6 +393,34 @@ export const API_PARAMS = {
   deleteView: {
     id: required(int({ min: 1, max: Number.MAX_SAFE_INTEGER, default: 1, description: 'a view' })),
   },
+  compareRuns: {
+    ids: ids('the runs to compare'),
+    by: optional(
+      arrayOf(text(200, 'a config field, e.g. model.head'), {
+        minItems: 0,
+        maxItems: 20,
+        default: [],
+        description: 'the fields to group by (default: every field that varies)',
+      }),
+    ),
+    averageOver: optional(
+      arrayOf(text(200, 'a config field, e.g. model.fcFrom'), {
+        minItems: 0,
+        maxItems: 20,
+        default: [],
+        description: 'fields to average over on purpose (each group names what it mixes)',
+      }),
+    ),
+    baseline: optional(
+      object(
+        {
+          field: required(text(200, 'a grouping field, e.g. model.head')),
+          value: required(unknownValue('its value in the baseline group, e.g. "gap"')),
+        },
+        'the group every other is compared with (default: the d2l setting, else the first)',
+      ),
+    ),
+  },
   exportReport: {
     ids: ids('the runs to compare'),
     format: required(oneOf(REPORT_FORMATS, { default: 'html', description: 'the format' })),
@@ -451,6 +480,8 @@ export interface ApiResults {
   setQueueSettings: QueueSettingsView
   listWorkers: WorkersView
   benchmark: BenchResult
+  /** The runs grouped and compared with a baseline (src/shared/comparison.ts). */
+  compareRuns: Comparison
   exportReport: { files: ExportedFile[] }
   listViews: SavedView[]
   saveView: SavedView

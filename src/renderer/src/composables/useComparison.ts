@@ -10,6 +10,14 @@ import { computed, nextTick, readonly, shallowRef, watch, watchEffect } from 'vu
 import type { ComputedRef, Ref, ShallowRef } from 'vue'
 import type { Run } from '@shared/api/types'
 import { stat, type Stat } from '@shared/ablation'
+import {
+  compareRuns,
+  displayNames,
+  healthOf,
+  type Comparison as GroupStats,
+  type ComparisonGroup,
+  type GroupComparison,
+} from '@shared/comparison'
 import { runColors } from '@shared/colors'
 import { differingFields, type FieldDiff } from '@shared/config-diff'
 import { canonicalJson } from '@shared/grid'
@@ -17,6 +25,7 @@ import { pctTick, siTick, valueText } from '@shared/format'
 import { METRICS, type MetricName } from '@shared/metrics'
 import { api, errorMessage } from '../api'
 import type { Curve, ParallelAxis, ParallelLine, ScatterPoint } from '../lib/charts'
+import { rankFactors } from '../lib/factors'
 import {
   buildCurves,
   groupColors,
@@ -65,21 +74,30 @@ export type MetricsSortKey =
   | 'epochs'
   | `config:${string}`
 
-/** One group of the summary: runs sharing a value (or a variant), mean ± std over them. */
+/**
+ * One group of the summary: runs sharing every varied field (or the toolbar's field, averaging
+ * over the rest and saying so), with the statistics of src/shared/comparison.ts.
+ */
 export interface SummaryRow {
   readonly key: string
   readonly label: string
   readonly color: string
   readonly runs: readonly Run[]
+  readonly group: ComparisonGroup
+  /** Against the baseline; null for the baseline itself. */
+  readonly comparison: GroupComparison | null
+  readonly isBaseline: boolean
   readonly final: Stat
   readonly best: Stat
-  /** Mean final test accuracy minus the first group's, in percentage points; null for it. */
+  /** Mean final test accuracy minus the baseline's, in percentage points; null for it. */
   readonly deltaPp: number | null
   readonly params: Stat
+  /** Wall-clock seconds per epoch, from whatever sittings the runs trained in: never compared. */
   readonly epochSeconds: Stat
 }
 
-export type SummarySortKey = 'label' | 'n' | 'final' | 'best' | 'delta' | 'params' | 'epochTime'
+export type SummarySortKey =
+  'label' | 'n' | 'final' | 'best' | 'delta' | 'p' | 'verdict' | 'params' | 'epochTime'
 
 export interface Comparison {
   readonly selected: ComputedRef<Run[]>
@@ -92,6 +110,8 @@ export interface Comparison {
   /** Those not hidden in the legend: what the charts draw. */
   readonly charted: ComputedRef<Run[]>
   colorOf(id: string): string
+  /** A run's name for a person: with its experiment where two selected runs share a name. */
+  nameOf(run: Run): string
   readonly live: LiveMetrics
   readonly diffs: ComputedRef<FieldDiff[]>
   /** The config fields that differ, without the name: the group-by and column choices. */
@@ -107,6 +127,10 @@ export interface Comparison {
   readonly bestFinal: ComputedRef<number | null>
   readonly bestBest: ComputedRef<number | null>
   readonly summaryBy: ComputedRef<string>
+  /** The groups' statistics: noise, baseline, comparisons (Holm within the summary). */
+  readonly groupStats: ComputedRef<GroupStats>
+  /** The group key the user picked as the baseline (null: the default, d2l's setting). */
+  readonly baselineKey: ShallowRef<Readonly<Record<string, unknown>> | null>
   readonly summary: ComputedRef<SummaryRow[]>
   readonly summarySort: Sort<SummarySortKey>
   readonly scatter: ComputedRef<ScatterPoint[]>
@@ -142,23 +166,6 @@ const bestOf = (values: (number | null)[]): number | null => {
 
 const shortPath = (path: string): string => path.replace(/^(model|data|train)\./, '')
 
-/**
- * Varied fields, the ones that tell most runs apart first: a grid's axes (each value shared by
- * several runs) before a field in which one odd run differs from all the others.
- */
-export function rankFactors(diffs: readonly FieldDiff[]): string[] {
-  const spread = (d: FieldDiff): number => {
-    const counts = new Map<string, number>()
-    for (const v of d.values)
-      counts.set(canonicalJson(v ?? null), (counts.get(canonicalJson(v ?? null)) ?? 0) + 1)
-    return d.values.length - Math.max(...counts.values())
-  }
-  return [...diffs]
-    .map((d, i) => ({ path: d.path, spread: spread(d), i }))
-    .sort((a, b) => b.spread - a.spread || a.i - b.i)
-    .map((d) => d.path)
-}
-
 export function useComparison(): Comparison {
   const compare = useCompareStore()
   const runs = useRunsStore()
@@ -184,6 +191,8 @@ export function useComparison(): Comparison {
     groupChoices.value.includes(compare.groupBy) ? compare.groupBy : '',
   )
 
+  const runNames = computed(() => displayNames(selected.value))
+  const nameOf = (run: Run): string => runNames.value.get(run.id) ?? run.name
   const colors = computed(() => runColors(compare.ids))
   const byGroup = computed(() => groupColors(shown.value, groupBy.value, colors.value))
   /** A run's colour: its group's when grouped, so every chart and table agree. */
@@ -288,6 +297,7 @@ export function useComparison(): Comparison {
       perStep: METRIC_INFO[metric].perStep,
       groupBy: groupBy.value,
       colors: groupBy.value ? byGroup.value : colors.value,
+      names: runNames.value,
     })
 
   // --- the metrics table ----------------------------------------------------------------------
@@ -371,39 +381,42 @@ export function useComparison(): Comparison {
     return parts.length > 4 ? `${text.join(' · ')} · +${parts.length - 4} more` : text.join(' · ')
   }
 
+  const baselineKey = shallowRef<Readonly<Record<string, unknown>> | null>(null)
+  const groupStats = computed(() =>
+    compareRuns(
+      shown.value.map((r) => ({ ...r, health: healthOf(r)?.status ?? null })),
+      {
+        by: groupBy.value ? [groupBy.value] : undefined,
+        baselineGroup: baselineKey.value,
+      },
+    ),
+  )
   const summaryRows = computed<SummaryRow[]>(() => {
-    const groups = new Map<string, { label: string; runs: Run[] }>()
-    for (const run of shown.value) {
-      const flat = flatConfigOf(run)
-      let key: string
-      let label: string
-      if (groupBy.value) {
-        key = canonicalJson(flat.get(groupBy.value) ?? null)
-        label = `${shortPath(groupBy.value)} = ${valueText(flat.get(groupBy.value))}`
-      } else {
-        key = canonicalJson(factors.value.map((p) => flat.get(p) ?? null))
-        label = variantLabel(flat) || 'all runs'
+    const stats = groupStats.value
+    const byId = new Map(shown.value.map((r) => [r.id, r]))
+    const vs = new Map(stats.comparisons.map((c) => [c.otherIndex, c]))
+    return stats.groups.map((group, i) => {
+      const members = group.runIds.flatMap((id) => byId.get(id) ?? [])
+      const first = members[0]
+      const flat = first ? flatConfigOf(first) : new Map<string, unknown>()
+      const comparison = vs.get(i) ?? null
+      return {
+        key: JSON.stringify(group.key),
+        label: groupBy.value
+          ? `${shortPath(groupBy.value)} = ${valueText(flat.get(groupBy.value))}`
+          : variantLabel(flat) || 'all runs',
+        color: colorOf(first?.id ?? ''),
+        runs: members,
+        group,
+        comparison,
+        isBaseline: i === stats.baselineIndex,
+        final: stat(members.map((r) => r.finalTestAcc)),
+        best: stat(members.map((r) => r.bestTestAcc)),
+        deltaPp: comparison?.diff == null ? null : comparison.diff * 100,
+        params: stat(members.map((r) => r.params ?? runCost(r)?.params ?? null)),
+        epochSeconds: stat(members.map((r) => runs.epochSeconds[r.id] ?? null)),
       }
-      const g = groups.get(key)
-      if (g) g.runs.push(run)
-      else groups.set(key, { label, runs: [run] })
-    }
-    const list = [...groups.entries()].map(([key, g]) => ({
-      key,
-      label: g.label,
-      color: colorOf(g.runs[0]?.id ?? ''),
-      runs: g.runs,
-      final: stat(g.runs.map((r) => r.finalTestAcc)),
-      best: stat(g.runs.map((r) => r.bestTestAcc)),
-      params: stat(g.runs.map((r) => r.params ?? runCost(r)?.params ?? null)),
-      epochSeconds: stat(g.runs.map((r) => runs.epochSeconds[r.id] ?? null)),
-    }))
-    const base = list[0]?.final.mean ?? null
-    return list.map((g, i) => ({
-      ...g,
-      deltaPp:
-        i === 0 || base === null || g.final.mean === null ? null : (g.final.mean - base) * 100,
-    }))
+    })
   })
   const summarySort = useSort<SummarySortKey>('label', 1, ['label'])
   const summary = computed(() =>
@@ -421,6 +434,10 @@ export function useComparison(): Comparison {
               return g.best.mean
             case 'delta':
               return g.deltaPp
+            case 'p':
+              return g.comparison?.pAdjusted ?? null
+            case 'verdict':
+              return g.comparison?.verdict ?? null
             case 'params':
               return g.params.mean
             case 'epochTime':
@@ -493,6 +510,7 @@ export function useComparison(): Comparison {
     shown,
     charted,
     colorOf,
+    nameOf,
     live,
     diffs,
     groupChoices,
@@ -504,6 +522,8 @@ export function useComparison(): Comparison {
     bestFinal,
     bestBest,
     summaryBy,
+    groupStats,
+    baselineKey,
     summary,
     summarySort,
     scatter,

@@ -14,7 +14,7 @@ import type { ComputedRef, Ref, ShallowRef } from 'vue'
 import type { Run } from '@shared/api/types'
 import { valueText } from '@shared/format'
 import type { RunStatus } from '@shared/run-state'
-import { rankFactors } from './useComparison'
+import { rankFactors } from '../lib/factors'
 import {
   configPaths,
   flatConfigOf,

@@ -35,9 +35,10 @@ import {
 import { LabelLayout } from 'echarts/features'
 import { use, type ComposeOption } from 'echarts/core'
 import { CanvasRenderer, SVGRenderer } from 'echarts/renderers'
+import { axisDecimals, tickDecimals } from '@shared/format'
 import { escapeHtml, visibleText } from '@shared/security'
 import type { Series } from '@shared/smoothing'
-import type { ChartColors } from '../stores/theme'
+import type { ChartColors } from './chart-colors'
 
 use([
   LineChart,
@@ -420,8 +421,10 @@ export function lineChartOption(input: LineChartInput, c: ChartColors): ChartOpt
       z: 4,
     })
   }
-  const fmt = input.yFormat ?? ((v: number) => formatAxisNumber(v))
-  const tip = input.valueFormat ?? fmt
+  const extent = input.yFormat || logY ? null : yExtent(curves)
+  const decimals = extent ? axisDecimals(extent.min, extent.max) : 0
+  const fmt = input.yFormat ?? ((v: number) => axisNumber(v, decimals))
+  const tip = input.valueFormat ?? input.yFormat ?? formatShortNumber
   const xFmt = (v: number): string =>
     input.xInteger ? Math.round(v).toLocaleString('en-US') : formatAxisNumber(v)
   const zoomable = input.zoomable ?? false
@@ -532,8 +535,26 @@ export function lineChartOption(input: LineChartInput, c: ChartColors): ChartOpt
   }
 }
 
-/** Short axis numbers: 0.0123, 1.5, 12,000 → 12k. */
+/**
+ * Short axis numbers: 0.0123, 1.5, 12,000 → 12k. Below 10,000 a tick gets the decimals its own
+ * value needs: ticks 0.0002 apart near the ln 10 plateau read 2.3024, 2.3026, never "2.3" twice.
+ */
 export function formatAxisNumber(v: number): string {
+  return axisNumber(v, 0)
+}
+
+/** formatAxisNumber with at least `decimals` decimals (an axis's, from its span). */
+function axisNumber(v: number, decimals: number): string {
+  const a = Math.abs(v)
+  if (a >= 1e6) return `${+(v / 1e6).toFixed(2)}M`
+  if (a >= 1e4) return `${+(v / 1e3).toFixed(1)}k`
+  if (a === 0) return '0'
+  if (a < 1e-4 && decimals < 5) return v.toExponential(1)
+  return v.toFixed(Math.max(decimals, tickDecimals(v, a >= 100 ? 2 : 8)))
+}
+
+/** A value in a tooltip: three significant digits are enough to read (0.123, 2.30, 12k). */
+export function formatShortNumber(v: number): string {
   const a = Math.abs(v)
   if (a >= 1e6) return `${+(v / 1e6).toFixed(2)}M`
   if (a >= 1e4) return `${+(v / 1e3).toFixed(1)}k`
@@ -541,6 +562,22 @@ export function formatAxisNumber(v: number): string {
   if (a === 0) return '0'
   if (a < 0.001) return v.toExponential(1)
   return `${+v.toPrecision(3)}`
+}
+
+/** The y extent of some curves' lines (NaN where there are no finite values). */
+function yExtent(curves: readonly { readonly line: { readonly y: readonly number[] } }[]): {
+  min: number
+  max: number
+} {
+  let min = Infinity
+  let max = -Infinity
+  for (const curve of curves) {
+    for (const y of curve.line.y) {
+      if (y < min) min = y
+      if (y > max) max = y
+    }
+  }
+  return Number.isFinite(min) && Number.isFinite(max) ? { min, max } : { min: NaN, max: NaN }
 }
 
 export interface BarInput {

@@ -32,6 +32,8 @@ export interface CurveOptions {
   /** Flat config path to group by, or '' for one curve per run. */
   readonly groupBy: string
   readonly colors: ReadonlyMap<string, string>
+  /** Each run's name for a person (with its experiment where names repeat); default: its name. */
+  readonly names?: ReadonlyMap<string, string>
 }
 
 /** Steps per epoch of a run: read off its epoch metrics, else from its config. */
@@ -151,7 +153,7 @@ export function buildCurves(
       const series = raw.get(run.id) as Series
       return {
         id: run.id,
-        name: run.name,
+        name: options.names?.get(run.id) ?? run.name,
         color: colorOf(run.id),
         line: smooth(run),
         raw: weight > 0 ? series : undefined,
