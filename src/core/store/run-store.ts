@@ -536,17 +536,15 @@ export class RunStore {
 
   /**
    * Cancels a queued, running or interrupted run. For a running run this only records the
-   * decision: the scheduler that owns its process sees the status and stops it. Cancelling a
-   * running or interrupted run advances its attempt, so nothing its dying trainer says later (a
-   * crash on SIGTERM, a late `failed`) can decide the run — above all once a retry has queued it
-   * again (the run then ends exactly "queued again", never failed by the old trainer).
+   * decision: the scheduler that owns its process sees the status and stops it; the trainer's own
+   * last words (its `cancelled`, a crash on SIGTERM) are kept as history, and the first final state
+   * wins. A retry of the cancelled run advances the attempt (see retry).
    */
   cancel(runId: string): Run {
     return this.write(() => {
       const row = this.requireRow(runId)
       if (row.status === 'cancelled') return toRun(row)
       this.checkTransition(row, 'cancelled', 'cancel', 'cancelled')
-      if (row.status !== 'queued') this.runsSql.advanceAttempt.run(runId)
       this.runsSql.finish.run({ id: runId, status: 'cancelled', error: null, now: this.now() })
       return this.requireRun(runId)
     })
@@ -562,6 +560,10 @@ export class RunStore {
     return this.write(() => {
       const row = this.requireRow(runId)
       this.checkTransition(row, 'queued', 'retry', 'retried')
+      // A cancelled run's trainer may still be on its way out (cancel only records the decision):
+      // a new attempt, so nothing it says from now on (a crash on SIGTERM, a late `failed`) can
+      // decide the run queued again. Cancel then retry ends exactly "queued again".
+      if (row.status === 'cancelled') this.runsSql.advanceAttempt.run(runId)
       const position = options.front
         ? (this.runsSql.minQueuedPosition.get() ?? (this.runsSql.maxQueuePosition.get() ?? 0) + 1) -
           1

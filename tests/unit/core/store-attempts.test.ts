@@ -1,6 +1,6 @@
-// The attempt is the fencing token of a run's trainer: every state change that ends a trainer
-// advances it, so a dying trainer's last words (a crash on SIGTERM, a late `failed`) can never
-// decide a run that was cancelled and queued again meanwhile (issue 23, item 5).
+// The attempt is the fencing token of a run's trainer: a retry of a cancelled run advances it, so
+// the dying trainer's last words (a crash on SIGTERM, a late `failed`) can never decide a run that
+// was cancelled and queued again meanwhile (issue 23, item 5).
 import { afterEach, describe, expect, it } from 'vitest'
 import type { RunStore } from '@core/store'
 import { cleanUp, config, Messages, openTempStore } from './store-helpers'
@@ -17,11 +17,18 @@ function runningRun(): { store: RunStore; id: string; attempt: number } {
 }
 
 describe('cancel and retry against a dying trainer', () => {
-  it('cancelling a running run advances its attempt; a queued one keeps it', () => {
+  it('a retry of a cancelled run advances its attempt; cancel alone keeps it', () => {
     const { store, id, attempt } = runningRun()
-    expect(store.cancel(id).attempt).toBe(attempt + 1)
-    const [queued] = store.addRuns('e', [config('b', { head: 'fc' })]).added
-    expect(store.cancel(queued!.id).attempt).toBe(queued!.attempt)
+    expect(store.cancel(id).attempt).toBe(attempt)
+    expect(store.retry(id).attempt).toBe(attempt + 1)
+  })
+
+  it('cancel, then the trainer’s own last words: kept as history, the run stays cancelled', () => {
+    const { store, id, attempt } = runningRun()
+    store.cancel(id)
+    const m = new Messages(id)
+    expect(store.persistMessages(id, [m.failed('killed by SIGTERM')], { attempt })).toBe(1)
+    expect(store.requireRun(id).status).toBe('cancelled')
   })
 
   it('cancel then retry: the old trainer’s crash is refused and the run stays queued', () => {
