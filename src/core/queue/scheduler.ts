@@ -408,8 +408,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    */
   private settle(execution: RunExecution, { exit, stopReason }: ExecutionResult): void {
     const id = execution.run.id
-    // Every write is fenced by this execution's attempt: a run cancelled and retried meanwhile has a newer
-    // one (queued again, or training elsewhere): the old trainer's end decides nothing.
+    // Every write is fenced by this execution's attempt: a run cancelled and retried meanwhile
+    // has a newer one (queued again, or training elsewhere): the old trainer's end decides nothing.
     const fence = { attempt: execution.attempt }
     const current = (): Run | undefined => {
       const run = this.store.getRun(id)
