@@ -25,7 +25,17 @@ const peer = [
   join(root, '../shared/peers/torch_nin_bench.py'),
   join(root, '../../shared/peers/torch_nin_bench.py'),
 ].find((p) => p && existsSync(p))
-const python = process.env.NIN_LAB_PYTHON ?? '/usr/bin/python3'
+// The peer runs on the same PyTorch as the engine: the one the engine finds first, the
+// project's .venv (src/trainer/engines/torch/python.ts), unless NIN_LAB_PYTHON names another.
+const venvPython = join(root, '.venv/bin/python')
+const python =
+  process.env.NIN_LAB_PYTHON ?? (existsSync(venvPython) ? venvPython : '/usr/bin/python3')
+const torchVersion = (): string =>
+  spawnSync(python, ['-c', 'import torch; print(torch.__version__)'], {
+    encoding: 'utf8',
+  }).stdout.trim() || 'no torch'
+/** Issue 21's targets at d2l-96 batch 128, as ratios to the peer's median. */
+const TARGETS = { torchAuto: 2, torchFp32: 1.05 } as const
 const ROUNDS = Math.max(1, Number(process.env.NIN_LAB_BENCH_ROUNDS ?? '3') || 3)
 
 interface Case {
@@ -165,7 +175,8 @@ it('training throughput beside the PyTorch peer', () => {
   }
   console.log(
     `\nTraining throughput, images/s: median over ${ROUNDS} rounds of each one's median step ` +
-      `(random data, SGD), ${cpus().length} cores, ${new Date().toISOString()}, ` +
+      `(random data, SGD), ${cpus().length} cores, PyTorch ${torchVersion()} (${python}) for ` +
+      `the engine and the peer, ${new Date().toISOString()}, ` +
       `load average (1, 5, 15 min) ${loadBefore} before, ${loadAfter} after\n`,
   )
   console.log(
@@ -184,6 +195,20 @@ it('training throughput beside the PyTorch peer', () => {
         `${on(r.runs.torchAuto, r.imgPerS.torchAuto)} | ${fmt(r.ratio.torchAuto, 3)} | ` +
         `${on(r.runs.tfjs, r.imgPerS.tfjs)} | ${fmt(r.ratio.tfjs, 3)} | ` +
         `${first(r.runs.tfjs) ? `${first(r.runs.tfjs)?.peakRssMB} MB` : '–'} |`,
+    )
+  }
+  const target = rows.find((r) => r.preset === 'd2l-96' && r.batch === 128)
+  if (target) {
+    const verdict = (col: keyof typeof TARGETS): string => {
+      const x = target.ratio[col]
+      return x === null
+        ? 'not measured'
+        : `${x.toFixed(2)}× (${x >= TARGETS[col] ? 'met' : 'NOT met'})`
+    }
+    console.log(
+      `\nTargets at d2l-96 batch 128 (issue 21): precision auto ≥ ${TARGETS.torchAuto}× the peer: ` +
+        `${verdict('torchAuto')}; fp32 ≥ ${TARGETS.torchFp32}×: ${verdict('torchFp32')}. ` +
+        `Ratios of medians over ${ROUNDS} interleaved rounds: compare them with the load average.`,
     )
   }
   const outDir = join(root, 'bench/results')

@@ -9,14 +9,15 @@ import { fileURLToPath } from 'node:url'
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const require = createRequire(import.meta.url)
 
-const build = spawnSync(
-  process.execPath,
-  [join(root, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'],
-  {
-    cwd: root,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  },
-)
+// NIN_LAB_NO_BUILD=1: the app is built already (tests start it beside others reading out/).
+const build =
+  process.env.NIN_LAB_NO_BUILD === '1'
+    ? { status: 0 }
+    : spawnSync(
+        process.execPath,
+        [join(root, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'],
+        { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] },
+      )
 if (build.status !== 0) {
   console.error('nin-lab: the build failed (see above).')
   process.exit(build.status ?? 1)
@@ -71,3 +72,48 @@ if (electron.binary) {
 }
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal))
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)))
+
+/**
+ * The processes `npm start` runs this under (npm, then `sh -c`), from the nearest up: killing
+ * npm (SIGTERM or SIGINT) ends npm and its shell but not this script, which would go on serving,
+ * orphaned, with its server and trainer. So it watches them, and stops its child when one goes.
+ * Linux reads the chain from /proc; elsewhere only the parent is watched.
+ */
+function launchers() {
+  const chain = [process.ppid]
+  for (let i = 0; i < 3; i++) {
+    const pid = chain[chain.length - 1]
+    let stat, cmdline
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+    } catch {
+      break // no /proc here
+    }
+    if (/npm/.test(cmdline)) break // npm itself: the top of what `npm start` started
+    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+    if (!(parent > 1)) break
+    chain.push(parent)
+  }
+  return chain
+}
+
+const alive = (pid) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return err.code === 'EPERM'
+  }
+}
+
+const watched = launchers()
+const parent = process.ppid
+const watch = setInterval(() => {
+  if (process.ppid === parent && watched.every(alive)) return
+  clearInterval(watch)
+  console.error('nin-lab: npm start was stopped; stopping the app and its runs.')
+  // The server stops its trainers after their current step; the runs resume next time.
+  child.kill('SIGTERM')
+}, 500)
+watch.unref()

@@ -2,7 +2,7 @@
 // Chromium). Runs every step even after a failure, so one run shows everything that is wrong,
 // and ends with the line `N passed, N failed` (each step and each test counts once).
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -34,6 +34,83 @@ for (const [name, args] of steps) {
   else {
     failed++
     failures.push(name)
+  }
+}
+
+// The PyTorch engine is a Python program of its own (src/torch-engine, its tools configured in
+// its pyproject.toml): ruff, mypy --strict and its pytest unit tests run in the project's .venv
+// (scripts/python-env.mjs; .ci/run makes it). pytest's tests count one each, like vitest's.
+const engineDir = join(root, 'src/torch-engine')
+const venvBin = (tool) => join(root, '.venv/bin', tool)
+const pythonSteps = [
+  ['torch engine: lint (ruff check)', venvBin('ruff'), ['check', '.']],
+  ['torch engine: format (ruff format --check)', venvBin('ruff'), ['format', '--check', '.']],
+  ['torch engine: types (mypy --strict)', venvBin('mypy'), []],
+]
+const pytestReport = join(resultsDir, 'pytest.xml')
+if (!existsSync(venvBin('python'))) {
+  skipped += pythonSteps.length + 1
+  console.log(
+    '\n' +
+      '!'.repeat(78) +
+      '\n!! TORCH ENGINE CHECKS SKIPPED (ruff, mypy, pytest): no .venv here.\n' +
+      '!! Make it with:  node scripts/python-env.mjs   (PyTorch 2 and the tools from PyPI).\n' +
+      '!'.repeat(78),
+  )
+} else {
+  for (const [name, cmd, args] of pythonSteps) {
+    process.stdout.write(`\n▶ ${name}\n`)
+    const r = spawnSync(cmd, args, { cwd: engineDir, stdio: 'inherit' })
+    if (r.status === 0) passed++
+    else {
+      failed++
+      failures.push(name)
+    }
+  }
+  process.stdout.write('\n▶ torch engine: unit tests (pytest)\n')
+  rmSync(pytestReport, { force: true }) // never count a previous run's report
+  const r = spawnSync(venvBin('python'), ['-m', 'pytest', `--junitxml=${pytestReport}`], {
+    cwd: engineDir,
+    stdio: 'inherit',
+  })
+  const counts = pytestCounts(pytestReport)
+  if (!counts) {
+    failed++
+    failures.push(`pytest (exit ${r.status}, no report)`)
+  } else {
+    passed += counts.passed
+    failed += counts.failed
+    skipped += counts.skipped
+    for (const t of counts.failedNames) failures.push(`src/torch-engine › ${t}`)
+    if (r.status !== 0 && counts.failed === 0) {
+      failed++
+      failures.push(`pytest exited with ${r.status}`)
+    }
+  }
+}
+
+/** Counts from pytest's JUnit XML (one <testsuite> with tests/failures/errors/skipped). */
+function pytestCounts(file) {
+  let xml
+  try {
+    xml = readFileSync(file, 'utf8')
+  } catch {
+    return null
+  }
+  const suite = /<testsuite\b([^>]*)>/.exec(xml)
+  if (!suite) return null
+  const attr = (k) => Number(new RegExp(`\\b${k}="(\\d+)"`).exec(suite[1])?.[1] ?? 0)
+  const bad = attr('failures') + attr('errors')
+  const failedNames = [
+    ...xml.matchAll(
+      /<testcase\b[^>]*\bclassname="([^"]*)"[^>]*\bname="([^"]*)"[^>]*>\s*<(failure|error)/g,
+    ),
+  ].map((m) => `${m[1]} › ${m[2]}`)
+  return {
+    passed: attr('tests') - bad - attr('skipped'),
+    failed: bad,
+    skipped: attr('skipped'),
+    failedNames,
   }
 }
 

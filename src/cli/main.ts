@@ -11,6 +11,7 @@ import { lsCommand, lsHelp, showCommand, showHelp } from './commands/runs'
 import { configCommand, configHelp } from './commands/config'
 import { compareCommand, compareHelp } from './commands/compare'
 import { exportCommand, exportHelp } from './commands/export'
+import { exportModelCommand, exportModelHelp } from './commands/export-model'
 import { keyCommand, keyHelp } from './commands/key'
 import { coreHostCommand, coreHostHelp } from './commands/core-host'
 import { runCommand, runHelp } from './commands/run'
@@ -31,6 +32,7 @@ const COMMANDS: Record<string, { run: Command; help: string; hidden?: boolean }>
   show: { run: showCommand, help: showHelp },
   compare: { run: compareCommand, help: compareHelp },
   export: { run: exportCommand, help: exportHelp },
+  'export-model': { run: exportModelCommand, help: exportModelHelp },
   serve: { run: serveCommand, help: serveHelp },
   key: { run: keyCommand, help: keyHelp },
   worker: { run: workerCommand, help: workerHelp },

@@ -1,5 +1,6 @@
 /** The runs a command names: IDs as given, and every run of each `--experiment NAME`. */
-import { MAX_IDS, MAX_LIST } from '@shared/api/contract'
+import { MAX_IDS } from '@shared/api/contract'
+import { listAllRuns } from '@shared/api/list-pages'
 import type { Core } from './core'
 import { UsageError } from './errors'
 
@@ -11,11 +12,9 @@ export async function runIdsOf(
   const out = [...ids]
   for (const experiment of experiments) {
     const before = out.length
-    for (let offset = 0; ;) {
-      const page = await core.api.listRuns({ experiment, offset, limit: MAX_LIST })
-      out.push(...page.runs.map((r) => r.id))
-      offset += page.runs.length
-      if (page.runs.length === 0 || offset >= page.total) break
+    // Page by page through the server's cursor (one answer holds at most MAX_LIST runs).
+    for (const run of await listAllRuns((p) => core.api.listRuns(p), { experiment })) {
+      out.push(run.id)
     }
     if (out.length === before) {
       const known = (await core.api.listExperiments({})).map((e) => e.name)

@@ -32,7 +32,7 @@ import {
 import { parseGpuList, type QueueSettings } from '@shared/api/types'
 import { ConfigError } from '@shared/config/experiment'
 import { CompareError, compareRuns, healthOf, type Comparison } from '@shared/comparison'
-import { expandGrid } from '@shared/grid'
+import { expandGridYielding } from '@shared/grid'
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '@shared/json'
 import { Estimates } from './estimates'
 import { LiveProgress } from './progress'
@@ -42,9 +42,11 @@ import { peekFleetKey } from './queue/fleet-key'
 import { describeRedisUrl, redisOptions } from './queue/redis'
 import { cpuSlots, Scheduler } from './queue/scheduler'
 import { resolveSlots } from './queue/slots'
-import { lockHolder, SchedulerLockError } from './queue/scheduler-lock'
+import { LOCK_FILE, lockHolder, SchedulerLockError } from './queue/scheduler-lock'
+import { toStoreError } from './store/errors'
 import { reportFiles } from './reports/files'
-import { DB_FILE, RunStore, StoreError } from './store'
+import { modelFiles } from './models/export'
+import { DB_FILE, decodeCursor, encodeCursor, RunStore, StoreError, type ListCursor } from './store'
 
 type Handlers = { [M in MethodName]: (params: Params<M>) => Result<M> | Promise<Result<M>> }
 type CoreEvents = { [E in EventName]: [payload: ApiEvents[E]] }
@@ -115,10 +117,13 @@ export class Core extends EventEmitter<CoreEvents> {
     try {
       this.scheduler = this.startScheduler()
     } catch (err) {
+      const dataDir = this.store.dataDir
       this.store.close()
+      // A folder it may read but not write (another user's): the lock file cannot be made. Said
+      // in the store's words ("permission denied on DIR … fix the permissions"), never a stack.
       throw err instanceof SchedulerLockError
         ? new ApiError('illegal-state', err.message)
-        : toApiError(err)
+        : toApiError(toStoreError(err, join(dataDir, LOCK_FILE), CORE_BUSY_TIMEOUT_MS))
     }
     this.handlers = this.makeHandlers()
   }
@@ -290,15 +295,16 @@ export class Core extends EventEmitter<CoreEvents> {
     return {
       listRuns: (p) => {
         const filter = { status: p.status, experiment: p.experiment, search: p.search }
-        return {
-          runs: store.listRuns({
-            ...filter,
-            order: p.order,
-            offset: p.offset,
-            limit: p.limit ?? MAX_LIST,
-          }),
-          total: store.countRuns(filter),
-        }
+        const page = store.listRunsPage({
+          ...filter,
+          order: p.order,
+          offset: p.offset,
+          after: listCursor(p),
+          // A page at most, however many were asked for: `next` continues.
+          limit: Math.min(p.limit ?? MAX_LIST, MAX_LIST),
+        })
+        const next = page.next === null ? null : encodeCursor(page.next)
+        return { runs: page.runs, total: store.countRuns(filter), next }
       },
       getRun: (p) => this.runDetail(p.id),
       getMetrics: (p) => {
@@ -327,14 +333,22 @@ export class Core extends EventEmitter<CoreEvents> {
       },
       listExperiments: () => store.listExperiments(),
       queueState: (p) => this.queueState(p.limit),
-      addRuns: (p) => {
+      addRuns: async (p) => {
         checkGridSize(p)
-        const { configs } = expandGrid(p.base, p.axes, p.seeds)
-        const result = store.addRuns(p.experiment, configs, { priority: p.priority })
-        if (result.added.length > 0) {
-          this.emit('runQueued', { runs: result.added })
-          this.queueChanged()
+        // A big grid is validated and stored in chunks, letting other calls in between: 10,000
+        // runs in one go held every other call up for 6.5 s. Each chunk is a transaction, so an
+        // add cut short keeps whole chunks, and adding the grid again adds only what is missing.
+        const { configs } = await expandGridYielding(p.base, p.axes, p.seeds, nextTurn)
+        const result: Result<'addRuns'> = { added: [], skipped: 0 }
+        for (let i = 0; i < configs.length; i += ADD_CHUNK) {
+          if (i > 0) await nextTurn()
+          const chunk = configs.slice(i, i + ADD_CHUNK)
+          const part = store.addRuns(p.experiment, chunk, { priority: p.priority })
+          result.added.push(...part.added)
+          result.skipped += part.skipped
+          if (part.added.length > 0) this.emit('runQueued', { runs: part.added })
         }
+        if (result.added.length > 0) this.queueChanged()
         return result
       },
       pauseQueue: () => {
@@ -430,6 +444,7 @@ export class Core extends EventEmitter<CoreEvents> {
       },
       compareRuns: (p) => compareStoredRuns(store, p),
       exportReport: (p) => reportFiles(store, p),
+      exportModel: (p) => modelFiles(store, p),
       listViews: () => store.listViews(),
       saveView: (p) => store.saveView(p.name, p.state, p.id),
       deleteView: (p) => {
@@ -481,6 +496,27 @@ function openStore(options: CoreOptions): RunStore {
  * Refuses a grid too big to queue, and asks for confirmation of a big one — before anything is
  * expanded, so a request naming 10^20 runs costs nothing.
  */
+/** Runs stored per transaction when a grid is added (see addRuns). */
+const ADD_CHUNK = 100
+/** Resolves on the event loop's next turn, after the I/O (other requests) waiting for it. */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+/** listRuns' cursor, checked: a page continues either by cursor or by offset, not both. */
+function listCursor(p: Params<'listRuns'>): ListCursor | undefined {
+  if (p.cursor === undefined) return undefined
+  if (p.offset !== undefined) {
+    throw new ApiError(
+      'invalid-params',
+      "listRuns: give cursor or offset, not both (cursor: the previous answer's next)",
+    )
+  }
+  const cursor = decodeCursor(p.cursor)
+  if (cursor === null) {
+    throw new ApiError('invalid-params', "listRuns: cursor must be a listRuns answer's next")
+  }
+  return cursor
+}
+
 function checkGridSize(p: Params<'addRuns'>): void {
   const runs = p.axes.reduce((n, axis) => n * Math.max(1, axis.values.length), 1) * p.seeds
   if (runs > MAX_GRID_RUNS) {

@@ -341,6 +341,39 @@ interface Combination {
  * and combinations that cannot work together.
  */
 export function expandGrid(base: unknown, axes: readonly GridAxis[], seeds = 1): GridExpansion {
+  const steps = expansionSteps(base, axes, seeds)
+  for (;;) {
+    const step = steps.next()
+    if (step.done) return step.value
+  }
+}
+
+/**
+ * expandGrid that lets the event loop turn every `every` configs (`pause` resolves on the next
+ * turn): a grid of 10,000 runs takes seconds to validate, and a server answers other calls
+ * meanwhile.
+ */
+export async function expandGridYielding(
+  base: unknown,
+  axes: readonly GridAxis[],
+  seeds: number,
+  pause: () => Promise<void>,
+  every = 100,
+): Promise<GridExpansion> {
+  const steps = expansionSteps(base, axes, seeds)
+  for (let n = 1; ; n++) {
+    const step = steps.next()
+    if (step.done) return step.value
+    if (n % every === 0) await pause()
+  }
+}
+
+/** expandGrid's work, one step per config (or per combination) handled. */
+function* expansionSteps(
+  base: unknown,
+  axes: readonly GridAxis[],
+  seeds: number,
+): Generator<undefined, GridExpansion, void> {
   const issues: ConfigIssue[] = []
   const problem = (path: string, message: string): void => {
     issues.push({ path, message })
@@ -441,13 +474,14 @@ export function expandGrid(base: unknown, axes: readonly GridAxis[], seeds = 1):
       }
     })
     if (!broken) combinations.push({ choice, input })
+    yield
   }
 
   const baseName = isRecord(root) && typeof root.name === 'string' ? root.name : 'nin'
   const configs: ExperimentConfig[] = []
   /** Each problem message, with the combinations it occurs in. */
   const found = new Map<string, { path: string; combos: Set<number> }>()
-  combinations.forEach((combo, c) => {
+  for (const [c, combo] of combinations.entries()) {
     const codes = usable.map((axis, a) =>
       axisValueCode(axis.path, axis.values[combo.choice[a] as number]),
     )
@@ -469,8 +503,9 @@ export function expandGrid(base: unknown, axes: readonly GridAxis[], seeds = 1):
           found.set(issue.message, entry)
         }
       }
+      yield
     }
-  })
+  }
 
   for (const [message, { path, combos }] of found) {
     problem(path, blame(message, path, combos, usable, combinations))
@@ -493,6 +528,7 @@ export function expandGrid(base: unknown, axes: readonly GridAxis[], seeds = 1):
       if (first !== undefined) {
         problem('', `grid gives the same config twice (${first} and ${config.name})`)
       } else byIdentity.set(id, config.name)
+      yield
     }
   }
 

@@ -4,7 +4,7 @@
  * `sha256sum -c SHA256SUMS` checks a folder by hand. It is written last: a folder without it was
  * never completed. A checkpoint whose bytes changed (a bad disk, a stray write) without changing
  * its size is caught here on resume instead of training on from garbage. The torch engine writes
- * and checks the same file (resources/engines/torch/nin_torch/files.py).
+ * and checks the same file (src/torch-engine/nin_torch/files.py).
  */
 import { createHash } from 'node:crypto'
 import { readdir } from 'node:fs/promises'

@@ -142,7 +142,7 @@ export const isDiskFull = (err: unknown): boolean => {
 }
 
 /**
- * The one wording of a full disk while writing into `dir` (resources/engines/torch/nin_torch/
+ * The one wording of a full disk while writing into `dir` (src/torch-engine/nin_torch/
  * files.py words it the same). `resumeEpoch`, when the write was a checkpoint: the epoch a
  * retried run resumes from (0: it has no checkpoint and starts again).
  */

@@ -18,6 +18,8 @@ import { selectBackend } from './engines/tfjs/backends'
 import { trainTfjs } from './engines/tfjs/train'
 import { EngineCrash, measureTorchThroughput, trainTorch } from './engines/torch/run'
 import { readRegularFile } from './files'
+import { MODEL_FORMATS, type ModelFormat } from '@shared/api/contract'
+import { exportModel } from './export/model'
 
 /** Exit status when the engine's own process died: no final message, like any crash. */
 const EXIT_ENGINE_CRASHED = 70
@@ -31,6 +33,10 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '2' },
     // What `engine: auto` trains on here, and the GPUs PyTorch sees (src/shared/protocol/probe.ts).
     probe: { type: 'boolean', default: false },
+    // A trained model out: --export-model MODEL_DIR --format F --out-dir DIR (src/trainer/export).
+    'export-model': { type: 'string' },
+    format: { type: 'string' },
+    'out-dir': { type: 'string' },
   },
 })
 
@@ -114,8 +120,26 @@ async function probe(): Promise<number> {
   return 0
 }
 
+/** Prints `EXPORTED {"files": [...]}` and exits 0, or the reason on stderr and exits 1. */
+async function exportModelCommand(modelDir: string): Promise<number> {
+  const format = args.format as ModelFormat
+  if (!(MODEL_FORMATS as readonly string[]).includes(format) || !args['out-dir'])
+    throw new Error(
+      `usage: trainer --export-model DIR --format ${MODEL_FORMATS.join('|')} --out-dir D`,
+    )
+  try {
+    const files = await exportModel(modelDir, format, args['out-dir'])
+    process.stdout.write(`EXPORTED ${JSON.stringify({ files })}\n`)
+    return 0
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`)
+    return 1
+  }
+}
+
 async function main(): Promise<number> {
   if (args.probe) return probe()
+  if (args['export-model']) return exportModelCommand(args['export-model'])
   if (args.bench) return bench(args.bench)
   let job: TrainerJob
   try {

@@ -5,6 +5,7 @@ import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
 import { assertBuilt, runCli, startServe } from '../helpers/cli'
 
 const health = async (origin: string, token: string): Promise<number> =>
@@ -54,6 +55,53 @@ describe('the access key of a data folder', () => {
       // No restart: the server reads the rotated file at its next request.
       expect(await health(serve.origin, serve.token)).toBe(401)
       expect(await health(serve.origin, fresh!)).toBe(200)
+    } finally {
+      await serve.stop()
+    }
+  })
+
+  it('`key rotate` closes event sockets opened with the old key; the new key opens them', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'nin-lab-key-'))
+    const serve = await startServe(dataDir)
+    const wsUrl = (token: string): string =>
+      `${serve.origin.replace(/^http/, 'ws')}/api/events?token=${token}`
+    const open = (token: string): Promise<WebSocket> =>
+      new Promise((resolve, reject) => {
+        const ws = new WebSocket(wsUrl(token))
+        ws.once('open', () => resolve(ws))
+        ws.once('error', reject)
+      })
+    try {
+      const old = await open(serve.token)
+      const oldFrames: string[] = []
+      old.on('message', (data: Buffer) => oldFrames.push(data.toString()))
+      const closed = new Promise<{ code: number; reason: string }>((resolve) => {
+        old.once('close', (code: number, reason: Buffer) =>
+          resolve({ code, reason: reason.toString() }),
+        )
+        setTimeout(() => resolve({ code: 0, reason: 'still open after 10 s' }), 10_000).unref()
+      })
+      const rotated = runCli(['key', 'rotate', '--data-dir', dataDir])
+      expect(rotated.status).toBe(0)
+      const fresh = /#token=([\w-]+)/.exec(rotated.stdout)?.[1] as string
+      // Closed without any request arriving (the server checks open sockets every second).
+      const { code, reason } = await closed
+      expect(code).toBe(4401)
+      expect(reason).toMatch(/access key rotated/)
+
+      const current = await open(fresh)
+      const frame = new Promise<string>((resolve) =>
+        current.once('message', (data: Buffer) => resolve(data.toString())),
+      )
+      const res = await fetch(`${serve.origin}/api/call/pauseQueue`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${fresh}` },
+        body: '{}',
+      })
+      expect(res.status).toBe(200)
+      expect(JSON.parse(await frame)).toMatchObject({ event: 'queueChanged' })
+      expect(oldFrames).toEqual([])
+      current.close()
     } finally {
       await serve.stop()
     }

@@ -302,6 +302,9 @@ describe('a full disk', () => {
     expect(code).toBe(1)
     expect(stderr).toMatch(/queue halted: the queue stopped: .*full.*resume the queue/s)
     expect(stderr).not.toMatch(/\n\s+at .*\.js:\d+/) // no stack trace
+    // The process is gone, and so is its claim: the run waits at the front of the queue, not
+    // `running` until the next start (the scheduler's disk reserve made room to record that).
+    expect(statusOf(id!)).toBe('queued')
     // Space freed: the run goes on from its last checkpoint and completes.
     rmSync(filler)
     const again = runCli(['queue', 'start', '--data-dir', dataDir])

@@ -184,7 +184,8 @@ describe('nin-lab serve', () => {
     }
     expect(files).toHaveLength(1)
     expect(files[0]).toMatchObject({
-      name: expect.stringMatching(/^nin-lab-report-.*\.json$/),
+      // Named after the runs' experiment ("x", "api test"), not nin-lab-report-<date>.
+      name: expect.stringMatching(/^(x|api-test)(-and-1-more)?-report-\d{4}-\d{2}-\d{2}\.json$/),
       mimeType: 'application/json',
     })
     const report = JSON.parse(Buffer.from(files[0]!.base64, 'base64').toString('utf8')) as unknown
@@ -195,6 +196,7 @@ describe('nin-lab serve', () => {
     expect(csv.files.map((f) => f.name)).toEqual([
       expect.stringMatching(/\.csv$/),
       expect.stringMatching(/-metrics\.csv$/),
+      expect.stringMatching(/-groups\.csv$/),
     ])
     expect((await call('exportReport', { ids, format: 'docx' })).status).toBe(400)
   })

@@ -404,9 +404,10 @@ describe('line chart options', () => {
     )
     const data = (option.series as { data: { name: string; label: { position: string } }[] }[])[0]!
       .data
+    // The x axis starts at zero, so its middle is at 1.5 here: x = 2 is in the right half.
     expect(data.map((d) => [d.name, d.label.position])).toEqual([
       ['left', 'right'],
-      ['middle', 'right'],
+      ['middle', 'left'],
       ['right', 'left'],
     ])
   })

@@ -8,7 +8,8 @@ import { useDraftStore } from '@renderer/stores/draft'
 import { useGridStore } from '@renderer/stores/grid'
 import { useSubmissionStore } from '@renderer/stores/submission'
 import NewExperimentView from '@renderer/views/NewExperimentView.vue'
-import { fakeTransport, flush, makeRun, type FakeTransport } from './helpers'
+import { presetInput } from '@shared/config/presets'
+import { config, fakeTransport, flush, makeRun, type FakeTransport } from './helpers'
 
 let transport: FakeTransport
 
@@ -250,5 +251,68 @@ describe('ablation axes', () => {
     await flush()
     expect(wrapper.text()).toContain('grid axis model.inputSize=8')
     expect(useSubmissionStore().canSubmit).toBe(false)
+  })
+})
+
+describe('rough edges a new user hit (issue 23)', () => {
+  it('data.hflip has a control, not only its hint', async () => {
+    const wrapper = mountView()
+    const box = wrapper.find('[data-testid="field-data.hflip"]')
+    expect(box.exists()).toBe(true)
+    expect((box.element as HTMLInputElement).checked).toBe(false)
+    await box.setValue(true)
+    expect(useDraftStore().valueAt('data.hflip')).toBe(true)
+    await box.setValue(false)
+    expect(useDraftStore().valueAt('data.hflip')).toBe(false)
+    wrapper.unmount()
+  })
+
+  it('a cloned run shows its own preset, so Reset to preset keeps its network', async () => {
+    const draft = useDraftStore()
+    draft.choosePreset('d2l')
+    const wrapper = mountView()
+    // A small-28 run (its epochs edited) cloned while the form showed d2l.
+    const run = makeRun({ config: config({ ...presetInput('small-28'), train: { epochs: 3 } }) })
+    draft.loadRun(run, 'clone')
+    await flush()
+    expect((wrapper.find('[data-testid="preset"]').element as HTMLSelectElement).value).toBe(
+      'small-28',
+    )
+    await wrapper.find('[data-testid="preset-reset"]').trigger('click')
+    await wrapper.find('[data-testid="confirm-ok"]').trigger('click')
+    await flush()
+    expect(wrapper.find('[data-testid="totals"]').text()).toContain('148,390 parameters')
+
+    // A network no preset has: no preset is claimed, and Reset is off.
+    draft.loadRun(makeRun({ config: config({ model: { microConvs: 3, head: 'fc' } }) }), 'clone')
+    await flush()
+    expect((wrapper.find('[data-testid="preset"]').element as HTMLSelectElement).value).toBe('')
+    expect(wrapper.find('[data-testid="preset-reset"]').attributes('disabled')).toBeDefined()
+    wrapper.unmount()
+  })
+
+  it('says an input too small under model.inputSize even while another field is invalid', async () => {
+    const wrapper = mountView()
+    await wrapper.find('[data-testid="field-train.batchSize"]').setValue('0')
+    await wrapper.find('[data-testid="field-model.inputSize"]').setValue('32')
+    expect(wrapper.find('[data-testid="error-train.batchSize"]').exists()).toBe(true)
+    expect(wrapper.find('[data-testid="error-model.inputSize"]').text()).toContain(
+      'model.inputSize 32 is too small',
+    )
+    wrapper.unmount()
+  })
+
+  it('drops "Queued N runs" once the draft changes (e.g. to something invalid)', async () => {
+    const wrapper = mountView()
+    useDraftStore().choosePreset('small-28')
+    await flush()
+    await wrapper.find('[data-testid="queue-submit"]').trigger('click')
+    await flush()
+    expect(wrapper.find('[data-testid="queue-result"]').text()).toContain('Queued 12 runs')
+    await wrapper.find('[data-testid="field-train.batchSize"]').setValue('0')
+    await flush()
+    expect(wrapper.text()).toContain('Fix the fields marked in red')
+    expect(wrapper.find('[data-testid="queue-result"]').exists()).toBe(false)
+    wrapper.unmount()
   })
 })

@@ -200,6 +200,23 @@ describe('RunDetailView actions', () => {
     })
   })
 
+  it('names both ways out of the cancel dialog unambiguously', async () => {
+    for (const [status, keep] of [
+      ['running', 'Keep running'],
+      ['queued', 'Keep it queued'],
+    ] as const) {
+      const { wrapper } = await buttons(status)
+      await wrapper.find('[data-testid="run-cancel"]').trigger('click')
+      await flush()
+      expect(wrapper.find('[data-testid="confirm-cancel"]').text()).toBe(keep)
+      expect(wrapper.find('[data-testid="confirm-ok"]').text()).toBe('Cancel the run')
+      await wrapper.find('[data-testid="confirm-cancel"]').trigger('click')
+      await flush()
+      expect(transport.calls.some((c) => c.method === 'cancelRun')).toBe(false)
+      wrapper.unmount()
+    }
+  })
+
   it('cancels an interrupted run', async () => {
     const { wrapper } = await buttons('interrupted')
     await wrapper.find('[data-testid="run-cancel"]').trigger('click')

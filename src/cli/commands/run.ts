@@ -5,6 +5,7 @@
  * or crashed run from its last checkpoint.
  */
 import { parseArgs } from 'node:util'
+import { listAllRuns } from '@shared/api/list-pages'
 import type { Run } from '@shared/api/types'
 import { configIdentity } from '@shared/grid'
 import { canRetry } from '@shared/run-state'
@@ -73,9 +74,10 @@ export async function runCommand(argv: string[]): Promise<number> {
       const queued = added[0]
       if (!queued) {
         const identity = configIdentity(config)
-        const twin = (await core.api.listRuns({ experiment: values.experiment })).runs.find(
-          (r) => configIdentity(r.config) === identity,
-        )
+        const runs = await listAllRuns((p) => core.api.listRuns(p), {
+          experiment: values.experiment,
+        })
+        const twin = runs.find((r) => configIdentity(r.config) === identity)
         throw new UsageError(
           `experiment "${values.experiment}" already has this exact config as run ${twin?.id ?? '?'} (${twin?.status ?? '?'}); ` +
             (twin && canRetry(twin.status)

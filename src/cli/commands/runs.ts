@@ -1,6 +1,6 @@
 /** `nin-lab ls` and `nin-lab show`: the runs in the store. */
 import { parseArgs } from 'node:util'
-import { MAX_LIST } from '@shared/api/contract'
+import { listAllRuns } from '@shared/api/list-pages'
 import { placementText } from '@shared/format'
 import type { Run } from '@shared/api/types'
 import { RUN_STATUSES, type RunStatus } from '@shared/run-state'
@@ -63,16 +63,10 @@ export async function lsCommand(argv: string[]): Promise<number> {
     values['data-dir'],
     async (core) => {
       // Page through: one answer holds at most MAX_LIST runs.
-      const filter = {
+      const runs: Run[] = await listAllRuns((p) => core.api.listRuns(p), {
         status: values.status as RunStatus[] | undefined,
         experiment: values.experiment,
-      }
-      const runs: Run[] = []
-      for (;;) {
-        const page = await core.api.listRuns({ ...filter, offset: runs.length, limit: MAX_LIST })
-        runs.push(...page.runs)
-        if (page.runs.length === 0 || runs.length >= page.total) break
-      }
+      })
       if (values.json) {
         console.log(
           JSON.stringify(

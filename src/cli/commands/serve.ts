@@ -63,7 +63,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     if (loaded.created) console.log(`New access key (${loaded.created}).`)
   }
   const accessKey = new AccessKey(dataDir, key)
-  const sockets = eventSockets(core)
+  const sockets = eventSockets(core, {}, () => accessKey.current())
   const options = {
     rendererDir: dir,
     host: values.host,

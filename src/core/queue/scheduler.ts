@@ -22,6 +22,7 @@ import { EventEmitter } from 'node:events'
 import type { GpuInfo } from '@shared/api/types'
 import { isTerminal, type TrainerMessage } from '@shared/protocol/trainer'
 import { canRetry } from '@shared/run-state'
+import { DiskReserve } from './disk-reserve'
 import { SchedulerLock } from './scheduler-lock'
 import { StoreError, type Run, type RunStore } from '../store'
 import { Fleet } from './fleet'
@@ -107,6 +108,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   private readonly crashes = new Map<string, number>()
   /** Outcomes that could not be written yet (the store failed): retried on every tick. */
   private readonly unsettled = new Map<string, () => void>()
+  /** Space given back on a full disk, so the runs it stops can still be recorded. */
+  private readonly reserve: DiskReserve
 
   constructor(
     private readonly store: RunStore,
@@ -115,11 +118,13 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     super()
     this.slots = options.slots ?? cpuSlots(Math.max(1, options.concurrency ?? 1))
     this.pollMs = options.pollMs ?? 1000
+    this.reserve = new DiskReserve(options.dataDir)
   }
 
   /** Takes the data directory's lock (throws SchedulerLockError if held), recovers, starts. */
   start(): void {
     this.lock = SchedulerLock.acquire(this.options.dataDir)
+    this.reserve.take()
     try {
       this.recoverOrphans()
     } catch (err) {
@@ -199,6 +204,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
   resume(): void {
     if (!this.haltState) return
     this.haltState = null
+    this.reserve.take()
     this.emit('queueChanged')
     this.tick()
   }
@@ -228,6 +234,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     // Remote runs go on training on their workers; a new head picks them up again.
     await this.fleet?.close()
     this.fleet = null
+    this.reserve.release()
     this.lock?.release()
     this.lock = null
   }
@@ -362,6 +369,8 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    */
   private haltQueue(err: unknown): void {
     if (this.haltState) return
+    // The reserve's space lets the runs stopped below be recorded as interrupted and queued.
+    this.reserve.release()
     const detail = messageOf(err)
     this.haltState = {
       reason:

@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, extname, join } from 'node:path'
 import { promisify } from 'node:util'
+import { reportFileName } from '@shared/file-names'
 import { ApiError, type ExportedFile, type Params } from '@shared/api/contract'
 import { builtEntry } from '../entries'
 import type { RunStore } from '../store'
@@ -36,10 +37,9 @@ export async function reportFiles(
   p: Params<'exportReport'>,
 ): Promise<{ files: ExportedFile[] }> {
   if (p.ids.length === 0) throw new ApiError('invalid-params', 'ids must name at least one run')
-  for (const id of p.ids) store.requireRun(id) // a missing run is a 404 before any work
-  const fileName = basename(
-    p.fileName ?? `nin-lab-report-${new Date().toISOString().slice(0, 10)}.${p.format}`,
-  )
+  // A missing run is a 404 before any work; the runs' experiments name the default file.
+  const experiments = p.ids.map((id) => store.requireRun(id).experiment)
+  const fileName = basename(p.fileName ?? reportFileName(experiments, new Date(), p.format))
   return exports.run(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'nin-lab-export-'))
     try {

@@ -11,7 +11,7 @@ import { API_CALL_PATH, API_EVENTS_PATH, type EventFrame } from '@shared/api/tra
 import { bytes, int } from '@shared/format'
 import { JsonTooDeepError, MAX_JSON_DEPTH, parseJson } from '@shared/json'
 import { toApiError, type Core } from '../core'
-import { sendJson } from './http-server'
+import { requestToken, sendJson, tokenMatches } from './http-server'
 
 export const MAX_BODY_BYTES = 1 << 20
 
@@ -25,7 +25,12 @@ export const EVENT_SOCKET_LIMITS = {
   maxBufferedBytes: 8 << 20,
   /** A client that has not answered the last ping by the next one is gone (half-open). */
   pingIntervalMs: 30_000,
+  /** How often open sockets are checked against the access key in force (a rotation). */
+  keyCheckMs: 1_000,
 }
+
+/** The close code of a socket whose access key was rotated away (4000–4999: the app's own). */
+export const KEY_ROTATED_CLOSE = 4401
 
 class BodyTooLargeError extends Error {
   constructor() {
@@ -117,6 +122,11 @@ export function apiHandler(core: Core) {
 export function eventSockets(
   core: Core,
   options: Partial<typeof EVENT_SOCKET_LIMITS> = {},
+  /**
+   * The access key in force (read again at each call): a socket opened with another key is
+   * closed, so a rotation shuts out sockets opened with the old key as it does requests.
+   */
+  currentToken?: () => string,
 ): {
   upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void
   close: () => void
@@ -127,8 +137,24 @@ export function eventSockets(
   wss.on('error', () => undefined)
   const clients = new Set<WebSocket>()
   const alive = new WeakSet<WebSocket>()
+  /** The key each socket was opened with. */
+  const keys = new WeakMap<WebSocket, string>()
+  /** Closes the sockets opened with a key that is no longer in force. */
+  const closeStale = (): void => {
+    if (!currentToken) return
+    const token = currentToken()
+    for (const ws of clients) {
+      if (tokenMatches(keys.get(ws) ?? null, token)) continue
+      clients.delete(ws)
+      ws.close(KEY_ROTATED_CLOSE, 'access key rotated: open the new address')
+    }
+  }
+  const keyCheck = setInterval(closeStale, limits.keyCheckMs)
+  keyCheck.unref()
   const listeners = EVENT_NAMES.map((event) => {
     const listener = (payload: unknown): void => {
+      // Checked before each event too: nothing reaches a socket after its key was rotated.
+      closeStale()
       const frame = JSON.stringify({ event, payload } satisfies EventFrame)
       for (const ws of clients) {
         if (ws.readyState !== ws.OPEN) continue
@@ -162,6 +188,7 @@ export function eventSockets(
       if (path !== API_EVENTS_PATH) return refuse(socket, '404 Not Found')
       if (clients.size >= limits.maxClients) return refuse(socket, '503 Service Unavailable')
       wss.handleUpgrade(req, socket, head, (ws) => {
+        keys.set(ws, requestToken(req) ?? '')
         clients.add(ws)
         alive.add(ws)
         ws.on('pong', () => alive.add(ws))
@@ -174,6 +201,7 @@ export function eventSockets(
     },
     close: () => {
       clearInterval(heartbeat)
+      clearInterval(keyCheck)
       listeners.forEach((off) => off())
       for (const ws of clients) ws.terminate()
       wss.close()

@@ -86,7 +86,7 @@ export interface RunningWebServer {
 export const newToken = (): string => randomBytes(24).toString('base64url')
 
 /** Constant-time comparison, so the token cannot be guessed byte by byte from response times. */
-function tokenMatches(given: string | null, token: string): boolean {
+export function tokenMatches(given: string | null, token: string): boolean {
   if (given === null) return false
   const a = Buffer.from(given)
   const b = Buffer.from(token)

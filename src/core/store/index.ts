@@ -12,7 +12,7 @@ export {
 } from './run-store'
 export { StoreError, type StoreErrorCode } from './errors'
 export type { Experiment, ExperimentSummary } from './experiments'
-export type { Run, RunFilter } from './runs'
+export { decodeCursor, encodeCursor, type ListCursor, type Run, type RunFilter } from './runs'
 export type { MetricSample } from './metrics'
 export type { RunEvent } from './events'
 export { ARTIFACT_KINDS } from '@shared/api/types'

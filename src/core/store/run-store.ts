@@ -9,7 +9,7 @@
  * commits in between, which no busy timeout retries).
  */
 import { createHash, randomInt } from 'node:crypto'
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import Database from 'better-sqlite3'
 import {
@@ -70,12 +70,14 @@ import {
   openReadOnly,
   refuseOrphaningRuns,
 } from './open-checks'
+import { makeDataFolderPrivate } from './privacy'
 import {
   countRunsQuery,
   listRunsQuery,
   runStatements,
   SUMMARY_METRIC,
   toRun,
+  type ListCursor,
   type Run,
   type RunFilter,
   type RunRow,
@@ -202,8 +204,9 @@ export class RunStore {
       if (!readonly) {
         // Before SQLite creates anything: a fresh database must not orphan existing runs.
         if (isEmptyDatabaseFile(file)) refuseOrphaningRuns(dir, file)
-        mkdirSync(dir, { recursive: true })
       }
+      const tightened = makeDataFolderPrivate(dir, file, { create: !readonly })
+      if (tightened !== null) console.error(`nin-lab: ${tightened}`)
     } catch (err) {
       fail(err)
     }
@@ -386,6 +389,29 @@ export class RunStore {
     return this.guard(() => {
       const { statement, params } = listRunsQuery(this.connection, this.listCache, filter)
       return statement.all(...params).map(toRun)
+    })
+  }
+
+  /**
+   * At most `limit` runs in the `created` or `newest` order from `after` on, and the cursor of
+   * the page after them (null when none follows).
+   */
+  listRunsPage(
+    filter: Omit<RunFilter, 'offset' | 'limit'> & {
+      readonly limit: number
+      readonly offset?: number
+    },
+  ): { runs: Run[]; next: ListCursor | null } {
+    return this.guard(() => {
+      // One row more than asked says whether another page follows, without a second query.
+      const query = { ...filter, limit: filter.limit + 1 }
+      const { statement, params } = listRunsQuery(this.connection, this.listCache, query)
+      const rows = statement.all(...params)
+      const more = rows.length > filter.limit
+      const kept = more ? rows.slice(0, filter.limit) : rows
+      const last = kept[kept.length - 1]
+      const next = more && last ? { createdAt: last.created_at, seq: last.row_seq } : null
+      return { runs: kept.map(toRun), next }
     })
   }
 

@@ -103,7 +103,12 @@ function keyStorage(win: Window = window): KeyStorage {
 export function tokenFrom(text: string): string | null {
   const trimmed = text.trim()
   const match = /(?:^|[#&?])token=([^&\s]+)/.exec(trimmed)
-  const key = match?.[1] ? decodeURIComponent(match[1]) : trimmed
+  let key = trimmed
+  try {
+    if (match?.[1]) key = decodeURIComponent(match[1])
+  } catch {
+    return null // broken percent-encoding (`#token=%`): no key, never an exception
+  }
   return /^[\w-]{8,200}$/.test(key) ? key : null
 }
 

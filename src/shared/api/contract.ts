@@ -154,14 +154,32 @@ export interface ExportedFile {
   readonly base64: string
 }
 
+/**
+ * A trained model out of NiN Lab (`nin-lab export-model`, Run detail → Download model). Torch
+ * runs: ONNX (opset 17, dynamic batch), safetensors, TorchScript; tfjs runs: the TF.js format
+ * (model.json + weights.bin) and safetensors. safetensors tensors are named after the layer
+ * table in PyTorch's layouts, whichever engine trained the model, so either engine loads them.
+ */
+export const MODEL_FORMATS = ['onnx', 'safetensors', 'torchscript', 'tfjs'] as const
+export type ModelFormat = (typeof MODEL_FORMATS)[number]
+/** Which formats a run of each engine exports (the rest are refused, saying these). */
+export const MODEL_FORMATS_BY_ENGINE: Readonly<Record<'torch' | 'tfjs', readonly ModelFormat[]>> = {
+  torch: ['onnx', 'safetensors', 'torchscript'],
+  tfjs: ['tfjs', 'safetensors'],
+}
+
 // --- parameters: declared once, as data ---------------------------------------------------
 
 /** Longest list of run ids one call may name (a Compare of a whole study fits easily). */
 export const MAX_IDS = 1000
 /** Longest free text (notes). */
 export const MAX_TEXT = 10_000
-/** Most runs one listRuns answer holds (a page; `total` counts them all). */
-export const MAX_LIST = 10_000
+/**
+ * Most runs one listRuns answer holds (a page; `total` counts them all, `next` continues). Sized
+ * so a page is read and sent in well under 100 ms: 10,000 runs in one answer took 1.7–2.4 s
+ * (14 MB) and held up every other call meanwhile.
+ */
+export const MAX_LIST = 200
 /** Most runs one addRuns may queue: a study, not a denial of service. */
 export const MAX_GRID_RUNS = 10_000
 /** Above this many runs, addRuns needs `confirm: true` (the CLI's --yes, a dialog in the app). */
@@ -269,8 +287,18 @@ export const API_PARAMS = {
       oneOf(['created', 'newest'], { default: 'created', description: 'oldest or newest first' }),
     ),
     offset: optional(int({ min: 0, max: 1e9, default: 0, description: 'runs skipped' })),
+    // Up to 10,000 as before; an answer holds at most MAX_LIST of them and `next` goes on.
     limit: optional(
-      int({ min: 1, max: MAX_LIST, default: MAX_LIST, description: 'runs listed at most' }),
+      int({ min: 1, max: 10_000, default: MAX_LIST, description: 'runs listed at most' }),
+    ),
+    cursor: optional(
+      str({
+        description: "where the previous page ended (its answer's `next`)",
+        maxLength: 64,
+        default: '',
+        pattern: '\\d{1,16}\\.\\d{1,16}',
+        patternDescription: "a listRuns answer's `next`",
+      }),
     ),
   },
   getRun: { id: required(runId) },
@@ -427,7 +455,8 @@ export const API_PARAMS = {
     title: optional(text(200, 'the report title')),
     /**
      * The report's file name (no folder): Markdown and CSV name their sibling files after it.
-     * Default: nin-lab-report-<date>.<format>.
+     * Default: named after the runs' experiment, `<experiment>-report-<date>.<format>`
+     * (src/shared/file-names.ts).
      */
     fileName: optional(
       str({
@@ -438,6 +467,11 @@ export const API_PARAMS = {
         patternDescription: 'a file name without a folder',
       }),
     ),
+  },
+  /** A run's trained model as files (the client saves them), in one of MODEL_FORMATS. */
+  exportModel: {
+    id: required(runId),
+    format: required(oneOf(MODEL_FORMATS, { default: 'safetensors', description: 'the format' })),
   },
 } as const satisfies Record<string, Shape>
 
@@ -458,8 +492,12 @@ export type GridAxisInput = Params<'addRuns'>['axes'][number]
 
 /** Method name → result. */
 export interface ApiResults {
-  /** A page of the matching runs, and how many match in all. */
-  listRuns: { runs: Run[]; total: number }
+  /**
+   * A page of the matching runs, how many match in all, and the cursor of the page after it
+   * (null, or absent, on the last page). Paging by cursor never skips or repeats a run when runs
+   * are added or deleted between pages.
+   */
+  listRuns: { runs: Run[]; total: number; next?: string | null }
   getRun: RunDetail
   getMetrics: Record<string, Record<string, MetricSample[]>>
   getEvents: RunEvent[]
@@ -483,6 +521,7 @@ export interface ApiResults {
   /** The runs grouped and compared with a baseline (src/shared/comparison.ts). */
   compareRuns: Comparison
   exportReport: { files: ExportedFile[] }
+  exportModel: { files: ExportedFile[] }
   listViews: SavedView[]
   saveView: SavedView
   deleteView: { deleted: number }

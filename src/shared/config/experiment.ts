@@ -190,7 +190,7 @@ export const BACKENDS = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as
  * What a run computes in: `auto` picks bf16 autocast (fp32 master weights) where the hardware
  * runs bf16 natively — a CPU with AVX512_BF16 or AMX-BF16, a CUDA GPU of capability 8.0 or
  * later — and fp32 elsewhere; fp16 (with a grad scaler) is CUDA only. TensorFlow.js trains in
- * fp32 whatever is asked. The rules: resources/engines/torch/nin_torch/precision.py.
+ * fp32 whatever is asked. The rules: src/torch-engine/nin_torch/precision.py.
  */
 export const PRECISIONS = ['auto', 'fp32', 'bf16', 'fp16'] as const
 export type Precision = (typeof PRECISIONS)[number]
@@ -341,14 +341,36 @@ function crossFieldIssues(config: ExperimentConfig): ConfigIssue[] {
   // data.path null for a dataset that is not embedded is not refused here: such a config still
   // has a cost summary and a layer table (a preset like nin-cifar10 names no folder); the trainer
   // refuses it before training, saying what to set (DATASET_FILES).
-  if (issues.length === 0) issues.push(...checkArchitecture(config.model))
+  // The network's own check needs a sound model section, not a sound config: an input too small
+  // is said under model.inputSize even while another section has a problem.
+  if (!issues.some(isModelIssue)) issues.push(...checkArchitecture(config.model))
   return issues
+}
+
+const isModelIssue = (issue: ConfigIssue): boolean =>
+  issue.path === 'model' || issue.path.startsWith('model.')
+
+/**
+ * The architecture's issues of a config that failed elsewhere (a bad batch size, say), when its
+ * model section alone is sound: so every problem is reported at once, each under its field.
+ */
+function architectureIssuesAlone(input: unknown, issues: readonly ConfigIssue[]): ConfigIssue[] {
+  if (issues.some(isModelIssue) || issues.some((i) => i.path === '')) return []
+  const modelInput =
+    typeof input === 'object' && input !== null ? (input as { model?: unknown }).model : undefined
+  const model = parseField(modelSchema, modelInput ?? {}, 'model')
+  return model.ok ? checkArchitecture(model.value) : []
 }
 
 /** Validates a parsed JSON value as an experiment config; every problem is reported at once. */
 export function parseExperimentConfig(input: unknown): ParseResult<ExperimentConfig> {
   const parsed = parseField(experimentSchema, input)
-  if (!parsed.ok) return parsed
+  if (!parsed.ok) {
+    return {
+      ok: false,
+      issues: [...parsed.issues, ...architectureIssuesAlone(input, parsed.issues)],
+    }
+  }
   const value = followDataset(parsed.value)
   const issues = crossFieldIssues(value)
   return issues.length === 0 ? { ok: true, value } : { ok: false, issues }

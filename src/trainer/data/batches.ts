@@ -52,7 +52,7 @@ export interface AugmentDraws {
 
 /**
  * The seed of batch k's augmentation in epoch `epoch`: 32-bit mixing only (Math.imul, xor), so
- * resources/engines/torch/nin_torch/rng.py computes the same number, and batches are
+ * src/torch-engine/nin_torch/rng.py computes the same number, and batches are
  * independent of each other (a run resumed mid-epoch draws the same crops).
  */
 export function augmentSeed(seed: number, epoch: number, batch: number): number {

@@ -52,6 +52,7 @@ export async function chooseEngine(config: ExperimentConfig): Promise<EngineChoi
     })
   }
   if (found) return { engine: 'torch', probe: found, skipped }
-  skipped.push({ backend: 'torch (CPU)', reason: noTorch })
+  // The last place PyTorch was passed over says how to get it (the same words as `engine: torch`).
+  skipped.push({ backend: 'torch (CPU)', reason: `${noTorch}: ${installHint}` })
   return { engine: 'tfjs', skipped }
 }

@@ -25,7 +25,8 @@ const SCRIPT = fileURLToPath(new URL('../../fixtures/stats_reference.py', import
 const PYTHON =
   process.env.NIN_LAB_TEST_PYTHON ??
   (existsSync(`${ROOT}.venv/bin/python`) ? `${ROOT}.venv/bin/python` : 'python3')
-const INSTALL = `${PYTHON} -m pip install -r requirements-test.txt`
+const INSTALL =
+  'npm run python-env (installs the pins of src/torch-engine/pyproject.toml, scipy among them)'
 
 interface TestRow {
   a: number[]

@@ -1,4 +1,4 @@
-// train.precision: the rules that pick what a run computes in (resources/engines/torch/nin_torch/
+// train.precision: the rules that pick what a run computes in (src/torch-engine/nin_torch/
 // precision.py), checked with made-up hardware answers — CPU flags, CUDA capabilities — since this
 // machine has no GPU; what the probe says about this machine; and the tfjs engine's answer (fp32).
 import { spawnSync } from 'node:child_process'
@@ -39,7 +39,9 @@ describe.skipIf(skipReason !== null)('train.precision on the torch engine', () =
   it('auto on a CPU: bf16 with avx512_bf16 or amx_bf16, else fp32, and says why', () => {
     expect(choose('auto', 'cpu', { flags: [...AVX512, 'avx512_bf16'] })).toEqual({
       name: 'bf16',
-      reason: 'auto: bf16 autocast, fp32 master weights (the CPU has avx512_bf16: native bf16)',
+      reason:
+        'auto: bf16 autocast, fp32 master weights (the CPU has avx512_bf16: native bf16); ' +
+        'accuracy parity with fp32 not yet shown (scripts/parity.py); fp32: train.precision',
     })
     expect(choose('auto', 'cpu', { flags: [...AVX512, 'amx_bf16', 'amx_tile'] })).toMatchObject({
       name: 'bf16',

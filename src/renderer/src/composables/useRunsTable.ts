@@ -248,8 +248,11 @@ export function useRunsTable(): RunsTable {
     const key = sortKey.value
     const dir = sortDir.value
     // Each run's value once (a comparator would compute it ~2 log n times).
-    const keyed = filtered.value.map((run) => ({ run, v: sortValue(run, key) }))
-    keyed.sort((a, b) => compareSortValues(a.v, b.v, dir))
+    const keyed = filtered.value.map((run, i) => ({ run, v: sortValue(run, key), i }))
+    // Ties keep the store's order, newest first (runs of one grid share a millisecond): so the
+    // default order is stable, and ascending creation order is its exact reverse.
+    const tie = key === 'created' && dir === 1 ? -1 : 1
+    keyed.sort((a, b) => compareSortValues(a.v, b.v, dir) || (a.i - b.i) * tie)
     return keyed.map((k) => k.run)
   })
 

@@ -591,6 +591,9 @@ export interface BarInput {
 
 export function barChartOption(input: BarInput, c: ChartColors): ChartOption {
   const fmt = input.yFormat ?? formatAxisNumber
+  // Categories are user text (class names from a dataset folder): bidi and control characters
+  // are shown as markers on the axis and in the tooltip, as reports show them.
+  const categories = input.categories.map((name) => visibleText(name))
   return {
     ...base(c),
     grid: { left: 56, right: 16, top: 14, bottom: 56 },
@@ -601,7 +604,7 @@ export function barChartOption(input: BarInput, c: ChartColors): ChartOption {
     },
     xAxis: {
       type: 'category',
-      data: [...input.categories],
+      data: categories,
       ...axisStyle(c),
       axisLabel: { color: c.muted, fontSize: 11, rotate: 30, interval: 0 },
     },
@@ -633,7 +636,9 @@ export interface HeatmapInput {
 }
 
 export function confusionOption(input: HeatmapInput, c: ChartColors): ChartOption {
-  const n = input.labels.length
+  // Class names are user text: markers for bidi and control characters (see barChartOption).
+  const labels = input.labels.map((name) => visibleText(name))
+  const n = labels.length
   const data: [number, number, number][] = []
   let max = 0
   input.matrix.forEach((row, t) =>
@@ -643,7 +648,7 @@ export function confusionOption(input: HeatmapInput, c: ChartColors): ChartOptio
       if (count > max) max = count
     }),
   )
-  const reversed = [...input.labels].reverse()
+  const reversed = [...labels].reverse()
   return {
     ...base(c),
     grid: { left: 90, right: 16, top: 10, bottom: 70 },
@@ -653,14 +658,14 @@ export function confusionOption(input: HeatmapInput, c: ChartColors): ChartOptio
         const item = Array.isArray(p) ? p[0] : p
         const v = item?.value as [number, number, number] | undefined
         if (!v) return ''
-        const truth = input.labels[n - 1 - v[1]] ?? ''
-        const predicted = input.labels[v[0]] ?? ''
+        const truth = labels[n - 1 - v[1]] ?? ''
+        const predicted = labels[v[0]] ?? ''
         return `true ${escapeHtml(truth)} → predicted ${escapeHtml(predicted)}: ${v[2].toLocaleString('en-US')}`
       },
     },
     xAxis: {
       type: 'category',
-      data: [...input.labels],
+      data: labels,
       name: 'predicted',
       nameLocation: 'middle',
       nameGap: 56,
@@ -715,7 +720,8 @@ export function scatterOption(
   const xf = input.xFormat ?? formatAxisNumber
   const yf = input.yFormat ?? formatAxisNumber
   const xs = input.points.map((p) => p.x)
-  const midX = xs.length > 0 ? (Math.min(...xs) + Math.max(...xs)) / 2 : 0
+  const midX = xs.length > 0 ? Math.max(...xs) / 2 : 0
+  const labels = scatterLabels(input.points)
   return {
     ...base(c),
     grid: { left: 56, right: 24, top: 14, bottom: 36 },
@@ -735,7 +741,8 @@ export function scatterOption(
       name: input.xName,
       nameLocation: 'middle',
       nameGap: 24,
-      scale: true,
+      // From zero: parameter counts 0.3% apart must not look twice as large.
+      min: 0,
       ...axisStyle(c),
       axisLabel: { color: c.muted, fontSize: 11, formatter: (v: number) => xf(v) },
     },
@@ -756,11 +763,11 @@ export function scatterOption(
         symbolSize: 10,
         // Points in the right half label to their left: a label right of the rightmost points
         // would run off the chart.
-        data: input.points.map((p) => ({
+        data: input.points.map((p, i) => ({
           value: [p.x, p.y],
           name: p.name,
           itemStyle: { color: p.color },
-          label: { position: p.x > midX ? 'left' : 'right' },
+          label: { position: p.x > midX ? 'left' : 'right', show: labels[i] !== null },
         })),
         label: {
           show: input.points.length <= 40,
@@ -768,12 +775,35 @@ export function scatterOption(
           color: c.muted,
           fontSize: 10,
           // A function, not a template: ECharts would expand {a}, {b}, … in a run name.
-          formatter: (p: { dataIndex: number }) =>
-            visibleText(input.points[p.dataIndex]?.name ?? ''),
+          formatter: (p: { dataIndex: number }) => labels[p.dataIndex] ?? '',
         },
       },
     ],
   }
+}
+
+/**
+ * Each point's label, or null for none. Runs with equal parameters (seeds, or variants that
+ * differ only in training) stand on one vertical line, where their labels would be drawn over
+ * each other: the highest point of such a line names the run and how many more share it, the
+ * others go unlabelled (the tooltip names each).
+ */
+function scatterLabels(points: readonly ScatterPoint[]): (string | null)[] {
+  const top = new Map<number, { index: number; count: number }>()
+  points.forEach((p, i) => {
+    const seen = top.get(p.x)
+    if (!seen) top.set(p.x, { index: i, count: 1 })
+    else {
+      seen.count++
+      if (p.y > (points[seen.index]?.y ?? -Infinity)) seen.index = i
+    }
+  })
+  return points.map((p, i) => {
+    const group = top.get(p.x)
+    if (!group || group.index !== i) return null
+    const name = visibleText(p.name)
+    return group.count > 1 ? `${name} +${group.count - 1}` : name
+  })
 }
 
 /** One axis of the parallel-coordinates chart: a config field or a result. */

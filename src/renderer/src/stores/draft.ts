@@ -10,7 +10,7 @@ import { defaultExperimentConfig, parseExperimentConfig } from '@shared/config/e
 import type { ExperimentConfig } from '@shared/config/experiment'
 import { applyOverride, mergeInput } from '@shared/config/overrides'
 import { canonicalJson } from '@shared/grid'
-import { isPresetName, presetInput, type PresetName } from '@shared/config/presets'
+import { isPresetName, PRESET_NAMES, presetInput, type PresetName } from '@shared/config/presets'
 import type { ConfigIssue } from '@shared/config/schema'
 import type { Run } from '@shared/api/types'
 import { derivedFromDataset, followDatasetInDraft, getAt } from '../lib/schema-form'
@@ -18,6 +18,17 @@ import { loadSaved, saveFields } from './new-experiment-storage'
 
 const presetDraft = (name: PresetName): unknown =>
   followDatasetInDraft(mergeInput(defaultExperimentConfig(), presetInput(name)))
+
+/**
+ * The preset whose network (`model`) a config has, or null when none has it: a cloned run's
+ * preset, so "Reset to preset" never resets to the network of a preset picked before.
+ */
+export function presetOfConfig(config: unknown): PresetName | null {
+  const model = canonicalJson(getAt(config, 'model'))
+  return (
+    PRESET_NAMES.find((name) => canonicalJson(getAt(presetDraft(name), 'model')) === model) ?? null
+  )
+}
 
 export interface DraftOrigin {
   /** `clone`: a new experiment from it; `requeue`: a fixed copy back into its experiment. */
@@ -40,14 +51,19 @@ const FORM_SECTIONS = /^(name|engine|model|data|train)\b/
 
 export const useDraftStore = defineStore('draft', () => {
   const saved = loadSaved()
-  const preset = ref<PresetName>(
-    typeof saved.preset === 'string' && isPresetName(saved.preset) ? saved.preset : 'd2l',
+  /** The preset the draft started from; null for a run's config no preset has the network of. */
+  const preset = ref<PresetName | null>(
+    saved.preset === null
+      ? null
+      : typeof saved.preset === 'string' && isPresetName(saved.preset)
+        ? saved.preset
+        : 'd2l',
   )
   /** The config being edited; replaced (never mutated) on each edit. */
   const draft = shallowRef<unknown>(
     typeof saved.draft === 'object' && saved.draft !== null
       ? saved.draft
-      : presetDraft(preset.value),
+      : presetDraft(preset.value ?? 'd2l'),
   )
 
   /**
@@ -66,6 +82,7 @@ export const useDraftStore = defineStore('draft', () => {
   const isEdited = computed(
     () =>
       origin.value !== null ||
+      preset.value === null ||
       canonicalJson(draft.value) !== canonicalJson(presetDraft(preset.value)),
   )
 
@@ -75,6 +92,7 @@ export const useDraftStore = defineStore('draft', () => {
     mode: DraftOrigin['mode'],
   ): void {
     draft.value = structuredClone(run.config)
+    preset.value = presetOfConfig(run.config)
     origin.value = { mode, runId: run.id, runName: run.name, experiment: run.experiment }
   }
   const forgetOrigin = (): void => {

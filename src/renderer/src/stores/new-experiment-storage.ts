@@ -8,7 +8,8 @@ import type { PresetName } from '@shared/config/presets'
 const STORAGE_KEY = 'ninLab.newExperiment'
 
 export interface SavedNewExperiment {
-  preset: PresetName
+  /** Null: a run's config whose network no preset has. */
+  preset: PresetName | null
   draft: unknown
   axes: { path: string; text: string }[]
   seeds: number

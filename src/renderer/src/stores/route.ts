@@ -13,11 +13,24 @@ export type Route =
   | { readonly name: 'run'; readonly id: string }
   /** `view`: a saved comparison view to open (a permalink, `#/compare/view/3`). */
   | { readonly name: 'compare'; readonly view?: number }
+  /** A hash that cannot be decoded (`#/runs/%`): the app says so instead of going blank. */
+  | { readonly name: 'invalid'; readonly hash: string }
 
 export type RouteName = Route['name']
 
+/** A segment decoded, or null where it is not valid percent-encoding (`%`, `%E0%A4%A`). */
+function decodeSegment(segment: string): string | null {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    return null
+  }
+}
+
 export function parseHash(hash: string): Route {
-  const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent)
+  const decoded = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeSegment)
+  if (decoded.some((part) => part === null)) return { name: 'invalid', hash }
+  const parts = decoded as string[]
   switch (parts[0]) {
     case 'queue':
       return { name: 'queue' }
@@ -38,6 +51,8 @@ export function routeHash(route: Route): string {
       return `#/runs/${encodeURIComponent(route.id)}`
     case 'new':
       return '#/new'
+    case 'invalid':
+      return route.hash
     case 'compare':
       return route.view === undefined ? '#/compare' : `#/compare/view/${route.view}`
     default:

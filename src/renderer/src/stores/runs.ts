@@ -6,6 +6,7 @@ import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
 import type { Run } from '@shared/api/types'
 import { METRICS } from '@shared/metrics'
+import { runPages } from '@shared/api/list-pages'
 import { api, errorMessage, onEvent, onReconnect } from '../api'
 
 /** getMetrics takes at most this many ids at once. */
@@ -13,7 +14,7 @@ const IDS_PER_CALL = 500
 
 export const useRunsStore = defineStore('runs', () => {
   const runs = shallowRef<readonly Run[]>([])
-  /** How many runs the store has in all (more than `runs` holds past MAX_LIST). */
+  /** How many runs the store has in all (more than `runs` holds while pages still arrive). */
   const total = ref(0)
   const loaded = ref(false)
   const loading = ref(false)
@@ -21,30 +22,61 @@ export const useRunsStore = defineStore('runs', () => {
 
   const byId = computed(() => new Map(runs.value.map((r) => [r.id, r])))
 
+  /** Each load's number: a newer load (a reconnect) makes an older one stop. */
+  let generation = 0
+  /** Runs that events brought in while a load was under way: newer than what it listed. */
+  let touched: Map<string, Run> | null = null
+
+  /**
+   * Every run, newest first, page by page (the server answers other calls between pages). The
+   * first load shows each page as it arrives; a reload swaps the list once it is whole.
+   */
   async function load(): Promise<void> {
+    const mine = ++generation
+    const first = !loaded.value
+    touched = new Map()
     loading.value = true
     try {
-      // Up to MAX_LIST runs (a page); a study of more is paged by the Runs table's filters.
-      const page = await api.listRuns({})
-      runs.value = page.runs
-      total.value = page.total
+      const seen: Run[] = []
+      for await (const page of runPages((p) => api.listRuns(p), { order: 'newest' })) {
+        if (mine !== generation) return
+        seen.push(...page.runs)
+        total.value = page.total
+        if (first) showLoaded(seen)
+      }
+      showLoaded(seen)
       error.value = null
-      loaded.value = true
     } catch (err) {
-      error.value = errorMessage(err)
+      if (mine === generation) error.value = errorMessage(err)
     } finally {
-      loading.value = false
+      if (mine === generation) {
+        loading.value = false
+        touched = null
+      }
     }
   }
 
-  /** Inserts or replaces runs (newest data wins), keeping the list's order. */
+  /** The listed runs, with what events said meanwhile winning (it is newer). */
+  function showLoaded(listed: readonly Run[]): void {
+    const latest = touched ?? new Map<string, Run>()
+    const ids = new Set(listed.map((r) => r.id))
+    const extra = [...latest.values()].filter((r) => !ids.has(r.id)).reverse()
+    runs.value = [...extra, ...listed.map((r) => latest.get(r.id) ?? r)]
+    loaded.value = true
+  }
+
+  /**
+   * Inserts or replaces runs (newest data wins). The list stays newest first: runs new to it
+   * go in front, the last created first, so ties in creation time keep a stable order.
+   */
   function upsert(updated: readonly Run[]): void {
     if (updated.length === 0) return
+    for (const r of updated) touched?.set(r.id, r)
     const incoming = new Map(updated.map((r) => [r.id, r]))
     const next = runs.value.map((r) => incoming.get(r.id) ?? r)
     const known = new Set(runs.value.map((r) => r.id))
-    for (const r of updated) if (!known.has(r.id)) next.push(r)
-    runs.value = next
+    const fresh = updated.filter((r) => !known.has(r.id)).reverse()
+    runs.value = fresh.length > 0 ? [...fresh, ...next] : next
   }
 
   function removeLocal(ids: readonly string[]): void {

@@ -121,6 +121,16 @@ export const useSubmissionStore = defineStore('submission', () => {
   }
 
   watch(experimentName, () => saveFields({ experimentName: experimentName.value }))
+  // "Queued 4 runs" speaks of the draft as it was: an edit (say, one that makes it invalid,
+  // with "Fix the fields marked in red" shown) makes it old news, and so do its errors.
+  watch(
+    () => draft.draft,
+    () => {
+      result.value = null
+      error.value = null
+      issues.value = []
+    },
+  )
 
   return {
     experimentName,

@@ -1,7 +1,9 @@
 /**
- * Finding a Python that has PyTorch, for the torch engine: $NIN_LAB_PYTHON, else `python3` on
- * PATH, else Debian's /usr/bin/python3 (where `apt-get install python3-torch` puts torch, even
- * when another python3 comes first on PATH). Each candidate answers `trainer.py --probe`.
+ * Finding a Python that has PyTorch, for the torch engine: $NIN_LAB_PYTHON, else the project's
+ * own environment (`.venv/bin/python` at the installation's root, made by
+ * `node scripts/python-env.mjs` with the pinned PyTorch 2), else `python3` on PATH, else Debian's
+ * /usr/bin/python3 (where `apt-get install python3-torch` puts torch, even when another python3
+ * comes first on PATH). Each candidate answers `trainer.py --probe`.
  */
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -16,17 +18,26 @@ const execFileAsync = promisify(execFile)
 export const PYTHON_ENV = 'NIN_LAB_PYTHON'
 
 /**
- * resources/engines/torch/trainer.py of this installation: the nearest folder above this module
+ * src/torch-engine/trainer.py of this installation: the nearest folder above this module
  * that has it (out/main/trainer.js in a build, src/trainer/engines/torch/ under the tests).
  */
 export function torchTrainerScript(): string {
   let dir = dirname(fileURLToPath(import.meta.url))
   for (let up = 0; up < 8; up++) {
-    const path = join(dir, 'resources/engines/torch/trainer.py')
+    const path = join(dir, 'src/torch-engine/trainer.py')
     if (existsSync(path)) return path
     dir = dirname(dir)
   }
-  throw new Error('resources/engines/torch/trainer.py is missing from this installation')
+  throw new Error('src/torch-engine/trainer.py is missing from this installation')
+}
+
+/**
+ * The project's Python environment, `.venv/bin/python` beside `src/` in this installation
+ * (scripts/python-env.mjs), or null when there is none.
+ */
+export function projectVenvPython(script: string = torchTrainerScript()): string | null {
+  const python = join(dirname(dirname(dirname(script))), '.venv/bin/python')
+  return existsSync(python) ? python : null
 }
 
 export interface CudaMemory {
@@ -49,7 +60,7 @@ export interface TorchProbe {
   readonly cudaMemory: CudaMemory | null
   /**
    * What `train.precision: auto` resolves to where a run on this Python trains (CUDA device 0,
-   * else the CPU), and why (resources/engines/torch/nin_torch/precision.py); fp32 from a
+   * else the CPU), and why (src/torch-engine/nin_torch/precision.py); fp32 from a
    * trainer that does not say.
    */
   readonly precisionAuto: { readonly precision: ResolvedPrecision; readonly reason: string }
@@ -77,7 +88,6 @@ export interface ProbeOutcome {
 }
 
 export async function probeTorch(env: NodeJS.ProcessEnv = process.env): Promise<ProbeOutcome> {
-  const candidates = env[PYTHON_ENV] ? [env[PYTHON_ENV]] : ['python3', '/usr/bin/python3']
   const tried: string[] = []
   let script: string
   try {
@@ -85,6 +95,10 @@ export async function probeTorch(env: NodeJS.ProcessEnv = process.env): Promise<
   } catch (err) {
     return { found: null, tried: [(err as Error).message] }
   }
+  const venv = projectVenvPython(script)
+  const candidates = env[PYTHON_ENV]
+    ? [env[PYTHON_ENV]]
+    : [...(venv ? [venv] : []), 'python3', '/usr/bin/python3']
   for (const python of [...new Set(candidates)]) {
     if (!python) continue
     try {
@@ -125,6 +139,12 @@ export async function probeTorch(env: NodeJS.ProcessEnv = process.env): Promise<
   return { found: null, tried }
 }
 
+/**
+ * What to install, the same words as the README's "Installing PyTorch": the project's pinned
+ * PyTorch 2 (CUDA wheels from PyPI), CPU-only wheels, or Debian's package.
+ */
 export const installHint =
-  'install PyTorch (Debian/Ubuntu: apt-get install python3-torch; elsewhere: pip install torch) ' +
-  `or point ${PYTHON_ENV} at a Python that has it`
+  'install PyTorch: in this project, `node scripts/python-env.mjs` (PyTorch 2.15 from PyPI into ' +
+  '.venv, with CUDA libraries: about 5.8 GB); a CPU-only machine: `pip install torch==2.15.0 ' +
+  '--index-url https://download.pytorch.org/whl/cpu`; Debian/Ubuntu: `apt-get install ' +
+  `python3-torch\` (PyTorch 1.13, CPU); or point ${PYTHON_ENV} at a Python that has torch`

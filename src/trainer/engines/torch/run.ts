@@ -1,5 +1,5 @@
 /**
- * Runs the PyTorch trainer (resources/engines/torch/trainer.py) as this process's child and
+ * Runs the PyTorch trainer (src/torch-engine/trainer.py) as this process's child and
  * relays its messages. This process stays the run's process for the parent — one protocol, one
  * pid, the same cancel and crash handling whatever the engine — while PyTorch does the work.
  *

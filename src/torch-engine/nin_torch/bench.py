@@ -5,6 +5,7 @@ after warm-up steps. The steps are the trainer's own (`Stepper.train_step`): a u
 dataset's 28 px gathered and resized on the device, channels-last, seeded dropout, the optimiser
 step and the one host synchronisation — so the number includes what the wrapper costs.
 """
+
 from __future__ import annotations
 
 import statistics

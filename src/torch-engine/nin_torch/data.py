@@ -10,6 +10,7 @@ src/trainer/data/resize.ts implements for the tfjs engine; then, as batches.ts d
 the zero-padded image and flipped (training, when the config asks), and standardised per channel
 with the statistics stored in the cache.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -161,7 +162,7 @@ def read_cache(path: str) -> CacheContents:
             view = memoryview(data)
             got = CACHE_HEADER_BYTES
             while got < expected:
-                n = f.readinto(view[got : got + READ_CHUNK_BYTES])
+                n = f.readinto(view[got : got + READ_CHUNK_BYTES])  # type: ignore[attr-defined]
                 if not n:
                     raise bad(f"truncated: {got} bytes, expected {expected}")
                 got += n
@@ -240,7 +241,10 @@ def augment_images(x: torch.Tensor, aug: Augment) -> torch.Tensor:
     if p > 0:
         padded = F.pad(x, (p, p, p, p))
         x = torch.stack(
-            [padded[b, :, oy : oy + s, ox : ox + s] for b, (oy, ox) in enumerate(zip(aug.oy, aug.ox))]
+            [
+                padded[b, :, oy : oy + s, ox : ox + s]
+                for b, (oy, ox) in enumerate(zip(aug.oy, aug.ox))
+            ]
         )
     flipped = [b for b, f in enumerate(aug.flip) if f]
     if flipped:

@@ -10,6 +10,7 @@
   diverged; each epoch ends with an evaluation, an `epoch` message and a checkpoint; the run ends
   with per-class test accuracy and the confusion matrix.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -51,7 +52,7 @@ ADAM_EPSILON = 1e-7
 
 def _accepts(cls: type, name: str) -> bool:
     try:
-        return name in inspect.signature(cls.__init__).parameters
+        return name in inspect.signature(cls).parameters
     except (TypeError, ValueError):
         return False
 
@@ -67,7 +68,9 @@ def make_optimizer(
     params = list(model.parameters())
     cuda = device is not None and device.type == "cuda"
     if train.optimizer == "adam":
-        extra = {"fused": True} if cuda and _accepts(torch.optim.Adam, "fused") else {}
+        extra: Dict[str, Any] = (
+            {"fused": True} if cuda and _accepts(torch.optim.Adam, "fused") else {}
+        )
         return torch.optim.Adam(
             params, lr=train.lr, eps=ADAM_EPSILON, weight_decay=train.weight_decay, **extra
         )
@@ -87,8 +90,8 @@ def build_model(job: Job, choice: DeviceChoice) -> NinNetwork:
     model.check_against_table()
     model = model.to(choice.device)
     if job.options.channels_last:
-        # Module.to accepts memory_format at run time; torch 1.13's stubs do not list it.
-        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        # Module.to accepts memory_format at run time (torch 1.13's stubs did not list it).
+        model = model.to(memory_format=torch.channels_last)
     return model
 
 
@@ -160,7 +163,7 @@ class Stepper:
             self.scaler.step(self.optimizer)
             self.scaler.update()
         else:
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             self.optimizer.step()
         correct = (logits.detach().argmax(dim=1) == labels).sum()
         # One device → host transfer per step (and the step's only synchronisation).

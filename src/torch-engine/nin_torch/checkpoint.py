@@ -13,6 +13,7 @@ kept: when the newest turns out damaged on resume (its checksums do not match), 
 from the one before, saying so. The RNG position needs no saving: every random draw is a
 function of (seed, epoch, step).
 """
+
 from __future__ import annotations
 
 import io

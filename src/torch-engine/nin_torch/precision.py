@@ -14,6 +14,7 @@ answers on any machine (tests/fixtures/torch/precision_probe.py).
 
 Under bf16 on the CPU, strided convolutions stay float32 (`fp32_layers`): see there why.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -54,6 +55,12 @@ def read_cpu_flags(path: str = "/proc/cpuinfo") -> Tuple[str, ...]:
             return cpu_flags(f.read())
     except OSError:  # not Linux: no flags known, so no native bf16 assumed
         return ()
+
+
+# Issue 21 asks for bf16's final test accuracy within ±1 percentage point of fp32 (95% CI of the
+# paired difference, small-28, 10 seeds): scripts/parity.py measures it; until it has run, the
+# choice says so (docs/engines.md has the evidence so far).
+PARITY_NOTE = "accuracy parity with fp32 not yet shown (scripts/parity.py); fp32: train.precision"
 
 
 def native_bf16_flags(flags: Iterable[str]) -> Tuple[str, ...]:
@@ -100,7 +107,9 @@ def choose_precision(
         if requested == "fp16":
             return PrecisionChoice("fp16", f"fp16 autocast with a grad scaler, as asked ({where})")
         if requested == "bf16":
-            return PrecisionChoice("bf16", f"bf16 autocast, fp32 master weights, as asked ({where})")
+            return PrecisionChoice(
+                "bf16", f"bf16 autocast, fp32 master weights, as asked ({where})"
+            )
         return PrecisionChoice("fp32", "fp32, as asked")
 
     # The CPU.
@@ -115,7 +124,7 @@ def choose_precision(
             return PrecisionChoice(
                 "bf16",
                 "auto: bf16 autocast, fp32 master weights (the CPU has "
-                f"{' and '.join(native_flags)}: native bf16)",
+                f"{' and '.join(native_flags)}: native bf16); {PARITY_NOTE}",
             )
         return PrecisionChoice(
             "fp32",
@@ -126,7 +135,8 @@ def choose_precision(
         if native_flags:
             return PrecisionChoice(
                 "bf16",
-                f"bf16 autocast, fp32 master weights, as asked (native: {' and '.join(native_flags)})",
+                "bf16 autocast, fp32 master weights, as asked "
+                f"(native: {' and '.join(native_flags)})",
             )
         return PrecisionChoice(
             "bf16",

@@ -7,6 +7,7 @@ Parameters are named after the rows (`block1.conv.weight`, `output.bias`), so ch
 exports read like the layer table. Layout is NCHW (channels_last memory format when asked);
 flatten is in (C, H, W) order, as the tfjs engine's flatten is.
 """
+
 from __future__ import annotations
 
 import math

@@ -19,6 +19,7 @@ SIGTERM or SIGINT: stop before the next step with a `cancelled` message. When th
 dies the trainer exits too (code 3), unless started with --no-parent-watch. See README.md for the
 job format.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -140,7 +141,8 @@ def run_params(paths: List[str], out: TextIO) -> int:
     for path in paths:
         raw = read_json_file(path)
         layers = raw.get("layers") if isinstance(raw, dict) else None
-        model = NinNetwork(layers)
+        # NinNetwork validates the table first and names what is wrong with it (None included).
+        model = NinNetwork(layers)  # type: ignore[arg-type]
         model.check_against_table()
         line = {"params": model.count_params(), "layers": model.layer_params()}
         out.write(json.dumps(line) + "\n")

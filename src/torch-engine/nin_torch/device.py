@@ -2,6 +2,7 @@
 the CPU with every core the process may use. Debian's torch starts with one intra-op thread, so
 the count is always set explicitly. And in what precision (./precision.py): `train.precision`
 resolved against this device."""
+
 from __future__ import annotations
 
 import os
@@ -76,7 +77,7 @@ def versions(choice: Optional[DeviceChoice] = None) -> Dict[str, str]:
     out = {"torch": torch.__version__, "python": platform.python_version()}
     if choice is not None and choice.backend == "cuda":
         out["cuda"] = str(torch.version.cuda)
-        cudnn = torch.backends.cudnn.version()
+        cudnn = torch.backends.cudnn.version()  # type: ignore[no-untyped-call]
         if cudnn is not None:
             out["cudnn"] = str(cudnn)
     return out
@@ -111,7 +112,12 @@ def probe_precision(cuda: bool) -> Dict[str, object]:
     flags = native_bf16_flags(read_cpu_flags())
     capability = list(cuda_capability()) if cuda else None
     auto = choose_precision("auto", "cuda" if cuda else "cpu", flags=flags, capability=capability)
-    return {"auto": auto.name, "reason": auto.reason, "cpuBf16": list(flags), "cudaCapability": capability}
+    return {
+        "auto": auto.name,
+        "reason": auto.reason,
+        "cpuBf16": list(flags),
+        "cudaCapability": capability,
+    }
 
 
 def cuda_memory() -> Optional[Dict[str, int]]:

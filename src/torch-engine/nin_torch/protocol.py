@@ -5,6 +5,7 @@ The protocol stream is the process's original stdout. trainer.py moves file desc
 stderr before torch is imported, so anything else that writes to stdout — warnings, a native
 library's banner, a stray print — lands on stderr and can never corrupt the protocol.
 """
+
 from __future__ import annotations
 
 import json

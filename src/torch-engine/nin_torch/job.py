@@ -10,6 +10,7 @@ The config is the resolved, validated ExperimentConfig (the Node side validates 
 only checks that the fields the trainer reads are there and have the right types, and says which
 one is not, since a hand-written standalone job may lack them.
 """
+
 from __future__ import annotations
 
 import glob
@@ -133,7 +134,8 @@ def parse_job(raw: Any, need_run: bool = True) -> Job:
         train.precision = _get(config, "train.precision", str)
     if train.precision not in PRECISIONS:
         raise JobError(
-            f"config.train.precision must be one of {', '.join(PRECISIONS)}, got {train.precision!r}"
+            f"config.train.precision must be one of {', '.join(PRECISIONS)}, "
+            f"got {train.precision!r}"
         )
     if train.optimizer not in ("sgd", "adam"):
         raise JobError(f"config.train.optimizer {train.optimizer!r} is not sgd or adam")
@@ -158,7 +160,7 @@ def parse_job(raw: Any, need_run: bool = True) -> Job:
         cache_file = find_cache_file(data_dir)
     names = raw.get("classNames")
     data = config.get("data") if isinstance(config.get("data"), dict) else {}
-    extra = {
+    extra: Dict[str, Any] = {
         "normalize": _get(config, "data.normalize", str) == "channel"
         if "normalize" in data
         else False,

@@ -10,6 +10,7 @@ listed in a SHA256SUMS file (`sha256sum -c SHA256SUMS` checks it by hand).
   its check on resume.
 - `disk_full_message`: the one wording of a full disk (ENOSPC/EDQUOT), the same as files.ts.
 """
+
 from __future__ import annotations
 
 import errno
@@ -50,9 +51,7 @@ def open_regular(path: str) -> Tuple[BinaryIO, int]:
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise FileKindError(
-                errno.EINVAL, f"{path} is {_kind(st.st_mode)}, not a regular file"
-            )
+            raise FileKindError(errno.EINVAL, f"{path} is {_kind(st.st_mode)}, not a regular file")
         f = os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
@@ -89,7 +88,7 @@ def fsync_dir(directory: str) -> None:
         os.close(fd)
 
 
-def write_file_durable(path: str, write: Callable[[BinaryIO], None]) -> None:
+def write_file_durable(path: str, write: Callable[[BinaryIO], object]) -> None:
     """Creates `path` (it must not exist), lets `write` fill it, and flushes it to disk."""
     with open(path, "xb") as f:
         write(f)

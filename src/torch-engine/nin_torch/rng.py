@@ -11,6 +11,7 @@ JavaScript does this arithmetic on 32-bit integers (`Math.imul`, `>>> 0`, `^`); 
 is kept as an unsigned 32-bit integer and reduced with `& MASK`, which gives the same bits: the
 low 32 bits of a sum or product do not depend on whether the operands were read as signed.
 """
+
 from __future__ import annotations
 
 from typing import List, MutableSequence, Sequence, Tuple, TypeVar
