@@ -398,10 +398,11 @@ export class Fleet {
   private resumeLater(run: Run, why: string): void {
     this.dispatched.delete(run.id)
     this.suspects.delete(run.id)
-    const crashes = (this.crashes.get(run.id) ?? 0) + 1
-    this.crashes.set(run.id, crashes)
     const fence = { attempt: run.attempt }
     if (this.store.markInterrupted([run.id], why, fence).length === 0) return
+    // Counted only when it ended the attempt: news about an attempt already over is no death.
+    const crashes = (this.crashes.get(run.id) ?? 0) + 1
+    this.crashes.set(run.id, crashes)
     if (crashes > this.options.maxAutoResumes) {
       this.store.markFinished(run.id, 'failed', `${why} (${crashes} times in a row)`, fence)
     } else this.store.retry(run.id, { front: true })
