@@ -12,6 +12,7 @@ import { configCommand, configHelp } from './commands/config'
 import { compareCommand, compareHelp } from './commands/compare'
 import { exportCommand, exportHelp } from './commands/export'
 import { exportModelCommand, exportModelHelp } from './commands/export-model'
+import { exerciseCommand, exerciseHelp } from './commands/exercise'
 import { keyCommand, keyHelp } from './commands/key'
 import { coreHostCommand, coreHostHelp } from './commands/core-host'
 import { runCommand, runHelp } from './commands/run'
@@ -37,6 +38,7 @@ const COMMANDS: Record<string, { run: Command; help: string; hidden?: boolean }>
   key: { run: keyCommand, help: keyHelp },
   worker: { run: workerCommand, help: workerHelp },
   bench: { run: benchCommand, help: benchHelp },
+  exercise: { run: exerciseCommand, help: exerciseHelp },
   'core-host': { run: coreHostCommand, help: coreHostHelp, hidden: true },
 }
 

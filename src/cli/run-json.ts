@@ -2,7 +2,8 @@
  * The JSON shape of one run on the command line (`run --json`, `show --json`):
  * {"id","name","status","engine","backend","precision","params","createdAt","startedAt","finishedAt",
  * "epochs":[{"epoch","trainLoss","trainAcc","testLoss","testAcc","seconds","examplesPerSec"}],
- * "health":{"status","reason"}|null,"placement":{"host","worker","gpu"}|null},
+ * "health":{"status","reason"}|null,"placement":{"host","worker","gpu"}|null,
+ * "linkedFrom":{"runId","experiment","trainedAt"}|null},
  * epochs numbered from 1, times as ISO 8601 (null when not yet).
  */
 import type { RunDetail } from '@shared/api/contract'
@@ -27,6 +28,8 @@ export interface RunJson {
   readonly health: RunHealthJson | null
   /** Where its latest attempt trains or trained (this machine or a worker, and the GPU). */
   readonly placement: Placement | null
+  /** A linked run's source run (trained once, in another experiment); null otherwise. */
+  readonly linkedFrom: { runId: string; experiment: string; trainedAt: string | null } | null
   readonly error?: string
 }
 
@@ -58,6 +61,10 @@ export function runJson({ run, epochs }: RunDetail): RunJson {
     epochs,
     health: healthJson(run),
     placement: run.placement,
+    linkedFrom: linkJson(run.linkedFrom),
     ...(run.error ? { error: run.error } : {}),
   }
 }
+
+export const linkJson = (link: Run['linkedFrom']): RunJson['linkedFrom'] =>
+  link === null ? null : { ...link, trainedAt: iso(link.trainedAt) }

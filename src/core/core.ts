@@ -33,8 +33,10 @@ import { parseGpuList, type QueueSettings } from '@shared/api/types'
 import { ConfigError } from '@shared/config/experiment'
 import { CompareError, compareRuns, healthOf, type Comparison } from '@shared/comparison'
 import { expandGridYielding } from '@shared/grid'
+import { HEALTH_LABELS } from '@shared/health'
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '@shared/json'
 import { Estimates } from './estimates'
+import { ExerciseStudies } from './exercises'
 import { LiveProgress } from './progress'
 import { isAlive } from './queue/process-identity'
 import { readWorkers } from './queue/fleet'
@@ -99,6 +101,7 @@ export class Core extends EventEmitter<CoreEvents> {
   private redisFrom: 'settings' | 'environment' | 'command line' | null = null
   private readonly progress: LiveProgress
   private readonly estimates: Estimates
+  private readonly exercises: ExerciseStudies
   private readonly handlers: Handlers
 
   /**
@@ -114,6 +117,7 @@ export class Core extends EventEmitter<CoreEvents> {
     }
     this.progress = new LiveProgress(this.store)
     this.estimates = new Estimates(this.store)
+    this.exercises = new ExerciseStudies(this.store, this.estimates)
     try {
       this.scheduler = this.startScheduler()
     } catch (err) {
@@ -285,7 +289,8 @@ export class Core extends EventEmitter<CoreEvents> {
       skippedBackends: started?.skipped ?? [],
       precisionReason: started?.precisionReason ?? null,
       epochs: this.store.epochRows(id),
-      runDir: this.store.runDir(id),
+      // A linked run has no folder of its own: its files are its source run's.
+      runDir: this.store.runDir(run.linkedFrom?.runId ?? id),
       artifacts: this.store.artifacts(id),
     }
   }
@@ -294,7 +299,12 @@ export class Core extends EventEmitter<CoreEvents> {
     const store = this.store
     return {
       listRuns: (p) => {
-        const filter = { status: p.status, experiment: p.experiment, search: p.search }
+        const filter = {
+          status: p.status,
+          experiment: p.experiment,
+          search: p.search,
+          attention: p.attention,
+        }
         const page = store.listRunsPage({
           ...filter,
           order: p.order,
@@ -339,12 +349,19 @@ export class Core extends EventEmitter<CoreEvents> {
         // runs in one go held every other call up for 6.5 s. Each chunk is a transaction, so an
         // add cut short keeps whole chunks, and adding the grid again adds only what is missing.
         const { configs } = await expandGridYielding(p.base, p.axes, p.seeds, nextTurn)
-        const result: Result<'addRuns'> = { added: [], skipped: 0 }
+        const reuse = p.reuse ?? 'ask'
+        // Nothing is linked silently: reuse 'ask' (the default) refuses, listing the matches.
+        if (reuse === 'ask') askAboutReuse(store.reusableRuns(p.experiment, configs))
+        const result: Result<'addRuns'> = { added: [], skipped: 0, linked: [] }
         for (let i = 0; i < configs.length; i += ADD_CHUNK) {
           if (i > 0) await nextTurn()
           const chunk = configs.slice(i, i + ADD_CHUNK)
-          const part = store.addRuns(p.experiment, chunk, { priority: p.priority })
+          const part = store.addRuns(p.experiment, chunk, {
+            priority: p.priority,
+            reuse: reuse === 'link' ? 'link' : 'train',
+          })
           result.added.push(...part.added)
+          result.linked.push(...part.linked)
           result.skipped += part.skipped
           if (part.added.length > 0) this.emit('runQueued', { runs: part.added })
         }
@@ -445,6 +462,36 @@ export class Core extends EventEmitter<CoreEvents> {
       compareRuns: (p) => compareStoredRuns(store, p),
       exportReport: (p) => reportFiles(store, p),
       exportModel: (p) => modelFiles(store, p),
+      exerciseStudy: (p) => this.exercises.study(p),
+      queueExercise: (p) => {
+        const result = this.exercises.queue(p)
+        if (result.added.length > 0) {
+          this.emit('runQueued', { runs: result.added })
+          this.queueChanged()
+        }
+        return result
+      },
+      exerciseAnswer: (p) => this.exercises.answer(p),
+      exportExerciseAnswer: async (p) => {
+        const answer = await this.exercises.answer({ exercise: p.exercise, scale: p.scale })
+        const ids = answer.groups.flatMap((g) => g.runIds)
+        if (ids.length === 0) {
+          throw new ApiError(
+            'illegal-state',
+            `${answer.experiment} has no runs yet: queue the study first (nin-lab exercise queue ${p.exercise} --scale ${p.scale})`,
+          )
+        }
+        return reportFiles(
+          store,
+          {
+            ids,
+            format: p.format,
+            title: `d2l §8.3 exercise ${answer.exercise} at ${answer.preset}: ${answer.title}`,
+            fileName: p.fileName,
+          },
+          answer,
+        )
+      },
       listViews: () => store.listViews(),
       saveView: (p) => store.saveView(p.name, p.state, p.id),
       deleteView: (p) => {
@@ -533,6 +580,30 @@ function checkGridSize(p: Params<'addRuns'>): void {
         'confirm to queue them (the CLI takes --yes)',
     )
   }
+}
+
+/**
+ * Queueing runs that completed runs elsewhere already trained is never silent: the answer names
+ * each (one issue per run: which run, experiment, date and health) and the caller repeats the
+ * call with `reuse: 'link'` or `'train'` (the CLI's --link / --train, a choice in the form).
+ */
+function askAboutReuse(matches: ReturnType<RunStore['reusableRuns']>): void {
+  if (matches.length === 0) return
+  const issues = matches.map(({ name, source }) => ({
+    path: name,
+    message:
+      `${name}: the same config, engine and precision completed as run ${source.id} of ` +
+      `experiment "${source.experiment}"` +
+      `${source.finishedAt === null ? '' : `, trained ${new Date(source.finishedAt).toISOString().slice(0, 10)}`}` +
+      ` (test accuracy ${source.finalTestAcc === null ? '—' : `${(source.finalTestAcc * 100).toFixed(2)}%`}, ${HEALTH_LABELS[source.health.status]})`,
+  }))
+  throw new ApiError(
+    'needs-confirmation',
+    `${matches.length} of these runs ${matches.length === 1 ? 'was' : 'were'} already trained ` +
+      'in another experiment: link them (reuse: link; the CLI takes --link) or train them anew ' +
+      '(reuse: train; --train)',
+    issues,
+  )
 }
 
 /** The comparison of stored runs; bad options (an unknown field, a baseline no group has) are

@@ -19,6 +19,7 @@ import {
 } from '@shared/config/experiment'
 import { costTotals } from '@shared/cost'
 import { BenchOutputError, parseBenchOutput, type BenchResult } from '@shared/protocol/bench'
+import type { MeasuredMemory } from '@shared/exercise-answer'
 import { trainerEntry } from './queue/trainer-process'
 import { Turns } from './turns'
 import type { RunStore } from './store'
@@ -157,9 +158,32 @@ export class Estimates {
     return this.turns.run(() => this.measure(config, opts))
   }
 
+  /**
+   * Peak memory of one prediction and one training step of the config at its own batch size, in
+   * the engine a run of it would get (d2l exercise 4), beside what the cost model counts.
+   */
+  async measureMemory(input: unknown): Promise<Omit<MeasuredMemory, 'counted'>> {
+    const config = parseConfig(input)
+    const result = await this.turns.run(() =>
+      this.measure(config, { steps: 1, warmup: 0, memory: true }),
+    )
+    if (!result.memory) {
+      throw new ApiError('unavailable', `the ${result.engine} engine did not report its memory`)
+    }
+    return {
+      engine: result.engine,
+      backend: result.backend,
+      source: result.memory.source,
+      batchSize: result.batch,
+      inputSize: result.inputSize,
+      trainPeakBytes: result.memory.trainPeakBytes,
+      predictPeakBytes: result.memory.predictPeakBytes,
+    }
+  }
+
   private async measure(
     config: ExperimentConfig,
-    opts: { readonly steps?: number; readonly warmup?: number },
+    opts: { readonly steps?: number; readonly warmup?: number; readonly memory?: boolean },
   ): Promise<BenchResult> {
     const dir = mkdtempSync(join(tmpdir(), 'nin-lab-bench-'))
     try {
@@ -175,6 +199,7 @@ export class Estimates {
           String(opts.steps ?? 5),
           '--warmup',
           String(opts.warmup ?? 2),
+          ...(opts.memory ? ['--memory'] : []),
         ],
         { timeout: BENCH_TIMEOUT_MS, maxBuffer: 1 << 20 },
       )

@@ -141,3 +141,28 @@ export function placementText(
   const where = p.worker ? `worker ${p.worker}${p.host ? ` (${p.host})` : ''}` : 'this machine'
   return p.gpu ? `${where}, GPU ${p.gpu.index} ${p.gpu.name}` : where
 }
+
+/**
+ * What every wall-clock epoch time is labelled with: a time measured in its own sitting, under
+ * whatever else the machine ran then, so it says little about the variant next to it (a
+ * same-sitting interleaved benchmark does: Compare's "measure speed now", src/shared/speed.ts).
+ */
+export const WALL_CLOCK_NOTE = 'wall clock, other sittings'
+
+/** A machine load as "load 1.9 on 2 CPUs" (– when not recorded: older runs). */
+export const loadText = (load: { loadAvg1: number; cpus: number } | null | undefined): string =>
+  load ? `load ${load.loadAvg1.toFixed(1)} on ${load.cpus} CPU${load.cpus === 1 ? '' : 's'}` : '–'
+
+/**
+ * "linked from experiment X (run rABC), trained 2026-12-07": how a linked run (one not trained
+ * again, its source's metrics shown) is marked in Run detail, reports and the CLI. User text: the
+ * caller escapes it for its medium.
+ */
+export function linkedText(link: {
+  readonly runId: string
+  readonly experiment: string
+  readonly trainedAt: number | null
+}): string {
+  const when = link.trainedAt === null ? '' : `, trained ${new Date(link.trainedAt).toISOString().slice(0, 10)}`
+  return `linked from experiment ${link.experiment} (run ${link.runId})${when}`
+}

@@ -317,8 +317,14 @@ export function configIdentity(config: ExperimentConfig): string {
   const { name: _name, ...rest } = config
   // train.precision came after runs were first stored: at its default it is left out, so every
   // config stored before it keeps its identity (and re-adding an old grid adds nothing).
-  const { precision, ...train } = rest.train
-  return canonicalJson(precision === 'auto' ? { ...rest, train } : rest)
+  // train.onChance likewise: `keep`, its default, is what every earlier run did.
+  const { precision, onChance, ...train } = rest.train
+  const kept = {
+    ...train,
+    ...(precision === 'auto' ? {} : { precision }),
+    ...(onChance === 'keep' ? {} : { onChance }),
+  }
+  return canonicalJson({ ...rest, train: kept })
 }
 
 // --- expansion -------------------------------------------------------------------------------

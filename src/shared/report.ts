@@ -5,11 +5,12 @@
  */
 import type { Ablation } from './ablation'
 import type { LayerSummary } from './architecture'
-import type { MetricSample } from './api/types'
+import type { MetricSample, RunLink } from './api/types'
 import type { ExperimentConfig } from './config/experiment'
 import type { FieldDiff } from './config-diff'
 import type { RunHealth } from './health'
 import type { EpochSummary } from './protocol/trainer'
+import type { ExerciseAnswer } from './exercise-answer'
 
 /**
  * 2: `ablations` (one table per field, each averaging over every other field, Δ against the
@@ -45,8 +46,13 @@ export interface ReportRun {
   readonly secondsPerEpoch: number | null
   readonly finalTestAcc: number | null
   readonly bestTestAcc: number | null
-  /** Whether its numbers answer anything (at chance, still improving); null where unknown. */
-  readonly health: RunHealth | null
+  /**
+   * Whether its numbers answer anything (at chance, still improving; src/shared/health.ts); null
+   * where unknown, absent in older JSON reports.
+   */
+  readonly health?: RunHealth | null
+  /** A linked run: trained once, in another experiment (its epochs are that run's). */
+  readonly linkedFrom?: RunLink | null
   readonly epochs: readonly ReportEpoch[]
   readonly classNames: readonly string[] | null
   readonly perClassAccuracy: readonly number[] | null
@@ -74,6 +80,8 @@ export interface Report {
   readonly configDiff: readonly FieldDiff[]
   /** The runs grouped and compared with a baseline, with each group's cost. */
   readonly ablation: Ablation
+  /** An exercise's answer (`nin-lab exercise answer`), shown before everything else. */
+  readonly answer?: ExerciseAnswer
 }
 
 /** Problems of a parsed report document against this schema version (empty when valid). */

@@ -9,6 +9,7 @@
  *     │          │ └──▶ interrupted (its process vanished) ──(retry, or automatically)──▶ queued
  *     └──▶ cancelled / failed
  */
+import type { HealthStatus } from './health'
 
 export const RUN_STATUSES = [
   'queued',
@@ -60,6 +61,20 @@ export const canReorder = (status: RunStatus): boolean => status === 'queued'
 
 /** Runs that stopped short of completing: what the Queue view lists under "needs attention". */
 export const NEEDS_ATTENTION_STATUSES: readonly RunStatus[] = RETRYABLE_STATUSES
+
+/**
+ * And runs whose numbers answer nothing, whatever their status: a run at chance completes as
+ * green as any other (src/shared/health.ts). The store's `attention` filter asks both lists.
+ */
+export const NEEDS_ATTENTION_HEALTH: readonly HealthStatus[] = ['chance']
+
+/** Whether the Queue view lists the run under "needs attention". */
+export const needsAttention = (run: {
+  readonly status: RunStatus
+  readonly health: { readonly status: HealthStatus }
+}): boolean =>
+  NEEDS_ATTENTION_STATUSES.includes(run.status) ||
+  NEEDS_ATTENTION_HEALTH.includes(run.health.status)
 
 /** "a, b or c", for messages. */
 export const orList = (items: readonly string[]): string =>

@@ -55,6 +55,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     mode.add_argument("--bench", metavar="JOB.json", help="measure training throughput")
     ap.add_argument("--steps", type=int, default=5, help="--bench: timed steps (default 5)")
     ap.add_argument("--warmup", type=int, default=2, help="--bench: warm-up steps (default 2)")
+    ap.add_argument(
+        "--memory",
+        action="store_true",
+        help="--bench: also measure peak memory of one prediction and one training step",
+    )
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], help="overrides job.torch.device")
     ap.add_argument("--threads", type=int, help="CPU threads (default: all usable cores)")
     ap.add_argument(
@@ -153,7 +158,7 @@ def run_bench(path: str, args: argparse.Namespace, out: TextIO) -> int:
     from nin_torch.bench import measure_throughput
 
     job = load_job(path, args, need_run=False)
-    result = measure_throughput(job, steps=args.steps, warmup=args.warmup)
+    result = measure_throughput(job, steps=args.steps, warmup=args.warmup, memory=args.memory)
     out.write("RESULT " + json.dumps(result) + "\n")
     return 0
 

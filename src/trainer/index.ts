@@ -13,6 +13,7 @@ import type { MachineProbe } from '@shared/protocol/probe'
 import { formatBenchLine } from '@shared/protocol/bench'
 import type { TrainerJob, TrainerMessage, Unstamped } from '@shared/protocol/trainer'
 import { measureThroughput } from './engines/tfjs/throughput'
+import { chanceStop } from './engines/chance-stop'
 import { chooseEngine } from './engines/select'
 import { selectBackend } from './engines/tfjs/backends'
 import { trainTfjs } from './engines/tfjs/train'
@@ -31,6 +32,8 @@ const { values: args } = parseArgs({
     bench: { type: 'string' },
     steps: { type: 'string', default: '5' },
     warmup: { type: 'string', default: '2' },
+    // --bench: also measure peak memory of one prediction and one training step (BenchMemory).
+    memory: { type: 'boolean', default: false },
     // What `engine: auto` trains on here, and the GPUs PyTorch sees (src/shared/protocol/probe.ts).
     probe: { type: 'boolean', default: false },
     // A trained model out: --export-model MODEL_DIR --format F --out-dir DIR (src/trainer/export).
@@ -85,7 +88,7 @@ setInterval(() => {
 /** Prints `RESULT {json}` (src/shared/protocol/bench.ts) and exits. */
 async function bench(configFile: string): Promise<number> {
   const config = validateExperimentConfig(await readJsonFile(configFile), configFile)
-  const opts = { steps: Number(args.steps), warmup: Number(args.warmup) }
+  const opts = { steps: Number(args.steps), warmup: Number(args.warmup), memory: args.memory }
   // The engine a run of this config would get measures it.
   const choice = await chooseEngine(config)
   const result =
@@ -154,11 +157,17 @@ async function main(): Promise<number> {
   runId = job.runId
   try {
     const control = { stopRequested: () => stopRequested, signal: stopController.signal }
+    const chance = chanceStop(job.config, requestStop)
+    const emit = (m: Unstamped<TrainerMessage>): void => {
+      send(m)
+      chance.watch(m)
+    }
     const choice = await chooseEngine(job.config)
-    const final =
+    const final = chance.final(
       choice.engine === 'torch'
-        ? await trainTorch(job, send, control, choice.probe, choice.skipped)
-        : await trainTfjs(job, send, control, choice.skipped)
+        ? await trainTorch(job, emit, control, choice.probe, choice.skipped)
+        : await trainTfjs(job, emit, control, choice.skipped),
+    )
     send(final)
     // Exit 1 after `failed` whichever engine reported it (a PyTorch failure arrives as a message).
     return final.type === 'failed' ? 1 : 0

@@ -96,6 +96,7 @@ const PROTOCOL_KEYS: { readonly [K in TrainerMessage['type']]: readonly string[]
     'seconds',
     'examplesPerSec',
     'memory',
+    'load',
   ]),
   checkpoint: allKeys<CheckpointMessage>()([...BASE, 'epoch', 'step', 'path']),
   log: allKeys<LogMessage>()([...BASE, 'level', 'message']),

@@ -83,6 +83,8 @@ export function makeRun(over: Partial<Run> & { config?: ExperimentConfig } = {})
     finalTestAcc: 0.85,
     bestTestAcc: 0.86,
     epochsDone: 10,
+    health: { status: 'ok', reason: 'test accuracy 85.0%, within the noise', moreEpochs: null },
+    linkedFrom: null,
     ...over,
   }
 }

@@ -45,7 +45,7 @@ beforeEach(() => {
           { path: 'train.lr', message: 'train.lr must be at most 10 (got 50)' },
         ])
       }
-      return { added: [makeRun({ id: 'new1', experiment: p.experiment })], skipped: 2 }
+      return { added: [makeRun({ id: 'new1', experiment: p.experiment })], skipped: 2, linked: [] }
     },
   })
   setTransport(transport)

@@ -26,6 +26,7 @@ beforeEach(() => {
     addRuns: (p) => ({
       added: Array.from({ length: 12 }, () => makeRun({ experiment: p.experiment })),
       skipped: 0,
+      linked: [],
     }),
   })
   setTransport(transport)

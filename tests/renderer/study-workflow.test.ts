@@ -55,7 +55,7 @@ beforeEach(() => {
       backend: null,
       detail: '',
     }),
-    addRuns: (p) => ({ added: [makeRun({ experiment: p.experiment })], skipped: 0 }),
+    addRuns: (p) => ({ added: [makeRun({ experiment: p.experiment })], skipped: 0, linked: [] }),
   })
   setTransport(transport)
   setActivePinia(createPinia())

@@ -14,12 +14,18 @@ import { duration, placementText } from '@shared/format'
 import { ProgressReporter } from '../progress'
 import { table } from '../format'
 import type { Run } from '@shared/api/types'
-import { CONFIRM_GRID_RUNS, MAX_GRID_RUNS, type QueueState } from '@shared/api/contract'
+import {
+  ApiError,
+  CONFIRM_GRID_RUNS,
+  MAX_GRID_RUNS,
+  type QueueState,
+} from '@shared/api/contract'
+import { HEALTH_LABELS } from '@shared/health'
 import { parseGpuList, type QueueSettings } from '@shared/api/types'
 import { checkRedisUrl } from '../redis-url'
 
 export const queueHelp = `Usage: nin-lab queue add [CONFIG] [--preset NAME] [--set PATH=VALUE ...] [--experiment NAME]
-                       [--grid PATH=V1,V2 ...] [--seeds N] [--priority P] [--yes]
+                       [--grid PATH=V1,V2 ...] [--seeds N] [--priority P] [--yes] [--link | --train]
        nin-lab queue start [--watch] [--concurrency N] [--gpus auto|0,1,…] [--redis URL]
        nin-lab queue ls [--all] [--json]
        nin-lab queue workers [--redis URL] [--json]
@@ -33,7 +39,10 @@ experiment already has; more than ${CONFIRM_GRID_RUNS} runs at once need --yes, 
 ${MAX_GRID_RUNS} are queued by one command. start runs the queue until it is empty, then exits
 (--watch: keeps waiting for new runs). Ctrl-C stops after the current step; on the next start
 the run resumes from its last checkpoint (the end of its last finished epoch), redoing the steps
-since. A full or read-only disk halts the queue with an error saying what to do.`
+since. A full or read-only disk halts the queue with an error saying what to do.
+A run whose config (engine and precision included) a completed run of another experiment
+already trained is not queued silently: add lists them and asks for --link (link that run: no
+training, its metrics shown in both experiments) or --train (train anew).`
 
 const common = {
   'data-dir': { type: 'string' },
@@ -80,9 +89,13 @@ async function queueAdd(argv: string[]): Promise<number> {
       seeds: { type: 'string', default: '1' },
       priority: { type: 'string', default: '0' },
       yes: { type: 'boolean', short: 'y', default: false },
+      link: { type: 'boolean', default: false },
+      train: { type: 'boolean', default: false },
     },
   })
   if (values.help) return help()
+  if (values.link && values.train) throw new UsageError('--link and --train exclude each other')
+  const reuse = values.link ? 'link' : values.train ? 'train' : 'ask'
   const seeds = Number(values.seeds)
   if (!Number.isInteger(seeds) || seeds < 1 || seeds > 100) {
     throw new UsageError(`--seeds must be an integer from 1 to 100 (got ${values.seeds})`)
@@ -105,33 +118,67 @@ async function queueAdd(argv: string[]): Promise<number> {
     // An array file queues each config as it is; otherwise the one config, expanded by the grid.
     const bases = isArray ? configs : configs.slice(0, 1)
     let added: Run[] = []
+    let linked: Run[] = []
     let skipped = 0
     for (const base of bases) {
-      const r = await core.api.addRuns({
+      const r = await addOrExplain(core, {
         experiment: values.experiment,
         base,
         axes: axes.map((a) => ({ path: a.path, values: [...a.values] })),
         seeds,
         priority,
         confirm: values.yes,
+        reuse,
       })
       added = added.concat(r.added)
+      linked = linked.concat(r.linked)
       skipped += r.skipped
     }
-    if (values.json)
-      console.log(
-        JSON.stringify({ added: added.map((r) => ({ id: r.id, name: r.name })), skipped }),
-      )
-    else {
-      console.log(
-        `queued ${added.length} run${added.length === 1 ? '' : 's'} in experiment "${t(values.experiment)}"` +
-          (skipped > 0 ? `; skipped ${skipped} the experiment already has` : ''),
-      )
-      for (const r of added) console.log(`  ${r.id}  ${t(r.name)}`)
-      if (added.length > 0) console.log('Run them with `nin-lab queue start` (or in the app).')
-    }
+    if (values.json) {
+      const brief = (r: Run): { id: string; name: string } => ({ id: r.id, name: r.name })
+      const links = linked.map((r) => ({ ...brief(r), linkedFrom: r.linkedFrom?.runId ?? null }))
+      console.log(JSON.stringify({ added: added.map(brief), linked: links, skipped }))
+    } else printAdded(values.experiment, added, linked, skipped)
     return 0
   })
+}
+
+/**
+ * addRuns, with its question about reusable runs (needs-confirmation, one issue per run) turned
+ * into a usage error that lists them and names the two flags.
+ */
+async function addOrExplain(
+  core: Core,
+  params: Parameters<Core['api']['addRuns']>[0],
+): ReturnType<Core['api']['addRuns']> {
+  try {
+    return await core.api.addRuns(params)
+  } catch (err) {
+    if (!(err instanceof ApiError && err.code === 'needs-confirmation' && err.issues)) throw err
+    const lines = err.issues.map((i) => `  - ${t(i.message)}`).join('\n')
+    throw new UsageError(
+      `${err.message}:\n${lines}\nRepeat with --link to link them (no training; their metrics ` +
+        'show in this experiment too) or --train to train them anew.',
+    )
+  }
+}
+
+function printAdded(experiment: string, added: Run[], linked: Run[], skipped: number): void {
+  console.log(
+    `queued ${added.length} run${added.length === 1 ? '' : 's'} in experiment "${t(experiment)}"` +
+      (linked.length > 0
+        ? `; linked ${linked.length} to completed run${linked.length === 1 ? '' : 's'} with the same config`
+        : '') +
+      (skipped > 0 ? `; skipped ${skipped} the experiment already has` : ''),
+  )
+  for (const r of added) console.log(`  ${r.id}  ${t(r.name)}`)
+  for (const r of linked) {
+    const from = r.linkedFrom
+    console.log(
+      `  ${r.id}  ${t(r.name)}  linked from ${from?.runId ?? '?'} of experiment "${t(from?.experiment ?? '?')}" (${HEALTH_LABELS[r.health.status]})`,
+    )
+  }
+  if (added.length > 0) console.log('Run them with `nin-lab queue start` (or in the app).')
 }
 
 async function queueStart(argv: string[]): Promise<number> {

@@ -70,6 +70,8 @@ export async function runCommand(argv: string[]): Promise<number> {
         base: config,
         axes: [],
         seeds: 1,
+        // `run` is asked to train, in the foreground: a completed twin elsewhere is no reason not to.
+        reuse: 'train',
       })
       const queued = added[0]
       if (!queued) {

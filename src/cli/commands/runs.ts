@@ -1,7 +1,8 @@
 /** `nin-lab ls` and `nin-lab show`: the runs in the store. */
 import { parseArgs } from 'node:util'
 import { listAllRuns } from '@shared/api/list-pages'
-import { placementText } from '@shared/format'
+import { linkedText, loadText, placementText, WALL_CLOCK_NOTE } from '@shared/format'
+import { HEALTH_LABELS } from '@shared/health'
 import type { Run } from '@shared/api/types'
 import { RUN_STATUSES, type RunStatus } from '@shared/run-state'
 import { pct } from '@shared/format'
@@ -12,7 +13,7 @@ import { withCore } from '../core'
 const READ_ONLY = { readonly: true } as const
 import { UsageError } from '../errors'
 import { table } from '../format'
-import { healthJson, runJson } from '../run-json'
+import { healthJson, linkJson, runJson } from '../run-json'
 
 export const lsHelp = `Usage: nin-lab ls [--status S] [--experiment NAME] [--json] [--data-dir D]
 
@@ -85,6 +86,7 @@ export async function lsCommand(argv: string[]): Promise<number> {
               bestTestAcc: r.bestTestAcc,
               health: healthJson(r),
               placement: r.placement,
+              linkedFrom: linkJson(r.linkedFrom),
             })),
           ),
         )
@@ -107,13 +109,14 @@ export async function lsCommand(argv: string[]): Promise<number> {
           r.precision ?? '',
           `${r.epochsDone}/${r.config.train.epochs}`,
           r.finalTestAcc === null ? '' : pct(r.finalTestAcc),
+          r.health.status === 'pending' ? '' : HEALTH_LABELS[r.health.status],
         ]
       })
       console.log(
         table(
-          ['id', 'status', 'name', 'experiment', 'variant', 'precision', 'epochs', 'test acc'],
+          ['id', 'status', 'name', 'experiment', 'variant', 'precision', 'epochs', 'test acc', 'health'],
           rows,
-          ['left', 'left', 'left', 'left', 'left', 'left', 'right', 'right'],
+          ['left', 'left', 'left', 'left', 'left', 'left', 'right', 'right', 'left'],
         ),
       )
       return 0
@@ -167,10 +170,21 @@ export async function showCommand(argv: string[]): Promise<number> {
           (run.placement ? ` · on ${t(placementText(run.placement))}` : ''),
       )
       if (detail.precisionReason) console.log(`precision: ${t(detail.precisionReason)}`)
+      console.log(`health: ${HEALTH_LABELS[run.health.status]} — ${t(run.health.reason)}`)
+      if (run.linkedFrom) console.log(linkedText(run.linkedFrom))
       if (out.epochs.length > 0) {
         console.log(
           table(
-            ['epoch', 'train loss', 'train acc', 'test loss', 'test acc', 'seconds', 'img/s'],
+            [
+              'epoch',
+              'train loss',
+              'train acc',
+              'test loss',
+              'test acc',
+              `seconds (${WALL_CLOCK_NOTE})`,
+              'img/s',
+              'machine load',
+            ],
             out.epochs.map((e) => [
               String(e.epoch),
               e.trainLoss.toFixed(4),
@@ -179,8 +193,9 @@ export async function showCommand(argv: string[]): Promise<number> {
               pct(e.testAcc),
               e.seconds.toFixed(1),
               String(Math.round(e.examplesPerSec)),
+              loadText(e.load),
             ]),
-            ['right', 'right', 'right', 'right', 'right', 'right', 'right'],
+            ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
           ),
         )
       }

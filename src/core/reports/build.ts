@@ -14,6 +14,7 @@ import {
   type ReportRun,
 } from '@shared/report'
 import type { RunStore } from '../store'
+import type { ExerciseAnswer } from '@shared/exercise-answer'
 
 const unique = (xs: readonly (string | null)[]): string[] =>
   [...new Set(xs.filter((x): x is string => x !== null))].sort()
@@ -21,7 +22,7 @@ const unique = (xs: readonly (string | null)[]): string[] =>
 export function buildReport(
   store: RunStore,
   ids: readonly string[],
-  opts: { title?: string; compare?: CompareOptions } = {},
+  opts: { title?: string; compare?: CompareOptions; answer?: ExerciseAnswer } = {},
 ): Report {
   if (ids.length === 0) throw new Error('a report needs at least one run')
   const runs: ReportRun[] = [...new Set(ids)].map((id) => {
@@ -70,6 +71,7 @@ export function buildReport(
       secondsPerEpoch:
         rows.length === 0 ? null : rows.reduce((s, e) => s + e.seconds, 0) / rows.length,
       finalTestAcc: run.finalTestAcc,
+      linkedFrom: run.linkedFrom,
       bestTestAcc: run.bestTestAcc,
       health: healthOf(run),
       epochs: rows,
@@ -104,5 +106,6 @@ export function buildReport(
       runs.map((r) => ({ ...r, health: r.health?.status ?? null })),
       opts.compare,
     ),
+    ...(opts.answer ? { answer: opts.answer } : {}),
   }
 }

@@ -14,6 +14,7 @@ import { ApiError, type ExportedFile, type Params } from '@shared/api/contract'
 import { builtEntry } from '../entries'
 import type { RunStore } from '../store'
 import { Turns } from '../turns'
+import type { ExerciseAnswer } from '@shared/exercise-answer'
 import type { ReportAnswer, ReportJob } from './report-worker'
 
 const execFileAsync = promisify(execFile)
@@ -35,6 +36,8 @@ const EXPORT_TIMEOUT_MS = 600_000
 export async function reportFiles(
   store: RunStore,
   p: Params<'exportReport'>,
+  /** An exercise's answer, shown first (exportExerciseAnswer). */
+  exerciseAnswer?: ExerciseAnswer,
 ): Promise<{ files: ExportedFile[] }> {
   if (p.ids.length === 0) throw new ApiError('invalid-params', 'ids must name at least one run')
   // A missing run is a 404 before any work; the runs' experiments name the default file.
@@ -50,6 +53,7 @@ export async function reportFiles(
         title: p.title,
         fileName,
         outDir: join(dir, 'out'),
+        ...(exerciseAnswer ? { answer: exerciseAnswer } : {}),
       }
       const jobFile = join(dir, 'job.json')
       writeFileSync(jobFile, JSON.stringify(job))

@@ -17,8 +17,11 @@ import {
   runsTable,
   type Cell,
   type Table,
+  runCaveats,
 } from './tables'
 import { escapeHtml, REPORT_CSP, visibleText } from '@shared/security'
+import type { ExerciseAnswer } from '@shared/exercise-answer'
+import { answerParts } from './answer'
 
 /** Text for HTML: invisible characters made visible (user text), then HTML-escaped. */
 const e = (text: string): string => escapeHtml(visibleText(text))
@@ -61,6 +64,7 @@ export function renderHtml(report: Report, charts: readonly ReportChart[]): stri
     `<p class="meta">${e(new Date(report.createdAt).toUTCString())} · ${e(report.generator)} · ${report.runs.length} runs</p>`,
   )
   for (const line of environmentLines(report)) parts.push(`<p class="meta">${e(line)}</p>`)
+  if (report.answer) parts.push(answerHtml(report.answer))
 
   parts.push('<h2>Runs</h2>', table(runsTable(report), 'runs'))
   if (report.ablation.comparison.groups.length > 1) {
@@ -87,6 +91,7 @@ export function renderHtml(report: Report, charts: readonly ReportChart[]): stri
     parts.push(
       `<h3>${e(run.name)} <span class="meta">(${e(run.id)}, ${e(run.experiment)}, ${e(run.status)})</span></h3>`,
     )
+    for (const line of runCaveats(run)) parts.push(`<p class="meta">${e(line)}</p>`)
     if (run.notes)
       parts.push(`<p class="notes">${escapeHtml(visibleText(run.notes, { multiline: true }))}</p>`)
     if (run.tags.length > 0) parts.push(`<p class="meta">tags: ${e(run.tags.join(', '))}</p>`)
@@ -104,4 +109,21 @@ export function renderHtml(report: Report, charts: readonly ReportChart[]): stri
 ${parts.join('\n')}
 </body></html>
 `
+}
+
+/** An exercise's answer, first in the report (exportExerciseAnswer). */
+function answerHtml(a: ExerciseAnswer): string {
+  const html = answerParts(a).map((p) => {
+    switch (p.kind) {
+      case 'heading':
+        return `<h3>${e(p.text)}</h3>`
+      case 'paragraph':
+        return `<p>${e(p.text)}</p>`
+      case 'list':
+        return `<ul>${p.items.map((i) => `<li>${e(i)}</li>`).join('')}</ul>`
+      case 'table':
+        return table(p.table, p.id)
+    }
+  })
+  return `<section data-section="answer"><h2>Answer</h2>${html.join('\n')}</section>`
 }

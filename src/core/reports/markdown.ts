@@ -13,8 +13,11 @@ import {
   runsTable,
   type Cell,
   type Table,
+  runCaveats,
 } from './tables'
 import { escapeMarkdown as m } from './text'
+import type { ExerciseAnswer } from '@shared/exercise-answer'
+import { answerParts } from './answer'
 
 function table(t: Table): string {
   // A cell's lines side by side: a Markdown table cell is one line.
@@ -39,6 +42,7 @@ export function renderMarkdown(
     '',
   )
   for (const line of environmentLines(report)) out.push(`- ${m(line)}`)
+  if (report.answer) out.push('', ...answerMarkdown(report.answer))
   out.push('', '## Runs', '', table(runsTable(report)), '')
   if (report.ablation.comparison.groups.length > 1) {
     out.push('## Ablation', '')
@@ -58,6 +62,7 @@ export function renderMarkdown(
   out.push('## Run details', '')
   for (const run of report.runs) {
     out.push(`### ${m(run.name)} (${m(run.id)}, ${m(run.experiment)}, ${m(run.status)})`, '')
+    for (const line of runCaveats(run)) out.push(m(line), '')
     if (run.notes) out.push(m(run.notes), '')
     if (run.tags.length > 0) out.push(`Tags: ${m(run.tags.join(', '))}`, '')
     if (run.epochs.length > 0) out.push(table(epochTable(run)), '')
@@ -66,4 +71,16 @@ export function renderMarkdown(
     out.push(table(layerTableOf(run)), '')
   }
   return out.join('\n')
+}
+
+/** An exercise's answer, first in the report (exportExerciseAnswer). */
+function answerMarkdown(a: ExerciseAnswer): string[] {
+  const out = ['## Answer', '']
+  for (const p of answerParts(a)) {
+    if (p.kind === 'heading') out.push(`### ${m(p.text)}`, '')
+    else if (p.kind === 'paragraph') out.push(m(p.text), '')
+    else if (p.kind === 'list') out.push(...p.items.map((i) => `- ${m(i)}`), '')
+    else out.push(table(p.table), '')
+  }
+  return out
 }

@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ReportFormat } from '@shared/api/contract'
+import type { ExerciseAnswer } from '@shared/exercise-answer'
 import { RunStore } from '../store'
 import { buildReport } from './build'
 import { exportReport } from './export'
@@ -22,6 +23,8 @@ export interface ReportJob {
   readonly title?: string
   readonly fileName: string
   readonly outDir: string
+  /** An exercise's answer, computed by the core, shown first. */
+  readonly answer?: ExerciseAnswer
 }
 
 export type ReportAnswer =
@@ -44,7 +47,7 @@ function main(): void {
   // It only reads: read-only, so that it works on a data folder it may not write to as well.
   const store = RunStore.open(job.dataDir, { readonly: true })
   try {
-    const report = buildReport(store, job.ids, { title: job.title })
+    const report = buildReport(store, job.ids, { title: job.title, answer: job.answer })
     answer({ files: exportReport(report, job.format, join(job.outDir, job.fileName)) })
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err)

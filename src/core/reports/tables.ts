@@ -19,7 +19,17 @@ import {
 } from '@shared/comparison'
 import type { Report, ReportRun } from '@shared/report'
 import { VERDICT_TEXT } from '@shared/statistics'
-import { bytes, int, pct, signed, valueText as formatValue } from '@shared/format'
+import {
+  bytes,
+  int,
+  linkedText,
+  loadText,
+  pct,
+  signed,
+  valueText as formatValue,
+  WALL_CLOCK_NOTE,
+} from '@shared/format'
+import { HEALTH_LABELS } from '@shared/health'
 
 /**
  * A cell: one line, or several that belong together (a value and its interval). Writers escape
@@ -243,8 +253,17 @@ export function perClassTable(run: ReportRun): Table | null {
 
 export function epochTable(run: ReportRun): Table {
   return {
-    header: ['epoch', 'train loss', 'train acc', 'test loss', 'test acc', 'seconds', 'img/s'],
-    numeric: [true, true, true, true, true, true, true],
+    header: [
+      'epoch',
+      'train loss',
+      'train acc',
+      'test loss',
+      'test acc',
+      `seconds (${WALL_CLOCK_NOTE})`,
+      'img/s',
+      'machine load',
+    ],
+    numeric: [true, true, true, true, true, true, true, false],
     rows: run.epochs.map((e) => [
       String(e.epoch),
       e.trainLoss.toFixed(4),
@@ -253,6 +272,7 @@ export function epochTable(run: ReportRun): Table {
       pct(e.testAcc),
       e.seconds.toFixed(1),
       int(e.examplesPerSec),
+      loadText(e.load),
     ]),
   }
 }
@@ -269,4 +289,18 @@ export function environmentLines(report: Report): string[] {
         .join(', ') || '–'
     }`,
   ]
+}
+
+/**
+ * The lines under a run's heading that qualify its numbers: its health when it is at chance or
+ * still improving (the reason says what it means and what to do), and where a linked run was
+ * trained. Plain text: each format escapes it.
+ */
+export function runCaveats(run: ReportRun): string[] {
+  const lines: string[] = []
+  const h = run.health
+  if (h && (h.status === 'chance' || h.status === 'not-converged'))
+    lines.push(`${HEALTH_LABELS[h.status]}: ${h.reason}`)
+  if (run.linkedFrom) lines.push(`${linkedText(run.linkedFrom)} (not trained again)`)
+  return lines
 }

@@ -223,6 +223,21 @@ export const MIGRATIONS: readonly Migration[] = [
         ORDER BY p.value DESC, p.step LIMIT 1);
     `,
   },
+  {
+    version: 8,
+    description: 'run health; runs linked to a finished run of another experiment',
+    // health_json: the run's RunHealth (src/shared/health.ts), recomputed whenever an epoch or
+    // a final message is stored; rows stored before it are judged from their epochs when the
+    // database is next opened for writing (RunStore.backfillHealth), NULL meanwhile.
+    // linked_from: a run queued as a link to a completed run with the same config (issue 20,
+    // reuse): it has no trainer, messages or metrics of its own; reads of them go to that run.
+    sql: `
+      ALTER TABLE runs ADD COLUMN health_json TEXT;
+      ALTER TABLE runs ADD COLUMN linked_from TEXT REFERENCES runs(id);
+      CREATE INDEX runs_linked_from ON runs (linked_from) WHERE linked_from IS NOT NULL;
+      CREATE INDEX runs_config_hash ON runs (config_hash);
+    `,
+  },
 ]
 
 /** The newest schema this code knows. */

@@ -94,6 +94,7 @@ import {
   type SeriesWindow,
 } from './metric-buckets'
 import { toView, viewStatements, type ViewStatements } from './views'
+import { healthStatements, refreshHealth, type HealthStatements } from './health'
 import type { SavedView, ViewState } from '@shared/api/contract'
 
 // better-sqlite3 reads SQLITE_USE_URI once, when its native addon loads (at the first
@@ -130,6 +131,8 @@ export interface AddRunsResult {
   readonly added: Run[]
   /** Configs whose identity (config hash) the experiment already had, or given twice. */
   readonly skipped: number
+  /** With `reuse: 'link'`: runs linked to a completed run of the same config, not queued. */
+  readonly linked: Run[]
 }
 
 export interface TruncateResult {
@@ -157,6 +160,16 @@ const ID_LENGTH = 6
 
 const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : null)
 
+/** Messages after which a run's health is judged again (src/core/store/health.ts). */
+const JUDGED_AFTER: ReadonlySet<TrainerMessage['type']> = new Set([
+  'started',
+  'epoch',
+  'finished',
+  'failed',
+  'diverged',
+  'cancelled',
+])
+
 export class RunStore {
   private readonly experimentsSql: ExperimentStatements
   private readonly runsSql: RunStatements
@@ -166,6 +179,7 @@ export class RunStore {
   private readonly settingsSql: SettingStatements
   private readonly bucketsSql: BucketStatements
   private readonly viewsSql: ViewStatements
+  private readonly healthSql: HealthStatements
   private readonly listCache = new Map<string, Statement<unknown[], RunRow>>()
 
   private constructor(
@@ -184,6 +198,7 @@ export class RunStore {
     this.settingsSql = settingStatements(connection)
     this.bucketsSql = bucketStatements(connection)
     this.viewsSql = viewStatements(connection)
+    this.healthSql = healthStatements(connection)
   }
 
   /**
@@ -262,7 +277,9 @@ export class RunStore {
       // NORMAL in WAL mode: a power cut may lose the last commits, never corrupt the file.
       db.pragma('synchronous = NORMAL')
       if (!readonly) migrate(db, file)
-      return new RunStore(db, dir, file, busyTimeoutMs, options.now ?? Date.now)
+      const store = new RunStore(db, dir, file, busyTimeoutMs, options.now ?? Date.now)
+      if (!readonly) store.backfillHealth()
+      return store
     } catch (err) {
       db.close()
       return fail(err)
@@ -330,22 +347,19 @@ export class RunStore {
   addRuns(
     experimentName: string,
     configs: readonly ExperimentConfig[],
-    options: { readonly priority?: number } = {},
+    options: { readonly priority?: number; readonly reuse?: 'link' | 'train' } = {},
   ): AddRunsResult {
     const priority = options.priority ?? 0
     this.checkInteger(priority, 'priority')
-    // Validated here too: the store is a boundary, and reads trust config_json as it is.
-    const rows = configs.map((c, i) => {
-      const config = validateExperimentConfig(c, `run ${i + 1} of ${configs.length}`)
-      return { config, json: JSON.stringify(config), hash: configHash(config) }
-    })
+    const rows = this.configRows(configs)
     return this.write(() => {
       const experiment = this.ensureExperiment(experimentName)
       let position = (this.runsSql.maxQueuePosition.get() ?? 0) + 1
       const added: string[] = []
+      const linked: string[] = []
       for (const { config, json, hash } of rows) {
         const id = this.newRunId()
-        const result = this.runsSql.insert.run({
+        const row = {
           id,
           experimentId: experiment.id,
           name: config.name,
@@ -355,13 +369,56 @@ export class RunStore {
           queuePosition: position,
           seed: config.train.seed,
           now: this.now(),
-        })
-        if (result.changes === 1) {
+        }
+        const source =
+          options.reuse === 'link' ? this.runsSql.reusable.get(hash, experiment.id) : undefined
+        if (source !== undefined) {
+          if (this.runsSql.insertLink.run({ ...row, source: source.id }).changes === 1) {
+            linked.push(id)
+          }
+        } else if (this.runsSql.insert.run(row).changes === 1) {
           added.push(id)
           position++
         }
       }
-      return { added: added.map((id) => this.requireRun(id)), skipped: rows.length - added.length }
+      return {
+        added: added.map((id) => this.requireRun(id)),
+        skipped: rows.length - added.length - linked.length,
+        linked: linked.map((id) => this.requireRun(id)),
+      }
+    })
+  }
+
+  /**
+   * The configs that addRuns would queue in this experiment (it lacks them) and that a
+   * completed run elsewhere already trained with the same config, engine and precision (the
+   * config hash covers all three): each with the newest such run.
+   */
+  reusableRuns(
+    experimentName: string,
+    configs: readonly ExperimentConfig[],
+  ): { readonly name: string; readonly source: Run }[] {
+    const rows = this.configRows(configs)
+    return this.guard(() => {
+      const experimentId = this.experimentsSql.byName.get(experimentName.trim())?.id ?? -1
+      const seen = new Set<string>()
+      const out: { name: string; source: Run }[] = []
+      for (const { config, hash } of rows) {
+        if (seen.has(hash)) continue
+        seen.add(hash)
+        if (this.runsSql.hasConfig.get(experimentId, hash) !== undefined) continue
+        const source = this.runsSql.reusable.get(hash, experimentId)
+        if (source !== undefined) out.push({ name: config.name, source: toRun(source) })
+      }
+      return out
+    })
+  }
+
+  /** Validated here too: the store is a boundary, and reads trust config_json as it is. */
+  private configRows(configs: readonly ExperimentConfig[]) {
+    return configs.map((c, i) => {
+      const config = validateExperimentConfig(c, `run ${i + 1} of ${configs.length}`)
+      return { config, json: JSON.stringify(config), hash: configHash(config) }
     })
   }
 
@@ -673,7 +730,19 @@ export class RunStore {
             `cannot delete run ${id}: it is ${row.status}; cancel it first`,
           )
         }
+        // A linked run reads its metrics from this one: deleting it alone would empty them.
+        const links = this.runsSql.linksTo.all(id).filter((l) => !ids.includes(l))
+        if (links.length > 0) {
+          throw new StoreError(
+            'illegal-state',
+            `cannot delete run ${id}: ${links.length === 1 ? 'run' : 'runs'} ${links.join(', ')} ` +
+              `of other experiments ${links.length === 1 ? 'is a link' : 'are links'} to it and ` +
+              'read its metrics from it; delete them in the same call, or keep it',
+          )
+        }
       }
+      // Links first: they reference their source.
+      ids.sort((a, b) => Number(this.requireRow(b).linked_from !== null) - Number(this.requireRow(a).linked_from !== null))
       for (const id of ids) this.runsSql.delete.run(id)
       return ids.map((id) => this.runDir(id))
     })
@@ -738,6 +807,7 @@ export class RunStore {
       let status = row.status
       let seq = this.eventsSql.maxSeq.get(runId) ?? 0
       let stored = 0
+      let judge = false
       const buckets = new BucketWriter(this.bucketsSql, runId)
       for (const m of messages) {
         if (m.runId !== runId) {
@@ -764,8 +834,10 @@ export class RunStore {
           this.metricsSql.upsert.run(runId, p.name, p.step, p.epoch, p.time, value)
         }
         status = this.applyMessage(runId, status, m)
+        judge ||= JUDGED_AFTER.has(m.type)
       }
       buckets.finish()
+      if (judge) refreshHealth(this.healthSql, { id: runId, config: toRun(row).config, status })
       return stored
     })
   }
@@ -780,7 +852,7 @@ export class RunStore {
   }
 
   metricSeries(runId: string, name: string): MetricSample[] {
-    return this.guard(() => this.metricsSql.series.all(runId, name).map(toSample))
+    return this.guard(() => this.metricsSql.series.all(this.dataId(runId), name).map(toSample))
   }
 
   /**
@@ -788,11 +860,11 @@ export class RunStore {
    * and max per bucket from the metric buckets, the raw points when the window holds few enough.
    */
   metricSeriesSampled(runId: string, name: string, window: SeriesWindow): MetricSample[] {
-    return this.guard(() => sampledSeries(this.bucketsSql, runId, name, window))
+    return this.guard(() => sampledSeries(this.bucketsSql, this.dataId(runId), name, window))
   }
 
   metricNames(runId: string): string[] {
-    return this.guard(() => this.metricsSql.names.all(runId))
+    return this.guard(() => this.metricsSql.names.all(this.dataId(runId)))
   }
 
   /** The run's log from `afterSeq` on (0: from the start), at most `limit` events. */
@@ -801,7 +873,9 @@ export class RunStore {
     options: { readonly afterSeq?: number; readonly limit?: number } = {},
   ): RunEvent[] {
     return this.guard(() =>
-      this.eventsSql.page.all(runId, options.afterSeq ?? 0, options.limit ?? 100_000).map(toEvent),
+      this.eventsSql.page
+        .all(this.dataId(runId), options.afterSeq ?? 0, options.limit ?? 100_000)
+        .map(toEvent),
     )
   }
 
@@ -822,7 +896,7 @@ export class RunStore {
     type: T,
   ): (RunEvent & { message: Extract<TrainerMessage, { type: T }> }) | undefined {
     return this.guard(() => {
-      const row = this.eventsSql.latestOfType.get(runId, type)
+      const row = this.eventsSql.latestOfType.get(this.dataId(runId), type)
       return row === undefined
         ? undefined
         : (toEvent(row) as RunEvent & { message: Extract<TrainerMessage, { type: T }> })
@@ -906,10 +980,27 @@ export class RunStore {
   }
 
   artifacts(runId: string): Artifact[] {
-    return this.guard(() => this.artifactsSql.forRun.all(runId).map(toArtifact))
+    return this.guard(() => this.artifactsSql.forRun.all(this.dataId(runId)).map(toArtifact))
   }
 
   // --- internals ------------------------------------------------------------------------------
+
+  /**
+   * Judges the runs stored before migration 8 from their epochs (once: each then has a health).
+   * A database that another process holds busy is left for the next open: nothing depends on it.
+   */
+  private backfillHealth(): void {
+    const ids = this.guard(() => this.healthSql.unjudged.all())
+    if (ids.length === 0) return
+    try {
+      this.write(() => {
+        for (const id of ids) refreshHealth(this.healthSql, toRun(this.requireRow(id)))
+      })
+    } catch (err) {
+      // Busy: another process writes right now; these rows read as not judged until next time.
+      if (!(err instanceof StoreError && err.code === 'busy')) throw err
+    }
+  }
 
   /** Applies one new message's effect on the run row; returns the run's status after it. */
   private applyMessage(runId: string, status: RunStatus, m: TrainerMessage): RunStatus {
@@ -970,7 +1061,17 @@ export class RunStore {
     const events = this.eventsSql.deleteAfterEpoch.run(runId, epoch).changes
     this.artifactsSql.deleteCheckpointsAfter.run(runId, epoch)
     this.runsSql.resummarize.run({ id: runId, checkpoint: epoch, metric: SUMMARY_METRIC })
+    const run = toRun(this.requireRow(runId))
+    refreshHealth(this.healthSql, run)
     return { points, events }
+  }
+
+  /**
+   * Where a run's messages, metrics and artifacts are stored: its own id, or for a linked run
+   * its source's (a linked run has none of its own). An unknown id reads as itself (no rows).
+   */
+  private dataId(runId: string): string {
+    return this.runsSql.dataId.get(runId) ?? runId
   }
 
   private requireRow(runId: string): RunRow {

@@ -3,7 +3,12 @@ import type { Placement, Run, RunOwner } from '@shared/api/types'
 import type Database from 'better-sqlite3'
 import type { ExperimentConfig, ResolvedPrecision } from '@shared/config/experiment'
 import { METRICS } from '@shared/metrics'
-import type { RunStatus } from '@shared/run-state'
+import type { RunHealth } from '@shared/health'
+import {
+  NEEDS_ATTENTION_HEALTH,
+  NEEDS_ATTENTION_STATUSES,
+  type RunStatus,
+} from '@shared/run-state'
 import { prepare, preparePluck, type Statement } from './statement'
 
 export interface RunRow {
@@ -41,6 +46,11 @@ export interface RunRow {
   final_test_acc: number | null
   best_test_acc: number | null
   epochs_done: number
+  health_json: string | null
+  /** A linked run's source run, and (SELECT_RUN) that run's experiment and finish time. */
+  linked_from: string | null
+  linked_experiment: string | null
+  linked_finished_at: number | null
 }
 
 /**
@@ -50,9 +60,11 @@ export interface RunRow {
 function storedConfig(json: string): ExperimentConfig {
   const config = JSON.parse(json) as ExperimentConfig
   const train = config.train as Partial<ExperimentConfig['train']>
-  return train.precision === undefined
-    ? { ...config, train: { ...config.train, precision: 'auto' } }
-    : config
+  if (train.precision !== undefined && train.onChance !== undefined) return config
+  return {
+    ...config,
+    train: { ...config.train, precision: train.precision ?? 'auto', onChance: train.onChance ?? 'keep' },
+  }
 }
 
 export const toRun = (row: RunRow): Run => ({
@@ -90,7 +102,23 @@ export const toRun = (row: RunRow): Run => ({
   finalTestAcc: row.final_test_acc,
   bestTestAcc: row.best_test_acc,
   epochsDone: row.epochs_done,
+  health: row.health_json === null ? UNJUDGED : (JSON.parse(row.health_json) as RunHealth),
+  linkedFrom:
+    row.linked_from === null
+      ? null
+      : {
+          runId: row.linked_from,
+          experiment: row.linked_experiment ?? '',
+          trainedAt: row.linked_finished_at,
+        },
 })
+
+/** A row without a stored health: queued, or stored before migration 8 and not yet backfilled. */
+const UNJUDGED: RunHealth = {
+  status: 'pending',
+  reason: 'no finished epoch yet to judge by',
+  moreEpochs: null,
+}
 
 export interface RunFilter {
   readonly status?: RunStatus | readonly RunStatus[]
@@ -98,6 +126,11 @@ export interface RunFilter {
   readonly experiment?: string
   /** Runs whose name contains this text (case-insensitive). */
   readonly search?: string
+  /**
+   * Only runs that need attention (`needsAttention` in src/shared/run-state.ts): a status that
+   * stopped short, or a health that answers nothing (a link counts once, at its source).
+   */
+  readonly attention?: boolean
   /**
    * `queue`: the order runs start in (priority, then FIFO); `created` (default): oldest first;
    * `newest`: newest first.
@@ -138,8 +171,12 @@ export function decodeCursor(text: string): ListCursor | null {
  */
 export const SELECT_RUN = `SELECT r.*, r.rowid AS row_seq, e.name AS experiment_name,
     (SELECT json_extract(ev.json, '$.precision') FROM run_events ev
-      WHERE ev.run_id = r.id AND ev.type = 'started' ORDER BY ev.seq DESC LIMIT 1) AS precision
-  FROM runs r JOIN experiments e ON e.id = r.experiment_id`
+      WHERE ev.run_id = COALESCE(r.linked_from, r.id) AND ev.type = 'started'
+      ORDER BY ev.seq DESC LIMIT 1) AS precision,
+    se.name AS linked_experiment, src.finished_at AS linked_finished_at
+  FROM runs r JOIN experiments e ON e.id = r.experiment_id
+    LEFT JOIN runs src ON src.id = r.linked_from
+    LEFT JOIN experiments se ON se.id = src.experiment_id`
 
 const QUEUE_ORDER = 'r.priority DESC, r.queue_position ASC'
 
@@ -176,6 +213,44 @@ export function runStatements(db: Database.Database) {
          @queuePosition, @seed, @now, @now)
        ON CONFLICT (experiment_id, config_hash) DO NOTHING`,
     ),
+    /**
+     * A run queued as a link to `source` (a completed run of another experiment, same config
+     * hash): completed at once, its summary, placement and health copied, its data read through
+     * linked_from. Skipped like insert when the experiment already has the config.
+     */
+    insertLink: prepare<[NewRunRow & { source: string }]>(
+      db,
+      `INSERT INTO runs (id, experiment_id, name, config_json, config_hash, status, priority,
+         queue_position, seed, created_at, queued_at, engine, backend, versions_json, host,
+         started_at, finished_at, last_checkpoint_epoch, params, final_test_acc, best_test_acc,
+         epochs_done, placement_json, health_json, linked_from)
+       SELECT @id, @experimentId, @name, @configJson, @configHash, 'completed', @priority,
+         @queuePosition, @seed, @now, @now, engine, backend, versions_json, host, started_at,
+         finished_at, last_checkpoint_epoch, params, final_test_acc, best_test_acc, epochs_done,
+         placement_json, health_json, id
+       FROM runs WHERE id = @source
+       ON CONFLICT (experiment_id, config_hash) DO NOTHING`,
+    ),
+    /**
+     * The newest completed, trained (not itself linked) run with this config hash outside the
+     * experiment: what a new run of that config could link to instead of training again.
+     */
+    reusable: prepare<[hash: string, experimentId: number], RunRow>(
+      db,
+      `${SELECT_RUN} WHERE r.config_hash = ? AND r.experiment_id != ? AND r.status = 'completed'
+         AND r.linked_from IS NULL ORDER BY r.finished_at DESC LIMIT 1`,
+    ),
+    hasConfig: preparePluck<[experimentId: number, hash: string], number>(
+      db,
+      'SELECT 1 FROM runs WHERE experiment_id = ? AND config_hash = ?',
+    ),
+    /** Where a run's messages, metrics and files are: its own id, or a linked run's source. */
+    dataId: preparePluck<[id: string], string>(
+      db,
+      'SELECT COALESCE(linked_from, id) FROM runs WHERE id = ?',
+    ),
+    /** Runs linked to one of these (which a deletion of theirs would leave without data). */
+    linksTo: preparePluck<[id: string], string>(db, 'SELECT id FROM runs WHERE linked_from = ?'),
     byId: prepare<[id: string], RunRow>(db, `${SELECT_RUN} WHERE r.id = ?`),
     exists: preparePluck<[id: string], number>(db, 'SELECT 1 FROM runs WHERE id = ?'),
     maxQueuePosition: preparePluck<[], number>(
@@ -402,6 +477,15 @@ function whereOf(filter: RunFilter): { where: string; params: unknown[] } {
     // An empty list of statuses matches no run (not every run).
     where.push(statuses.length === 0 ? '0' : `r.status IN (${statuses.map(() => '?').join(', ')})`)
     params.push(...statuses)
+  }
+  if (filter.attention === true) {
+    const s = NEEDS_ATTENTION_STATUSES.map(() => '?').join(', ')
+    const h = NEEDS_ATTENTION_HEALTH.map(() => '?').join(', ')
+    where.push(
+      `(r.status IN (${s}) OR (r.linked_from IS NULL AND ` +
+        `json_extract(r.health_json, '$.status') IN (${h})))`,
+    )
+    params.push(...NEEDS_ATTENTION_STATUSES, ...NEEDS_ATTENTION_HEALTH)
   }
   if (filter.experiment !== undefined) {
     where.push('e.name = ?')

@@ -31,6 +31,8 @@ import type { EpochMessage, EpochSummary, StepMessage } from '../protocol/traine
 import type { BenchResult } from '../protocol/bench'
 import type { ResolvedPrecision } from '../config/experiment'
 import { RUN_STATUSES } from '../run-state'
+import { EXERCISE_SCALES, type ExerciseScale } from '../exercises'
+import type { ExerciseAnswer } from '../exercise-answer'
 import type { WorkerBeat } from '../protocol/worker'
 import type {
   Artifact,
@@ -107,6 +109,29 @@ export interface EpochEstimate {
   readonly basis: 'history' | 'measured' | 'none'
   readonly backend: string | null
   readonly detail: string
+}
+
+/** What queueing an exercise's study would add, and how long it would take here. */
+export interface ExerciseStudy {
+  readonly exercise: number
+  readonly scale: ExerciseScale
+  readonly seeds: number
+  /** The experiment its runs go to (and its answer is read from). */
+  readonly experiment: string
+  readonly runs: number
+  readonly variants: readonly {
+    readonly key: string
+    readonly label: string
+    readonly runs: number
+  }[]
+  /** Runs the experiment already holds (queueing again adds only what it lacks). */
+  readonly alreadyInExperiment: number
+  readonly estimate: {
+    /** Every run's epochs × its estimated seconds per epoch, one after another; null: unknown. */
+    readonly seconds: number | null
+    readonly basis: EpochEstimate['basis']
+    readonly detail: string
+  }
 }
 
 /** A saved comparison view (`saveView`). */
@@ -270,6 +295,22 @@ export const viewState = object(
 )
 export type ViewState = Infer<typeof viewState>
 
+/** The parameters naming an exercise study (exerciseStudy, queueExercise, exerciseAnswer). */
+const exerciseParams = {
+  exercise: required(int({ min: 1, max: 6, default: 1, description: 'd2l §8.3 exercise 1–6' })),
+  scale: required(
+    oneOf(EXERCISE_SCALES, { default: 'small', description: 'small (small-28), 96 or 224 (d2l)' }),
+  ),
+  set: optional(
+    arrayOf(text(500, 'PATH=VALUE, as --set takes it'), {
+      minItems: 0,
+      maxItems: 50,
+      default: [],
+      description: 'config overrides for every run of the study',
+    }),
+  ),
+} as const
+
 /** Method name → the shape of its parameters. Unknown parameters are refused, not ignored. */
 export const API_PARAMS = {
   listRuns: {
@@ -283,6 +324,12 @@ export const API_PARAMS = {
     ),
     experiment: optional(text(200, 'only runs of this experiment')),
     search: optional(text(200, 'only runs whose name contains this (any case)')),
+    attention: optional(
+      bool({
+        default: false,
+        description: 'only runs that need attention (run-state.ts: needsAttention), with status',
+      }),
+    ),
     order: optional(
       oneOf(['created', 'newest'], { default: 'created', description: 'oldest or newest first' }),
     ),
@@ -353,6 +400,16 @@ export const API_PARAMS = {
     confirm: optional(
       bool({ default: false, description: `queue more than ${CONFIRM_GRID_RUNS} runs at once` }),
     ),
+    // Runs whose config (all but name and experiment; engine and precision included) a
+    // completed run of another experiment already trained: `ask` (default) answers
+    // needs-confirmation naming them, one issue each, and queues nothing; `link` links them
+    // (no training; they show that run's metrics); `train` trains them anew. Never silent.
+    reuse: optional(
+      oneOf(['ask', 'link', 'train'], {
+        default: 'ask',
+        description: 'runs matching a completed run elsewhere: ask, link it, or train anew',
+      }),
+    ),
   },
   pauseQueue: {},
   resumeQueue: {},
@@ -410,6 +467,41 @@ export const API_PARAMS = {
     config: required(config),
     steps: optional(int({ min: 1, max: 1000, default: 5, description: 'timed steps' })),
     warmup: optional(int({ min: 0, max: 100, default: 2, description: 'untimed steps first' })),
+  },
+  /** What an exercise's study would queue, and its time estimate here (nothing is queued). */
+  exerciseStudy: {
+    ...exerciseParams,
+    seeds: optional(int({ min: 1, max: 20, default: 2, description: 'seeds per variant' })),
+  },
+  /** Queues an exercise's study into its experiment (runs it already has are skipped). */
+  queueExercise: {
+    ...exerciseParams,
+    seeds: optional(int({ min: 1, max: 20, default: 2, description: 'seeds per variant' })),
+    priority: optional(
+      int({ min: -1000, max: 1000, default: 0, description: 'higher runs start first' }),
+    ),
+  },
+  /** An exercise's answer from its experiment's runs (exercise 4: optionally measure memory). */
+  exerciseAnswer: {
+    ...exerciseParams,
+    measureMemory: optional(
+      bool({ default: false, description: 'measure peak memory in the engine (exercise 4)' }),
+    ),
+  },
+  /** An exercise's answer as a report (the report of its runs, the answer first). */
+  exportExerciseAnswer: {
+    exercise: exerciseParams.exercise,
+    scale: exerciseParams.scale,
+    format: required(oneOf(REPORT_FORMATS, { default: 'html', description: 'the format' })),
+    fileName: optional(
+      str({
+        description: 'a file name',
+        maxLength: 200,
+        default: '',
+        pattern: '[^/\\\\\\0]{1,200}',
+        patternDescription: 'a file name without a folder',
+      }),
+    ),
   },
   listViews: {},
   /** Saves a view: a new one, or the one of that id (renamed too), or the one of that name. */
@@ -503,7 +595,8 @@ export interface ApiResults {
   getEvents: RunEvent[]
   listExperiments: ExperimentSummary[]
   queueState: QueueState
-  addRuns: { added: Run[]; skipped: number }
+  /** `linked`: runs linked to a completed run (reuse: 'link'), not queued. */
+  addRuns: { added: Run[]; skipped: number; linked: Run[] }
   pauseQueue: QueueState
   resumeQueue: QueueState
   reorderRun: QueueState
@@ -522,6 +615,10 @@ export interface ApiResults {
   compareRuns: Comparison
   exportReport: { files: ExportedFile[] }
   exportModel: { files: ExportedFile[] }
+  exerciseStudy: ExerciseStudy
+  queueExercise: { experiment: string; added: Run[]; skipped: number }
+  exerciseAnswer: ExerciseAnswer
+  exportExerciseAnswer: { files: ExportedFile[] }
   listViews: SavedView[]
   saveView: SavedView
   deleteView: { deleted: number }

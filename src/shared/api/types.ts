@@ -4,6 +4,7 @@
  */
 import type { ExperimentConfig, ResolvedPrecision } from '../config/experiment'
 import type { TrainerMessage } from '../protocol/trainer'
+import type { RunHealth } from '../health'
 import type { RunStatus } from '../run-state'
 
 export interface Run {
@@ -56,6 +57,25 @@ export interface Run {
   readonly finalTestAcc: number | null
   readonly bestTestAcc: number | null
   readonly epochsDone: number
+  /**
+   * Whether its numbers can answer a question (at chance, still improving, fine), recomputed as
+   * its epochs arrive (src/shared/health.ts). A linked run carries its source run's.
+   */
+  readonly health: RunHealth
+  /**
+   * Set on a run queued as a link to a completed run with the same config, engine and
+   * precision in another experiment: it was not trained again, and its metrics, log and files
+   * are that run's (read through this run's id).
+   */
+  readonly linkedFrom: RunLink | null
+}
+
+/** The run a linked run stands for: where and when it was trained. */
+export interface RunLink {
+  readonly runId: string
+  readonly experiment: string
+  /** When the source run finished (Unix ms). */
+  readonly trainedAt: number | null
 }
 
 /** One GPU, as the torch probe reports it. */

@@ -197,6 +197,9 @@ export type Precision = (typeof PRECISIONS)[number]
 /** The precision a run actually computes in (the started message's). */
 export type ResolvedPrecision = Exclude<Precision, 'auto'>
 
+/** `train.onChance`: what a run does after an epoch at chance (docs/health.md). */
+export const ON_CHANCE = ['keep', 'stop'] as const
+
 export const trainSchema = object(
   {
     epochs: int({ min: 1, max: 1000, default: 10, description: 'Passes over the training set' }),
@@ -219,6 +222,12 @@ export const trainSchema = object(
       default: 'auto',
       description:
         'Compute precision (torch engine); auto = bf16 where the hardware has it natively, else fp32',
+    }),
+    // What to do when an epoch ends at chance (src/shared/health.ts, `atChance`): `stop` ends
+    // the run as failed, saying so, instead of spending its remaining epochs on the plateau.
+    onChance: oneOf(ON_CHANCE, {
+      default: 'keep',
+      description: 'At chance after an epoch (loss ≈ ln K, accuracy ≈ 1/K): keep training, or stop',
     }),
   },
   'Training',

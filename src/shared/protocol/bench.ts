@@ -4,6 +4,7 @@
  * benchmark all share this format). Defined once here with its printer and its parser, for the
  * trainer that prints it and the core and benchmarks that read it.
  */
+import type { MachineLoad } from './trainer'
 
 export interface BenchResult {
   readonly engine: 'tfjs' | 'torch'
@@ -28,6 +29,25 @@ export interface BenchResult {
   readonly precision?: string
   readonly precisionReason?: string
   readonly versions?: Readonly<Record<string, string>>
+  /** The machine's load as the measurement ended (MachineLoad); absent from older engines. */
+  readonly load?: MachineLoad
+  /** With `--memory`: the peak memory of one prediction and one training step (d2l exercise 4). */
+  readonly memory?: BenchMemory
+}
+
+/**
+ * Peak memory the engine measured at the config's batch size. `source` says what was measured:
+ * `tfjs-tensors` — tf.profile's peak of live tensor bytes (weights and optimizer state included,
+ * the wasm heap's own slack not); `cuda-allocator` — torch.cuda.max_memory_allocated; `rss` —
+ * the process's peak resident memory above what it held before the model was built (PyTorch on
+ * the CPU has no allocator statistics), an upper bound that includes the allocator's caching.
+ */
+export interface BenchMemory {
+  readonly source: 'tfjs-tensors' | 'cuda-allocator' | 'rss'
+  /** A forward pass of one batch in inference mode (the weights included). */
+  readonly predictPeakBytes: number
+  /** One training step: forward, backward and the optimizer's update (everything it holds). */
+  readonly trainPeakBytes: number
 }
 
 const PREFIX = 'RESULT '
@@ -84,5 +104,36 @@ export function parseBenchOutput(stdout: string, engine?: BenchResult['engine'])
     medianStepS: num(o, 'medianStepS'),
     imgPerS: num(o, 'imgPerS'),
     peakRssMB: typeof o['peakRssMB'] === 'number' ? o['peakRssMB'] : 0,
+    memory: benchMemory(o['memory']),
+    load: benchLoad(o['load']),
+  }
+}
+
+/** The optional load: two non-negative numbers, else left out (it only annotates). */
+function benchLoad(raw: unknown): MachineLoad | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined
+  const { loadAvg1, cpus } = raw as Record<string, unknown>
+  return typeof loadAvg1 === 'number' && typeof cpus === 'number' && loadAvg1 >= 0 && cpus >= 0
+    ? { loadAvg1, cpus }
+    : undefined
+}
+
+const MEMORY_SOURCES = ['tfjs-tensors', 'cuda-allocator', 'rss'] as const
+
+/** The optional memory block, checked (undefined when absent). */
+function benchMemory(raw: unknown): BenchMemory | undefined {
+  if (raw === undefined || raw === null) return undefined
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new BenchOutputError("the benchmark's memory is not an object")
+  }
+  const o = raw as Record<string, unknown>
+  const source = o['source']
+  if (!(MEMORY_SOURCES as readonly unknown[]).includes(source)) {
+    throw new BenchOutputError(`the benchmark's memory.source is unknown (got ${String(source)})`)
+  }
+  return {
+    source: source as BenchMemory['source'],
+    predictPeakBytes: num(o, 'predictPeakBytes'),
+    trainPeakBytes: num(o, 'trainPeakBytes'),
   }
 }

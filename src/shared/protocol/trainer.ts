@@ -36,6 +36,17 @@ export interface MemoryStats {
   readonly tensors: number
 }
 
+/**
+ * The machine's load when an epoch ended: the 1-minute load average (runnable processes,
+ * `os.loadavg()[0]` / Python's `os.getloadavg()[0]`) and the CPU count. Wall-clock epoch times
+ * measured in different sittings depend on what else the machine ran; this says how busy it was,
+ * so a slow epoch can be told from a slow variant. (Windows has no load average: 0.)
+ */
+export interface MachineLoad {
+  readonly loadAvg1: number
+  readonly cpus: number
+}
+
 interface Base {
   readonly runId: string
   /** Unix time in milliseconds. */
@@ -91,12 +102,21 @@ export interface EpochMessage extends Base {
   /** Training examples / seconds. */
   readonly examplesPerSec: number
   readonly memory: MemoryStats
+  /** The machine's load as the epoch ended; absent from trainers before it was recorded. */
+  readonly load?: MachineLoad
 }
 
 /** One row of a run's epoch table: its `epoch` message without the memory detail. */
 export type EpochSummary = Pick<
   EpochMessage,
-  'epoch' | 'trainLoss' | 'trainAcc' | 'testLoss' | 'testAcc' | 'seconds' | 'examplesPerSec'
+  | 'epoch'
+  | 'trainLoss'
+  | 'trainAcc'
+  | 'testLoss'
+  | 'testAcc'
+  | 'seconds'
+  | 'examplesPerSec'
+  | 'load'
 >
 
 export const epochSummary = (m: EpochMessage): EpochSummary => ({
@@ -107,6 +127,7 @@ export const epochSummary = (m: EpochMessage): EpochSummary => ({
   testAcc: m.testAcc,
   seconds: m.seconds,
   examplesPerSec: m.examplesPerSec,
+  ...(m.load ? { load: m.load } : {}),
 })
 
 export interface CheckpointMessage extends Base {
@@ -279,6 +300,7 @@ export function checkTrainerMessage(raw: unknown, expectedRunId?: string): Train
     }
   }
   if (type === 'started') checkPrecision(m)
+  if (type === 'epoch') checkLoad(m)
   if (type === 'log') return { ...m, message: truncateText(m['message'] as string) } as LogMessage
   if (type === 'failed') return { ...m, error: truncateText(m['error'] as string) } as FailedMessage
   return m as unknown as TrainerMessage
@@ -309,6 +331,19 @@ function checkPrecision(m: Record<string, unknown>): void {
   if (reason !== undefined && typeof reason !== 'string') {
     throw new ProtocolError(
       `a started message's precisionReason must be a string (got ${typeOf(reason)})`,
+    )
+  }
+}
+
+/** The epoch message's optional load: absent (an older trainer), or two finite numbers. */
+function checkLoad(m: Record<string, unknown>): void {
+  const load = m['load']
+  if (load === undefined) return
+  const o = typeof load === 'object' && load !== null ? (load as Record<string, unknown>) : null
+  const ok = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0
+  if (o === null || Array.isArray(load) || !ok(o['loadAvg1']) || !ok(o['cpus'])) {
+    throw new ProtocolError(
+      "an epoch message's load must be { loadAvg1, cpus }, two numbers of at least 0",
     )
   }
 }

@@ -10,21 +10,64 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List
 
 import torch
 
 from .device import choose_device, versions
 from .job import Job
-from .train import Stepper, build_model, peak_rss_kb, run_precision
+from .train import Stepper, build_model, machine_load, peak_rss_kb, run_precision
 
 # The datasets NiN Lab reads are 28 × 28; batches are resized from there as in training.
 SOURCE_SIZE = 28
 
 
-def measure_throughput(job: Job, steps: int, warmup: int) -> Dict[str, Any]:
+def rss_now_bytes() -> int:
+    """The process's resident memory now (Linux /proc; elsewhere the peak so far)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            import os
+
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return peak_rss_kb() * 1024
+
+
+def peak_of(choice: Any, fn: Callable[[], Any], base: int) -> int:
+    """Peak memory while `fn` runs: the CUDA allocator's peak on a GPU; on the CPU (torch keeps
+    no allocator statistics there) the process's peak resident memory after the call above
+    `base`, its resident memory before the model was built: an upper bound that includes the
+    allocator's caching and anything an earlier call left at a higher peak."""
+    if choice.backend == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        fn()
+        torch.cuda.synchronize()
+        return int(torch.cuda.max_memory_allocated())
+    fn()
+    return max(0, max(peak_rss_kb() * 1024, rss_now_bytes()) - base)
+
+
+def measure_memory(
+    choice: Any, stepper: Stepper, images: torch.Tensor, labels: torch.Tensor, base: int
+) -> Dict[str, Any]:
+    """BenchMemory (src/shared/protocol/bench.ts): peaks of one prediction, one training step."""
+
+    def predict() -> None:
+        stepper.eval_batch(images, labels)
+
+    return {
+        "source": "cuda-allocator" if choice.backend == "cuda" else "rss",
+        "predictPeakBytes": peak_of(choice, predict, base),
+        "trainPeakBytes": peak_of(choice, lambda: stepper.train_step(images, labels, 1), base),
+    }
+
+
+def measure_throughput(job: Job, steps: int, warmup: int, memory: bool = False) -> Dict[str, Any]:
     opts = job.options
     choice = choose_device(opts.device, opts.threads, job.train.precision)
+    # What the process holds before the network exists (interpreter, torch): not the model's.
+    base_rss = rss_now_bytes()
     model = build_model(job, choice)
     precision = run_precision(choice, model)
     stepper = Stepper(job, model, choice)
@@ -36,6 +79,8 @@ def measure_throughput(job: Job, steps: int, warmup: int) -> Dict[str, Any]:
     )
     labels = torch.randint(0, job.num_classes, (batch,), generator=gen)
     images, labels = images.to(choice.device), labels.to(choice.device)
+    # Prediction first, before any step has allocated gradients and optimizer state.
+    measured = measure_memory(choice, stepper, images, labels, base_rss) if memory else None
     times: List[float] = []
     for i in range(warmup + steps):
         t0 = time.perf_counter()
@@ -59,7 +104,10 @@ def measure_throughput(job: Job, steps: int, warmup: int) -> Dict[str, Any]:
         "medianStepS": round(med, 4),
         "imgPerS": round(batch / med, 2),
         "peakRssMB": round(peak_rss_kb() / 1024),
+        "load": machine_load(),
     }
+    if measured is not None:
+        result["memory"] = measured
     if choice.backend == "cuda":
         result["peakGpuMB"] = round(torch.cuda.max_memory_allocated() / 2**20)
     return result

@@ -221,6 +221,17 @@ def peak_rss_kb() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
+def machine_load() -> Dict[str, float]:
+    """The epoch message's load (MachineLoad in src/shared/protocol/trainer.ts): the 1-minute
+    load average and the CPU count, so wall-clock epoch times from different sittings can be told
+    apart from the variant's own speed. Windows has no load average: 0."""
+    try:
+        avg1 = float(os.getloadavg()[0])
+    except (AttributeError, OSError):
+        avg1 = 0.0
+    return {"loadAvg1": avg1, "cpus": int(os.cpu_count() or 1)}
+
+
 def memory_stats(stepper: Stepper) -> Dict[str, int]:
     """The epoch message's memory: RSS, and the tensors the trainer holds (parameters, gradients,
     optimizer state). On CUDA tensorBytes is everything torch has allocated on the GPU."""
@@ -370,6 +381,7 @@ def train_run(job: Job, channel: Channel, stop_requested: Callable[[], bool]) ->
                 "seconds": seconds,
                 "examplesPerSec": seen / seconds if seconds > 0 else None,
                 "memory": memory_stats(stepper),
+                "load": machine_load(),
             }
         )
         path = save_checkpoint(job.run_dir, epoch, step, model, stepper.optimizer, stepper.scaler)

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { TrainerMessage } from '@shared/protocol/trainer'
 import { METRICS } from '@shared/metrics'
 import { downsample } from '@shared/downsample'
-import { migrate } from '@core/store/migrations'
+import { MIGRATIONS } from '@core/store/migrations'
 import type { RunStore } from '@core/store'
 import { cleanUp, config, countRows, Messages, openTempStore } from './store-helpers'
 
@@ -121,10 +121,9 @@ describe('metric buckets', () => {
     const before = store.connection
       .prepare('SELECT * FROM metric_buckets ORDER BY run_id, name, width, bucket')
       .all()
-    store.connection.exec(
-      'DELETE FROM metric_buckets; PRAGMA user_version = 6; DROP TABLE metric_buckets;',
-    )
-    migrate(store.connection, store.file)
+    store.connection.exec('DELETE FROM metric_buckets; DROP TABLE metric_buckets;')
+    // Migration 7 alone, as it ran on a version-6 database (the later ones cannot run twice).
+    store.connection.exec(MIGRATIONS.find((m) => m.version === 7)?.sql ?? '')
     const after = store.connection
       .prepare('SELECT * FROM metric_buckets ORDER BY run_id, name, width, bucket')
       .all()

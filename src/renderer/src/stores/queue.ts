@@ -1,12 +1,13 @@
 /**
  * The queue as the scheduler sees it (running first, then queued in start order), live progress
- * of running runs, and the runs that need attention (failed, cancelled, interrupted, diverged).
+ * of running runs, and the runs that need attention (failed, cancelled, interrupted, diverged, or
+ * at chance: `needsAttention` in src/shared/run-state.ts).
  */
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
 import type { QueueState, RunProgress } from '@shared/api/contract'
 import type { Run } from '@shared/api/types'
-import { canReorder, NEEDS_ATTENTION_STATUSES } from '@shared/run-state'
+import { canReorder } from '@shared/run-state'
 import { api, errorMessage, onEvent, onReconnect } from '../api'
 
 /** Coalesce bursts of events (a grid of 18 runs queued at once) into one refetch. */
@@ -61,7 +62,7 @@ export const useQueueStore = defineStore('queue', () => {
       const [next, needs] = await Promise.all([
         api.queueState({}),
         // The newest few hundred are plenty to show the most recent ATTENTION_SHOWN.
-        api.listRuns({ status: [...NEEDS_ATTENTION_STATUSES], order: 'newest', limit: 500 }),
+        api.listRuns({ attention: true, order: 'newest', limit: 500 }),
       ])
       apply(next)
       attention.value = needs.runs

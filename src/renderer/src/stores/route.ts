@@ -15,6 +15,7 @@ export type Route =
   | { readonly name: 'compare'; readonly view?: number }
   /** A hash that cannot be decoded (`#/runs/%`): the app says so instead of going blank. */
   | { readonly name: 'invalid'; readonly hash: string }
+  | { readonly name: 'exercises' }
 
 export type RouteName = Route['name']
 
@@ -34,6 +35,8 @@ export function parseHash(hash: string): Route {
   switch (parts[0]) {
     case 'queue':
       return { name: 'queue' }
+    case 'exercises':
+      return { name: 'exercises' }
     case 'runs':
       return parts[1] ? { name: 'run', id: parts[1] } : { name: 'runs' }
     case 'compare': {

@@ -18,6 +18,8 @@ import { useRunsStore } from './runs'
 export interface SubmitResult {
   readonly added: readonly Run[]
   readonly skipped: number
+  /** Runs linked to a completed run of the same config instead of being trained again. */
+  readonly linked: readonly Run[]
   /** The experiment they went to. */
   readonly experiment: string
 }
@@ -40,6 +42,13 @@ export const useSubmissionStore = defineStore('submission', () => {
   const issues = shallowRef<readonly ConfigIssue[]>([])
   /** The core asks before queueing a big grid: its question, until confirmed or dismissed. */
   const confirmation = ref<string | null>(null)
+  /**
+   * The core asks before queueing runs a completed run elsewhere already trained (issue per
+   * run): link them, or train them anew. Never decided for the user.
+   */
+  const reuseQuestion = shallowRef<{ message: string; runs: readonly ConfigIssue[] } | null>(null)
+  /** Whether the big-grid question was already answered yes (the reuse question may follow). */
+  let confirmedBig = false
 
   /**
    * The name typed, else the experiment of the run being edited and requeued, else the config's
@@ -76,10 +85,12 @@ export const useSubmissionStore = defineStore('submission', () => {
       !fit.blocked,
   )
 
-  async function submit(confirm = false): Promise<void> {
+  async function submit(confirm = false, reuse?: 'link' | 'train'): Promise<void> {
     if (!canSubmit.value) return
     submitting.value = true
+    confirmedBig = confirm
     confirmation.value = null
+    reuseQuestion.value = null
     error.value = null
     issues.value = []
     result.value = null
@@ -94,15 +105,20 @@ export const useSubmissionStore = defineStore('submission', () => {
         axes,
         seeds: grid.seedCount,
         ...(confirm ? { confirm: true } : {}),
+        ...(reuse ? { reuse } : {}),
       })
       result.value = { ...added, experiment: effectiveName.value }
-      useRunsStore().upsert(added.added)
+      useRunsStore().upsert([...added.added, ...added.linked])
       // The next study starts unnamed: a name typed for this one must not carry over silently.
       experimentName.value = ''
       draft.forgetOrigin()
       void loadExperiments()
     } catch (err) {
       const e = toApiError(err)
+      if (e.code === 'needs-confirmation' && e.issues && e.issues.length > 0) {
+        reuseQuestion.value = { message: e.message, runs: e.issues }
+        return
+      }
       if (e.code === 'needs-confirmation') {
         confirmation.value = e.message
         return
@@ -116,6 +132,11 @@ export const useSubmissionStore = defineStore('submission', () => {
 
   /** Queues the grid the core asked about. */
   const confirmSubmit = (): Promise<void> => submit(true)
+  /** Answers the reuse question: link the matching runs, or train them anew. */
+  const answerReuse = (reuse: 'link' | 'train'): Promise<void> => submit(confirmedBig, reuse)
+  const dismissReuse = (): void => {
+    reuseQuestion.value = null
+  }
   const dismissConfirmation = (): void => {
     confirmation.value = null
   }
@@ -147,5 +168,8 @@ export const useSubmissionStore = defineStore('submission', () => {
     submit,
     confirmSubmit,
     dismissConfirmation,
+    reuseQuestion,
+    answerReuse,
+    dismissReuse,
   }
 })

@@ -6,6 +6,7 @@
  * dropout masks of a step — so a run resumed from its epoch-end checkpoint continues exactly as
  * the uninterrupted run would have.
  */
+import { availableParallelism, loadavg } from 'node:os'
 import * as tf from '@tensorflow/tfjs-core'
 // tfjs-core ships gradients separately from ops; the union package @tensorflow/tfjs imports them.
 import 'tfjs-core-gradients'
@@ -13,6 +14,7 @@ import { layerTable } from '@shared/architecture'
 import type { Precision, TrainSpec } from '@shared/config/experiment'
 import { ENGINE_MEMORY_MODELS } from '@shared/memory-fit'
 import type {
+  MachineLoad,
   MemoryStats,
   SkippedBackend,
   TerminalMessage,
@@ -90,6 +92,11 @@ export function checkTfjsMemory(
     ])
   else refuseIfTooBig(layers, fp32, inputSize, ENGINE_MEMORY_MODELS.tfjs, [ramLimit()])
   return null
+}
+
+/** The machine's load now, for the epoch message (see MachineLoad). */
+export function machineLoad(): MachineLoad {
+  return { loadAvg1: loadavg()[0] ?? 0, cpus: availableParallelism() }
 }
 
 export function memoryStats(): MemoryStats {
@@ -337,6 +344,7 @@ export async function trainTfjs(
         seconds,
         examplesPerSec: seen / seconds,
         memory: memoryStats(),
+        load: machineLoad(),
       })
       const path = await saveCheckpoint(job.runDir, { epoch, step }, net, optimizer)
       emit({ type: 'checkpoint', epoch, step, path })

@@ -190,7 +190,7 @@ export class EngineCrash extends Error {
 export async function measureTorchThroughput(
   config: ExperimentConfig,
   probe: TorchProbe,
-  opts: { steps: number; warmup: number },
+  opts: { steps: number; warmup: number; memory?: boolean },
 ): Promise<BenchResult> {
   checkTorchMemory(config, probe)
   const dir = mkdtempSync(join(tmpdir(), 'nin-lab-torch-bench-'))
@@ -207,6 +207,7 @@ export async function measureTorchThroughput(
         String(opts.steps),
         '--warmup',
         String(opts.warmup),
+        ...(opts.memory ? ['--memory'] : []),
       ],
       { timeout: 600_000, maxBuffer: 1 << 20 },
     )
