@@ -163,6 +163,9 @@ export function linkedText(link: {
   readonly experiment: string
   readonly trainedAt: number | null
 }): string {
-  const when = link.trainedAt === null ? '' : `, trained ${new Date(link.trainedAt).toISOString().slice(0, 10)}`
+  const when =
+    link.trainedAt === null
+      ? ''
+      : `, trained ${new Date(link.trainedAt).toISOString().slice(0, 10)}`
   return `linked from experiment ${link.experiment} (run ${link.runId})${when}`
 }

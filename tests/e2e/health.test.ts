@@ -43,14 +43,40 @@ describe.skipIf(!chromiumPath)('run health and reuse in the app', () => {
     mkdirSync(RESULTS_DIR, { recursive: true })
     dataDir = mkdtempSync(join(tmpdir(), 'nin-lab-e2e-health-'))
     const train = (name: string, args: string[]): string => {
-      const r = runCli(['run', '--data-dir', dataDir, '--experiment', 'exercise 1', '--set', `name=${name}`, '--set', 'train.epochs=2', '--json', ...args])
+      const r = runCli([
+        'run',
+        '--data-dir',
+        dataDir,
+        '--experiment',
+        'exercise 1',
+        '--set',
+        `name=${name}`,
+        '--set',
+        'train.epochs=2',
+        '--json',
+        ...args,
+      ])
       const id = /"id":"(r\w+)"/.exec(r.stdout)?.[1]
       if (!id) throw new Error(`no run (exit ${r.status}):\n${r.stdout}\n${r.stderr}`)
       return id
     }
     ids['chance'] = train('sgd-0.05', CHANCE)
     ids['learns'] = train('adam-0.005', LEARNS)
-    const link = runCli(['queue', 'add', '--data-dir', dataDir, '--experiment', 'exercise 2', '--set', 'name=adam-0.005', '--set', 'train.epochs=2', '--link', '--json', ...LEARNS])
+    const link = runCli([
+      'queue',
+      'add',
+      '--data-dir',
+      dataDir,
+      '--experiment',
+      'exercise 2',
+      '--set',
+      'name=adam-0.005',
+      '--set',
+      'train.epochs=2',
+      '--link',
+      '--json',
+      ...LEARNS,
+    ])
     expect(link.status, link.stderr).toBe(0)
     const linked = (JSON.parse(link.stdout) as { linked: { id: string }[] }).linked
     ids['linked'] = linked[0]?.id ?? ''

@@ -44,7 +44,20 @@ const PLATEAU = ['--set', 'train.optimizer=sgd', '--set', 'train.lr=0.05']
 function train(engine: 'tfjs' | 'torch', name: string, args: string[]): ShownRun {
   const env = engine === 'torch' ? { NIN_LAB_PYTHON: PYTHON } : {}
   const r = runCli(
-    ['run', '--data-dir', dataDir, '--experiment', `health-${engine}`, ...TINY, '--set', `engine=${engine}`, '--set', `name=${name}`, '--json', ...args],
+    [
+      'run',
+      '--data-dir',
+      dataDir,
+      '--experiment',
+      `health-${engine}`,
+      ...TINY,
+      '--set',
+      `engine=${engine}`,
+      '--set',
+      `name=${name}`,
+      '--json',
+      ...args,
+    ],
     { env },
   )
   const id = /"id":"(r\w+)"/.exec(r.stdout)?.[1]
@@ -83,18 +96,23 @@ describe.each([
     expect(['ok', 'not-converged'], JSON.stringify(learns)).toContain(learns.health.status)
   })
 
-  it.skipIf(skip)('train.onChance=stop ends a chance run after epoch 1 as failed, saying why', () => {
-    const stopped = train(engine, 'stopped', [
-      ...PLATEAU,
-      '--set',
-      'train.epochs=3',
-      '--set',
-      'train.onChance=stop',
-    ])
-    expect(stopped.status).toBe('failed')
-    expect(stopped.epochs).toHaveLength(1)
-    expect(stopped.error).toMatch(/^stopped at chance after epoch 1: train loss 2\.30\d\d ≈ ln 10/)
-    expect(stopped.error).toContain('train.onChance is stop')
-    expect(stopped.health.status).toBe('chance')
-  })
+  it.skipIf(skip)(
+    'train.onChance=stop ends a chance run after epoch 1 as failed, saying why',
+    () => {
+      const stopped = train(engine, 'stopped', [
+        ...PLATEAU,
+        '--set',
+        'train.epochs=3',
+        '--set',
+        'train.onChance=stop',
+      ])
+      expect(stopped.status).toBe('failed')
+      expect(stopped.epochs).toHaveLength(1)
+      expect(stopped.error).toMatch(
+        /^stopped at chance after epoch 1: train loss 2\.30\d\d and test loss 2\.30\d\d ≈ ln 10/,
+      )
+      expect(stopped.error).toContain('train.onChance is stop')
+      expect(stopped.health.status).toBe('chance')
+    },
+  )
 })

@@ -21,7 +21,7 @@ const chance = makeRun({
   finalTestAcc: 0.1,
   health: {
     status: 'chance',
-    reason: chanceReason({ epoch: 2, trainLoss: 2.3026, testAcc: 0.1 }, 10),
+    reason: chanceReason({ epoch: 2, trainLoss: 2.3026, testLoss: 2.3025, testAcc: 0.1 }, 10),
     moreEpochs: null,
   },
 })
@@ -93,13 +93,17 @@ describe('health in the views', () => {
     const badge = row.find('[data-testid="health-badge"]')
     expect(badge.text()).toBe('at chance')
     expect(badge.attributes('title')).toContain('≈ ln 10')
-    expect(row.text()).toContain('train loss 2.3026 ≈ ln 10')
+    expect(row.text()).toContain('train loss 2.3026 and test loss 2.3025 ≈ ln 10')
     expect(row.text()).toContain('lower train.lr')
   })
 
   it('the badge hides healthy and unjudged runs in lists, shows them where asked', () => {
     const ok = makeRun().health
-    expect(mount(HealthBadge, { props: { health: ok } }).find('span').exists()).toBe(false)
+    expect(
+      mount(HealthBadge, { props: { health: ok } })
+        .find('span')
+        .exists(),
+    ).toBe(false)
     const all = mount(HealthBadge, { props: { health: ok, all: true } })
     expect(all.text()).toBe('healthy')
     const nc = mount(HealthBadge, { props: { health: linked.health } })
@@ -123,10 +127,11 @@ describe('health in the views', () => {
     const wrapper = mount(RunDetailView, { global: { stubs: chartStubs } })
     await flush()
     const mark = wrapper.find('[data-testid="run-linked"]')
-    expect(mark.text()).toContain('linked from experiment exercise 1 (run rsrc), trained 2026-12-07')
+    expect(mark.text()).toContain(
+      'linked from experiment exercise 1 (run rsrc), trained 2026-12-07',
+    )
     expect(mark.text()).toContain('not trained again')
     expect(mark.find('a').attributes('href')).toBe('#/runs/rsrc')
     expect(wrapper.find('[data-testid="run-health"]').text()).toContain('not converged')
   })
 })
-

@@ -14,12 +14,7 @@ import { duration, placementText } from '@shared/format'
 import { ProgressReporter } from '../progress'
 import { table } from '../format'
 import type { Run } from '@shared/api/types'
-import {
-  ApiError,
-  CONFIRM_GRID_RUNS,
-  MAX_GRID_RUNS,
-  type QueueState,
-} from '@shared/api/contract'
+import { ApiError, CONFIRM_GRID_RUNS, MAX_GRID_RUNS, type QueueState } from '@shared/api/contract'
 import { HEALTH_LABELS } from '@shared/health'
 import { parseGpuList, type QueueSettings } from '@shared/api/types'
 import { checkRedisUrl } from '../redis-url'

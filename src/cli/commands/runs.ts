@@ -114,7 +114,17 @@ export async function lsCommand(argv: string[]): Promise<number> {
       })
       console.log(
         table(
-          ['id', 'status', 'name', 'experiment', 'variant', 'precision', 'epochs', 'test acc', 'health'],
+          [
+            'id',
+            'status',
+            'name',
+            'experiment',
+            'variant',
+            'precision',
+            'epochs',
+            'test acc',
+            'health',
+          ],
           rows,
           ['left', 'left', 'left', 'left', 'left', 'left', 'right', 'right', 'left'],
         ),

@@ -48,7 +48,12 @@ export function storedEpochs(sql: HealthStatements, runId: string): HealthEpoch[
   for (const json of sql.epochs.all(runId)) {
     const m = JSON.parse(json) as Record<string, unknown>
     const epoch = num(m['epoch'])
-    byEpoch.set(epoch, { epoch, trainLoss: num(m['trainLoss']), testAcc: num(m['testAcc']) })
+    byEpoch.set(epoch, {
+      epoch,
+      trainLoss: num(m['trainLoss']),
+      testLoss: num(m['testLoss']),
+      testAcc: num(m['testAcc']),
+    })
   }
   return [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch)
 }

@@ -742,7 +742,11 @@ export class RunStore {
         }
       }
       // Links first: they reference their source.
-      ids.sort((a, b) => Number(this.requireRow(b).linked_from !== null) - Number(this.requireRow(a).linked_from !== null))
+      ids.sort(
+        (a, b) =>
+          Number(this.requireRow(b).linked_from !== null) -
+          Number(this.requireRow(a).linked_from !== null),
+      )
       for (const id of ids) this.runsSql.delete.run(id)
       return ids.map((id) => this.runDir(id))
     })

@@ -4,11 +4,7 @@ import type Database from 'better-sqlite3'
 import type { ExperimentConfig, ResolvedPrecision } from '@shared/config/experiment'
 import { METRICS } from '@shared/metrics'
 import type { RunHealth } from '@shared/health'
-import {
-  NEEDS_ATTENTION_HEALTH,
-  NEEDS_ATTENTION_STATUSES,
-  type RunStatus,
-} from '@shared/run-state'
+import { NEEDS_ATTENTION_HEALTH, NEEDS_ATTENTION_STATUSES, type RunStatus } from '@shared/run-state'
 import { prepare, preparePluck, type Statement } from './statement'
 
 export interface RunRow {
@@ -63,7 +59,11 @@ function storedConfig(json: string): ExperimentConfig {
   if (train.precision !== undefined && train.onChance !== undefined) return config
   return {
     ...config,
-    train: { ...config.train, precision: train.precision ?? 'auto', onChance: train.onChance ?? 'keep' },
+    train: {
+      ...config.train,
+      precision: train.precision ?? 'auto',
+      onChance: train.onChance ?? 'keep',
+    },
   }
 }
 

@@ -30,6 +30,7 @@ export function chanceStop(config: ExperimentConfig, requestStop: () => void): C
         `(train.onChance is stop; set it to keep to train on regardless)`
       requestStop()
     },
-    final: (m) => (reason !== null && m.type === 'cancelled' ? { type: 'failed', error: reason } : m),
+    final: (m) =>
+      reason !== null && m.type === 'cancelled' ? { type: 'failed', error: reason } : m,
   }
 }

@@ -20,7 +20,9 @@ describe('runCaveats', () => {
     ])
   })
   it('says nothing of a healthy run, nor of one from a report without health', () => {
-    expect(runCaveats(run({ health: { status: 'ok', reason: 'fine', moreEpochs: null } }))).toEqual([])
+    expect(runCaveats(run({ health: { status: 'ok', reason: 'fine', moreEpochs: null } }))).toEqual(
+      [],
+    )
     expect(runCaveats(run({}))).toEqual([])
   })
 })

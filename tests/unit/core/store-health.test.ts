@@ -14,9 +14,14 @@ const open = (): RunStore => {
 afterEach(() => cleanUp(stores.splice(0)))
 
 /** An epoch message with the given train loss and test accuracy. */
-const epochAt = (m: Messages, epoch: number, trainLoss: number, testAcc: number): TrainerMessage => {
+const epochAt = (
+  m: Messages,
+  epoch: number,
+  trainLoss: number,
+  testAcc: number,
+): TrainerMessage => {
   const base = m.epoch(epoch, testAcc) as Extract<TrainerMessage, { type: 'epoch' }>
-  return { ...base, trainLoss }
+  return { ...base, trainLoss, testLoss: trainLoss }
 }
 
 /** Queues one run and trains it through the given epochs (loss, acc), finishing it. */

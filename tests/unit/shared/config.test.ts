@@ -165,13 +165,13 @@ describe('presets', () => {
     expect(t.macs).toBeLessThan(50_000_000)
   })
 
-  it('the VGG-style family grows in depth only: 12, 18, 24 conv layers', () => {
+  it('the VGG-style family grows in depth only: 11, 16, 21 conv layers', () => {
     const convs = (['nin-a', 'nin-b', 'nin-c'] as const).map(
       (n) =>
         layerTable(validateExperimentConfig(presetInput(n)).model).filter((l) => l.type === 'conv')
           .length,
     )
-    expect(convs).toEqual([12, 18, 24])
+    expect(convs).toEqual([11, 16, 21])
   })
 })
 

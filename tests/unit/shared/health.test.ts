@@ -12,9 +12,16 @@ import {
 } from '@shared/health'
 
 const LN10 = Math.log(10)
-const e = (epoch: number, trainLoss: number, testAcc: number): HealthEpoch => ({
+/** An epoch; its test loss the train loss unless given. */
+const e = (
+  epoch: number,
+  trainLoss: number,
+  testAcc: number,
+  testLoss = trainLoss,
+): HealthEpoch => ({
   epoch,
   trainLoss,
+  testLoss,
   testAcc,
 })
 const judge = (epochs: HealthEpoch[], over: Partial<HealthInput> = {}) =>
@@ -31,22 +38,31 @@ describe('classifyHealth: chance', () => {
   it('calls the measured plateau runs chance (loss 2.3026, accuracy 10–14.6%)', () => {
     expect(judge([e(1, 2.3026, 0.1)]).status).toBe('chance')
     expect(judge([e(1, 2.3026, 0.1), e(2, 2.3023, 0.131), e(3, 2.302, 0.1)]).status).toBe('chance')
+    expect(judge([e(1, 2.3028, 0.1)]).status).toBe('chance')
     expect(judge([e(1, 2.3026, 0.1), e(2, 2.3026, 0.115), e(3, 2.3024, 0.146)]).status).toBe(
       'chance',
     )
     const h = judge([e(1, 2.3026, 0.1)])
-    expect(h.reason).toContain('train loss 2.3026 ≈ ln 10')
+    expect(h.reason).toContain('train loss 2.3026 and test loss 2.3026 ≈ ln 10')
     expect(h.reason).toContain('test accuracy 10.0%')
     expect(h.reason).toContain('lower train.lr')
     expect(h.moreEpochs).toBeNull()
   })
 
-  it('does not call the measured learning first epochs chance (2.2770 / 24.7%, 2.2360 / 23.8%)', () => {
+  it('does not call the measured learning first epochs chance (2.2854 / 18.3% … 2.2360 / 23.8%)', () => {
     expect(judge([e(1, 2.277, 0.247)]).status).not.toBe('chance')
     expect(judge([e(1, 2.236, 0.238)]).status).not.toBe('chance')
+    expect(judge([e(1, 2.2856, 0.227)]).status).not.toBe('chance')
+    expect(judge([e(1, 2.2854, 0.183)]).status).not.toBe('chance')
   })
 
-  it('holds its margins exactly: loss ±0.5% of ln K and accuracy up to (1 + margin)/K', () => {
+  it('reads the test loss too: a run that left the plateau late in its epoch is not at chance', () => {
+    // nin-c with a 1×1 class conv, epoch 1: the epoch's mean train loss still reads plateau.
+    expect(atChance(e(1, 2.3016, 0.155, 2.291), 10)).toBe(false)
+    expect(atChance(e(1, 2.3016, 0.155, 2.3017), 10)).toBe(true)
+  })
+
+  it('holds its margins exactly: loss ±0.2% of ln K and accuracy up to (1 + margin)/K', () => {
     const dl = CHANCE_LOSS_MARGIN * LN10
     const maxAcc = (1 + CHANCE_ACC_MARGIN) / 10
     expect(atChance(e(1, LN10 + dl * 0.99, 0.1), 10)).toBe(true)
