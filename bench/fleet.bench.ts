@@ -2,19 +2,20 @@
 //  1. the overhead of a run through the broker: the same run on a local slot and on a worker,
 //     wall time from claim to completed, as a share of the run's training time;
 //  2. head-side ingestion: step messages per second the head validates and persists from the
-//     reports queue (a worker simulated by adding reports straight to the queue);
+//     reports list (a worker simulated by pushing signed reports straight to the list);
 //  3. total images/s of a 4-run grid with two workers against one (one PyTorch thread each).
 // Real redis-server, real processes; prints a table and writes bench/results/fleet-*.json.
 // It asserts nothing: this machine is shared and noisy (see the load average it prints).
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Queue } from 'bullmq'
 import { it } from 'vitest'
 import { validateExperimentConfig } from '@shared/config/experiment'
-import { KEY_PREFIX, REPORTS_QUEUE, attemptKey, type Report } from '@shared/protocol/worker'
+import { attemptKey, workerKey, type Report } from '@shared/protocol/worker'
 import type { StepMessage } from '@shared/protocol/trainer'
 import { Fleet } from '@core/queue/fleet'
+import { loadFleetKey, sign } from '@core/queue/fleet-key'
+import { pushReport } from '@core/queue/report-channel'
 import { redisOptions } from '@core/queue/redis'
 import { RunStore } from '@core/store'
 import { Redis } from 'ioredis'
@@ -71,15 +72,18 @@ async function oneRun(redis: RedisServer | null, seed: number): Promise<Timed> {
   const head = mkdtempSync(join(tmpdir(), 'nin-lab-bench-head-'))
   runCli(['queue', 'add', ...RUN, '--set', `train.seed=${seed}`, '--data-dir', head])
   const worker = redis
-    ? spawnCli([
-        'worker',
-        '--redis',
-        redis.url,
-        '--name',
-        'bench-w',
-        '--work-dir',
-        mkdtempSync(join(tmpdir(), 'nin-lab-bench-w-')),
-      ])
+    ? spawnCli(
+        [
+          'worker',
+          '--redis',
+          redis.url,
+          '--name',
+          'bench-w',
+          '--work-dir',
+          mkdtempSync(join(tmpdir(), 'nin-lab-bench-w-')),
+        ],
+        { env: { NIN_LAB_FLEET_KEY: loadFleetKey(head).key } },
+      )
     : null
   if (worker) await new Promise((r) => setTimeout(r, 4000)) // its probe and first heartbeat
   const args = redis ? ['--redis', redis.url, '--concurrency', '0'] : ['--concurrency', '1']
@@ -109,7 +113,7 @@ async function grid(redis: RedisServer, workers: number): Promise<number> {
         mkdtempSync(join(tmpdir(), 'nin-lab-bench-gw-')),
       ],
       {
-        env: { NIN_LAB_TORCH_THREADS: '1' },
+        env: { NIN_LAB_TORCH_THREADS: '1', NIN_LAB_FLEET_KEY: loadFleetKey(head).key },
       },
     ),
   )
@@ -138,32 +142,39 @@ async function ingestion(redis: RedisServer): Promise<number> {
   const dataDir = mkdtempSync(join(tmpdir(), 'nin-lab-bench-ingest-'))
   const store = RunStore.open(dataDir)
   const [run] = store.addRuns('ingest', [validateExperimentConfig({ train: { epochs: 1 } })]).added
+  const key = loadFleetKey(dataDir).key
   const fleet = new Fleet(store, {
     redisUrl: redis.url,
+    key: () => key,
     maxAutoResumes: 2,
     onMessage: () => {},
     onChange: () => {},
     onWarning: (m) => console.error(m),
     onDiskProblem: () => {},
+    onRedisFull: (m) => console.error(m),
   })
   // Dispatch it through the fleet's own path (a claim with a fencing attempt).
   const client = new Redis(redisOptions(redis.url))
-  await client.set(
-    'nin-lab:worker:fake',
-    JSON.stringify({ name: 'fake', slots: 1, running: [], draining: false }),
-    'PX',
-    60_000,
-  )
+  const beat = {
+    name: 'fake',
+    host: 'bench',
+    pid: 1,
+    slots: 1,
+    gpus: [],
+    running: [],
+    offers: 'none',
+    version: 'bench',
+    startedAt: Date.now(),
+    beatAt: Date.now(),
+    draining: false,
+  }
+  await client.set(workerKey('fake'), sign(key, 'beat', JSON.stringify(beat)), 'PX', 60_000)
   await fleet.tick(
     () => store.getRun(run!.id),
     () => true,
   )
   const attempt = store.requireRun(run!.id).attempt
   await client.get(attemptKey(run!.id))
-  const reports = new Queue(REPORTS_QUEUE, {
-    connection: redisOptions(redis.url),
-    prefix: KEY_PREFIX,
-  })
   const BATCHES = 200
   const PER = 50
   for (let b = 0; b < BATCHES; b++) {
@@ -186,19 +197,20 @@ async function ingestion(redis: RedisServer): Promise<number> {
       runId: run!.id,
       attempt,
       worker: 'fake',
+      session: 'bench-session',
+      seq: b + 1,
       host: 'bench',
       pid: 1,
       gpu: null,
       messages,
     }
-    await reports.add('report', report, { removeOnComplete: true })
+    await pushReport(client, sign(key, 'report', JSON.stringify(report)))
   }
   const t0 = Date.now()
   const total = BATCHES * PER
   while (store.events(run!.id, { limit: total + 10 }).length < total)
     await new Promise((r) => setTimeout(r, 50))
   const rate = total / ((Date.now() - t0) / 1000)
-  await reports.close()
   client.disconnect()
   await fleet.close()
   store.close()

@@ -40,6 +40,7 @@ import { ExerciseStudies } from './exercises'
 import { LiveProgress } from './progress'
 import { isAlive } from './queue/process-identity'
 import { readWorkers } from './queue/fleet'
+import { peekFleetKey } from './queue/fleet-key'
 import { describeRedisUrl, redisOptions } from './queue/redis'
 import { cpuSlots, Scheduler } from './queue/scheduler'
 import { resolveSlots } from './queue/slots'
@@ -450,10 +451,10 @@ export class Core extends EventEmitter<CoreEvents> {
         const redis = this.scheduler?.remote ? this.redisUrl : this.effectiveSettings().redis
         if (!redis) return { workers: [], redis: null, error: null }
         try {
-          const workers = this.scheduler?.remote
-            ? await this.scheduler.remote.workers()
-            : await readWorkers(redis)
-          return { workers, redis: describeRedisUrl(redis), error: null }
+          const { beats, ignored } = this.scheduler?.remote
+            ? await this.scheduler.remote.fleetView()
+            : await readWorkers(redis, peekFleetKey(this.options.dataDir))
+          return { workers: beats, redis: describeRedisUrl(redis), error: null, ignored }
         } catch (err) {
           return { workers: [], redis: describeRedisUrl(redis), error: (err as Error).message }
         }

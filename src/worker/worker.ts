@@ -2,47 +2,73 @@
  * A remote worker (`nin-lab worker`): pulls run jobs from the head's BullMQ queue "runs", trains
  * each in the same trainer process a local run gets (engine `auto` on this machine, one run per
  * slot: a GPU or a CPU slot), and sends everything back to the head, in order, through the
- * queue "reports" — trainer messages, then each checkpoint and the final model as files. It keeps
- * no state the head needs: a run's folder here is scratch, rebuilt from what a job carries.
+ * reports list — trainer messages, then each checkpoint and the final model as files in chunks.
+ * It keeps no state the head needs: a run's folder here is scratch, rebuilt from what a job
+ * carries.
+ *
+ * Everything it reads from Redis must be signed with the fleet key, and everything it writes is
+ * signed with it (src/core/queue/fleet-key.ts): a job someone else put there is refused unread.
+ * Reports are bounded: log lines are cut with a marker (checkTrainerMessage), batches closed at
+ * about REPORT_TARGET_CHARS, files sent CHUNK_BYTES at a time, so Redis is never blocked for long.
+ * A report Redis refuses (full) is retried with backoff; if it still cannot be sent, the run is
+ * stopped and nothing later of it is sent (the head resumes it from the last checkpoint it holds).
  *
  * It beats every HEARTBEAT_MS (a key with a TTL, so the head sees it die), checks once a second
  * that each run's attempt is still current (a cancelled or re-dispatched run is stopped), and on
  * SIGTERM drains: it takes nothing new, stops its runs after their current step and hands them
  * back (they resume elsewhere from their last checkpoint), then exits.
  */
-import { createHash } from 'node:crypto'
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { createHash, randomBytes } from 'node:crypto'
+import {
+  closeSync,
+  copyFileSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs'
 import { hostname } from 'node:os'
-import { dirname, join, relative, sep } from 'node:path'
-import { Queue, Worker, type Job } from 'bullmq'
+import { basename, dirname, join, relative, sep } from 'node:path'
+import { Worker, type Job } from 'bullmq'
 import { Redis } from 'ioredis'
 import type { GpuInfo } from '@shared/api/types'
 import { validateExperimentConfig, type ExperimentConfig } from '@shared/config/experiment'
 import { isTerminal, type TrainerMessage } from '@shared/protocol/trainer'
 import {
   attemptKey,
+  CHUNK_BYTES,
   checkRunJob,
   HEARTBEAT_MS,
   HEARTBEAT_TTL_MS,
   isSafeRelativePath,
   KEY_PREFIX,
-  REPORTS_QUEUE,
+  MAX_FILE_BYTES,
+  MAX_JOB_CHARS,
+  REPORT_TARGET_CHARS,
   RUNS_QUEUE,
   workerKey,
   type Report,
   type ShippedFile,
   type WorkerBeat,
 } from '@shared/protocol/worker'
+import { open, sign } from '@core/queue/fleet-key'
 import { redisOptions } from '@core/queue/redis'
+import { isRefusedWrite, pushReport } from '@core/queue/report-channel'
 import type { LocalSlot } from '@core/queue/scheduler'
 import { startTrainer, type TrainerHandle } from '@core/queue/trainer-process'
 
 export interface WorkerOptions {
   readonly redisUrl: string
+  /** The fleet key the head gave out of band (--fleet-key-file, $NIN_LAB_FLEET_KEY). */
+  readonly fleetKey: string
   /** How the fleet knows this worker; unique per worker. */
   readonly name: string
   readonly slots: readonly LocalSlot[]
-  /** Scratch space: datasets/ (the cache) and runs/<id>/. */
+  /** Scratch space: datasets/ (the cache) and runs/<id>-<attempt>/. */
   readonly workDir: string
   /** What `engine: auto` trains on here, for the fleet view. */
   readonly offers: string
@@ -56,25 +82,12 @@ export interface WorkerOptions {
 const FLUSH_MS = 500
 /** How often each run checks that its attempt is still the current one. */
 const ATTEMPT_CHECK_MS = 1000
+/** Tries of a report Redis refuses (full), backing off from 200 ms to 5 s: about a minute. */
+const SEND_TRIES = 15
 
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err))
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex')
-
-function filesUnder(root: string, dir: string): ShippedFile[] {
-  const out: ShippedFile[] = []
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name)
-    if (entry.isDirectory()) out.push(...filesUnder(root, path))
-    else if (entry.isFile()) {
-      const data = readFileSync(path)
-      out.push({
-        path: relative(root, path).split(sep).join('/'),
-        base64: data.toString('base64'),
-        sha256: sha256(data),
-      })
-    }
-  }
-  return out
-}
 
 /** Writes the checkpoint a job carries into the run's scratch folder (checked paths only). */
 function unpack(runDir: string, files: readonly ShippedFile[]): void {
@@ -90,21 +103,69 @@ function unpack(runDir: string, files: readonly ShippedFile[]): void {
   }
 }
 
+/**
+ * A checkpoint or model folder, kept for shipping: its files hard-linked (copied where links
+ * fail) into `outbox`, so that the trainer may drop the folder meanwhile (it keeps two
+ * checkpoints). SHA256SUMS last: the head takes a folder as complete once it has arrived.
+ */
+function stage(dir: string, outbox: string): string[] {
+  mkdirSync(outbox, { recursive: true })
+  const names = readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => e.name)
+    .sort((a, b) => Number(a === 'SHA256SUMS') - Number(b === 'SHA256SUMS') || a.localeCompare(b))
+  for (const name of names) {
+    try {
+      linkSync(join(dir, name), join(outbox, name))
+    } catch {
+      copyFileSync(join(dir, name), join(outbox, name))
+    }
+  }
+  return names.map((n) => join(outbox, n))
+}
+
+/** The hex sha256 and size of a file, read a chunk at a time. */
+function hashFile(path: string): { sha256: string; size: number } {
+  const fd = openSync(path, 'r')
+  try {
+    const hash = createHash('sha256')
+    const buffer = Buffer.alloc(CHUNK_BYTES)
+    let size = 0
+    for (let n = readSync(fd, buffer); n > 0; n = readSync(fd, buffer)) {
+      hash.update(buffer.subarray(0, n))
+      size += n
+    }
+    return { sha256: hash.digest('hex'), size }
+  } finally {
+    closeSync(fd)
+  }
+}
+
 /** A run this worker trains: its trainer, and why we stopped it (then it is handed back). */
 interface RunningRun {
+  readonly runId: string
   trainer: TrainerHandle | null
   handback: string | null
+  /** A report could not be sent: nothing later of this attempt may be. */
+  broken: boolean
 }
+
+/** A report before the worker stamps its session and sequence number on it. */
+type Unsigned<R> = R extends Report ? Omit<R, 'seq' | 'session'> : never
+type ReportBody = Unsigned<Report>
 
 export class RemoteWorker {
   private readonly redis: Redis
-  private readonly reports: Queue
   private readonly worker: Worker
   private readonly freeSlots: LocalSlot[]
+  /** Runs training here, by `<run>.<attempt>` (a run cancelled and queued again may overlap). */
   private readonly running = new Map<string, RunningRun>()
   private beat: NodeJS.Timeout | null = null
   private draining = false
   private readonly startedAt = Date.now()
+  /** This process's identity in every report, and the sequence number of the last one. */
+  private readonly session = randomBytes(12).toString('base64url')
+  private seq = 0
   readonly closed: Promise<void>
   private resolveClosed: () => void = () => {}
 
@@ -113,8 +174,6 @@ export class RemoteWorker {
     this.freeSlots = [...options.slots]
     this.redis = new Redis(connection)
     this.redis.on('error', (err) => this.warn(`redis: ${err.message}`))
-    this.reports = new Queue(REPORTS_QUEUE, { connection, prefix: KEY_PREFIX })
-    this.reports.on('error', (err) => this.warn(`redis (reports): ${err.message}`))
     this.worker = new Worker(RUNS_QUEUE, (job) => this.train(job), {
       connection,
       prefix: KEY_PREFIX,
@@ -149,7 +208,7 @@ export class RemoteWorker {
       pid: process.pid,
       slots: this.options.slots.length,
       gpus: this.options.slots.flatMap((s) => (s.gpu ? [s.gpu] : [])),
-      running: [...this.running.keys()],
+      running: [...new Set([...this.running.values()].map((r) => r.runId))],
       offers: this.options.offers,
       version: this.options.version,
       startedAt: this.startedAt,
@@ -159,54 +218,83 @@ export class RemoteWorker {
     try {
       await this.redis.set(
         workerKey(this.options.name),
-        JSON.stringify(beat),
+        sign(this.options.fleetKey, 'beat', JSON.stringify(beat)),
         'PX',
         HEARTBEAT_TTL_MS,
       )
     } catch (err) {
-      this.warn(`heartbeat: ${(err as Error).message}`)
+      this.warn(`heartbeat: ${messageOf(err)}`)
+    }
+  }
+
+  /** A job's run id, attempt and config, if the head signed it for this job id; else null. */
+  private readJob(
+    job: Job,
+  ): { runId: string; attempt: number; spec: ReturnType<typeof checkRunJob> } | null {
+    const envelope = (job.data as { envelope?: unknown } | null)?.envelope
+    const opened = open([this.options.fleetKey], 'job', envelope, MAX_JOB_CHARS)
+    try {
+      if ('error' in opened) throw new Error(opened.error)
+      const spec = checkRunJob(JSON.parse(opened.body))
+      // A signed job copied under another job id would train one attempt twice.
+      if (job.id !== `${spec.runId}.${spec.attempt}`)
+        throw new Error('it was copied under another id')
+      return { runId: spec.runId, attempt: spec.attempt, spec }
+    } catch (err) {
+      this.options.log(
+        `✗ refused job ${String(job.id).slice(0, 80)}: ${messageOf(err)}. This worker takes no ` +
+          'more jobs: if the head rotated its fleet key, restart it with the new --fleet-key-file',
+      )
+      // A worker holding an old key would otherwise take, and refuse, job after job that workers
+      // with the new key could train. (A forged job stops it the same way: a delay, which anyone
+      // who can write to Redis can cause anyhow.)
+      void this.worker.pause(true).catch(() => {})
+      return null
     }
   }
 
   /** BullMQ's processor: one attempt of one run, from job to the last report. */
   private async train(job: Job): Promise<string> {
-    const spec = checkRunJob(job.data)
+    const read = this.readJob(job)
+    if (!read) return 'refused'
+    const { runId, attempt, spec } = read
     let config: ExperimentConfig
     try {
-      config = validateExperimentConfig(spec.config, `the job of run ${spec.runId}`)
+      config = validateExperimentConfig(spec.config, `the job of run ${runId}`)
     } catch (err) {
       // This worker's NiN Lab reads the config differently (another version): the run fails
       // once, with the reason, instead of bouncing between workers.
-      const error = `worker ${this.options.name} cannot read this config: ${(err as Error).message}`
+      const error = `worker ${this.options.name} cannot read this config: ${messageOf(err)}`
       await this.send({
-        ...this.base(spec.runId, spec.attempt, null),
+        ...this.base(runId, attempt, null),
         kind: 'messages',
-        messages: [{ type: 'failed', runId: spec.runId, time: Date.now(), error }],
+        messages: [{ type: 'failed', runId, time: Date.now(), error }],
       })
       return 'refused'
     }
     if (this.draining) {
       await this.send({
-        ...this.base(spec.runId, spec.attempt, null),
+        ...this.base(runId, attempt, null),
         kind: 'handback',
         reason: 'the worker is shutting down',
       })
       return 'handed back'
     }
-    if ((await this.redis.get(attemptKey(spec.runId))) !== String(spec.attempt)) {
-      this.options.log(`· ${spec.runId} attempt ${spec.attempt} is no longer current: skipped`)
+    if ((await this.redis.get(attemptKey(runId))) !== String(attempt)) {
+      this.options.log(`· ${runId} attempt ${attempt} is no longer current: skipped`)
       return 'stale'
     }
     const slot = this.freeSlots.shift()
     if (!slot) throw new Error('no free slot (more jobs than slots)')
-    const runDir = join(this.options.workDir, 'runs', spec.runId)
+    // One folder per attempt: the trainer of a run cancelled a moment ago may still be exiting.
+    const runDir = join(this.options.workDir, 'runs', `${runId}-${attempt}`)
     try {
       // The head's copy is the truth: start from exactly the checkpoint it sent.
       rmSync(runDir, { recursive: true, force: true })
       mkdirSync(runDir, { recursive: true })
       unpack(runDir, spec.checkpoint)
-      return await this.supervise(spec.runId, spec.attempt, slot, runDir, {
-        runId: spec.runId,
+      return await this.supervise(runId, attempt, slot, runDir, {
+        runId,
         config,
         dataDir: this.options.workDir,
         runDir,
@@ -215,6 +303,7 @@ export class RemoteWorker {
     } finally {
       this.freeSlots.push(slot)
       rmSync(runDir, { recursive: true, force: true })
+      rmSync(`${runDir}.outbox`, { recursive: true, force: true })
     }
   }
 
@@ -222,13 +311,53 @@ export class RemoteWorker {
     return { runId, attempt, worker: this.options.name, host: hostname(), pid: process.pid, gpu }
   }
 
-  /** Sends one report (BullMQ keeps them in order: one producer, one consumer at the head). */
-  private send(report: Report): Promise<unknown> {
-    return this.reports.add('report', report, {
-      attempts: 1,
-      removeOnComplete: true,
-      removeOnFail: { count: 1000 },
-    })
+  /**
+   * Sends one report, signed, stamped with this process's session and the next sequence number;
+   * retried with backoff while Redis is full. Throws when it could not be sent.
+   */
+  private async send(body: ReportBody): Promise<void> {
+    const report = { ...body, session: this.session, seq: ++this.seq }
+    const envelope = sign(this.options.fleetKey, 'report', JSON.stringify(report))
+    for (let i = 1, wait = 200; ; i++, wait = Math.min(wait * 2, 5000)) {
+      try {
+        return await pushReport(this.redis, envelope)
+      } catch (err) {
+        if (!isRefusedWrite(err) || i >= SEND_TRIES) throw err
+        this.warn(`redis refused a report of ${body.runId}, retrying: ${messageOf(err)}`)
+        await sleep(wait)
+      }
+    }
+  }
+
+  /** Sends a staged file in CHUNK_BYTES pieces, one report each, reading one piece at a time. */
+  private async sendFile(
+    base: ReturnType<RemoteWorker['base']>,
+    path: string,
+    relPath: string,
+  ): Promise<void> {
+    const { sha256: digest, size } = hashFile(path)
+    if (size > MAX_FILE_BYTES)
+      throw new Error(`${relPath} is ${size} bytes, more than the ${MAX_FILE_BYTES} a file may be`)
+    const fd = openSync(path, 'r')
+    try {
+      const buffer = Buffer.alloc(CHUNK_BYTES)
+      for (let offset = 0; offset === 0 || offset < size;) {
+        const n = readSync(fd, buffer, 0, Math.min(CHUNK_BYTES, size - offset), offset)
+        await this.send({
+          ...base,
+          kind: 'chunk',
+          path: relPath,
+          offset,
+          size,
+          sha256: digest,
+          base64: buffer.subarray(0, n).toString('base64'),
+        })
+        offset += n
+        if (n === 0) break
+      }
+    } finally {
+      closeSync(fd)
+    }
   }
 
   private async supervise(
@@ -238,45 +367,20 @@ export class RemoteWorker {
     runDir: string,
     trainerJob: Parameters<typeof startTrainer>[0],
   ): Promise<string> {
-    const base = { ...this.base(runId, attempt, slot.gpu) }
-    let batch: TrainerMessage[] = []
-    let chain: Promise<unknown> = Promise.resolve()
-    let timer: NodeJS.Timeout | null = null
-    const enqueue = (report: Report): void => {
-      chain = chain
-        .then(() => this.send(report))
-        .catch((err: unknown) => this.warn(`report of ${runId}: ${(err as Error).message}`))
-    }
-    const flush = (): void => {
-      if (timer) clearTimeout(timer)
-      timer = null
-      if (batch.length === 0) return
-      enqueue({ ...base, kind: 'messages', messages: batch })
-      batch = []
-    }
-    const shipDir = (dir: string): void => {
-      try {
-        enqueue({ ...base, kind: 'files', files: filesUnder(runDir, dir) })
-      } catch (err) {
-        this.warn(`could not send ${dir}: ${(err as Error).message}`)
-      }
-    }
-    const entry: RunningRun = { trainer: null, handback: null }
+    const base = this.base(runId, attempt, slot.gpu)
+    const entry: RunningRun = { runId, trainer: null, handback: null, broken: false }
+    const out = this.outbox(entry, base, runDir)
     const onMessage = (m: TrainerMessage): void => {
       // A run we stopped is handed back, not cancelled: its `cancelled` stays here.
       if (m.type === 'cancelled' && entry.handback !== null) return
-      if (m.type === 'step') {
-        batch.push(m)
-        timer ??= setTimeout(flush, FLUSH_MS)
-        return
-      }
+      if (m.type === 'step') return out.add(m)
       // Files first, then the message that names them.
       if (m.type === 'checkpoint' || m.type === 'finished') {
-        flush()
-        shipDir(m.type === 'checkpoint' ? m.path : m.modelPath)
+        out.flush()
+        out.ship(m.type === 'checkpoint' ? m.path : m.modelPath)
       }
-      batch.push(m)
-      flush()
+      out.add(m)
+      out.flush()
     }
     const trainer = startTrainer(trainerJob, onMessage, {
       stopGraceMs: this.options.stopGraceMs,
@@ -284,45 +388,107 @@ export class RemoteWorker {
       env: slot.gpu ? { CUDA_VISIBLE_DEVICES: String(slot.gpu.index) } : {},
     })
     entry.trainer = trainer
-    this.running.set(runId, entry)
+    const key = `${runId}.${attempt}`
+    this.running.set(key, entry)
     void this.heartbeat()
     this.options.log(
       `▶ ${runId} attempt ${attempt} on ${slot.gpu ? `GPU ${slot.gpu.index}` : slot.id}`,
     )
-    const watch = setInterval(() => {
-      void this.redis.get(attemptKey(runId)).then(
-        (current) => {
-          if (current !== String(attempt) && entry.handback === null) {
-            entry.handback =
-              current === 'cancelled' ? 'cancelled on the head' : 'no longer the current attempt'
-            trainer.stop()
-          }
-        },
-        () => {},
-      )
-    }, ATTEMPT_CHECK_MS)
+    const watch = setInterval(() => this.checkAttempt(entry, attempt), ATTEMPT_CHECK_MS)
     const exit = await trainer.done
     clearInterval(watch)
-    this.running.delete(runId)
-    flush()
+    out.flush()
     if (entry.handback !== null && (!exit.terminal || exit.terminal.type === 'cancelled')) {
-      enqueue({ ...base, kind: 'handback', reason: entry.handback })
+      out.report({ ...base, kind: 'handback', reason: entry.handback })
     } else if (!exit.terminal) {
-      enqueue({
-        ...base,
-        kind: 'crash',
-        reason: exit.crash ?? 'the trainer ended without a final message',
-      })
+      const reason = exit.crash ?? 'the trainer ended without a final message'
+      out.report({ ...base, kind: 'crash', reason })
     }
-    await chain
+    // The run stays in this worker's heartbeat until its last report is in Redis: the head
+    // counts a run its worker no longer lists as lost.
+    await out.drained()
+    this.running.delete(key)
     void this.heartbeat()
-    const outcome = exit.terminal
-      ? isTerminal(exit.terminal)
-        ? exit.terminal.type
-        : 'ended'
-      : 'handed back'
+    const outcome = entry.broken
+      ? 'its reports could not be sent'
+      : exit.terminal
+        ? isTerminal(exit.terminal)
+          ? exit.terminal.type
+          : 'ended'
+        : 'handed back'
     this.options.log(`■ ${runId} attempt ${attempt}: ${outcome}`)
     return outcome
+  }
+
+  /** Stops a run whose attempt is no longer the current one (cancelled, or re-dispatched). */
+  private checkAttempt(entry: RunningRun, attempt: number): void {
+    void this.redis.get(attemptKey(entry.runId)).then(
+      (current) => {
+        if (current !== String(attempt) && entry.handback === null) {
+          entry.handback =
+            current === 'cancelled' ? 'cancelled on the head' : 'no longer the current attempt'
+          entry.trainer?.stop()
+        }
+      },
+      () => {},
+    )
+  }
+
+  /**
+   * What one run sends, in order: a chain of reports (messages batched every FLUSH_MS or at
+   * about REPORT_TARGET_CHARS, checkpoint and model folders as chunked files). If a report cannot
+   * be sent, the run is broken: its trainer is stopped and nothing later of it is sent, so the
+   * head never gets a message naming files it did not get.
+   */
+  private outbox(entry: RunningRun, base: ReturnType<RemoteWorker['base']>, runDir: string) {
+    let batch: TrainerMessage[] = []
+    let chars = 0
+    let chain: Promise<unknown> = Promise.resolve()
+    let timer: NodeJS.Timeout | null = null
+    let staged = 0
+    const later = (task: () => Promise<void>): void => {
+      chain = chain.then(async () => {
+        if (entry.broken) return
+        try {
+          await task()
+        } catch (err) {
+          entry.broken = true
+          this.warn(`reports of ${entry.runId} could not be sent (${messageOf(err)}): stopping it`)
+          entry.handback ??= 'its reports could not be sent'
+          entry.trainer?.stop()
+        }
+      })
+    }
+    const report = (r: ReportBody): void => later(() => this.send(r))
+    const flush = (): void => {
+      if (timer) clearTimeout(timer)
+      timer = null
+      if (batch.length === 0) return
+      report({ ...base, kind: 'messages', messages: batch })
+      batch = []
+      chars = 0
+    }
+    const add = (m: TrainerMessage): void => {
+      batch.push(m)
+      chars += JSON.stringify(m).length
+      if (chars >= REPORT_TARGET_CHARS) flush()
+      else timer ??= setTimeout(flush, FLUSH_MS)
+    }
+    const ship = (dir: string): void => {
+      let files: string[]
+      const outbox = join(`${runDir}.outbox`, String(++staged))
+      try {
+        files = stage(dir, outbox)
+      } catch (err) {
+        return this.warn(`could not stage ${dir}: ${messageOf(err)}`)
+      }
+      const folder = relative(runDir, dir).split(sep).join('/')
+      later(async () => {
+        for (const file of files) await this.sendFile(base, file, `${folder}/${basename(file)}`)
+        rmSync(outbox, { recursive: true, force: true })
+      })
+    }
+    return { add, flush, ship, report, drained: () => chain }
   }
 
   /** SIGTERM: take nothing new, hand the current runs back after their step, then close. */
@@ -344,7 +510,6 @@ export class RemoteWorker {
     this.beat = null
     await this.worker.close().catch(() => {})
     await this.redis.del(workerKey(this.options.name)).catch(() => {})
-    await this.reports.close().catch(() => {})
     this.redis.disconnect()
     this.resolveClosed()
   }

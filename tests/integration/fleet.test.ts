@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { queryDataDir } from '../helpers/db'
 import { assertBuilt, runCli, spawnCli, waitFor } from '../helpers/cli'
+import { fleetKeyArgs, makeFleetKey } from '../helpers/fleet'
 import { REDIS_SERVER, startRedis, type RedisServer } from '../helpers/redis'
 import { TINY_RUN } from '../helpers/tiny'
 
@@ -64,7 +65,10 @@ function startHead(): ReturnType<typeof spawnCli> {
 
 function startWorker(name: string, env: NodeJS.ProcessEnv = {}): ReturnType<typeof spawnCli> {
   const dir = mkdtempSync(join(tmpdir(), `nin-lab-${name}-`))
-  const p = spawnCli(['worker', '--redis', redis.url, '--name', name, '--work-dir', dir], { env })
+  const p = spawnCli(
+    ['worker', '--redis', redis.url, '--name', name, '--work-dir', dir, ...fleetKeyArgs(head)],
+    { env },
+  )
   processes.push(p)
   return p
 }
@@ -113,6 +117,7 @@ beforeEach(async () => {
   assertBuilt()
   redis = await startRedis()
   head = mkdtempSync(join(tmpdir(), 'nin-lab-head-'))
+  makeFleetKey(head)
 })
 
 afterEach(async () => {
@@ -142,7 +147,16 @@ describe.skipIf(!REDIS_SERVER)('remote workers through BullMQ on a real redis-se
     startWorker('w2')
     await fleetOf('w1', 'w2')
     // The fleet must tell its workers apart: a twin of w1 is refused before it takes any work.
-    const twin = runCli(['worker', '--redis', redis.url, '--name', 'w1', '--work-dir', head])
+    const twin = runCli([
+      'worker',
+      '--redis',
+      redis.url,
+      '--name',
+      'w1',
+      '--work-dir',
+      head,
+      ...fleetKeyArgs(head),
+    ])
     expect(twin.status).toBe(2)
     expect(twin.stderr).toMatch(/a worker named "w1" is already running .*another --name/)
     const h = startHead()

@@ -384,6 +384,7 @@ async function queueWorkers(argv: string[]): Promise<number> {
     console.log(
       `${view.workers.length} worker${view.workers.length === 1 ? '' : 's'} on ${view.redis}`,
     )
+    for (const why of view.ignored ?? []) console.error(`ignored a heartbeat: ${t(why)}`)
     if (view.workers.length > 0) {
       console.log(
         table(

@@ -6,6 +6,7 @@ import { parseGpuList } from '@shared/api/types'
 import { terminalText as t } from '@shared/security'
 import { resolveDataDir } from '@core/paths'
 import { readWorkers } from '@core/queue/fleet'
+import { FLEET_KEY_ENV, FLEET_KEY_FILE, workerFleetKey } from '@core/queue/fleet-key'
 import { describeRedisUrl } from '@core/queue/redis'
 import { probeMachine, resolveSlots } from '@core/queue/slots'
 import { REDIS_ENV } from '@core/core'
@@ -13,7 +14,8 @@ import { RemoteWorker } from '@worker/worker'
 import { UsageError } from '../errors'
 import { checkRedisUrl } from '../redis-url'
 
-export const workerHelp = `Usage: nin-lab worker --redis URL [--gpus auto|0,1,… | --slots N] [--name NAME] [--work-dir D]
+export const workerHelp = `Usage: nin-lab worker --redis URL --fleet-key-file PATH [--gpus auto|0,1,… | --slots N]
+                      [--name NAME] [--work-dir D]
 
 Trains runs that a head (the machine with the data folder: the app, \`serve\` or \`queue start\`
 with the same --redis) dispatches through Redis, one per slot: one per GPU with --gpus (auto:
@@ -22,6 +24,10 @@ machine has. Checkpoints and the final model go back to the head; nothing is sha
 --redis defaults to $${REDIS_ENV}. --name (default: this host's name) must be unique in the
 fleet. --work-dir (default: <data-dir>/worker) holds the dataset cache and scratch run folders.
 SIGTERM or Ctrl-C drains: running runs stop after their step and go back to the head's queue.
+--fleet-key-file: a copy of the head's <data-dir>/${FLEET_KEY_FILE} (keep it mode 0600), or set
+$${FLEET_KEY_ENV} to the key. Never the key itself as an argument: every user of this machine
+sees arguments in \`ps\`. Every job, report and heartbeat is signed with it; a worker with an
+old key (after \`nin-lab key rotate --fleet\` on the head) drops out of the fleet.
 Never expose Redis to the internet: use a password and TLS (rediss://), or an SSH tunnel.`
 
 export async function workerCommand(argv: string[]): Promise<number> {
@@ -34,6 +40,7 @@ export async function workerCommand(argv: string[]): Promise<number> {
       name: { type: 'string' },
       'work-dir': { type: 'string' },
       'data-dir': { type: 'string' },
+      'fleet-key-file': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -58,9 +65,16 @@ export async function workerCommand(argv: string[]): Promise<number> {
       `--name may hold letters, digits and . @ : - _ (got ${JSON.stringify(name)})`,
     )
 
+  let fleetKey: string
+  try {
+    fleetKey = workerFleetKey(values['fleet-key-file'])
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+
   // Two workers of one name would overwrite each other's heartbeat: the fleet must tell them apart.
-  const twin = await readWorkers(redisUrl).then(
-    (beats) => beats.find((b) => b.name === name),
+  const twin = await readWorkers(redisUrl, fleetKey).then(
+    ({ beats }) => beats.find((b) => b.name === name),
     () => undefined, // Redis not up yet: the worker connects when it is
   )
   if (twin && !(twin.host === hostname() && twin.pid === process.pid)) {
@@ -77,6 +91,7 @@ export async function workerCommand(argv: string[]): Promise<number> {
   const workDir = values['work-dir'] ?? join(resolveDataDir(values['data-dir']), 'worker')
   const worker = new RemoteWorker({
     redisUrl,
+    fleetKey,
     name,
     slots,
     workDir,

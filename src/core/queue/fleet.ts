@@ -1,55 +1,77 @@
 /**
  * The head's side of remote workers (docs/scale-out.md): it dispatches queued runs to the BullMQ
- * queue "runs", ingests what workers report through the queue "reports", and watches the fleet.
+ * queue "runs", ingests what workers report through the reports list (report-channel.ts), and
+ * watches the fleet.
  *
  * The head stays the one source of truth. A dispatch is a claim (a new attempt: the fencing
- * token) and a job carrying the run's config and the latest checkpoint the head holds. Every
- * report is checked (src/shared/protocol/worker.ts), and stored only when its attempt is the run's
- * current one; a stale attempt's reports (a worker presumed dead that comes back) are refused and
- * logged. Reports are processed one at a time, in the order workers sent them, so a run's
- * messages are persisted exactly as a local trainer's are; a report the store cannot take yet
- * (a busy or full disk) is retried in place, never skipped.
+ * token) and a job, signed with the fleet key (fleet-key.ts), carrying the run's config and the
+ * latest checkpoint the head holds. Every report must be signed with the fleet key, be within
+ * bounds, name the run's current attempt, come from the worker that holds the claim (the first
+ * to report on the attempt takes it) and carry a sequence number higher than the last one taken,
+ * before it is checked (src/shared/protocol/worker.ts) and stored; anything else is refused and
+ * logged once. Reports are processed one at a time, in the order workers sent them, so a run's
+ * messages are persisted exactly as a local trainer's are; a report the store cannot take yet (a
+ * busy or full disk) is retried in place, never skipped.
+ *
+ * Files come in chunks and land only in the run's checkpoint and model folders, under the names
+ * the trainers write; a `checkpoint` or `finished` message is taken only once its folder is
+ * complete on the head, so no run ends with checkpoints that exist only in the artifacts table.
  *
  * Liveness: workers beat every HEARTBEAT_MS into a key with a TTL. A run whose worker's beat has
- * expired, or whose job vanished (Redis lost it), is interrupted and queued again at the front;
- * its next dispatch resumes from the last checkpoint that came back.
+ * expired, whose worker no longer lists it, or whose job vanished (Redis lost it), is interrupted
+ * and queued again at the front; its next dispatch resumes from the last checkpoint that came back.
+ * A Redis that refuses writes (full: maxmemory with noeviction) is retried with backoff, then
+ * halts dispatch with an error that says what to do.
  */
 import { createHash } from 'node:crypto'
 import {
+  closeSync,
+  constants,
   existsSync,
+  fstatSync,
   mkdirSync,
+  openSync,
   readdirSync,
   readFileSync,
+  readSync,
   renameSync,
   rmSync,
   statSync,
-  writeFileSync,
+  writeSync,
 } from 'node:fs'
-import { dirname, join, relative, sep } from 'node:path'
-import { Queue, Worker, type Job } from 'bullmq'
+import { join, relative, sep } from 'node:path'
+import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import type { Run } from '@shared/api/types'
 import type { TrainerMessage } from '@shared/protocol/trainer'
 import {
   attemptKey,
   CANCELLED,
+  checkBeat,
   checkReport,
   HEARTBEAT_TTL_MS,
   KEY_PREFIX,
-  REPORTS_QUEUE,
+  MAX_BEAT_CHARS,
+  MAX_REPORT_CHARS,
   ReportError,
   RUNS_QUEUE,
+  shippedFolder,
   WORKER_KEY_PATTERN,
+  type ChunkReport,
   type Report,
   type RunJob,
   type ShippedFile,
   type WorkerBeat,
 } from '@shared/protocol/worker'
 import { StoreError, type RunStore } from '../store'
+import { open, sign } from './fleet-key'
 import { redisOptions } from './redis'
+import { isRefusedWrite, refusedWriteAdvice, reportsWaiting, takeReport } from './report-channel'
 
 export interface FleetOptions {
   readonly redisUrl: string
+  /** The fleet key in force (read again after `nin-lab key rotate --fleet`). */
+  readonly key: () => string
   /** A message of a remote run was stored (for live progress). */
   readonly onMessage: (runId: string, message: TrainerMessage) => void
   /** A remote run was dispatched, ended or handed back: the queue changed. */
@@ -57,14 +79,22 @@ export interface FleetOptions {
   readonly onWarning: (message: string) => void
   /** The store refused a report for a reason no retry fixes until the user acts. */
   readonly onDiskProblem: (err: unknown) => void
+  /** Redis refused the writes of a dispatch even after retries: dispatch must stop. */
+  readonly onRedisFull: (reason: string) => void
   /** Automatic resumes of a run after its worker died, before the run is marked failed. */
   readonly maxAutoResumes: number
 }
 
 /** How many checkpoints a resumed job carries: the newest, and the one before in case it is bad. */
 const CHECKPOINTS_SHIPPED = 2
+/** How long the ingest loop waits when no report waits. */
+const INGEST_IDLE_MS = 50
+/** Tries of a dispatch's Redis writes (backing off from 100 ms to 2 s) before dispatch halts. */
+const DISPATCH_TRIES = 6
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex')
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err))
 
 /** Every file under `dir`, relative to `root`, with forward slashes. */
 function filesUnder(root: string, dir: string): ShippedFile[] {
@@ -84,17 +114,25 @@ function filesUnder(root: string, dir: string): ShippedFile[] {
   return out
 }
 
+/** Who holds a dispatched run's current claim, and the last sequence number taken from it. */
+interface Claim {
+  readonly attempt: number
+  worker: string | null
+  session: string | null
+  seq: number
+}
+
 export class Fleet {
   private readonly redis: Redis
   private readonly runs: Queue
-  private readonly reports: Worker
-  /** Runs this head dispatched and still follows: run id → attempt. */
-  private readonly dispatched = new Map<string, number>()
+  /** Runs this head dispatched and still follows, and who holds each claim. */
+  private readonly dispatched = new Map<string, Claim>()
   private readonly crashes = new Map<string, number>()
   /** Runs that look lost, and since when (see watch). */
   private readonly suspects = new Map<string, number>()
-  /** The reports queue seen from the producer side: how many reports still wait for ingest. */
-  private readonly reportsBacklog: Queue
+  /** Problems already logged (a malformed heartbeat, a forged report): each said once. */
+  private readonly said = new Set<string>()
+  private readonly ingesting: Promise<void>
   private stopped = false
   private ticking = false
 
@@ -107,21 +145,15 @@ export class Fleet {
     this.redis.on('error', (err) => this.warnOnce(`redis: ${err.message}`))
     this.runs = new Queue(RUNS_QUEUE, { connection, prefix: KEY_PREFIX })
     this.runs.on('error', (err) => this.warnOnce(`redis (runs queue): ${err.message}`))
-    this.reports = new Worker(REPORTS_QUEUE, (job) => this.ingest(job), {
-      connection,
-      prefix: KEY_PREFIX,
-      // One at a time: the order of reports is the order of a run's messages.
-      concurrency: 1,
-      removeOnComplete: { count: 0 },
-      removeOnFail: { count: 1000 },
-    })
-    this.reports.on('error', (err) => this.warnOnce(`redis (reports): ${err.message}`))
-    this.reportsBacklog = new Queue(REPORTS_QUEUE, { connection, prefix: KEY_PREFIX })
-    this.reportsBacklog.on('error', (err) => this.warnOnce(`redis (reports): ${err.message}`))
-    // Runs a previous head process dispatched are followed again (reconciliation after a crash).
+    // Runs a previous head process dispatched are followed again (reconciliation after a crash):
+    // the worker that took each holds its claim; its session is bound by its next report.
     for (const run of store.listRuns({ status: 'running' })) {
-      if (run.owner?.kind === 'worker') this.dispatched.set(run.id, run.attempt)
+      if (run.owner?.kind === 'worker') {
+        const worker = run.owner.worker ?? null
+        this.dispatched.set(run.id, { attempt: run.attempt, worker, session: null, seq: 0 })
+      }
     }
+    this.ingesting = this.ingestLoop()
   }
 
   private lastWarning = ''
@@ -131,14 +163,29 @@ export class Fleet {
     this.options.onWarning(message)
   }
 
+  /** Logs a problem the first time it is seen (a flood of forged reports is one line). */
+  private sayOnce(key: string, message: string): void {
+    if (this.said.has(key)) return
+    if (this.said.size > 10_000) this.said.clear()
+    this.said.add(key)
+    this.options.onWarning(message)
+  }
+
   /** Runs dispatched and not yet ended. */
   get inFlight(): number {
     return this.dispatched.size
   }
 
-  /** The workers whose heartbeat is current. */
+  /** The workers whose heartbeat is current and signed with the fleet key. */
   async workers(): Promise<WorkerBeat[]> {
-    return readBeats(this.redis)
+    return (await this.fleetView()).beats
+  }
+
+  /** The workers, and the heartbeats ignored (each logged once) and why. */
+  async fleetView(): Promise<{ beats: WorkerBeat[]; ignored: string[] }> {
+    const view = await readBeats(this.redis, this.options.key())
+    for (const why of view.ignored) this.sayOnce(`beat ${why}`, `ignored a heartbeat: ${why}`)
+    return view
   }
 
   /**
@@ -152,27 +199,46 @@ export class Fleet {
     try {
       const beats = await this.workers()
       await this.watch(beats)
-      const free =
-        beats
-          .filter((b) => !b.draining)
-          .reduce((n, b) => n + Math.max(0, b.slots - b.running.length), 0) -
-        (await this.runs.getWaitingCount())
+      const free = this.freeSlots(beats)
       for (let i = 0; i < free && canStart() && !this.stopped; i++) {
         const run = nextQueued()
         if (!run || !(await this.dispatch(run))) break
       }
     } catch (err) {
-      this.warnOnce(`the fleet could not be reached: ${(err as Error).message}`)
+      this.warnOnce(`the fleet could not be reached: ${messageOf(err)}`)
     } finally {
       this.ticking = false
     }
   }
 
-  /** Claims a queued run and hands it to the fleet; false if it was not queued any more. */
+  /**
+   * Free slots in the fleet: each worker's slots (capped by checkBeat to what it proved) less
+   * what it trains, by its own word or by this head's claims, whichever is more; less the runs
+   * dispatched that no worker has reported on yet (waiting, or just taken).
+   */
+  private freeSlots(beats: readonly WorkerBeat[]): number {
+    const held = new Map<string, number>()
+    let unbound = 0
+    for (const claim of this.dispatched.values()) {
+      if (claim.worker) held.set(claim.worker, (held.get(claim.worker) ?? 0) + 1)
+      else unbound++
+    }
+    return (
+      -unbound +
+      beats
+        .filter((b) => !b.draining)
+        .reduce(
+          (n, b) => n + Math.max(0, b.slots - Math.max(b.running.length, held.get(b.name) ?? 0)),
+          0,
+        )
+    )
+  }
+
+  /** Claims a queued run and hands it to the fleet; false when dispatch must stop for now. */
   private async dispatch(queued: Run): Promise<boolean> {
     const run = this.store.claim(queued.id, { kind: 'worker', host: '', pid: 0, start: null })
     if (!run) return true
-    this.dispatched.set(run.id, run.attempt)
+    this.dispatched.set(run.id, { attempt: run.attempt, worker: null, session: null, seq: 0 })
     const job: RunJob = {
       runId: run.id,
       attempt: run.attempt,
@@ -180,23 +246,71 @@ export class Fleet {
       checkpoint: run.lastCheckpointEpoch > 0 ? this.latestCheckpoints(run) : [],
       resume: run.lastCheckpointEpoch > 0,
     }
+    const envelope = sign(this.options.key(), 'job', JSON.stringify(job))
     try {
-      await this.redis.set(attemptKey(run.id), String(run.attempt))
-      await this.runs.add('train', job, {
-        jobId: `${run.id}.${run.attempt}`,
-        attempts: 1,
-        removeOnComplete: { count: 100 },
-        removeOnFail: { count: 100 },
+      await this.withRetries(async () => {
+        await this.redis.set(attemptKey(run.id), String(run.attempt))
+        await this.runs.add(
+          'train',
+          { envelope },
+          {
+            jobId: `${run.id}.${run.attempt}`,
+            attempts: 1,
+            removeOnComplete: { count: 100 },
+            removeOnFail: { count: 100 },
+          },
+        )
       })
     } catch (err) {
-      // Redis is unreachable: the run waits in the queue again.
+      // Redis refused it: the run waits in the queue again, first, and nothing more is
+      // dispatched while Redis is full (no attempt storm).
       this.dispatched.delete(run.id)
-      this.store.markInterrupted([run.id], `it could not be dispatched: ${(err as Error).message}`)
+      this.store.markInterrupted([run.id], `it could not be dispatched: ${messageOf(err)}`, {
+        attempt: run.attempt,
+      })
       this.store.retry(run.id, { front: true })
+      if (isRefusedWrite(err)) {
+        this.redisFull(`the job of run ${run.id}`, err)
+        return false
+      }
       throw err
     }
     this.options.onChange(run)
     return true
+  }
+
+  /** Redis refused a write even after retries: dispatch halts, saying what to do. */
+  private redisFull(what: string, err: unknown): void {
+    this.options.onRedisFull(
+      `Redis refused to store ${what} (${messageOf(err)}): ${refusedWriteAdvice(err)}, then ` +
+        'resume the queue (`nin-lab queue resume`, or Resume in the app); runs that were training ' +
+        'resume from their last checkpoint',
+    )
+  }
+
+  /** Tells any worker still on a run that its attempt is over (retried; a full Redis halts). */
+  private async endAttempt(runId: string): Promise<void> {
+    try {
+      await this.withRetries(async () => {
+        await this.redis.set(attemptKey(runId), CANCELLED)
+      })
+    } catch (err) {
+      if (isRefusedWrite(err)) this.redisFull(`the end of run ${runId}'s attempt`, err)
+      else this.warnOnce(`could not tell the workers that run ${runId} ended: ${messageOf(err)}`)
+    }
+  }
+
+  /** Runs a Redis write, retried with backoff while Redis refuses it (full); other errors at once. */
+  private async withRetries(write: () => Promise<void>): Promise<void> {
+    for (let i = 1, wait = 100; ; i++, wait = Math.min(wait * 2, 2000)) {
+      try {
+        return await write()
+      } catch (err) {
+        if (!isRefusedWrite(err) || i >= DISPATCH_TRIES || this.stopped) throw err
+        this.warnOnce(`redis refused a write, retrying: ${messageOf(err)}`)
+        await sleep(wait)
+      }
+    }
   }
 
   /** The newest checkpoint folders the head holds for a run, as files relative to its folder. */
@@ -214,64 +328,85 @@ export class Fleet {
     return dirs.flatMap((dir) => filesUnder(runDir, dir))
   }
 
-  /** Runs whose worker is gone or whose job vanished are interrupted and queued again. */
+  /** Runs whose worker is gone, or whose job vanished, are interrupted and queued again. */
   private async watch(beats: readonly WorkerBeat[]): Promise<void> {
-    const alive = new Set(beats.map((b) => b.name))
-    for (const [runId, attempt] of [...this.dispatched]) {
+    const byName = new Map(beats.map((b) => [b.name, b]))
+    for (const [runId, claim] of [...this.dispatched]) {
       const run = this.store.getRun(runId)
-      if (!run || run.status !== 'running' || run.attempt !== attempt) {
+      if (!run || run.status !== 'running' || run.attempt !== claim.attempt) {
         // Ended (or cancelled, or re-dispatched elsewhere): tell any worker still on it to stop.
         this.dispatched.delete(runId)
-        await this.redis.set(attemptKey(runId), CANCELLED)
+        await this.endAttempt(runId)
         continue
       }
-      const worker = run.owner?.worker
-      if (worker) {
-        // The heartbeat's TTL is the grace already.
-        if (!alive.has(worker)) this.resumeLater(run, `its worker ${worker} stopped answering`)
-        continue
-      }
-      // Not started by a worker yet: its job must still be waiting or being picked up. A job that
-      // vanished (Redis lost it) or ended (its worker died before the run started, and BullMQ
-      // failed the stalled job) will never start it.
-      const job = await this.runs.getJob(`${runId}.${attempt}`)
-      const state = job ? await job.getState() : 'missing'
-      const lost = ['missing', 'failed', 'completed', 'unknown'].includes(state)
-        ? `its job ${state === 'missing' ? 'vanished from Redis' : `is ${state}`} before a worker started it`
-        : null
-      if (!lost) {
-        this.suspects.delete(runId)
-        continue
-      }
-      const since = this.suspects.get(runId) ?? Date.now()
-      this.suspects.set(runId, since)
-      // Lost only once it stays so for a heartbeat's TTL: a worker may be taking the job now.
-      if (Date.now() - since < HEARTBEAT_TTL_MS) continue
-      // A job that completed (or was completed and pruned: 'missing') sent every report of its
-      // run before it ended; on a loaded head those may still wait in the reports queue, and
-      // ingesting them starts (or ends) the run. So it is lost only once that queue has drained.
-      // A failed job (its worker died before the run started) never sent any: the grace is enough.
-      if (state !== 'failed' && (await this.reportsWaiting()) > 0) continue
-      this.suspects.delete(runId)
-      this.resumeLater(run, lost)
+      const worker = claim.worker ?? run.owner?.worker ?? null
+      const lost = worker
+        ? await this.workerLost(run, worker, byName.get(worker))
+        : await this.jobLost(run)
+      if (lost) this.resumeLater(run, lost)
     }
   }
 
-  private async reportsWaiting(): Promise<number> {
-    const counts = await this.reportsBacklog.getJobCounts('waiting', 'active', 'delayed')
-    return Object.values(counts).reduce((a, b) => a + b, 0)
+  /**
+   * Why a run a worker took is lost, or null: its worker's beat expired (the TTL is the grace),
+   * or the worker lives but no longer lists the run — its last reports never came (Redis refused
+   * them) — for a heartbeat's TTL after every report that waited was ingested.
+   */
+  private async workerLost(run: Run, worker: string, beat?: WorkerBeat): Promise<string | null> {
+    if (!beat) return `its worker ${worker} stopped answering`
+    if (beat.running.includes(run.id)) {
+      this.suspects.delete(run.id)
+      return null
+    }
+    return this.lostAfterGrace(run.id, `its worker ${worker} no longer trains it`, true)
+  }
+
+  /**
+   * Not started by a worker yet: its job must still be waiting or being picked up. A job that
+   * vanished (Redis lost it) or ended (its worker died before the run started, and BullMQ failed
+   * the stalled job) will never start it.
+   */
+  private async jobLost(run: Run): Promise<string | null> {
+    const job = await this.runs.getJob(`${run.id}.${run.attempt}`)
+    const state = job ? await job.getState() : 'missing'
+    if (!['missing', 'failed', 'completed', 'unknown'].includes(state)) {
+      this.suspects.delete(run.id)
+      return null
+    }
+    const why = `its job ${state === 'missing' ? 'vanished from Redis' : `is ${state}`} before a worker started it`
+    // A job that completed (or was completed and pruned: 'missing') sent every report of its run
+    // before it ended; on a loaded head those may still wait, and ingesting them starts (or ends)
+    // the run. A failed job (its worker died before the run started) never sent any.
+    return this.lostAfterGrace(run.id, why, state !== 'failed')
+  }
+
+  /** `why` once it has held for a heartbeat's TTL (and, if asked, no report waits), else null. */
+  private async lostAfterGrace(
+    runId: string,
+    why: string,
+    drained: boolean,
+  ): Promise<string | null> {
+    const since = this.suspects.get(runId) ?? Date.now()
+    this.suspects.set(runId, since)
+    if (Date.now() - since < HEARTBEAT_TTL_MS) return null
+    if (drained && (await reportsWaiting(this.redis)) > 0) return null
+    this.suspects.delete(runId)
+    return why
   }
 
   /** Interrupted and first in the queue, to resume from its checkpoint (or failed, at last). */
   private resumeLater(run: Run, why: string): void {
     this.dispatched.delete(run.id)
+    this.suspects.delete(run.id)
+    const fence = { attempt: run.attempt }
+    if (this.store.markInterrupted([run.id], why, fence).length === 0) return
+    // Counted only when it ended the attempt: news about an attempt already over is no death.
     const crashes = (this.crashes.get(run.id) ?? 0) + 1
     this.crashes.set(run.id, crashes)
-    this.store.markInterrupted([run.id], why)
     if (crashes > this.options.maxAutoResumes) {
-      this.store.markFinished(run.id, 'failed', `${why} (${crashes} times in a row)`)
+      this.store.markFinished(run.id, 'failed', `${why} (${crashes} times in a row)`, fence)
     } else this.store.retry(run.id, { front: true })
-    void this.redis.set(attemptKey(run.id), CANCELLED).catch(() => {})
+    void this.endAttempt(run.id)
     this.options.onChange(this.store.getRun(run.id) ?? null)
   }
 
@@ -279,27 +414,64 @@ export class Fleet {
   async cancel(runId: string): Promise<void> {
     if (!this.dispatched.has(runId)) return
     this.dispatched.delete(runId)
-    await this.redis.set(attemptKey(runId), CANCELLED)
+    await this.endAttempt(runId)
   }
 
-  /** BullMQ's processor for the reports queue. Throws only for reports that can never apply. */
-  private async ingest(job: Job): Promise<void> {
+  /** Takes reports one at a time, in order, until closed. Never throws. */
+  private async ingestLoop(): Promise<void> {
+    let done = false
+    while (!this.stopped) {
+      try {
+        const taken = await takeReport(this.redis, MAX_REPORT_CHARS, done)
+        done = false
+        if (taken === null) await sleep(INGEST_IDLE_MS)
+        else if ('droppedChars' in taken) {
+          this.sayOnce(
+            'oversized',
+            `dropped a report of ${taken.droppedChars} characters unread (the limit is ` +
+              `${MAX_REPORT_CHARS}); further ones are dropped without a word`,
+          )
+        } else {
+          await this.ingest(taken.report)
+          done = true
+        }
+      } catch (err) {
+        this.warnOnce(`redis (reports): ${messageOf(err)}`)
+        await sleep(1000)
+      }
+    }
+  }
+
+  /** One report: opened with the fleet key, checked against the run's claim, then stored. */
+  private async ingest(envelope: string): Promise<void> {
     let report: Report
     try {
-      report = checkReport(job.data)
+      const opened = open([this.options.key()], 'report', envelope, MAX_REPORT_CHARS)
+      if ('error' in opened) throw new ReportError(opened.error)
+      report = checkReport(JSON.parse(opened.body))
     } catch (err) {
-      this.options.onWarning(`refused a malformed report: ${(err as Error).message}`)
+      const why = messageOf(err)
+      this.sayOnce(`report ${why.slice(0, 200)}`, `refused a report: ${why}`)
       return
     }
     const run = this.store.getRun(report.runId)
-    if (!run || run.attempt !== report.attempt || !this.dispatched.has(run.id)) {
-      this.options.onWarning(
-        `refused a ${report.kind} report of run ${report.runId} from ${report.worker}: attempt ` +
-          `${report.attempt} is not the run's current one (${run ? run.attempt : 'no such run'})`,
+    const claim = this.dispatched.get(report.runId)
+    const refusal = whyRefused(run, claim, report)
+    if (refusal !== null || !run || !claim) {
+      this.sayOnce(
+        `${report.runId}.${report.attempt}.${report.worker}.${refusal}`,
+        `refused a ${report.kind} report of run ${report.runId} from ${report.worker}: ${refusal}`,
       )
       return
     }
-    // A report the store cannot take now is retried in place: skipping it would reorder.
+    claim.worker = report.worker
+    claim.session = report.session
+    claim.seq = report.seq
+    await this.applyInPlace(run, report)
+  }
+
+  /** Applies a report, retrying while the store cannot take it yet (skipping would reorder). */
+  private async applyInPlace(run: Run, report: Report): Promise<void> {
     for (let wait = 100; !this.stopped; wait = Math.min(wait * 2, 5000)) {
       try {
         this.apply(run, report)
@@ -310,13 +482,19 @@ export class Fleet {
           return
         }
         if (err instanceof ReportError) {
+          // A message naming files that never came whole: the run resumes from what did.
           this.options.onWarning(`refused a report of run ${run.id}: ${err.message}`)
+          if (report.kind === 'messages') this.resumeLater(run, err.message)
           return
         }
-        if (err instanceof StoreError && (err.code === 'disk-full' || err.code === 'read-only'))
-          this.options.onDiskProblem(err)
-        else if (!(err instanceof StoreError)) throw err
-        await new Promise((resolve) => setTimeout(resolve, wait))
+        const disk = isDiskError(err)
+        if (!disk && !(err instanceof StoreError)) {
+          this.options.onWarning(`could not apply a report of run ${run.id}: ${messageOf(err)}`)
+          return
+        }
+        // A full or read-only disk halts the queue until the user acts; a busy store passes.
+        if (disk) this.options.onDiskProblem(err)
+        await sleep(wait)
       }
     }
   }
@@ -324,8 +502,8 @@ export class Fleet {
   private apply(run: Run, report: Report): void {
     const runDir = this.store.runDir(run.id)
     switch (report.kind) {
-      case 'files':
-        for (const file of report.files) writeShipped(runDir, file)
+      case 'chunk':
+        writeChunk(runDir, report, run.config.train.epochs)
         return
       case 'messages': {
         const messages = report.messages.map((m) => this.localize(run, report, m))
@@ -347,8 +525,14 @@ export class Fleet {
       }
       case 'handback':
         this.dispatched.delete(run.id)
-        this.store.markInterrupted([run.id], `handed back by ${report.worker}: ${report.reason}`)
-        this.store.retry(run.id, { front: true })
+        if (
+          this.store.markInterrupted(
+            [run.id],
+            `handed back by ${report.worker}: ${report.reason}`,
+            { attempt: report.attempt },
+          ).length > 0
+        )
+          this.store.retry(run.id, { front: true })
         this.options.onChange(this.store.getRun(run.id) ?? null)
         return
       case 'crash':
@@ -359,7 +543,8 @@ export class Fleet {
 
   /**
    * A worker's message as the head stores it: paths point into the head's copy of the run's
-   * folder, and the first `started` records which worker took the run.
+   * folder — which must be complete by now (its files came first) — and the first `started`
+   * records which worker took the run.
    */
   private localize(run: Run, report: Report, m: TrainerMessage): TrainerMessage {
     const runDir = this.store.runDir(run.id)
@@ -374,13 +559,16 @@ export class Fleet {
         )
         return m
       }
-      case 'checkpoint':
-        return {
-          ...m,
-          path: join(runDir, 'checkpoints', `epoch-${String(m.epoch).padStart(4, '0')}`),
-        }
-      case 'finished':
-        return { ...m, modelPath: join(runDir, 'model') }
+      case 'checkpoint': {
+        const path = join(runDir, 'checkpoints', `epoch-${String(m.epoch).padStart(4, '0')}`)
+        requireComplete(path, `checkpoint ${m.epoch}`)
+        return { ...m, path }
+      }
+      case 'finished': {
+        const modelPath = join(runDir, 'model')
+        requireComplete(modelPath, 'the final model')
+        return { ...m, modelPath }
+      }
       default:
         return m
     }
@@ -388,13 +576,121 @@ export class Fleet {
 
   async close(): Promise<void> {
     this.stopped = true
-    await Promise.allSettled([this.reports.close(), this.runs.close(), this.reportsBacklog.close()])
+    await this.ingesting
+    await Promise.allSettled([this.runs.close()])
     this.redis.disconnect()
   }
 }
 
-/** The heartbeats in Redis: the workers alive now, by name. */
-async function readBeats(redis: Redis): Promise<WorkerBeat[]> {
+/** Why a report may not touch its run, or null when it comes from the claim's holder, in order. */
+function whyRefused(run: Run | undefined, claim: Claim | undefined, report: Report): string | null {
+  if (!run) return 'no such run'
+  if (run.attempt !== report.attempt || !claim || claim.attempt !== report.attempt)
+    return `attempt ${report.attempt} is not the run's current one (${run.attempt})`
+  if (claim.worker !== null && claim.worker !== report.worker)
+    return `the run's claim is held by ${claim.worker}`
+  if (claim.session !== null && claim.session !== report.session)
+    return `the run's claim is held by another process of ${claim.worker}`
+  if (claim.session !== null && report.seq <= claim.seq)
+    return `report ${report.seq} comes after ${claim.seq}: a replay`
+  return null
+}
+
+/** A full or read-only disk, in the store or in the run's folder: no retry fixes it by itself. */
+const isDiskError = (err: unknown): boolean =>
+  err instanceof StoreError
+    ? err.code === 'disk-full' || err.code === 'read-only'
+    : ['ENOSPC', 'EDQUOT', 'EROFS'].includes((err as NodeJS.ErrnoException | undefined)?.code ?? '')
+
+/**
+ * A checkpoint or model folder is complete once its SHA256SUMS (shipped last) is there with
+ * every file it lists. A message naming an incomplete folder is refused: its files were lost.
+ */
+function requireComplete(dir: string, what: string): void {
+  const sums = join(dir, 'SHA256SUMS')
+  const ok =
+    existsSync(sums) &&
+    statSync(sums).size <= 64 * 1024 &&
+    readFileSync(sums, 'utf8')
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .every((line) => {
+        const name = line.slice(66).trim()
+        return name !== '' && !name.includes('/') && existsSync(join(dir, name))
+      })
+  if (!ok) throw new ReportError(`${what} never arrived whole on the head (its files were lost)`)
+}
+
+/** The size of a file, 0 when it does not exist. */
+function sizeOf(path: string): number {
+  try {
+    return statSync(path).size
+  } catch {
+    return 0
+  }
+}
+
+/** The hex sha256 of a file, read 1 MiB at a time. */
+function sha256OfFile(path: string): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW)
+  try {
+    const hash = createHash('sha256')
+    const buffer = Buffer.alloc(1 << 20)
+    for (let n = readSync(fd, buffer); n > 0; n = readSync(fd, buffer))
+      hash.update(buffer.subarray(0, n))
+    return hash.digest('hex')
+  } finally {
+    closeSync(fd)
+  }
+}
+
+/**
+ * Writes one chunk of a shipped file: only into the run's checkpoint or model folders, under a
+ * name the trainers write, in order (a chunk must start where the file so far ends; one already
+ * written is skipped), and the whole file is renamed into place only once its sha256 matches.
+ */
+function writeChunk(runDir: string, chunk: ChunkReport, epochs: number): void {
+  const folder = shippedFolder(chunk.path, epochs)
+  if (folder === null) {
+    throw new ReportError(
+      `${chunk.path} is not a file a worker may ship: only checkpoint and model files, under the names the trainers write`,
+    )
+  }
+  const path = join(runDir, ...chunk.path.split('/'))
+  const part = `${path}.part`
+  const data = Buffer.from(chunk.base64, 'base64')
+  mkdirSync(join(runDir, ...folder.split('/')), { recursive: true })
+  const have = chunk.offset === 0 ? 0 : sizeOf(part)
+  if (have === chunk.offset + data.length && have < chunk.size) return // a re-ingested chunk
+  if (have !== chunk.offset) {
+    rmSync(part, { force: true })
+    throw new ReportError(`${chunk.path}: a chunk at ${chunk.offset} came after ${have} bytes`)
+  }
+  const flags =
+    constants.O_WRONLY |
+    constants.O_CREAT |
+    constants.O_NOFOLLOW |
+    (chunk.offset === 0 ? constants.O_TRUNC : constants.O_APPEND)
+  const fd = openSync(part, flags, 0o644)
+  try {
+    if (!fstatSync(fd).isFile()) throw new ReportError(`${chunk.path}: not a regular file`)
+    writeSync(fd, data)
+  } finally {
+    closeSync(fd)
+  }
+  if (chunk.offset + data.length < chunk.size) return
+  if (sha256OfFile(part) !== chunk.sha256) {
+    rmSync(part, { force: true })
+    throw new ReportError(`${chunk.path} arrived damaged (its sha256 does not match)`)
+  }
+  renameSync(part, path)
+}
+
+/** The heartbeats in Redis: the workers alive now, by name, and why others were ignored. */
+async function readBeats(
+  redis: Redis,
+  key: string | null,
+): Promise<{ beats: WorkerBeat[]; ignored: string[] }> {
   const keys: string[] = []
   let cursor = '0'
   // SCAN, bounded: a fleet has tens of workers, not millions.
@@ -404,24 +700,49 @@ async function readBeats(redis: Redis): Promise<WorkerBeat[]> {
     cursor = next
     if (cursor === '0') break
   }
-  if (keys.length === 0) return []
   const beats: WorkerBeat[] = []
-  for (const v of await redis.mget(...keys)) {
-    if (v === null) continue
-    try {
-      beats.push(JSON.parse(v) as WorkerBeat)
-    } catch {
-      // a malformed beat is ignored (and expires)
-    }
+  const ignored: string[] = []
+  if (keys.length === 0) return { beats, ignored }
+  // Sizes first: a key someone filled with megabytes is never read.
+  const lengths = (await redis.pipeline(keys.map((k) => ['strlen', k])).exec()) ?? []
+  const readable = keys.filter((k, i) => {
+    const [err, n] = lengths[i] ?? [null, 0]
+    const why = err ? 'not a string' : Number(n) > MAX_BEAT_CHARS ? `${String(n)} characters` : null
+    if (why) ignored.push(`${k}: ${why}`)
+    return why === null
+  })
+  const values = readable.length > 0 ? await redis.mget(...readable) : []
+  readable.forEach((k, i) => {
+    const value = values[i]
+    if (value === null || value === undefined) return // expired meanwhile
+    const beat = openBeat(key, k, value)
+    if (typeof beat === 'string') ignored.push(`${k}: ${beat}`)
+    else beats.push(beat)
+  })
+  return { beats: beats.sort((a, b) => a.name.localeCompare(b.name)), ignored }
+}
+
+/** A heartbeat checked: signed with the fleet key, well-formed, under its own name's key. */
+function openBeat(key: string | null, redisKey: string, value: string): WorkerBeat | string {
+  if (key === null) return 'this data folder has no fleet key yet to check it'
+  const opened = open([key], 'beat', value, MAX_BEAT_CHARS)
+  if ('error' in opened) return opened.error
+  try {
+    const beat = checkBeat(JSON.parse(opened.body))
+    return redisKey === `${KEY_PREFIX}:worker:${beat.name}` ? beat : 'it names another worker'
+  } catch (err) {
+    return messageOf(err)
   }
-  return beats.sort((a, b) => a.name.localeCompare(b.name))
 }
 
 /**
  * The workers on a Redis this process does not dispatch to (the app reading a fleet that another
  * process's scheduler runs): a short-lived connection that gives up after a few seconds.
  */
-export async function readWorkers(redisUrl: string): Promise<WorkerBeat[]> {
+export async function readWorkers(
+  redisUrl: string,
+  key: string | null,
+): Promise<{ beats: WorkerBeat[]; ignored: string[] }> {
   const redis = new Redis({
     ...redisOptions(redisUrl),
     maxRetriesPerRequest: 1,
@@ -432,26 +753,8 @@ export async function readWorkers(redisUrl: string): Promise<WorkerBeat[]> {
   redis.on('error', () => {})
   try {
     await redis.connect()
-    return await readBeats(redis)
+    return await readBeats(redis, key)
   } finally {
     redis.disconnect()
-  }
-}
-
-/** Writes a file a worker shipped into the run's folder, checked and atomically. */
-function writeShipped(runDir: string, file: ShippedFile): void {
-  const data = Buffer.from(file.base64, 'base64')
-  if (sha256(data) !== file.sha256) {
-    throw new ReportError(`${file.path} arrived damaged (its sha256 does not match)`)
-  }
-  const path = join(runDir, ...file.path.split('/'))
-  if (!path.startsWith(runDir + sep)) throw new ReportError(`${file.path} leaves the run's folder`)
-  mkdirSync(dirname(path), { recursive: true })
-  const tmp = `${path}.tmp-${process.pid}`
-  try {
-    writeFileSync(tmp, data)
-    renameSync(tmp, path)
-  } finally {
-    rmSync(tmp, { force: true })
   }
 }

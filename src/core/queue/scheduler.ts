@@ -26,6 +26,7 @@ import { DiskReserve } from './disk-reserve'
 import { SchedulerLock } from './scheduler-lock'
 import { StoreError, type Run, type RunStore } from '../store'
 import { Fleet } from './fleet'
+import { FleetKey, loadFleetKey } from './fleet-key'
 import { isAlive } from './process-identity'
 import { RunExecution, RunNotClaimedError, type ExecutionResult } from './run-execution'
 
@@ -153,8 +154,14 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.fleet = null
     if (old) void old.close()
     if (!redisUrl) return
+    // The fleet key, made on first use; workers need a copy (docs/scale-out.md).
+    const loaded = loadFleetKey(this.options.dataDir)
+    if (loaded.created) this.emit('warning', loaded.created)
+    const key = new FleetKey(this.options.dataDir, loaded.key)
     this.fleet = new Fleet(this.store, {
       redisUrl,
+      key: () => key.current(),
+      onRedisFull: (reason) => this.haltFor(reason),
       maxAutoResumes: MAX_AUTO_RESUMES,
       onMessage: (runId, m) => {
         this.emit('message', runId, m)
@@ -255,21 +262,23 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     try {
       this.settlePending()
       for (const execution of this.active.values()) {
+        const now = this.store.getRun(execution.run.id)
+        // Cancelled — perhaps already queued again — by another process: a newer attempt.
         if (
           execution.stopReason === null &&
-          this.store.getRun(execution.run.id)?.status === 'cancelled'
+          (now?.status === 'cancelled' || now?.attempt !== execution.attempt)
         ) {
           execution.stop('cancel')
         }
       }
       const mayStart = (): boolean => !this.stopped && !this.haltState && !this.store.queuePaused()
       for (let slot = this.freeSlot(); slot && mayStart(); slot = this.freeSlot()) {
-        const next = this.store.nextQueued()
+        const next = this.nextStartable()
         if (!next || !this.launch(next, slot)) break
       }
       if (this.fleet && mayStart()) {
         void this.fleet
-          .tick(() => this.store.nextQueued(), mayStart)
+          .tick(() => this.nextStartable(), mayStart)
           .then(() => {
             if (this.isIdle()) this.emit('idle')
           })
@@ -278,6 +287,15 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       if (isDiskProblem(err)) this.haltQueue(err)
       else this.emit('warning', `scheduling pass failed: ${messageOf(err)}`)
     }
+  }
+
+  /**
+   * The next queued run, unless its previous trainer here is still on its way out (cancelled,
+   * then queued again at once): it starts once that trainer has exited, never beside it.
+   */
+  private nextStartable(): Run | undefined {
+    const next = this.store.nextQueued()
+    return next && !this.active.has(next.id) ? next : undefined
   }
 
   private freeSlot(): LocalSlot | undefined {
@@ -366,6 +384,14 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
     this.emit('queueChanged')
   }
 
+  /** Starts nothing more until `resume`, for a reason that is not the disk (Redis is full). */
+  private haltFor(reason: string): void {
+    if (this.haltState) return
+    this.haltState = { reason: `the queue stopped: ${reason}`, since: Date.now() }
+    this.emit('halted', this.haltState)
+    this.emit('queueChanged')
+  }
+
   /** Runs a store write now, or keeps it for the next tick if the store fails. */
   private afterStore(runId: string, write: () => void): void {
     try {
@@ -391,13 +417,20 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
    */
   private settle(execution: RunExecution, { exit, stopReason }: ExecutionResult): void {
     const id = execution.run.id
+    // Every write is fenced by this execution's attempt: a run cancelled and retried meanwhile
+    // has a newer one (queued again, or training elsewhere): the old trainer's end decides nothing.
+    const fence = { attempt: execution.attempt }
+    const current = (): Run | undefined => {
+      const run = this.store.getRun(id)
+      return run?.attempt === execution.attempt ? run : undefined
+    }
     if (stopReason === 'shutdown') {
       // A run that ended on its own before the stop took effect keeps its outcome.
       if (exit.terminal && exit.terminal.type !== 'cancelled') return
       // Back to the front of the queue: its final `cancelled` may not have been stored (a full
       // disk), and then it is still `running` here.
-      this.store.markInterrupted([id], exit.crash ?? 'its trainer was stopped')
-      const run = this.store.getRun(id)
+      this.store.markInterrupted([id], exit.crash ?? 'its trainer was stopped', fence)
+      const run = current()
       if (run && canRetry(run.status)) this.store.retry(id, { front: true })
       return
     }
@@ -405,10 +438,10 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       const crashes = (this.crashes.get(id) ?? 0) + 1
       this.crashes.set(id, crashes)
       if (stopReason === 'cancel' || crashes > MAX_AUTO_RESUMES) execution.persistCrash(exit)
-      else {
-        this.store.markInterrupted([id], exit.crash ?? 'its trainer process ended')
+      else if (
+        this.store.markInterrupted([id], exit.crash ?? 'its trainer process ended', fence).length
+      )
         this.store.retry(id, { front: true })
-      }
     }
   }
 }

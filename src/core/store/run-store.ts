@@ -140,6 +140,14 @@ export interface TruncateResult {
   readonly events: number
 }
 
+/** Only for this attempt of the run: a write about an older one is a no-op (see claim). */
+export interface AttemptFence {
+  readonly attempt?: number
+}
+
+const isStale = (row: RunRow, fence: AttemptFence): boolean =>
+  fence.attempt !== undefined && fence.attempt !== row.attempt
+
 /** sha256 of the config's identity (all but its name, keys sorted): what dedupes runs. */
 export const configHash = (config: ExperimentConfig): string =>
   createHash('sha256').update(configIdentity(config)).digest('hex')
@@ -573,10 +581,15 @@ export class RunStore {
    * Ends a run (e.g. its process exited without a final message: failed). Asking for the state
    * the run is already in is a no-op, so the scheduler may confirm what a message already did.
    */
-  markFinished(runId: string, status: FinalStatus, error: string | null = null): Run {
+  markFinished(
+    runId: string,
+    status: FinalStatus,
+    error: string | null = null,
+    options: AttemptFence = {},
+  ): Run {
     return this.write(() => {
       const row = this.requireRow(runId)
-      if (row.status === status) return toRun(row)
+      if (row.status === status || isStale(row, options)) return toRun(row)
       this.checkTransition(row, status, `mark`, `marked ${status}`)
       this.runsSql.finish.run({ id: runId, status, error, now: this.now() })
       return this.requireRun(runId)
@@ -590,11 +603,13 @@ export class RunStore {
   markInterrupted(
     runIds: readonly string[],
     reason = 'its trainer process ended without a final message',
+    options: AttemptFence = {},
   ): Run[] {
     return this.write(() => {
       const changed: string[] = []
       for (const id of new Set(runIds)) {
-        if (this.runsSql.byId.get(id)?.status !== 'running') continue
+        const row = this.runsSql.byId.get(id)
+        if (row?.status !== 'running' || isStale(row, options)) continue
         this.runsSql.finish.run({ id, status: 'interrupted', error: reason, now: this.now() })
         changed.push(id)
       }
@@ -604,7 +619,9 @@ export class RunStore {
 
   /**
    * Cancels a queued, running or interrupted run. For a running run this only records the
-   * decision: the scheduler that owns its process sees the status and stops it.
+   * decision: the scheduler that owns its process sees the status and stops it; the trainer's own
+   * last words (its `cancelled`, a crash on SIGTERM) are kept as history, and the first final state
+   * wins. A retry of the cancelled run advances the attempt (see retry).
    */
   cancel(runId: string): Run {
     return this.write(() => {
@@ -626,6 +643,10 @@ export class RunStore {
     return this.write(() => {
       const row = this.requireRow(runId)
       this.checkTransition(row, 'queued', 'retry', 'retried')
+      // A cancelled run's trainer may still be on its way out (cancel only records the decision):
+      // a new attempt, so nothing it says from now on (a crash on SIGTERM, a late `failed`) can
+      // decide the run queued again. Cancel then retry ends exactly "queued again".
+      if (row.status === 'cancelled') this.runsSql.advanceAttempt.run(runId)
       const position = options.front
         ? (this.runsSql.minQueuedPosition.get() ?? (this.runsSql.maxQueuePosition.get() ?? 0) + 1) -
           1

@@ -310,6 +310,8 @@ export function runStatements(db: Database.Database) {
       `UPDATE runs SET status = @status, error = @error, finished_at = @now, owner_json = NULL
        WHERE id = @id`,
     ),
+    /** A new attempt without a claim: whatever trainer the old one had may no longer write. */
+    advanceAttempt: prepare<[id: string]>(db, 'UPDATE runs SET attempt = attempt + 1 WHERE id = ?'),
     requeue: prepare<[{ id: string; queuePosition: number; now: number }]>(
       db,
       `UPDATE runs SET status = 'queued', queue_position = @queuePosition, queued_at = @now,

@@ -165,6 +165,8 @@ export interface WorkersView {
   readonly redis: string | null
   /** Why the fleet could not be read, if it could not. */
   readonly error: string | null
+  /** Heartbeats ignored (not signed with this data folder's fleet key, malformed), and why. */
+  readonly ignored?: readonly string[]
 }
 
 export const REPORT_FORMATS = ['html', 'md', 'csv', 'json', 'pdf'] as const

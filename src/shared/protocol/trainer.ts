@@ -301,7 +301,19 @@ export function checkTrainerMessage(raw: unknown, expectedRunId?: string): Train
   }
   if (type === 'started') checkPrecision(m)
   if (type === 'epoch') checkLoad(m)
+  if (type === 'log') return { ...m, message: truncateText(m['message'] as string) } as LogMessage
+  if (type === 'failed') return { ...m, error: truncateText(m['error'] as string) } as FailedMessage
   return m as unknown as TrainerMessage
+}
+
+/** The longest log line or error kept whole; the rest is cut, with a marker saying how much. */
+export const MAX_TEXT_CHARS = 10_000
+
+/** `text` at most MAX_TEXT_CHARS long (plus the marker), never split inside a surrogate pair. */
+export function truncateText(text: string, max = MAX_TEXT_CHARS): string {
+  if (text.length <= max) return text
+  const cut = /[\uD800-\uDBFF]/.test(text.charAt(max - 1)) ? max - 1 : max
+  return `${text.slice(0, cut)} … [truncated: ${text.length - cut} more characters]`
 }
 
 /** The started message's optional precision fields: absent (an older trainer), or well-formed. */
