@@ -349,7 +349,7 @@ describe('the Electron main process', () => {
     })
     expect(await main.invoke(IPC_CALL, `${page}#/runs`, 'listRuns', {})).toEqual({
       ok: true,
-      result: { runs: [], total: 0 },
+      result: { runs: [], total: 0, next: null },
     })
     // The core validates the parameters; the relay passes its error on as data.
     expect(await main.invoke(IPC_CALL, page, 'listRuns', { status: ['nope'] })).toMatchObject({
@@ -545,7 +545,7 @@ describe('the Electron main process', () => {
     expect((await main.snapshot()).windows[0]?.loaded).toEqual({ url: dev })
     expect(await main.invoke(IPC_CALL, `${dev}/#/queue`, 'listRuns', {})).toEqual({
       ok: true,
-      result: { runs: [], total: 0 },
+      result: { runs: [], total: 0, next: null },
     })
     for (const sender of [`${dev}.evil.example/`, `${dev}0/`, EVIL]) {
       expect(await main.invoke(IPC_CALL, sender, 'listRuns', {})).toMatchObject({
