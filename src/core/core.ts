@@ -464,7 +464,7 @@ export class Core extends EventEmitter<CoreEvents> {
       exportModel: (p) => modelFiles(store, p),
       exerciseStudy: (p) => this.exercises.study(p),
       queueExercise: (p) => {
-        const result = this.exercises.queue(p)
+        const result = this.exercises.queue(p, askAboutReuse)
         if (result.added.length > 0) {
           this.emit('runQueued', { runs: result.added })
           this.queueChanged()

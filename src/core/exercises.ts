@@ -94,15 +94,24 @@ export class ExerciseStudies {
     }
   }
 
-  /** Queues the study's runs into its experiment (runs already there are skipped). */
-  queue(p: Params<'queueExercise'>): { experiment: string; added: Run[]; skipped: number } {
+  /**
+   * Queues the study's runs into its experiment (runs already there are skipped). With reuse
+   * `ask`, `askAboutReuse` is shown the runs a completed run elsewhere already trained (it
+   * throws the question); `link` links those instead of training them again.
+   */
+  queue(
+    p: Params<'queueExercise'>,
+    askAboutReuse: (matches: ReturnType<RunStore['reusableRuns']>) => void,
+  ): { experiment: string; added: Run[]; skipped: number; linked: Run[] } {
     const { ex, scale, plan } = this.plan(p)
     const experiment = exerciseExperiment(ex, scale)
-    const result = this.store.addRuns(
-      experiment,
-      plan.flatMap((v) => v.configs),
-      { priority: p.priority },
-    )
+    const configs = plan.flatMap((v) => v.configs)
+    const reuse = p.reuse ?? 'train'
+    if (reuse === 'ask') askAboutReuse(this.store.reusableRuns(experiment, configs))
+    const result = this.store.addRuns(experiment, configs, {
+      priority: p.priority,
+      reuse: reuse === 'link' ? 'link' : 'train',
+    })
     return { experiment, ...result }
   }
 

@@ -116,6 +116,31 @@ describe('nin-lab exercise', () => {
     // The estimate now comes from the runs that trained here.
     const show = cli('exercise', 'show', '1')
     expect(show.stdout).toMatch(/about .* \(from \d earlier runs? .*8 runs × 10 epochs/)
+
+    // Exercise 2's 1×1 variant is exercise 1's baseline (2 micro convs, 1×1, GAP), trained
+    // above: queueing it asks, names both runs and the flags, and queues nothing; --link links
+    // the two seeds and queues only the 3×3 variant.
+    const ask = cli('exercise', 'queue', '2', '--scale', 'small', '--seeds', '2', ...TINY)
+    expect(ask.status).toBe(2)
+    expect(ask.stderr).toContain('2 of these runs were already trained in another experiment')
+    expect(ask.stderr).toContain('experiment "exercise 1 (small-28)"')
+    expect(ask.stderr).toContain('--link')
+    const listed = cli('ls', '--experiment', 'exercise 2 (small-28)', '--json')
+    expect(JSON.parse(listed.stdout)).toEqual([])
+    const link = cli(
+      'exercise',
+      'queue',
+      '2',
+      '--scale',
+      'small',
+      '--seeds',
+      '2',
+      '--link',
+      ...TINY,
+    )
+    expect(link.status, link.stderr).toBe(0)
+    expect(link.stdout).toContain('queued 2 runs of exercise 2')
+    expect(link.stdout).toContain('linked 2 to completed runs with the same config')
   }, 1_000_000)
 
   it('measures exercise 4’s peak memory in the engine beside the count', () => {

@@ -25,12 +25,13 @@ import { checkTarget, writeFilesSafely } from '@core/files'
 import { answerParts, type AnswerPart } from '@core/reports/answer'
 import { cellLines } from '@core/reports/tables'
 import { withCore } from '../core'
+import { explainReuse, reuseFlag } from '../reuse'
 import { UsageError } from '../errors'
 import { table, type Align } from '../format'
 
 export const exerciseHelp = `Usage: nin-lab exercise list
        nin-lab exercise show N [--scale small|96|224] [--seeds K] [--set PATH=VALUE ...]
-       nin-lab exercise queue N [--scale small|96|224] [--seeds K] [--set PATH=VALUE ...] [--priority P]
+       nin-lab exercise queue N [--scale small|96|224] [--seeds K] [--set PATH=VALUE ...] [--priority P] [--link | --train]
        nin-lab exercise answer N [--scale small|96|224] [--format md|html|pdf|json] [--out PATH] [--measure-memory]
 All take --data-dir D.
 
@@ -172,7 +173,12 @@ async function queue(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { ...common, priority: { type: 'string' } },
+    options: {
+      ...common,
+      priority: { type: 'string' },
+      link: { type: 'boolean', default: false },
+      train: { type: 'boolean', default: false },
+    },
   })
   if (values.help) {
     console.log(exerciseHelp)
@@ -185,11 +191,18 @@ async function queue(argv: string[]): Promise<number> {
   if (priority !== undefined && !Number.isInteger(priority)) {
     throw new UsageError(`--priority must be an integer (got ${values.priority})`)
   }
+  const reuse = reuseFlag(values)
   const result = await withCore(values['data-dir'], (core) =>
-    core.api.queueExercise({ exercise: ex.id, scale, seeds, set: values.set, priority }),
+    core.api
+      .queueExercise({ exercise: ex.id, scale, seeds, set: values.set, priority, reuse })
+      .catch(explainReuse),
   )
+  const linked = result.linked.length
   console.log(
     `queued ${result.added.length} runs of exercise ${ex.id} into experiment "${t(result.experiment)}"` +
+      (linked > 0
+        ? `; linked ${linked} to completed run${linked === 1 ? '' : 's'} with the same config`
+        : '') +
       (result.skipped > 0 ? ` (${result.skipped} it already had were skipped)` : '') +
       '; train them with `nin-lab queue start`, then `nin-lab exercise answer ' +
       `${ex.id} --scale ${scale}\``,

@@ -10,11 +10,12 @@ import { terminalText as t } from '@shared/security'
 import { openCore, withCore, type Core } from '../core'
 import { resolveConfigs } from '../config-input'
 import { UsageError } from '../errors'
+import { explainReuse, reuseFlag } from '../reuse'
 import { duration, placementText } from '@shared/format'
 import { ProgressReporter } from '../progress'
 import { table } from '../format'
 import type { Run } from '@shared/api/types'
-import { ApiError, CONFIRM_GRID_RUNS, MAX_GRID_RUNS, type QueueState } from '@shared/api/contract'
+import { CONFIRM_GRID_RUNS, MAX_GRID_RUNS, type QueueState } from '@shared/api/contract'
 import { HEALTH_LABELS } from '@shared/health'
 import { parseGpuList, type QueueSettings } from '@shared/api/types'
 import { checkRedisUrl } from '../redis-url'
@@ -89,8 +90,7 @@ async function queueAdd(argv: string[]): Promise<number> {
     },
   })
   if (values.help) return help()
-  if (values.link && values.train) throw new UsageError('--link and --train exclude each other')
-  const reuse = values.link ? 'link' : values.train ? 'train' : 'ask'
+  const reuse = reuseFlag(values)
   const seeds = Number(values.seeds)
   if (!Number.isInteger(seeds) || seeds < 1 || seeds > 100) {
     throw new UsageError(`--seeds must be an integer from 1 to 100 (got ${values.seeds})`)
@@ -149,12 +149,7 @@ async function addOrExplain(
   try {
     return await core.api.addRuns(params)
   } catch (err) {
-    if (!(err instanceof ApiError && err.code === 'needs-confirmation' && err.issues)) throw err
-    const lines = err.issues.map((i) => `  - ${t(i.message)}`).join('\n')
-    throw new UsageError(
-      `${err.message}:\n${lines}\nRepeat with --link to link them (no training; their metrics ` +
-        'show in this experiment too) or --train to train them anew.',
-    )
+    explainReuse(err)
   }
 }
 

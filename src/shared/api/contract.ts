@@ -477,6 +477,15 @@ export const API_PARAMS = {
   queueExercise: {
     ...exerciseParams,
     seeds: optional(int({ min: 1, max: 20, default: 2, description: 'seeds per variant' })),
+    // As addRuns' reuse: exercises share their baseline (d2l's 2 micro convs, 1×1, GAP), so a
+    // second exercise at the same scale finds it trained. `train` stays the default here until
+    // the Exercises page asks the question (the CLI asks: its default is `ask`).
+    reuse: optional(
+      oneOf(['ask', 'link', 'train'], {
+        default: 'train',
+        description: 'runs matching a completed run elsewhere: ask, link it, or train anew',
+      }),
+    ),
     priority: optional(
       int({ min: -1000, max: 1000, default: 0, description: 'higher runs start first' }),
     ),
@@ -616,7 +625,7 @@ export interface ApiResults {
   exportReport: { files: ExportedFile[] }
   exportModel: { files: ExportedFile[] }
   exerciseStudy: ExerciseStudy
-  queueExercise: { experiment: string; added: Run[]; skipped: number }
+  queueExercise: { experiment: string; added: Run[]; skipped: number; linked: Run[] }
   exerciseAnswer: ExerciseAnswer
   exportExerciseAnswer: { files: ExportedFile[] }
   listViews: SavedView[]
