@@ -59,7 +59,10 @@ export class ProgressReporter {
         this.note(
           `epoch ${m.epoch}/${this.epochs}  train loss ${m.trainLoss.toFixed(4)} acc ${m.trainAcc.toFixed(3)}  ` +
             `test loss ${m.testLoss.toFixed(4)} acc ${m.testAcc.toFixed(3)}  ${m.seconds.toFixed(1)} s  ` +
-            `${Math.round(m.examplesPerSec)} img/s`,
+            `${Math.round(m.examplesPerSec)} img/s` +
+            (m.compileSeconds === undefined
+              ? ''
+              : `  (+ ${m.compileSeconds.toFixed(1)} s compiling)`),
         )
         break
       default:

@@ -6,6 +6,7 @@
 import {
   ConfigError,
   defaultExperimentConfig,
+  LATER_TRAIN_DEFAULTS,
   experimentSchema,
   parseExperimentConfig,
   type ExperimentConfig,
@@ -315,16 +316,13 @@ export function canonicalJson(value: unknown): string {
  */
 export function configIdentity(config: ExperimentConfig): string {
   const { name: _name, ...rest } = config
-  // train.precision came after runs were first stored: at its default it is left out, so every
-  // config stored before it keeps its identity (and re-adding an old grid adds nothing).
-  // train.onChance likewise: `keep`, its default, is what every earlier run did.
-  const { precision, onChance, ...train } = rest.train
-  const kept = {
-    ...train,
-    ...(precision === 'auto' ? {} : { precision }),
-    ...(onChance === 'keep' ? {} : { onChance }),
+  // Fields added after runs were first stored are left out at the value earlier runs had, so
+  // every config stored before them keeps its identity (and re-adding an old grid adds nothing).
+  const train: Record<string, unknown> = { ...rest.train }
+  for (const [key, earlier] of Object.entries(LATER_TRAIN_DEFAULTS)) {
+    if (train[key] === earlier) delete train[key]
   }
-  return canonicalJson({ ...rest, train: kept })
+  return canonicalJson({ ...rest, train })
 }
 
 // --- expansion -------------------------------------------------------------------------------

@@ -58,6 +58,15 @@ const allKeys =
     [...keys].sort()
 
 const BASE = ['runId', 'time', 'type'] as const
+/** Fields only a compiled run's messages carry (train.compile). */
+const COMPILED_ONLY: Readonly<Partial<Record<TrainerMessage['type'], readonly string[]>>> = {
+  epoch: ['compileSeconds'],
+}
+const expectedKeys = (
+  type: TrainerMessage['type'],
+  run: { readonly compiled: boolean },
+): readonly string[] =>
+  PROTOCOL_KEYS[type].filter((k) => run.compiled || !COMPILED_ONLY[type]?.includes(k))
 const PROTOCOL_KEYS: { readonly [K in TrainerMessage['type']]: readonly string[] } = {
   started: allKeys<StartedMessage>()([
     ...BASE,
@@ -97,6 +106,7 @@ const PROTOCOL_KEYS: { readonly [K in TrainerMessage['type']]: readonly string[]
     'examplesPerSec',
     'memory',
     'load',
+    'compileSeconds',
   ]),
   checkpoint: allKeys<CheckpointMessage>()([...BASE, 'epoch', 'step', 'path']),
   log: allKeys<LogMessage>()([...BASE, 'level', 'message']),
@@ -220,7 +230,7 @@ describe.skipIf(skipReason !== null)(
 
     it('sends the protocol: every message has exactly its type’s fields, in order', () => {
       for (const m of main) {
-        expect(keysOf(m), `${m.type} message`).toEqual(PROTOCOL_KEYS[m.type])
+        expect(keysOf(m), `${m.type} message`).toEqual(expectedKeys(m.type, { compiled: false }))
         expect(m.runId).toBe('torch-test')
         expect(Number.isInteger(m.time)).toBe(true)
       }
@@ -358,6 +368,59 @@ describe.skipIf(skipReason !== null)(
       const overlap = ofType(resumed, 'step').filter((s) => killedLoss.has(s.step))
       expect(overlap.length).toBeGreaterThanOrEqual(3)
       for (const s of overlap) expect(s.loss).toBeCloseTo(killedLoss.get(s.step)!, 4)
+    })
+
+    // TorchDynamo traces the network (its seeded dropout breaks the graph) with the "eager"
+    // backend: the compiled path in seconds. Inductor's code generation, minutes on a cold
+    // cache, is PyTorch's to test; docs/engines.md has what it cost and saved here.
+    it('train.compile on: trains compiled, reports the compile time apart, and resumes', async () => {
+      const config = quick({ trainLimit: 64, batchSize: 16, epochs: 2, train: { compile: 'on' } })
+      const runDir = newRunDir()
+      const env = { NIN_LAB_TORCH_COMPILE_BACKEND: 'eager' }
+      const run = spawnTrainer(['--job', jobFile(config, runDir)], PYTHON, env)
+      expect(await run.exited, run.stderr()).toBe(0)
+      const ms = run.messages()
+      for (const m of ms)
+        expect(keysOf(m), m.type).toEqual(expectedKeys(m.type, { compiled: true }))
+      expect(ofType(ms, 'log').map((l) => l.message)).toContain(
+        'compile: on, as asked (torch.compile, TorchInductor)',
+      )
+      const [first, second] = ofType(ms, 'epoch')
+      // The first compiled step and evaluation batch wait for the tracer; later ones do not.
+      expect(first!.compileSeconds).toBeGreaterThan(0)
+      expect(second!.compileSeconds).toBe(0)
+      expect(first!.examplesPerSec).toBeCloseTo(64 / first!.seconds, 6)
+      // Checkpoints hold the network's own parameter names, not the compiled wrapper's, so an
+      // uncompiled run resumes from them (and the exports read them).
+      const resumed = spawnTrainer(
+        [
+          '--job',
+          jobFile(
+            { ...config, train: { ...config.train, epochs: 3, compile: 'off' } },
+            runDir,
+            true,
+          ),
+        ],
+        PYTHON,
+      )
+      expect(await resumed.exited, resumed.stderr()).toBe(0)
+      expect(ofType(resumed.messages(), 'started')[0]).toMatchObject({ startEpoch: 2 })
+      expect(ofType(resumed.messages(), 'finished')[0]?.epochs).toBe(3)
+      expect(ofType(resumed.messages(), 'epoch')[0]).not.toHaveProperty('compileSeconds')
+    })
+
+    it('train.compile auto stays eager on a short run, saying why', () => {
+      const logs = ofType(main, 'log').map((l) => l.message)
+      const probeTorch2 = Number(probe?.torch?.split('.')[0]) >= 2
+      expect(logs).toEqual(
+        expect.arrayContaining([
+          probeTorch2
+            ? expect.stringMatching(
+                /^compile: auto: eager \(.*steps left.*would not pay back|^compile: auto: eager \(compiling has not been measured/,
+              )
+            : expect.stringMatching(/^compile: auto: eager \(PyTorch .* has no torch.compile\)$/),
+        ]),
+      )
     })
 
     it('exits by itself when its parent dies', async () => {

@@ -201,7 +201,10 @@ export async function showCommand(argv: string[]): Promise<number> {
               pct(e.trainAcc),
               e.testLoss.toFixed(4),
               pct(e.testAcc),
-              e.seconds.toFixed(1),
+              e.seconds.toFixed(1) +
+                (e.compileSeconds === undefined
+                  ? ''
+                  : ` + ${e.compileSeconds.toFixed(1)} compiling`),
               String(Math.round(e.examplesPerSec)),
               loadText(e.load),
             ]),

@@ -1,7 +1,11 @@
 /** The runs table: one row per training run, its config, queue place, state and summary. */
 import type { Placement, Run, RunOwner } from '@shared/api/types'
 import type Database from 'better-sqlite3'
-import type { ExperimentConfig, ResolvedPrecision } from '@shared/config/experiment'
+import {
+  LATER_TRAIN_DEFAULTS,
+  type ExperimentConfig,
+  type ResolvedPrecision,
+} from '@shared/config/experiment'
 import { METRICS } from '@shared/metrics'
 import type { RunHealth } from '@shared/health'
 import { NEEDS_ATTENTION_HEALTH, NEEDS_ATTENTION_STATUSES, type RunStatus } from '@shared/run-state'
@@ -55,16 +59,8 @@ export interface RunRow {
  */
 function storedConfig(json: string): ExperimentConfig {
   const config = JSON.parse(json) as ExperimentConfig
-  const train = config.train as Partial<ExperimentConfig['train']>
-  if (train.precision !== undefined && train.onChance !== undefined) return config
-  return {
-    ...config,
-    train: {
-      ...config.train,
-      precision: train.precision ?? 'auto',
-      onChance: train.onChance ?? 'keep',
-    },
-  }
+  const missing = Object.keys(LATER_TRAIN_DEFAULTS).some((key) => !(key in config.train))
+  return missing ? { ...config, train: { ...LATER_TRAIN_DEFAULTS, ...config.train } } : config
 }
 
 export const toRun = (row: RunRow): Run => ({

@@ -48,6 +48,8 @@ const RULES: readonly {
   { path: 'data.imageSize', applies: (c) => c.data.dataset === 'folder' },
   // The TensorFlow.js backend means nothing to a run the torch engine trains.
   { path: 'train.backend', applies: (c) => c.engine !== 'torch' },
+  // torch.compile is the torch engine's; TensorFlow.js has nothing like it.
+  { path: 'train.compile', applies: (c) => c.engine !== 'tfjs' },
 ]
 
 /** Whether the field at `path` changes anything about a run of `config`. */

@@ -200,6 +200,24 @@ export type ResolvedPrecision = Exclude<Precision, 'auto'>
 /** `train.onChance`: what a run does after an epoch at chance (docs/health.md). */
 export const ON_CHANCE = ['keep', 'stop'] as const
 
+/**
+ * `train.compile` (torch engine): whether the network runs through `torch.compile`. `auto`
+ * compiles only where it was measured to pay back within the run; the rules and the evidence:
+ * src/torch-engine/nin_torch/compile.py, docs/engines.md.
+ */
+export const COMPILE = ['auto', 'on', 'off'] as const
+
+/**
+ * Training fields added after runs were first stored, with the value every earlier run had. A
+ * stored config without them reads as these (src/core/store/runs.ts), and at these values they
+ * stay out of a config's identity (`configIdentity`), so re-adding an old grid adds nothing.
+ */
+export const LATER_TRAIN_DEFAULTS = {
+  precision: 'auto',
+  onChance: 'keep',
+  compile: 'auto',
+} as const
+
 export const trainSchema = object(
   {
     epochs: int({ min: 1, max: 1000, default: 10, description: 'Passes over the training set' }),
@@ -222,6 +240,11 @@ export const trainSchema = object(
       default: 'auto',
       description:
         'Compute precision (torch engine); auto = bf16 where the hardware has it natively, else fp32',
+    }),
+    compile: oneOf(COMPILE, {
+      default: 'auto',
+      description:
+        'torch.compile the network (torch engine, PyTorch 2); auto = only where it pays back within the run',
     }),
     // What to do when an epoch ends at chance (src/shared/health.ts, `atChance`): `stop` ends
     // the run as failed, saying so, instead of spending its remaining epochs on the plateau.

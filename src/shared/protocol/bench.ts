@@ -31,6 +31,11 @@ export interface BenchResult {
   readonly versions?: Readonly<Record<string, string>>
   /** The machine's load as the measurement ended (MachineLoad); absent from older engines. */
   readonly load?: MachineLoad
+  /** PyTorch with train.compile on: compiled from the first step, whose wait is compileSeconds. */
+  readonly compiled?: boolean
+  readonly compileSeconds?: number
+  /** …and the median of the same steps uncompiled, interleaved with the compiled ones. */
+  readonly eagerMedianStepS?: number
   /** With `--memory`: the peak memory of one prediction and one training step (d2l exercise 4). */
   readonly memory?: BenchMemory
 }

@@ -104,6 +104,12 @@ export interface EpochMessage extends Base {
   readonly memory: MemoryStats
   /** The machine's load as the epoch ended; absent from trainers before it was recorded. */
   readonly load?: MachineLoad
+  /**
+   * Seconds this epoch waited for torch.compile (`train.compile`): its first compiled training
+   * step's and evaluation batch's excess over uncompiled ones. Kept out of `seconds`, so
+   * `examplesPerSec` is the compiled speed; absent when the run is not compiled.
+   */
+  readonly compileSeconds?: number
 }
 
 /** One row of a run's epoch table: its `epoch` message without the memory detail. */
@@ -117,6 +123,7 @@ export type EpochSummary = Pick<
   | 'seconds'
   | 'examplesPerSec'
   | 'load'
+  | 'compileSeconds'
 >
 
 export const epochSummary = (m: EpochMessage): EpochSummary => ({
@@ -128,6 +135,7 @@ export const epochSummary = (m: EpochMessage): EpochSummary => ({
   seconds: m.seconds,
   examplesPerSec: m.examplesPerSec,
   ...(m.load ? { load: m.load } : {}),
+  ...(m.compileSeconds !== undefined ? { compileSeconds: m.compileSeconds } : {}),
 })
 
 export interface CheckpointMessage extends Base {
@@ -300,7 +308,10 @@ export function checkTrainerMessage(raw: unknown, expectedRunId?: string): Train
     }
   }
   if (type === 'started') checkPrecision(m)
-  if (type === 'epoch') checkLoad(m)
+  if (type === 'epoch') {
+    checkLoad(m)
+    checkCompileSeconds(m)
+  }
   if (type === 'log') return { ...m, message: truncateText(m['message'] as string) } as LogMessage
   if (type === 'failed') return { ...m, error: truncateText(m['error'] as string) } as FailedMessage
   return m as unknown as TrainerMessage
@@ -331,6 +342,17 @@ function checkPrecision(m: Record<string, unknown>): void {
   if (reason !== undefined && typeof reason !== 'string') {
     throw new ProtocolError(
       `a started message's precisionReason must be a string (got ${typeOf(reason)})`,
+    )
+  }
+}
+
+/** The epoch message's optional compileSeconds: absent, or a finite number of at least 0. */
+function checkCompileSeconds(m: Record<string, unknown>): void {
+  const s = m['compileSeconds']
+  if (s === undefined) return
+  if (typeof s !== 'number' || !Number.isFinite(s) || s < 0) {
+    throw new ProtocolError(
+      `an epoch message's compileSeconds must be a number of at least 0 (got ${JSON.stringify(s)?.slice(0, 20)})`,
     )
   }
 }

@@ -14,6 +14,7 @@ from typing import Any, Callable, Dict, List
 
 import torch
 
+from .compile import check_compile, torch_has_compile
 from .device import choose_device, versions
 from .job import Job
 from .train import Stepper, build_model, machine_load, peak_rss_kb, run_precision
@@ -63,6 +64,18 @@ def measure_memory(
     }
 
 
+def eager_step(stepper: Stepper, images: torch.Tensor, labels: torch.Tensor, step: int) -> float:
+    """One training step of a compiled stepper's model without the compiled wrapper: seconds."""
+    compiled_net = stepper.net
+    stepper.net = stepper.model
+    try:
+        t0 = time.perf_counter()
+        stepper.train_step(images, labels, step)
+        return time.perf_counter() - t0
+    finally:
+        stepper.net = compiled_net
+
+
 def measure_throughput(job: Job, steps: int, warmup: int, memory: bool = False) -> Dict[str, Any]:
     opts = job.options
     choice = choose_device(opts.device, opts.threads, job.train.precision)
@@ -81,12 +94,27 @@ def measure_throughput(job: Job, steps: int, warmup: int, memory: bool = False) 
     images, labels = images.to(choice.device), labels.to(choice.device)
     # Prediction first, before any step has allocated gradients and optimizer state.
     measured = measure_memory(choice, stepper, images, labels, base_rss) if memory else None
+    # train.compile on: compiled from the first step, whose wait for the compiler is reported
+    # apart (compileSeconds: the first step's excess over the median compiled step). auto
+    # compiles only for runs long enough to pay (./compile.py), which a bench never is.
+    compiled = job.train.compile == "on"
+    if compiled:
+        check_compile(
+            "on", torch.__version__, torch_has_compile(torch.__version__, hasattr(torch, "compile"))
+        )
+        stepper.compile()
     times: List[float] = []
+    eager_times: List[float] = []
+    first = 0.0
     for i in range(warmup + steps):
         t0 = time.perf_counter()
         stepper.train_step(images, labels, i + 1)  # ends with a host synchronisation
+        if i == 0:
+            first = time.perf_counter() - t0
         if i >= warmup:
             times.append(time.perf_counter() - t0)
+            if compiled:  # the same step uncompiled, interleaved: the saving in one sitting
+                eager_times.append(eager_step(stepper, images, labels, i + 1))
     med = statistics.median(times)
     result: Dict[str, Any] = {
         "engine": "torch",
@@ -106,6 +134,10 @@ def measure_throughput(job: Job, steps: int, warmup: int, memory: bool = False) 
         "peakRssMB": round(peak_rss_kb() / 1024),
         "load": machine_load(),
     }
+    if compiled:
+        result["compiled"] = True
+        result["compileSeconds"] = round(max(0.0, first - med), 2)
+        result["eagerMedianStepS"] = round(statistics.median(eager_times), 4)
     if measured is not None:
         result["memory"] = measured
     if choice.backend == "cuda":

@@ -19,6 +19,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
+from .compile import COMPILE_CHOICES
 from .files import FileKindError, open_regular
 from .network import Layer, validate_layers
 from .precision import PRECISIONS
@@ -39,6 +40,8 @@ class TrainSettings:
     seed: int
     # auto | fp32 | bf16 | fp16 (./precision.py); a config from before train.precision: auto.
     precision: str = "auto"
+    # auto | on | off (./compile.py); a config from before train.compile: auto.
+    compile: str = "auto"
 
 
 @dataclass
@@ -136,6 +139,13 @@ def parse_job(raw: Any, need_run: bool = True) -> Job:
         raise JobError(
             f"config.train.precision must be one of {', '.join(PRECISIONS)}, "
             f"got {train.precision!r}"
+        )
+    if isinstance(config.get("train"), dict) and "compile" in config["train"]:
+        train.compile = _get(config, "train.compile", str)
+    if train.compile not in COMPILE_CHOICES:
+        raise JobError(
+            f"config.train.compile must be one of {', '.join(COMPILE_CHOICES)}, "
+            f"got {train.compile!r}"
         )
     if train.optimizer not in ("sgd", "adam"):
         raise JobError(f"config.train.optimizer {train.optimizer!r} is not sgd or adam")

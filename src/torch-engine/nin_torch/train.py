@@ -17,6 +17,7 @@ import contextlib
 import inspect
 import math
 import os
+import statistics
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, ContextManager, Dict, List, Optional, Tuple
@@ -25,6 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from .checkpoint import restore_latest_checkpoint, save_checkpoint, save_model
+from .compile import AUTO_PROBE_STEPS, check_compile, decide_auto, torch_has_compile
 from .data import (
     Augment,
     Batches,
@@ -120,6 +122,17 @@ class Stepper:
         normalize: Optional[Normalize] = None,
     ) -> None:
         self.model = model
+        # What the steps call: the model itself, or its torch.compile wrapper (`compile`). The
+        # wrapper shares the model's parameters; checkpoints and exports always save `model`.
+        self.net: Callable[..., torch.Tensor] = model
+        self.compiled = False
+        # Seconds the first compiled training step and evaluation batch took beyond an eager
+        # one: what compiling cost, reported in the epoch it happened in and kept out of that
+        # epoch's step time.
+        self.compile_seconds = 0.0
+        self.eager_times: List[float] = []
+        self._first_train = False
+        self._first_eval = False
         self.normalize = normalize
         self.choice = choice
         self.input_size = job.input_size
@@ -133,6 +146,54 @@ class Stepper:
         # the gradients every step (set_to_none) made a step ~20% slower than zeroing them in
         # place. On CUDA set_to_none saves a memset per parameter, as torch >= 2.0 defaults to.
         self.grads_to_none = choice.backend == "cuda"
+
+    def compile(self) -> None:
+        """Route the steps through torch.compile (TorchInductor). Compiling happens lazily, in
+        the first training step and the first evaluation batch after this."""
+        compile_fn: Callable[..., Callable[..., torch.Tensor]] = torch.compile
+        # TorchInductor, unless $NIN_LAB_TORCH_COMPILE_BACKEND names another torch.compile
+        # backend: "eager" traces with TorchDynamo only (seconds, no code generation), which is
+        # how the test suite exercises a compiled run, and how a user tells a tracing problem
+        # from a code-generation one.
+        backend = os.environ.get("NIN_LAB_TORCH_COMPILE_BACKEND") or "inductor"
+        self.net = compile_fn(self.model, backend=backend)
+        self.compiled = True
+        self._first_train = True
+        self._first_eval = True
+
+    def step_seconds(self, seconds: float) -> float:
+        """A training step's time as the epoch counts it: the first compiled step's excess over
+        an eager step is compiling, charged to compile_seconds instead. Eager step times are
+        remembered for that (and for `auto`'s projection)."""
+        if not self.compiled:
+            self.eager_times.append(seconds)
+            return seconds
+        if not self._first_train:
+            return seconds
+        self._first_train = False
+        return seconds - self._charge(seconds - self.eager_step())
+
+    def eval_compile_seconds(self, first_batch: float, later_batch: float) -> None:
+        """Charge the first compiled evaluation batch's excess over a later one to compiling."""
+        if self.compiled and self._first_eval:
+            self._first_eval = False
+            self._charge(first_batch - later_batch)
+
+    def eager_step(self) -> float:
+        """The median eager step time so far, leaving out the first (one-off warm-up); 0 when
+        none was measured (a run compiled from its first step: all of that step is charged)."""
+        times = self.eager_times[1:] or self.eager_times
+        return statistics.median(times) if times else 0.0
+
+    def _charge(self, extra: float) -> float:
+        extra = max(0.0, extra)
+        self.compile_seconds += extra
+        return extra
+
+    def take_compile_seconds(self) -> float:
+        """The compile time charged since the last call (an epoch's share)."""
+        taken, self.compile_seconds = self.compile_seconds, 0.0
+        return taken
 
     def autocast(self) -> ContextManager[Any]:
         if self.choice.amp_dtype is None:
@@ -156,7 +217,7 @@ class Stepper:
         x = prepare_images(images, self.input_size, self.channels_last, self.normalize, augment)
         self.optimizer.zero_grad(set_to_none=self.grads_to_none)
         with self.autocast():
-            logits = self.model(x, dropout_seed=self.dropout_seed(step), generator=self.generator)
+            logits = self.net(x, dropout_seed=self.dropout_seed(step), generator=self.generator)
             loss = F.cross_entropy(logits.float(), labels)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
@@ -178,7 +239,7 @@ class Stepper:
         self.model.eval()
         x = prepare_images(images, self.input_size, self.channels_last, self.normalize)
         with self.autocast():
-            logits = self.model(x).float()
+            logits = self.net(x).float()
         return F.cross_entropy(logits, labels, reduction="sum"), logits.argmax(dim=1)
 
 
@@ -194,10 +255,18 @@ def evaluate(stepper: Stepper, split: Split, batch_size: int, num_classes: int) 
     confusion = torch.zeros(
         num_classes * num_classes, dtype=torch.int64, device=split.labels.device
     )
+    times: List[float] = []
     for images, labels in Batches(split, batch_size, shuffle=False):
+        t0 = time.perf_counter()
         loss, pred = stepper.eval_batch(images, labels)
         loss_sum += loss.double()
         confusion += torch.bincount(labels * num_classes + pred, minlength=num_classes**2)
+        if len(times) < 2:  # the first batch of a compiled model waits for the compiler
+            if stepper.choice.backend == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - t0)
+    if len(times) == 2:
+        stepper.eval_compile_seconds(times[0], times[1])
     matrix = confusion.view(num_classes, num_classes).tolist()
     correct = sum(matrix[i][i] for i in range(num_classes))
     return Evaluation(float(loss_sum) / split.count, correct / split.count, matrix)
@@ -249,6 +318,14 @@ def memory_stats(stepper: Stepper) -> Dict[str, int]:
     return {"rssBytes": rss_bytes(), "tensorBytes": int(tensor_bytes), "tensors": len(held)}
 
 
+def compile_field(stepper: Stepper) -> Dict[str, float]:
+    """The epoch message's compileSeconds: what waiting for torch.compile cost this epoch (its
+    training steps' share is kept out of `seconds`), present only for a compiled run."""
+    if not stepper.compiled:
+        return {}
+    return {"compileSeconds": round(stepper.take_compile_seconds(), 3)}
+
+
 def per_class_accuracy(confusion: List[List[int]]) -> List[float]:
     return [row[i] / sum(row) if sum(row) else 0.0 for i, row in enumerate(confusion)]
 
@@ -290,6 +367,15 @@ def train_run(job: Job, channel: Channel, stop_requested: Callable[[], bool]) ->
     normalize = Normalize.of(cache.mean, cache.std, choice.device) if job.normalize else None
     stepper = Stepper(job, model, choice, normalize)
     train = job.train
+    compile_plan = check_compile(
+        train.compile,
+        torch.__version__,
+        torch_has_compile(torch.__version__, hasattr(torch, "compile")),
+    )
+    if compile_plan is not None:
+        channel.log(f"compile: {compile_plan.reason}")
+        if compile_plan.enabled:
+            stepper.compile()
     epoch = 0
     step = 0
     if job.resume:
@@ -349,8 +435,14 @@ def train_run(job: Job, channel: Channel, stop_requested: Callable[[], bool]) ->
             t0 = time.perf_counter()
             step += 1
             loss, correct = stepper.train_step(images, labels, step, batches.augment(k))
-            dt = time.perf_counter() - t0
+            dt = stepper.step_seconds(time.perf_counter() - t0)
             size = int(labels.shape[0])
+            if compile_plan is None and len(stepper.eager_times) == AUTO_PROBE_STEPS:
+                steps_left = train.epochs * steps_per_epoch - step
+                compile_plan = decide_auto(choice.backend, stepper.eager_step(), steps_left)
+                channel.log(f"compile: {compile_plan.reason}")
+                if compile_plan.enabled:
+                    stepper.compile()
             if not math.isfinite(loss):
                 return {"type": "diverged", "epoch": epoch, "step": step, "loss": loss_text(loss)}
             seconds += dt
@@ -382,6 +474,7 @@ def train_run(job: Job, channel: Channel, stop_requested: Callable[[], bool]) ->
                 "examplesPerSec": seen / seconds if seconds > 0 else None,
                 "memory": memory_stats(stepper),
                 "load": machine_load(),
+                **compile_field(stepper),
             }
         )
         path = save_checkpoint(job.run_dir, epoch, step, model, stepper.optimizer, stepper.scaler)

@@ -250,4 +250,17 @@ describe('canonicalJson and configIdentity', () => {
     expect(configIdentity(a)).not.toBe(configIdentity(c))
     expect(configIdentity(a)).not.toContain('"name"')
   })
+
+  it('keeps the identity of configs stored before a later training field, at its earlier value', () => {
+    const plain = validateExperimentConfig({})
+    // As a run stored before train.precision, onChance and compile existed reads back.
+    const { precision: _p, onChance: _o, compile: _c, ...older } = plain.train
+    const stored = { ...plain, train: older } as unknown as typeof plain
+    expect(configIdentity(stored)).toBe(configIdentity(plain))
+    expect(configIdentity(plain)).not.toContain('"compile"')
+    // Away from the earlier value the field is part of what the run is.
+    const compiled = validateExperimentConfig({ train: { compile: 'on' } })
+    expect(configIdentity(compiled)).not.toBe(configIdentity(plain))
+    expect(configIdentity(compiled)).toContain('"compile":"on"')
+  })
 })
