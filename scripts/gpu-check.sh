@@ -55,6 +55,13 @@ for round in 1 2; do
   echo "round $round: peer ${P[-1]}, fp32 ${F[-1]}, bf16 ${B[-1]} images/s"
 done
 
+# train.compile on CUDA: what compiling costs and saves (compiled and eager steps interleaved in
+# one process), the evidence nin_torch/compile.py's COMPILE_EVIDENCE lacks for CUDA.
+compiled=$(cli bench --preset d2l --set train.batchSize=128 --set 'engine="torch"' --set 'train.optimizer="sgd"' \
+  --set train.momentum=0 --set 'train.precision="bf16"' --set 'train.compile="on"' --steps 10 --warmup 3 --json |
+  lastjson "f\"{v['imgPerS']:.1f} images/s compiled, {v['batch'] / v['eagerMedianStepS']:.1f} eager (saving {1 - v['medianStepS'] / v['eagerMedianStepS']:.1%}), compile {v['compileSeconds']:.0f} s\"")
+echo "compile (bf16): $compiled"
+
 limit=()
 if [ "${GPU_CHECK_QUICK:-0}" = 1 ]; then limit=(--set data.trainLimit=6400 --set data.testLimit=2000); fi
 epoch=$(cli run --preset d2l --set 'engine="torch"' --set train.epochs=1 "${limit[@]}" --data-dir "$data" --json |
@@ -81,6 +88,7 @@ cat <<EOF
 | plain fp32 PyTorch peer, d2l 224 px, batch 128 | $mp | 1 |
 | torch engine, fp32 | $mf | $(ratio "$mf" "$mp") |
 | torch engine, bf16 | $mb | $(ratio "$mb" "$mp") |
+| torch engine, bf16, \`train.compile: on\` | $compiled | |
 | one epoch end to end (\`nin-lab run\`) | $epoch | |
 | two runs through \`queue start --gpus auto\` | $slots | |
 EOF
