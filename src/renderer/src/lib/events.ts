@@ -21,7 +21,9 @@ export function describeMessage(m: TrainerMessage): string {
       return (
         `epoch ${m.epoch}: train loss ${num(m.trainLoss, 4)} acc ${pct(m.trainAcc)} · ` +
         `test loss ${num(m.testLoss, 4)} acc ${pct(m.testAcc)} · ${num(m.seconds, 1)} s, ` +
-        `${num(m.examplesPerSec, 1)} img/s`
+        `${num(m.examplesPerSec, 1)} img/s` +
+        // train.compile: the wait for the compiler, kept out of the step time above.
+        (m.compileSeconds === undefined ? '' : ` (+ ${num(m.compileSeconds, 1)} s compiling)`)
       )
     case 'checkpoint':
       return `checkpoint after epoch ${m.epoch} (step ${int(m.step)})`
