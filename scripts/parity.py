@@ -16,8 +16,10 @@ and the verdict, and writes everything to --out.
 Cost on a 2-core CPU: small-28, 5 epochs, 10 seed pairs is 20 runs × 300,000 images; at the
 engine's ~1,500 images/s on a quiet machine that is about an hour (it says so before starting,
 and per run as it goes). The supporting d2l-96 evidence: `--preset d2l-96 --seeds 3 --epochs 3`
-(6 runs × 180,000 images at ~250 images/s: about 75 minutes). Resumable: finished runs are
-read back from the data folder by name, so a second invocation continues where one stopped.
+(6 runs × 180,000 images at ~250 images/s: about 75 minutes). Resumable across sittings: finished
+runs are read back from the data folder by name, and a run stopped mid-way (Ctrl-C, a killed
+process, the end of a session) is resumed from its last epoch checkpoint, so a second invocation
+continues where one stopped.
 """
 
 from __future__ import annotations
@@ -40,41 +42,51 @@ def run_name(preset: str, precision: str, seed: int, epochs: int) -> str:
     return f"parity-{preset}-{precision}-e{epochs}-s{seed}"
 
 
-def existing(data_dir: str, name: str) -> Optional[float]:
+def existing(data_dir: str, name: str) -> Optional[Dict[str, Any]]:
+    """The newest run of that name in the data folder (`ls --json`), if any."""
     r = subprocess.run(
         ["node", CLI, "ls", "--json", "--data-dir", data_dir], capture_output=True, text=True
     )
     if r.returncode != 0:
         return None
-    for run in json.loads(r.stdout or "[]"):
-        if run.get("name") == name and run.get("status") == "completed":
-            return float(run["finalTestAcc"])
-    return None
+    runs = [run for run in json.loads(r.stdout or "[]") if run.get("name") == name]
+    return runs[0] if runs else None  # ls lists the newest first
 
 
 def train(args: argparse.Namespace, precision: str, seed: int) -> float:
+    """The run's final test accuracy: read back when it finished in an earlier invocation,
+    resumed from its last epoch checkpoint when an earlier invocation was stopped mid-run (the
+    study spans sittings), else trained."""
     name = run_name(args.preset, precision, seed, args.epochs)
-    done = existing(args.data_dir, name)
-    if done is not None:
-        print(f"  {name}: {done:.4f} (already trained)", flush=True)
-        return done
-    sets = [
-        f"name={json.dumps(name)}",
-        'engine="torch"',
-        f'train.precision="{precision}"',
-        f"train.seed={seed}",
-        f"train.epochs={args.epochs}",
-    ]
-    cmd = ["node", CLI, "run", "--preset", args.preset, "--json", "--data-dir", args.data_dir]
-    for s in sets:
-        cmd += ["--set", s]
+    found = existing(args.data_dir, name)
+    if found is not None and found.get("status") == "completed":
+        acc = float(found["finalTestAcc"])
+        print(f"  {name}: {acc:.4f} (already trained)", flush=True)
+        return acc
     started = time.time()
+    if found is not None and found.get("status") not in ("failed", "diverged"):
+        # Stopped or killed with the sitting: continue from its last checkpoint.
+        cmd = ["node", CLI, "run", "--resume", str(found["id"]), "--json"]
+        cmd += ["--data-dir", args.data_dir]
+        how = f"resumed {found['id']}"
+    else:
+        sets = [
+            f"name={json.dumps(name)}",
+            'engine="torch"',
+            f'train.precision="{precision}"',
+            f"train.seed={seed}",
+            f"train.epochs={args.epochs}",
+        ]
+        cmd = ["node", CLI, "run", "--preset", args.preset, "--json", "--data-dir", args.data_dir]
+        for s in sets:
+            cmd += ["--set", s]
+        how = "trained"
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"{name} failed ({r.returncode}):\n{r.stderr[-2000:]}")
     # `run --json`'s last line is the run with its epochs (src/cli/run-json.ts).
     acc = float(json.loads(r.stdout.strip().splitlines()[-1])["epochs"][-1]["testAcc"])
-    print(f"  {name}: {acc:.4f} ({time.time() - started:.0f} s)", flush=True)
+    print(f"  {name}: {acc:.4f} ({how} in {time.time() - started:.0f} s)", flush=True)
     return acc
 
 
