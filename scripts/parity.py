@@ -50,7 +50,9 @@ def existing(data_dir: str, name: str) -> Optional[Dict[str, Any]]:
     if r.returncode != 0:
         return None
     runs = [run for run in json.loads(r.stdout or "[]") if run.get("name") == name]
-    return runs[0] if runs else None  # ls lists the newest first
+    # A completed one if there is one, else the newest (ISO 8601 times sort as text).
+    runs.sort(key=lambda run: (run.get("status") == "completed", run.get("createdAt") or ""))
+    return runs[-1] if runs else None
 
 
 def train(args: argparse.Namespace, precision: str, seed: int) -> float:
