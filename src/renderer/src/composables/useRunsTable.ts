@@ -24,7 +24,7 @@ import {
 } from '../lib/config-filter'
 import { runCost } from '../lib/run-cost'
 import { useRunsStore } from '../stores/runs'
-import { compareSortValues, type SortValue } from './useSort'
+import { compareSortValues, useSort, type Sort, type SortValue } from './useSort'
 
 export type SortKey =
   | 'status'
@@ -76,10 +76,8 @@ export interface RunsTable {
   /** Config columns whose values are all numbers: right-aligned like the other numbers. */
   readonly numericPaths: ComputedRef<Set<string>>
   configValue(run: Run, path: string): unknown
-  sortBy(key: SortKey): void
-  ariaSort(key: SortKey): 'ascending' | 'descending' | 'none'
-  /** ▲ or ▼ on the sorted column. */
-  arrow(key: SortKey): string
+  /** The sort order: newest first until a header is clicked. */
+  readonly sort: Sort<SortKey>
   // --- the rendered window ---
   readonly windowRows: ComputedRef<Run[]>
   /** Heights of the spacers above and below the rendered rows (px). */
@@ -208,8 +206,7 @@ export function useRunsTable(): RunsTable {
 
   // --- sorting ------------------------------------------------------------------------------
 
-  const sortKey = ref<SortKey>('created')
-  const sortDir = ref<1 | -1>(-1)
+  const sort = useSort<SortKey>('created', -1, ASCENDING_FIRST)
 
   function sortValue(run: Run, key: SortKey): SortValue {
     if (key.startsWith('config:')) {
@@ -245,8 +242,8 @@ export function useRunsTable(): RunsTable {
   }
 
   const rows = computed(() => {
-    const key = sortKey.value
-    const dir = sortDir.value
+    const key = sort.key.value
+    const dir = sort.dir.value
     // Each run's value once (a comparator would compute it ~2 log n times).
     const keyed = filtered.value.map((run, i) => ({ run, v: sortValue(run, key), i }))
     // Ties keep the store's order, newest first (runs of one grid share a millisecond): so the
@@ -255,18 +252,6 @@ export function useRunsTable(): RunsTable {
     keyed.sort((a, b) => compareSortValues(a.v, b.v, dir) || (a.i - b.i) * tie)
     return keyed.map((k) => k.run)
   })
-
-  function sortBy(key: SortKey): void {
-    if (sortKey.value === key) sortDir.value = sortDir.value === 1 ? -1 : 1
-    else {
-      sortKey.value = key
-      sortDir.value = ASCENDING_FIRST.includes(key) ? 1 : -1
-    }
-  }
-  const ariaSort = (key: SortKey): 'ascending' | 'descending' | 'none' =>
-    sortKey.value === key ? (sortDir.value === 1 ? 'ascending' : 'descending') : 'none'
-  const arrow = (key: SortKey): string =>
-    sortKey.value === key ? (sortDir.value === 1 ? '▲' : '▼') : ''
 
   // --- the rendered window ----------------------------------------------------------------------
 
@@ -308,9 +293,7 @@ export function useRunsTable(): RunsTable {
     resetColumns,
     numericPaths,
     configValue,
-    sortBy,
-    ariaSort,
-    arrow,
+    sort,
     windowRows,
     padTop,
     padBottom,
