@@ -120,7 +120,27 @@ export function useRunsTable(): RunsTable {
   onMounted(() => {
     if (!runs.loaded) void runs.load()
   })
+  const f = runFilters(runs)
+  const cols = runColumns(f.filtered, f.allPaths, f.experimentFilter)
+  const { sort, rows } = sortedRuns(runs, f.filtered, cols.configValue)
+  return {
+    search: f.search,
+    statusFilter: f.statusFilter,
+    experimentFilter: f.experimentFilter,
+    experiments: f.experiments,
+    query: f.query,
+    rows,
+    ...cols,
+    allPaths: f.allPaths,
+    sort,
+    ...rowWindow(runs, rows),
+  }
+}
 
+type RunsStore = ReturnType<typeof useRunsStore>
+
+/** The filters: text and config filters in one box, status, experiment; the runs they pass. */
+function runFilters(runs: RunsStore) {
   const search = ref('')
   const statusFilter = ref<RunStatus | ''>('')
   const experimentFilter = ref('')
@@ -142,7 +162,15 @@ export function useRunsTable(): RunsTable {
       )
     })
   })
+  return { search, statusFilter, experimentFilter, experiments, allPaths, query, filtered }
+}
 
+/** The config columns: the current experiment's axes, or the chooser's. */
+function runColumns(
+  filtered: ComputedRef<Run[]>,
+  allPaths: ComputedRef<string[]>,
+  experimentFilter: Ref<string>,
+) {
   // --- columns: the current experiment's axes, or the chooser's ----------------------------
 
   /** The experiment filtered by, else the newest study (an experiment of two runs or more). */
@@ -203,7 +231,24 @@ export function useRunsTable(): RunsTable {
         ),
       ),
   )
+  return {
+    currentExperiment,
+    axes,
+    columns,
+    picked,
+    toggleColumn,
+    resetColumns,
+    numericPaths,
+    configValue,
+  }
+}
 
+/** The sort order (newest first until a header is clicked) and the rows in it. */
+function sortedRuns(
+  runs: RunsStore,
+  filtered: ComputedRef<Run[]>,
+  configValue: (run: Run, path: string) => unknown,
+) {
   // --- sorting ------------------------------------------------------------------------------
 
   const sort = useSort<SortKey>('created', -1, ASCENDING_FIRST)
@@ -252,7 +297,11 @@ export function useRunsTable(): RunsTable {
     keyed.sort((a, b) => compareSortValues(a.v, b.v, dir) || (a.i - b.i) * tie)
     return keyed.map((k) => k.run)
   })
+  return { sort, rows }
+}
 
+/** The rows rendered: those in view, plus OVERSCAN above and below. */
+function rowWindow(runs: RunsStore, rows: ComputedRef<Run[]>) {
   // --- the rendered window ----------------------------------------------------------------------
 
   const scrollTop = shallowRef(0)
@@ -276,28 +325,5 @@ export function useRunsTable(): RunsTable {
   const padBottom = computed(() => (rows.value.length - range.value.end) * rowHeight.value)
   // Seconds per epoch of the rows in view (not of all 10,000 at once).
   watch(windowRows, (list) => void runs.loadEpochSeconds(list), { immediate: true })
-
-  return {
-    search,
-    statusFilter,
-    experimentFilter,
-    experiments,
-    query,
-    rows,
-    currentExperiment,
-    axes,
-    allPaths,
-    columns,
-    picked,
-    toggleColumn,
-    resetColumns,
-    numericPaths,
-    configValue,
-    sort,
-    windowRows,
-    padTop,
-    padBottom,
-    onScroll,
-    rowHeight,
-  }
+  return { windowRows, padTop, padBottom, onScroll, rowHeight }
 }
