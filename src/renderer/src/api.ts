@@ -155,182 +155,214 @@ export interface HttpTransportOptions {
   readonly maxDelay?: number
 }
 
-export function createHttpTransport(options: HttpTransportOptions): Transport {
-  const doFetch = options.fetch ?? ((input, init) => fetch(input, init))
-  const Socket = options.WebSocket ?? globalThis.WebSocket
-  const minDelay = options.minDelay ?? 500
-  const maxDelay = options.maxDelay ?? 10_000
-  const listeners = new Set<EventListener>()
-  let token = options.token
-  let socket: WebSocket | null = null
-  let delay = minDelay
-  let timer: ReturnType<typeof setTimeout> | null = null
+/** What the event stream keeps between calls: who listens, the socket, the backoff. */
+interface Stream {
+  readonly listeners: Set<EventListener>
+  token: string | null
+  socket: WebSocket | null
+  delay: number
+  timer: ReturnType<typeof setTimeout> | null
   /** The stream came back, or a new key was given: what was missed is refetched. */
-  let refetch = false
+  refetch: boolean
+}
+
+interface StreamOptions {
+  readonly baseUrl: string
+  readonly doFetch: typeof fetch
+  readonly Socket: typeof WebSocket | undefined
+  readonly minDelay: number
+  readonly maxDelay: number
+}
+
+export function createHttpTransport(options: HttpTransportOptions): Transport {
+  const o: StreamOptions = {
+    baseUrl: options.baseUrl,
+    doFetch: options.fetch ?? ((input, init) => fetch(input, init)),
+    Socket: options.WebSocket ?? globalThis.WebSocket,
+    minDelay: options.minDelay ?? 500,
+    maxDelay: options.maxDelay ?? 10_000,
+  }
+  const st: Stream = {
+    listeners: new Set<EventListener>(),
+    token: options.token,
+    socket: null,
+    delay: o.minDelay,
+    timer: null,
+    refetch: false,
+  }
 
   // Without a key nothing but the key screen can work: say so before the first call fails.
-  if (!token) connection.value = 'unauthorized'
-
-  const wsUrl = (): string => {
-    const base = options.baseUrl || window.location.origin
-    const url = new URL('/api/events', base)
-    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:'
-    if (token) url.searchParams.set('token', token)
-    return url.toString()
-  }
-  const authHeader = (): Record<string, string> =>
-    token ? { authorization: `Bearer ${token}` } : {}
-
-  /**
-   * A socket that closed: the server is down (reconnect with backoff), or it refused the key (a
-   * WebSocket cannot say which, so a call to /api/health asks). A refused key stops the retries
-   * until another key is given.
-   */
-  async function whyClosed(): Promise<'down' | 'unauthorized'> {
-    try {
-      const r = await doFetch(`${options.baseUrl}/api/health`, { headers: authHeader() })
-      return r.status === 401 || r.status === 403 ? 'unauthorized' : 'down'
-    } catch {
-      return 'down'
-    }
-  }
-
-  const open = (): void => {
-    if (socket || listeners.size === 0 || typeof Socket !== 'function') return
-    if (!token) {
-      connection.value = 'unauthorized'
-      return
-    }
-    if (connection.value !== 'reconnecting') connection.value = 'connecting'
-    const ws = new Socket(wsUrl())
-    socket = ws
-    let opened = false
-    ws.onopen = () => {
-      opened = true
-      delay = minDelay
-      const wasDown = connection.value === 'reconnecting' || refetch
-      refetch = false
-      connection.value = 'open'
-      // Events pushed while the socket was down are lost: tell listeners to refetch.
-      if (wasDown) for (const l of listeners) l(RECONNECTED, null)
-    }
-    ws.onmessage = (e: MessageEvent) => {
-      let frame: unknown
-      try {
-        frame = JSON.parse(String(e.data))
-      } catch {
-        return
-      }
-      if (isRecord(frame) && typeof frame['event'] === 'string') {
-        for (const l of listeners) l(frame['event'], frame['payload'])
-      }
-    }
-    ws.onclose = () => {
-      if (socket !== ws) return
-      socket = null
-      if (listeners.size === 0) {
-        connection.value = 'idle'
-        return
-      }
-      const retry = (): void => {
-        connection.value = 'reconnecting'
-        timer = setTimeout(() => {
-          timer = null
-          open()
-        }, delay)
-        delay = Math.min(delay * 2, maxDelay)
-      }
-      if (opened) return retry()
-      const tried = token
-      void whyClosed().then((why) => {
-        if (tried !== token || socket) return // a new key came meanwhile
-        if (why === 'unauthorized') connection.value = 'unauthorized'
-        else retry()
-      })
-    }
-  }
+  if (!st.token) connection.value = 'unauthorized'
 
   return {
     kind: 'http',
-    async call(method, params) {
-      if (!token) {
-        // Nothing would answer: the access key screen says what to do.
-        connection.value = 'unauthorized'
-        throw new ApiError(
-          'unavailable',
-          'no access key yet: open the address `nin-lab serve` printed',
-        )
-      }
-      let response: Response
-      try {
-        response = await doFetch(`${options.baseUrl}/api/call/${method}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...authHeader() },
-          body: JSON.stringify(params ?? {}),
-        })
-      } catch (err) {
-        throw new ApiError(
-          'unavailable',
-          `cannot reach the NiN Lab server (${err instanceof Error ? err.message : String(err)})`,
-        )
-      }
-      let body: unknown = null
-      const text = await response.text()
-      if (text !== '') {
-        try {
-          body = JSON.parse(text)
-        } catch {
-          body = text
-        }
-      }
-      if (response.ok) return body
-      if (response.status === 401 || response.status === 403) {
-        connection.value = 'unauthorized'
-        throw new ApiError(
-          'unavailable',
-          'the access key is missing or out of date: open the address `nin-lab serve` printed (or `nin-lab key show` prints)',
-        )
-      }
-      if (isApiErrorBody(body)) throw toApiError(body)
-      throw new ApiError('internal', `${method} failed: HTTP ${response.status}`)
-    },
+    call: (method, params) => postCall(o, st.token, method, params),
     subscribe(listener) {
-      listeners.add(listener)
-      open()
+      st.listeners.add(listener)
+      openStream(st, o)
       return () => {
-        listeners.delete(listener)
-        if (listeners.size === 0) {
-          if (timer) clearTimeout(timer)
-          timer = null
-          const ws = socket
-          socket = null
-          ws?.close()
+        st.listeners.delete(listener)
+        if (st.listeners.size === 0) {
+          closeStream(st)
           connection.value = 'idle'
         }
       }
     },
     setToken(next) {
-      if (next === token && connection.value !== 'unauthorized') return
-      token = next
-      delay = minDelay
-      if (timer) clearTimeout(timer)
-      timer = null
-      const ws = socket
-      socket = null
-      ws?.close()
-      if (!token) {
+      if (next === st.token && connection.value !== 'unauthorized') return
+      st.token = next
+      st.delay = o.minDelay
+      closeStream(st)
+      if (!st.token) {
         connection.value = 'unauthorized'
         return
       }
-      refetch = true
+      st.refetch = true
       connection.value = 'connecting'
-      if (listeners.size > 0) open()
+      if (st.listeners.size > 0) openStream(st, o)
       else {
         // No event stream to wait for: the views refetch at once.
-        refetch = false
+        st.refetch = false
         connection.value = 'idle'
       }
     },
+  }
+}
+
+const authHeader = (token: string | null): Record<string, string> =>
+  token ? { authorization: `Bearer ${token}` } : {}
+
+/** One API call: POST /api/call/<method>, its answer, or the error it says (or why none came). */
+async function postCall(
+  o: Pick<StreamOptions, 'baseUrl' | 'doFetch'>,
+  token: string | null,
+  method: string,
+  params: unknown,
+): Promise<unknown> {
+  if (!token) {
+    // Nothing would answer: the access key screen says what to do.
+    connection.value = 'unauthorized'
+    throw new ApiError('unavailable', 'no access key yet: open the address `nin-lab serve` printed')
+  }
+  let response: Response
+  try {
+    response = await o.doFetch(`${o.baseUrl}/api/call/${method}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...authHeader(token) },
+      body: JSON.stringify(params ?? {}),
+    })
+  } catch (err) {
+    throw new ApiError(
+      'unavailable',
+      `cannot reach the NiN Lab server (${err instanceof Error ? err.message : String(err)})`,
+    )
+  }
+  let body: unknown = null
+  const text = await response.text()
+  if (text !== '') {
+    try {
+      body = JSON.parse(text)
+    } catch {
+      body = text
+    }
+  }
+  if (response.ok) return body
+  if (response.status === 401 || response.status === 403) {
+    connection.value = 'unauthorized'
+    throw new ApiError(
+      'unavailable',
+      'the access key is missing or out of date: open the address `nin-lab serve` printed (or `nin-lab key show` prints)',
+    )
+  }
+  if (isApiErrorBody(body)) throw toApiError(body)
+  throw new ApiError('internal', `${method} failed: HTTP ${response.status}`)
+}
+
+/** Stops the stream: no reconnect pending, the socket (if any) closed. */
+function closeStream(st: Stream): void {
+  if (st.timer) clearTimeout(st.timer)
+  st.timer = null
+  const ws = st.socket
+  st.socket = null
+  ws?.close()
+}
+
+/** Opens the event stream, when someone listens and none is open (or a key is missing). */
+function openStream(st: Stream, o: StreamOptions): void {
+  if (st.socket || st.listeners.size === 0 || typeof o.Socket !== 'function') return
+  if (!st.token) {
+    connection.value = 'unauthorized'
+    return
+  }
+  if (connection.value !== 'reconnecting') connection.value = 'connecting'
+  const base = o.baseUrl || window.location.origin
+  const url = new URL('/api/events', base)
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:'
+  if (st.token) url.searchParams.set('token', st.token)
+  const ws = new o.Socket(url.toString())
+  st.socket = ws
+  let opened = false
+  ws.onopen = () => {
+    opened = true
+    st.delay = o.minDelay
+    const wasDown = connection.value === 'reconnecting' || st.refetch
+    st.refetch = false
+    connection.value = 'open'
+    // Events pushed while the socket was down are lost: tell listeners to refetch.
+    if (wasDown) for (const l of st.listeners) l(RECONNECTED, null)
+  }
+  ws.onmessage = (e: MessageEvent) => {
+    let frame: unknown
+    try {
+      frame = JSON.parse(String(e.data))
+    } catch {
+      return
+    }
+    if (isRecord(frame) && typeof frame['event'] === 'string') {
+      for (const l of st.listeners) l(frame['event'], frame['payload'])
+    }
+  }
+  ws.onclose = () => streamClosed(st, o, ws, opened)
+}
+
+/**
+ * A socket that closed: the server is down (reconnect with backoff), or it refused the key (a
+ * WebSocket cannot say which, so a call to /api/health asks). A refused key stops the retries
+ * until another key is given.
+ */
+function streamClosed(st: Stream, o: StreamOptions, ws: WebSocket, opened: boolean): void {
+  if (st.socket !== ws) return
+  st.socket = null
+  if (st.listeners.size === 0) {
+    connection.value = 'idle'
+    return
+  }
+  const retry = (): void => {
+    connection.value = 'reconnecting'
+    st.timer = setTimeout(() => {
+      st.timer = null
+      openStream(st, o)
+    }, st.delay)
+    st.delay = Math.min(st.delay * 2, o.maxDelay)
+  }
+  if (opened) return retry()
+  const tried = st.token
+  void whyClosed(o, tried).then((why) => {
+    if (tried !== st.token || st.socket) return // a new key came meanwhile
+    if (why === 'unauthorized') connection.value = 'unauthorized'
+    else retry()
+  })
+}
+
+async function whyClosed(
+  o: Pick<StreamOptions, 'baseUrl' | 'doFetch'>,
+  token: string | null,
+): Promise<'down' | 'unauthorized'> {
+  try {
+    const r = await o.doFetch(`${o.baseUrl}/api/health`, { headers: authHeader(token) })
+    return r.status === 401 || r.status === 403 ? 'unauthorized' : 'down'
+  } catch {
+    return 'down'
   }
 }
 

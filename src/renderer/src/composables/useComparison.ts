@@ -3,28 +3,39 @@
  * (listed by name, so seeds and variants read in order) and the ones it no longer does, the
  * config filter over them, one colour per run (by id order, so colours do not change with the
  * listing) or per group, their live metric series (downsampled; the zoomed window fetched again
- * at full detail), the config fields that differ, the curves of each chart, a sortable metrics
- * row per run, a grouped mean ± std summary, the scatter and the parallel coordinates.
+ * at full detail), the config fields that differ, the curves of each chart, and the sort order,
+ * baseline and grouping of its tables. The tables' rows themselves (metrics, grouped summary,
+ * scatter, parallel coordinates) are derived in lib/compare-tables.ts, from the statistics of
+ * src/shared/comparison.ts.
  */
 import { computed, nextTick, readonly, shallowRef, watch, watchEffect } from 'vue'
 import type { ComputedRef, Ref, ShallowRef } from 'vue'
 import type { Run } from '@shared/api/types'
-import { stat, type Stat } from '@shared/ablation'
 import {
   compareRuns,
   displayNames,
   healthOf,
   type Comparison as GroupStats,
-  type ComparisonGroup,
-  type GroupComparison,
 } from '@shared/comparison'
 import { runColors } from '@shared/colors'
 import { differingFields, type FieldDiff } from '@shared/config-diff'
-import { canonicalJson } from '@shared/grid'
-import { pctTick, siTick, valueText } from '@shared/format'
 import { METRICS, type MetricName } from '@shared/metrics'
 import { api, errorMessage } from '../api'
 import type { Curve, ParallelAxis, ParallelLine, ScatterPoint } from '../lib/charts'
+import {
+  bestOf,
+  metricsRows,
+  metricsRowValue,
+  parallelData,
+  scatterPoints,
+  summaryRows,
+  summaryRowValue,
+  variantLabeller,
+  type MetricsRow,
+  type MetricsSortKey,
+  type SummaryRow,
+  type SummarySortKey,
+} from '../lib/compare-tables'
 import { rankFactors } from '../lib/factors'
 import {
   buildCurves,
@@ -34,70 +45,20 @@ import {
   stepWindow,
   type RunMetrics,
 } from '../lib/compare'
-import {
-  configPaths,
-  flatConfigOf,
-  matchesFilters,
-  parseQuery,
-  type ParsedQuery,
-} from '../lib/config-filter'
+import { configPaths, matchesFilters, parseQuery, type ParsedQuery } from '../lib/config-filter'
 import { METRIC_INFO } from '../lib/metric-info'
-import { runCost } from '../lib/run-cost'
 import { useCompareStore } from '../stores/compare'
 import { useRunsStore } from '../stores/runs'
-import { useSort, type Sort, type SortValue } from './useSort'
+import { useSort, type Sort } from './useSort'
 import { useLiveMetrics, type LiveMetrics } from './useLiveMetrics'
+
+export type { MetricsRow, MetricsSortKey, SummaryRow, SummarySortKey }
 
 /** Points per series Compare asks for: about two per pixel of a chart's width. */
 export const COMPARE_MAX_POINTS = 500
 
 /** Fields that say nothing about a variant: what the ± spans (seed) and the run's name. */
 const NOT_A_FACTOR = ['name', 'train.seed']
-
-export interface MetricsRow {
-  readonly run: Run
-  readonly params: number | null
-  readonly macs: number | null
-  readonly memory: number | null
-  readonly epochSeconds: number | null
-}
-
-export type MetricsSortKey =
-  | 'name'
-  | 'status'
-  | 'final'
-  | 'best'
-  | 'params'
-  | 'macs'
-  | 'memory'
-  | 'epochTime'
-  | 'epochs'
-  | `config:${string}`
-
-/**
- * One group of the summary: runs sharing every varied field (or the toolbar's field, averaging
- * over the rest and saying so), with the statistics of src/shared/comparison.ts.
- */
-export interface SummaryRow {
-  readonly key: string
-  readonly label: string
-  readonly color: string
-  readonly runs: readonly Run[]
-  readonly group: ComparisonGroup
-  /** Against the baseline; null for the baseline itself. */
-  readonly comparison: GroupComparison | null
-  readonly isBaseline: boolean
-  readonly final: Stat
-  readonly best: Stat
-  /** Mean final test accuracy minus the baseline's, in percentage points; null for it. */
-  readonly deltaPp: number | null
-  readonly params: Stat
-  /** Wall-clock seconds per epoch, from whatever sittings the runs trained in: never compared. */
-  readonly epochSeconds: Stat
-}
-
-export type SummarySortKey =
-  'label' | 'n' | 'final' | 'best' | 'delta' | 'p' | 'verdict' | 'params' | 'epochTime'
 
 export interface Comparison {
   readonly selected: ComputedRef<Run[]>
@@ -159,18 +120,11 @@ function markDrawn(painted?: () => void): void {
   )
 }
 
-const bestOf = (values: (number | null)[]): number | null => {
-  const finite = values.filter((v): v is number => v !== null && Number.isFinite(v))
-  return finite.length > 1 ? Math.max(...finite) : null
-}
+type CompareStore = ReturnType<typeof useCompareStore>
+type RunsStore = ReturnType<typeof useRunsStore>
 
-const shortPath = (path: string): string => path.replace(/^(model|data|train)\./, '')
-
-export function useComparison(): Comparison {
-  const compare = useCompareStore()
-  const runs = useRunsStore()
-  if (!runs.loaded) void runs.load()
-
+/** The runs selected, filtered and charted; their names, colours and differing fields. */
+function selection(compare: CompareStore, runs: RunsStore) {
   const selected = computed<Run[]>(() =>
     compare.ids
       .map((id) => runs.byId.get(id))
@@ -197,10 +151,29 @@ export function useComparison(): Comparison {
   const byGroup = computed(() => groupColors(shown.value, groupBy.value, colors.value))
   /** A run's colour: its group's when grouped, so every chart and table agree. */
   const colorOf = (id: string): string => byGroup.value.get(id) ?? colors.value.get(id) ?? '#888888'
+  return {
+    selected,
+    missing,
+    query,
+    shown,
+    charted,
+    diffs,
+    groupChoices,
+    groupBy,
+    runNames,
+    nameOf,
+    colors,
+    byGroup,
+    colorOf,
+  }
+}
+type Selection = ReturnType<typeof selection>
 
+/** The charts' live metrics, and whether their first paint is done (`chartsDrawn`). */
+function chartMetrics(compare: CompareStore, runs: RunsStore, sel: Selection) {
   // The charts' metrics, and test accuracy (steps per epoch are read off it).
   const names = computed<MetricName[]>(() => [...new Set([...compare.charts, METRICS.testAcc])])
-  const shownIds = computed(() => shown.value.map((r) => r.id))
+  const shownIds = computed(() => sel.shown.value.map((r) => r.id))
   // The first metrics' drawing comes before anything else the view has to render: with 100 runs
   // the tables below the charts took ~250 ms to render, on the same main thread, before the
   // curves could be drawn (bench/compare-ui.bench.ts). Sticky: later reloads redraw in place.
@@ -223,12 +196,14 @@ export function useComparison(): Comparison {
   })
   watch(
     () => shownIds.value.join(','),
-    () => void runs.loadEpochSeconds(shown.value),
+    () => void runs.loadEpochSeconds(sel.shown.value),
     { immediate: true },
   )
+  return { live, chartsDrawn }
+}
 
-  // --- zoom: the window's points again, at full detail ---------------------------------------
-
+/** The zoomed window's points again, at full detail (per-step metrics only). */
+function zoomedMetrics(compare: CompareStore, charted: ComputedRef<Run[]>, live: LiveMetrics) {
   const zoomed = shallowRef<RunMetrics | null>(null)
   const zoomLoading = shallowRef(false)
   let zoomSeq = 0
@@ -276,8 +251,16 @@ export function useComparison(): Comparison {
       zoomTimer = setTimeout(() => void fetchZoomed(), 150)
     },
   )
+  return { zoomed, zoomLoading }
+}
 
-  /** The series a chart draws: the zoomed window's where it has them, else the whole. */
+/** Each chart's curves: the zoomed window's points where it has them, else the whole series. */
+function chartCurves(
+  compare: CompareStore,
+  sel: Selection,
+  live: LiveMetrics,
+  zoomed: ShallowRef<RunMetrics | null>,
+): (metric: MetricName) => Curve[] {
   const seriesFor = (metric: MetricName): RunMetrics => {
     const z = zoomed.value
     if (!z || !compare.zoom || !METRIC_INFO[metric].perStep) return live.metrics.value
@@ -289,234 +272,61 @@ export function useComparison(): Comparison {
     }
     return out
   }
-
-  const curves = (metric: MetricName): Curve[] =>
-    buildCurves(charted.value, seriesFor(metric), metric, {
+  return (metric) =>
+    buildCurves(sel.charted.value, seriesFor(metric), metric, {
       xMode: compare.xMode,
       smoothing: compare.smoothing,
       perStep: METRIC_INFO[metric].perStep,
-      groupBy: groupBy.value,
-      colors: groupBy.value ? byGroup.value : colors.value,
-      names: runNames.value,
+      groupBy: sel.groupBy.value,
+      colors: sel.groupBy.value ? sel.byGroup.value : sel.colors.value,
+      names: sel.runNames.value,
     })
+}
 
-  // --- the metrics table ----------------------------------------------------------------------
-
-  const rows = computed<MetricsRow[]>(() =>
-    shown.value.map((run) => {
-      const cost = runCost(run)
-      return {
-        run,
-        params: run.params ?? cost?.params ?? null,
-        macs: cost?.macs ?? null,
-        memory: cost?.trainingMemory ?? null,
-        epochSeconds: runs.epochSeconds[run.id] ?? null,
-      }
-    }),
-  )
+/** The tables' state (sort orders, baseline) and their rows, from lib/compare-tables. */
+function tables(compare: CompareStore, runs: RunsStore, sel: Selection) {
+  const { shown, groupBy, colorOf } = sel
+  const rows = computed(() => metricsRows(shown.value, runs.epochSeconds))
   const rowSort = useSort<MetricsSortKey>('name', 1, ['name', 'status'])
-  const rowValue = (r: MetricsRow, key: MetricsSortKey): SortValue => {
-    if (key.startsWith('config:')) {
-      const v = flatConfigOf(r.run).get(key.slice('config:'.length))
-      return typeof v === 'number' || typeof v === 'string'
-        ? v
-        : v === undefined
-          ? null
-          : valueText(v)
-    }
-    switch (key) {
-      case 'name':
-        return r.run.name
-      case 'status':
-        return r.run.status
-      case 'final':
-        return r.run.finalTestAcc
-      case 'best':
-        return r.run.bestTestAcc
-      case 'params':
-        return r.params
-      case 'macs':
-        return r.macs
-      case 'memory':
-        return r.memory
-      case 'epochTime':
-        return r.epochSeconds
-      default:
-        return r.run.epochsDone
-    }
-  }
-  const sortedRows = computed(() => rowSort.sorted(rows.value, rowValue))
-
+  const sortedRows = computed(() => rowSort.sorted(rows.value, metricsRowValue))
   const bestFinal = computed(() => bestOf(shown.value.map((r) => r.finalTestAcc)))
   const bestBest = computed(() => bestOf(shown.value.map((r) => r.bestTestAcc)))
 
-  // --- the grouped summary ----------------------------------------------------------------------
-
   /** Grouped by the toolbar's field, else by variant: every varied field but the seed. */
   const factors = computed(() =>
-    rankFactors(diffs.value.filter((d) => !NOT_A_FACTOR.includes(d.path))),
+    rankFactors(sel.diffs.value.filter((d) => !NOT_A_FACTOR.includes(d.path))),
   )
   const summaryBy = computed(() => groupBy.value || (factors.value.length > 0 ? 'variant' : ''))
-  /**
-   * A variant named by its values of the fields that tell the runs apart: the fields most runs
-   * vary in, and the ones where this variant is the odd one out; at most four, `+N` for the rest.
-   */
-  const majority = computed(() => {
-    const out = new Map<string, { value: string; others: number }>()
-    for (const d of diffs.value) {
-      const counts = new Map<string, number>()
-      for (const v of d.values)
-        counts.set(canonicalJson(v ?? null), (counts.get(canonicalJson(v ?? null)) ?? 0) + 1)
-      const [value, n] = [...counts.entries()].sort((a, b) => b[1] - a[1])[0] ?? ['', 0]
-      out.set(d.path, { value, others: d.values.length - n })
-    }
-    return out
-  })
-  function variantLabel(flat: Map<string, unknown>): string {
-    const parts = factors.value.filter((p) => {
-      const m = majority.value.get(p)
-      return !m || m.others > 1 || canonicalJson(flat.get(p) ?? null) !== m.value
-    })
-    const text = parts.slice(0, 4).map((p) => `${shortPath(p)}=${valueText(flat.get(p))}`)
-    return parts.length > 4 ? `${text.join(' · ')} · +${parts.length - 4} more` : text.join(' · ')
-  }
-
+  const variantLabel = computed(() => variantLabeller(sel.diffs.value, factors.value))
   const baselineKey = shallowRef<Readonly<Record<string, unknown>> | null>(null)
   const groupStats = computed(() =>
     compareRuns(
       shown.value.map((r) => ({ ...r, health: healthOf(r)?.status ?? null })),
-      {
-        by: groupBy.value ? [groupBy.value] : undefined,
-        baselineGroup: baselineKey.value,
-      },
+      { by: groupBy.value ? [groupBy.value] : undefined, baselineGroup: baselineKey.value },
     ),
   )
-  const summaryRows = computed<SummaryRow[]>(() => {
-    const stats = groupStats.value
-    const byId = new Map(shown.value.map((r) => [r.id, r]))
-    const vs = new Map(stats.comparisons.map((c) => [c.otherIndex, c]))
-    return stats.groups.map((group, i) => {
-      const members = group.runIds.flatMap((id) => byId.get(id) ?? [])
-      const first = members[0]
-      const flat = first ? flatConfigOf(first) : new Map<string, unknown>()
-      const comparison = vs.get(i) ?? null
-      return {
-        key: JSON.stringify(group.key),
-        label: groupBy.value
-          ? `${shortPath(groupBy.value)} = ${valueText(flat.get(groupBy.value))}`
-          : variantLabel(flat) || 'all runs',
-        color: colorOf(first?.id ?? ''),
-        runs: members,
-        group,
-        comparison,
-        isBaseline: i === stats.baselineIndex,
-        final: stat(members.map((r) => r.finalTestAcc)),
-        best: stat(members.map((r) => r.bestTestAcc)),
-        deltaPp: comparison?.diff == null ? null : comparison.diff * 100,
-        params: stat(members.map((r) => r.params ?? runCost(r)?.params ?? null)),
-        epochSeconds: stat(members.map((r) => runs.epochSeconds[r.id] ?? null)),
-      }
-    })
-  })
+  const unsorted = computed(() =>
+    summaryRows({
+      stats: groupStats.value,
+      runs: shown.value,
+      groupBy: groupBy.value,
+      variantLabel: variantLabel.value,
+      colorOf,
+      epochSeconds: runs.epochSeconds,
+    }),
+  )
   const summarySort = useSort<SummarySortKey>('label', 1, ['label'])
+  // By label: the statistics' own group order (or its reverse), not the labels' text order.
   const summary = computed(() =>
     summarySort.key.value === 'label'
       ? summarySort.dir.value === 1
-        ? summaryRows.value
-        : [...summaryRows.value].reverse()
-      : summarySort.sorted(summaryRows.value, (g, key) => {
-          switch (key) {
-            case 'n':
-              return g.runs.length
-            case 'final':
-              return g.final.mean
-            case 'best':
-              return g.best.mean
-            case 'delta':
-              return g.deltaPp
-            case 'p':
-              return g.comparison?.pAdjusted ?? null
-            case 'verdict':
-              return g.comparison?.verdict ?? null
-            case 'params':
-              return g.params.mean
-            case 'epochTime':
-              return g.epochSeconds.mean
-            default:
-              return g.label
-          }
-        }),
+        ? unsorted.value
+        : [...unsorted.value].reverse()
+      : summarySort.sorted(unsorted.value, summaryRowValue),
   )
-
-  // --- scatter and parallel coordinates -------------------------------------------------------
-
-  const scatter = computed<ScatterPoint[]>(() =>
-    rows.value.flatMap((r) =>
-      r.params !== null && r.run.bestTestAcc !== null && !compare.hidden.includes(r.run.id)
-        ? [
-            {
-              id: r.run.id,
-              name: r.run.name,
-              x: r.params,
-              y: r.run.bestTestAcc,
-              color: colorOf(r.run.id),
-            },
-          ]
-        : [],
-    ),
-  )
-
-  const parallel = computed(() => {
-    const fields = factors.value.slice(0, 8)
-    const list = charted.value
-    const axes: ParallelAxis[] = fields.map((path) => {
-      const values = list.map((r) => flatConfigOf(r).get(path))
-      const numeric = values.every((v) => typeof v === 'number')
-      if (numeric) return { name: shortPath(path) }
-      const categories = [...new Set(values.map((v) => valueText(v)))].sort((a, b) =>
-        a.localeCompare(b, undefined, { numeric: true }),
-      )
-      return { name: shortPath(path), categories }
-    })
-    axes.push(
-      { name: 'params', format: siTick },
-      { name: 'final acc', format: pctTick },
-      { name: 'best acc', format: pctTick },
-    )
-    const lines: ParallelLine[] = list.map((run) => {
-      const flat = flatConfigOf(run)
-      return {
-        id: run.id,
-        name: run.name,
-        color: colorOf(run.id),
-        values: [
-          ...fields.map((path, i) => {
-            const v = flat.get(path)
-            return axes[i]?.categories ? valueText(v) : typeof v === 'number' ? v : null
-          }),
-          run.params ?? runCost(run)?.params ?? null,
-          run.finalTestAcc,
-          run.bestTestAcc,
-        ],
-      }
-    })
-    return { axes, lines }
-  })
-
+  const scatter = computed(() => scatterPoints(rows.value, compare.hidden, colorOf))
+  const parallel = computed(() => parallelData(factors.value, sel.charted.value, colorOf))
   return {
-    selected,
-    missing,
-    query,
-    shown,
-    charted,
-    colorOf,
-    nameOf,
-    live,
-    diffs,
-    groupChoices,
-    groupBy,
-    curves,
-    zoomLoading,
     rows: sortedRows,
     rowSort,
     bestFinal,
@@ -528,6 +338,31 @@ export function useComparison(): Comparison {
     summarySort,
     scatter,
     parallel,
+  }
+}
+
+export function useComparison(): Comparison {
+  const compare = useCompareStore()
+  const runs = useRunsStore()
+  if (!runs.loaded) void runs.load()
+  const sel = selection(compare, runs)
+  const { live, chartsDrawn } = chartMetrics(compare, runs, sel)
+  const { zoomed, zoomLoading } = zoomedMetrics(compare, sel.charted, live)
+  return {
+    selected: sel.selected,
+    missing: sel.missing,
+    query: sel.query,
+    shown: sel.shown,
+    charted: sel.charted,
+    colorOf: sel.colorOf,
+    nameOf: sel.nameOf,
+    live,
+    diffs: sel.diffs,
+    groupChoices: sel.groupChoices,
+    groupBy: sel.groupBy,
+    curves: chartCurves(compare, sel, live, zoomed),
+    zoomLoading,
+    ...tables(compare, runs, sel),
     chartsDrawn: readonly(chartsDrawn),
   }
 }

@@ -70,6 +70,80 @@ function appendNewer(series: RunSeries, points: readonly MetricPoint[]): RunSeri
   return (next as RunSeries | null) ?? series
 }
 
+/**
+ * Which fetch is the newest per run and metric (an older answer that lands later is stale), and
+ * the points streamed in since it was sent, to lay over its answer. Keyed by run and metric: a
+ * chart's new metric is fetched on its own, beside a fetch of the others that may still be on
+ * its way.
+ */
+function fetchLedger() {
+  const latestFetch = new Map<string, number>()
+  const sinceFetch = new Map<string, MetricPoint[]>()
+  const keyOf = (id: string, name: string): string => `${id}\n${name}`
+  return {
+    /** Fetch `seq` is sent for these runs and metrics. */
+    sent(ids: readonly string[], names: readonly MetricName[], seq: number): void {
+      for (const id of ids) {
+        for (const name of names) {
+          latestFetch.set(keyOf(id, name), seq)
+          sinceFetch.set(keyOf(id, name), [])
+        }
+      }
+    },
+    /** A point streamed in, kept while a fetch of its series is on its way. */
+    streamed(runId: string, p: MetricPoint): void {
+      sinceFetch.get(keyOf(runId, p.name))?.push(p)
+    },
+    /**
+     * Fetch `seq`'s answer for a series landed (or failed): the points streamed since it was sent
+     * when it is the newest fetch of that series (which is then settled), else null.
+     */
+    settle(id: string, name: string, seq: number): MetricPoint[] | null {
+      const key = keyOf(id, name)
+      if (latestFetch.get(key) !== seq) return null
+      latestFetch.delete(key)
+      const streamed = sinceFetch.get(key) ?? []
+      sinceFetch.delete(key)
+      return streamed
+    },
+    clear(): void {
+      sinceFetch.clear()
+      latestFetch.clear()
+    },
+  }
+}
+type FetchLedger = ReturnType<typeof fetchLedger>
+
+/**
+ * The fetched series laid over `metrics`: names fetched replace theirs (with what streamed in
+ * since), the others stay as they were; only the newest fetch of a series counts.
+ */
+function mergeFetched(
+  metrics: RunMetrics,
+  fetched: RunMetrics,
+  asked: { ids: readonly string[]; names: readonly MetricName[]; seq: number },
+  ledger: FetchLedger,
+  isTracked: (id: string) => boolean,
+): { next: RunMetrics; landed: string[] } {
+  const next: Record<string, RunSeries> = { ...metrics }
+  const landed: string[] = []
+  for (const id of asked.ids) {
+    const got = fetched[id] ?? {}
+    let series: RunSeries | null = null
+    for (const name of asked.names) {
+      const streamed = ledger.settle(id, name, asked.seq)
+      if (streamed === null || !isTracked(id)) continue
+      series ??= { ...(next[id] ?? {}) }
+      series = appendNewer({ ...series, [name]: got[name] ?? [] }, streamed)
+    }
+    if (series) {
+      next[id] = series
+      landed.push(id)
+    }
+  }
+  return { next, landed }
+}
+
 export function useLiveMetrics(
   ids: MaybeRefOrGetter<readonly string[]>,
   metricNames: MaybeRefOrGetter<readonly MetricName[]>,
@@ -83,15 +157,7 @@ export function useLiveMetrics(
   const tracked = (): string[] => [...new Set(toValue(ids))]
   const isTracked = (id: string): boolean => toValue(ids).includes(id)
 
-  /** The newest fetch per run: an older answer that lands later is stale. */
-  const latestFetch = new Map<string, number>()
-  /**
-   * Points streamed in since a series' newest fetch was sent, to lay over its answer. Both maps
-   * are keyed by run and metric: a chart's new metric is fetched on its own, beside a fetch of
-   * the others that may still be on its way.
-   */
-  const sinceFetch = new Map<string, MetricPoint[]>()
-  const keyOf = (id: string, name: string): string => `${id}\n${name}`
+  const ledger = fetchLedger()
   let fetchSeq = 0
   let inFlight = 0
   let disposed = false
@@ -104,12 +170,7 @@ export function useLiveMetrics(
     const asked = [...only]
     if (wanted.length === 0 || asked.length === 0 || disposed) return
     const seq = ++fetchSeq
-    for (const id of wanted) {
-      for (const name of asked) {
-        latestFetch.set(keyOf(id, name), seq)
-        sinceFetch.set(keyOf(id, name), [])
-      }
-    }
+    ledger.sent(wanted, asked, seq)
     inFlight++
     loading.value = true
     try {
@@ -119,39 +180,18 @@ export function useLiveMetrics(
         ...(options.maxPoints !== undefined ? { maxPoints: options.maxPoints } : {}),
       })
       if (disposed) return
-      const next: Record<string, RunSeries> = { ...metrics.value }
-      const landed: string[] = []
-      for (const id of wanted) {
-        const got = fetched[id] ?? {}
-        let series: RunSeries | null = null
-        for (const name of asked) {
-          const key = keyOf(id, name)
-          if (latestFetch.get(key) !== seq) continue
-          latestFetch.delete(key)
-          const streamed = sinceFetch.get(key) ?? []
-          sinceFetch.delete(key)
-          if (!isTracked(id)) continue
-          // Names fetched replace theirs; the others stay as they were.
-          series ??= { ...(next[id] ?? {}) }
-          series = appendNewer({ ...series, [name]: got[name] ?? [] }, streamed)
-        }
-        if (series) {
-          next[id] = series
-          landed.push(id)
-        }
-      }
+      const { next, landed } = mergeFetched(
+        metrics.value,
+        fetched,
+        { ids: wanted, names: asked, seq },
+        ledger,
+        isTracked,
+      )
       metrics.value = next
       error.value = null
       if (landed.length > 0) options.onLoaded?.(landed)
     } catch (err) {
-      for (const id of wanted) {
-        for (const name of asked) {
-          const key = keyOf(id, name)
-          if (latestFetch.get(key) !== seq) continue
-          latestFetch.delete(key)
-          sinceFetch.delete(key)
-        }
-      }
+      for (const id of wanted) for (const name of asked) ledger.settle(id, name, seq)
       if (!disposed) error.value = errorMessage(err)
     } finally {
       inFlight--
@@ -163,12 +203,38 @@ export function useLiveMetrics(
     const current = names()
     const wanted = points.filter((p) => current.includes(p.name))
     if (wanted.length === 0) return
-    for (const p of wanted) sinceFetch.get(keyOf(runId, p.name))?.push(p)
+    for (const p of wanted) ledger.streamed(runId, p)
     const before = metrics.value[runId] ?? {}
     const next = appendNewer(before, wanted)
     if (next !== before) metrics.value = { ...metrics.value, [runId]: next }
   }
 
+  const stop = follow({ metrics, tracked, isTracked, names, reload, append })
+  function dispose(): void {
+    if (disposed) return
+    disposed = true
+    stop()
+    ledger.clear()
+  }
+  if (getCurrentScope()) onScopeDispose(dispose)
+
+  return { metrics, loading, error, reload, dispose }
+}
+
+interface Following {
+  readonly metrics: ShallowRef<RunMetrics>
+  tracked(): string[]
+  isTracked(id: string): boolean
+  names(): MetricName[]
+  reload(which?: readonly string[], only?: readonly MetricName[]): Promise<void>
+  append(runId: string, points: readonly MetricPoint[]): void
+}
+
+/**
+ * Keeps the series current: streamed points appended, a run fetched again when it starts or
+ * finishes, everything after a reconnect, runs and metrics as they are added. Returns the stop.
+ */
+function follow({ metrics, tracked, isTracked, names, reload, append }: Following): () => void {
   const offs = [
     onEvent('runProgress', ({ runId, message }) => {
       if (isTracked(runId)) append(runId, metricPoints(message))
@@ -203,17 +269,9 @@ export function useLiveMetrics(
       if (added.length > 0) void reload(tracked(), added)
     },
   )
-
-  function dispose(): void {
-    if (disposed) return
-    disposed = true
+  return () => {
     stopWatch()
     stopNames()
     offs.forEach((off) => off())
-    sinceFetch.clear()
-    latestFetch.clear()
   }
-  if (getCurrentScope()) onScopeDispose(dispose)
-
-  return { metrics, loading, error, reload, dispose }
 }

@@ -87,45 +87,7 @@ export function useRunDetail(id: string): RunDetailState {
     }
   }
 
-  // --- the log, in pages -------------------------------------------------------------------
-
-  const events = shallowRef<readonly RunEvent[]>([])
-  const moreEvents = ref(false)
-
-  async function loadEventsPage(): Promise<void> {
-    try {
-      const afterSeq = events.value.at(-1)?.seq
-      const page = await api.getEvents({
-        id,
-        limit: EVENTS_PAGE,
-        ...(afterSeq !== undefined ? { afterSeq } : {}),
-      })
-      events.value = [...events.value, ...page]
-      moreEvents.value = page.length === EVENTS_PAGE
-    } catch (err) {
-      ownError.value = errorMessage(err)
-    }
-  }
-
-  // Pages are fetched one at a time: two fetches after the same line would both append it.
-  let eventsLoading: Promise<void> | null = null
-  let eventsAgain = false
-  /** Loads the next page of the log (everything after what is shown). */
-  function loadEvents(): Promise<void> {
-    if (eventsLoading) {
-      eventsAgain = true
-      return eventsLoading
-    }
-    eventsLoading = (async () => {
-      do {
-        eventsAgain = false
-        await loadEventsPage()
-      } while (eventsAgain)
-    })().finally(() => {
-      eventsLoading = null
-    })
-    return eventsLoading
-  }
+  const { events, moreEvents, loadEvents } = runLog(id, (message) => (ownError.value = message))
 
   // --- keeping current ----------------------------------------------------------------------
 
@@ -156,37 +118,9 @@ export function useRunDetail(id: string): RunDetailState {
     })()
   }
 
-  // --- derived ------------------------------------------------------------------------------
+  const { layers, cost, classNames } = derivedOf(run, detail)
 
-  const layers = computed<Layer[] | null>(() => {
-    if (!run.value) return null
-    try {
-      return layerTable(run.value.config.model)
-    } catch {
-      return null
-    }
-  })
-  const cost = computed(() => (run.value ? runCost(run.value) : null))
-  const classNames = computed(
-    () =>
-      detail.value?.classNames ?? detail.value?.perClassAccuracy?.map((_, i) => `class ${i}`) ?? [],
-  )
-
-  // --- actions ------------------------------------------------------------------------------
-
-  const busy = ref(false)
-  async function act(action: () => Promise<unknown>): Promise<void> {
-    busy.value = true
-    try {
-      await action()
-      ownError.value = null
-      await loadDetail()
-    } catch (err) {
-      ownError.value = errorMessage(err)
-    } finally {
-      busy.value = false
-    }
-  }
+  const { busy, act } = actions(ownError, loadDetail)
 
   return {
     run,
@@ -207,4 +141,88 @@ export function useRunDetail(id: string): RunDetailState {
     cancel: () => act(() => api.cancelRun({ id })),
     retry: () => act(() => api.retryRun({ id })),
   }
+}
+
+/** The run's log, loaded a page at a time (`onError`: a page failed to load). */
+function runLog(id: string, onError: (message: string) => void) {
+  // --- the log, in pages -------------------------------------------------------------------
+
+  const events = shallowRef<readonly RunEvent[]>([])
+  const moreEvents = ref(false)
+
+  async function loadEventsPage(): Promise<void> {
+    try {
+      const afterSeq = events.value.at(-1)?.seq
+      const page = await api.getEvents({
+        id,
+        limit: EVENTS_PAGE,
+        ...(afterSeq !== undefined ? { afterSeq } : {}),
+      })
+      events.value = [...events.value, ...page]
+      moreEvents.value = page.length === EVENTS_PAGE
+    } catch (err) {
+      onError(errorMessage(err))
+    }
+  }
+
+  // Pages are fetched one at a time: two fetches after the same line would both append it.
+  let eventsLoading: Promise<void> | null = null
+  let eventsAgain = false
+  /** Loads the next page of the log (everything after what is shown). */
+  function loadEvents(): Promise<void> {
+    if (eventsLoading) {
+      eventsAgain = true
+      return eventsLoading
+    }
+    eventsLoading = (async () => {
+      do {
+        eventsAgain = false
+        await loadEventsPage()
+      } while (eventsAgain)
+    })().finally(() => {
+      eventsLoading = null
+    })
+    return eventsLoading
+  }
+  return { events, moreEvents, loadEvents }
+}
+
+/** What the page shows from the run's config and detail: layers, cost, class names. */
+function derivedOf(run: ComputedRef<Run | null>, detail: ShallowRef<RunDetail | null>) {
+  // --- derived ------------------------------------------------------------------------------
+
+  const layers = computed<Layer[] | null>(() => {
+    if (!run.value) return null
+    try {
+      return layerTable(run.value.config.model)
+    } catch {
+      return null
+    }
+  })
+  const cost = computed(() => (run.value ? runCost(run.value) : null))
+  const classNames = computed(
+    () =>
+      detail.value?.classNames ?? detail.value?.perClassAccuracy?.map((_, i) => `class ${i}`) ?? [],
+  )
+  return { layers, cost, classNames }
+}
+
+/** An action on the run: the buttons wait for it, then the run is loaded again. */
+function actions(ownError: Ref<string | null>, loadDetail: () => Promise<void>) {
+  // --- actions ------------------------------------------------------------------------------
+
+  const busy = ref(false)
+  async function act(action: () => Promise<unknown>): Promise<void> {
+    busy.value = true
+    try {
+      await action()
+      ownError.value = null
+      await loadDetail()
+    } catch (err) {
+      ownError.value = errorMessage(err)
+    } finally {
+      busy.value = false
+    }
+  }
+  return { busy, act }
 }

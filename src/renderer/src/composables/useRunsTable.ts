@@ -24,7 +24,7 @@ import {
 } from '../lib/config-filter'
 import { runCost } from '../lib/run-cost'
 import { useRunsStore } from '../stores/runs'
-import { compareSortValues, type SortValue } from './useSort'
+import { compareSortValues, useSort, type Sort, type SortValue } from './useSort'
 
 export type SortKey =
   | 'status'
@@ -76,10 +76,8 @@ export interface RunsTable {
   /** Config columns whose values are all numbers: right-aligned like the other numbers. */
   readonly numericPaths: ComputedRef<Set<string>>
   configValue(run: Run, path: string): unknown
-  sortBy(key: SortKey): void
-  ariaSort(key: SortKey): 'ascending' | 'descending' | 'none'
-  /** ▲ or ▼ on the sorted column. */
-  arrow(key: SortKey): string
+  /** The sort order: newest first until a header is clicked. */
+  readonly sort: Sort<SortKey>
   // --- the rendered window ---
   readonly windowRows: ComputedRef<Run[]>
   /** Heights of the spacers above and below the rendered rows (px). */
@@ -122,7 +120,27 @@ export function useRunsTable(): RunsTable {
   onMounted(() => {
     if (!runs.loaded) void runs.load()
   })
+  const f = runFilters(runs)
+  const cols = runColumns(f.filtered, f.allPaths, f.experimentFilter)
+  const { sort, rows } = sortedRuns(runs, f.filtered, cols.configValue)
+  return {
+    search: f.search,
+    statusFilter: f.statusFilter,
+    experimentFilter: f.experimentFilter,
+    experiments: f.experiments,
+    query: f.query,
+    rows,
+    ...cols,
+    allPaths: f.allPaths,
+    sort,
+    ...rowWindow(runs, rows),
+  }
+}
 
+type RunsStore = ReturnType<typeof useRunsStore>
+
+/** The filters: text and config filters in one box, status, experiment; the runs they pass. */
+function runFilters(runs: RunsStore) {
   const search = ref('')
   const statusFilter = ref<RunStatus | ''>('')
   const experimentFilter = ref('')
@@ -144,7 +162,15 @@ export function useRunsTable(): RunsTable {
       )
     })
   })
+  return { search, statusFilter, experimentFilter, experiments, allPaths, query, filtered }
+}
 
+/** The config columns: the current experiment's axes, or the chooser's. */
+function runColumns(
+  filtered: ComputedRef<Run[]>,
+  allPaths: ComputedRef<string[]>,
+  experimentFilter: Ref<string>,
+) {
   // --- columns: the current experiment's axes, or the chooser's ----------------------------
 
   /** The experiment filtered by, else the newest study (an experiment of two runs or more). */
@@ -205,11 +231,27 @@ export function useRunsTable(): RunsTable {
         ),
       ),
   )
+  return {
+    currentExperiment,
+    axes,
+    columns,
+    picked,
+    toggleColumn,
+    resetColumns,
+    numericPaths,
+    configValue,
+  }
+}
 
+/** The sort order (newest first until a header is clicked) and the rows in it. */
+function sortedRuns(
+  runs: RunsStore,
+  filtered: ComputedRef<Run[]>,
+  configValue: (run: Run, path: string) => unknown,
+) {
   // --- sorting ------------------------------------------------------------------------------
 
-  const sortKey = ref<SortKey>('created')
-  const sortDir = ref<1 | -1>(-1)
+  const sort = useSort<SortKey>('created', -1, ASCENDING_FIRST)
 
   function sortValue(run: Run, key: SortKey): SortValue {
     if (key.startsWith('config:')) {
@@ -245,8 +287,8 @@ export function useRunsTable(): RunsTable {
   }
 
   const rows = computed(() => {
-    const key = sortKey.value
-    const dir = sortDir.value
+    const key = sort.key.value
+    const dir = sort.dir.value
     // Each run's value once (a comparator would compute it ~2 log n times).
     const keyed = filtered.value.map((run, i) => ({ run, v: sortValue(run, key), i }))
     // Ties keep the store's order, newest first (runs of one grid share a millisecond): so the
@@ -255,19 +297,11 @@ export function useRunsTable(): RunsTable {
     keyed.sort((a, b) => compareSortValues(a.v, b.v, dir) || (a.i - b.i) * tie)
     return keyed.map((k) => k.run)
   })
+  return { sort, rows }
+}
 
-  function sortBy(key: SortKey): void {
-    if (sortKey.value === key) sortDir.value = sortDir.value === 1 ? -1 : 1
-    else {
-      sortKey.value = key
-      sortDir.value = ASCENDING_FIRST.includes(key) ? 1 : -1
-    }
-  }
-  const ariaSort = (key: SortKey): 'ascending' | 'descending' | 'none' =>
-    sortKey.value === key ? (sortDir.value === 1 ? 'ascending' : 'descending') : 'none'
-  const arrow = (key: SortKey): string =>
-    sortKey.value === key ? (sortDir.value === 1 ? '▲' : '▼') : ''
-
+/** The rows rendered: those in view, plus OVERSCAN above and below. */
+function rowWindow(runs: RunsStore, rows: ComputedRef<Run[]>) {
   // --- the rendered window ----------------------------------------------------------------------
 
   const scrollTop = shallowRef(0)
@@ -291,30 +325,5 @@ export function useRunsTable(): RunsTable {
   const padBottom = computed(() => (rows.value.length - range.value.end) * rowHeight.value)
   // Seconds per epoch of the rows in view (not of all 10,000 at once).
   watch(windowRows, (list) => void runs.loadEpochSeconds(list), { immediate: true })
-
-  return {
-    search,
-    statusFilter,
-    experimentFilter,
-    experiments,
-    query,
-    rows,
-    currentExperiment,
-    axes,
-    allPaths,
-    columns,
-    picked,
-    toggleColumn,
-    resetColumns,
-    numericPaths,
-    configValue,
-    sortBy,
-    ariaSort,
-    arrow,
-    windowRows,
-    padTop,
-    padBottom,
-    onScroll,
-    rowHeight,
-  }
+  return { windowRows, padTop, padBottom, onScroll, rowHeight }
 }

@@ -21,6 +21,12 @@ const LABELS: Readonly<Record<string, string>> = {
   'train.weightDecay': 'weight decay',
 }
 
+/** A config path without its section, for a column header: `train.lr` → `lr`. */
+export const shortPath = (path: string): string => path.replace(/^(model|data|train)\./, '')
+
+/** A config field for a person, with its short path: `learning rate (lr)`. */
+export const fieldName = (path: string): string => `${fieldLabel(path)} (${shortPath(path)})`
+
 /** Reads a value of the draft by path (the form's labels and rules depend on other fields). */
 export type ValueAt = (path: string) => unknown
 

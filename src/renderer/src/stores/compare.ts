@@ -49,7 +49,22 @@ export interface XWindow {
 }
 
 export const useCompareStore = defineStore('compare', () => {
-  const saved = loadSaved()
+  const refs = compareState(loadSaved())
+  persist(refs)
+  const count = computed(() => refs.ids.value.length)
+  const has = (id: string): boolean => refs.ids.value.includes(id)
+  return {
+    ...refs,
+    count,
+    has,
+    ...selectionActions(refs, has),
+    ...chartActions(refs),
+    ...viewActions(refs),
+  }
+})
+
+/** The state, as saved last (each field checked; defaults where it is missing or wrong). */
+function compareState(saved: Partial<Saved>) {
   const ids = ref<string[]>(strings(saved.ids))
   const xMode = ref<XAxisMode>(isXMode(saved.xMode) ? saved.xMode : 'step')
   const smoothing = ref<number>(
@@ -72,10 +87,12 @@ export const useCompareStore = defineStore('compare', () => {
   const zoom = shallowRef<XWindow | null>(null)
   /** The saved view this state was opened from (and is saved over by default). */
   const view = shallowRef<Pick<SavedView, 'id' | 'name'> | null>(null)
+  return { ids, xMode, smoothing, logY, groupBy, charts, query, hidden, zoom, view }
+}
+type State = ReturnType<typeof compareState>
 
-  const count = computed(() => ids.value.length)
-  const has = (id: string): boolean => ids.value.includes(id)
-
+/** Selecting runs, and hiding them from the charts. */
+function selectionActions({ ids, hidden }: State, has: (id: string) => boolean) {
   function set(next: readonly string[]): void {
     ids.value = [...new Set(next)]
   }
@@ -91,6 +108,11 @@ export const useCompareStore = defineStore('compare', () => {
       : [...hidden.value, id]
   }
 
+  return { set, toggle, remove, toggleHidden }
+}
+
+/** The charts: one metric each, at most MAX_VIEW_CHARTS. */
+function chartActions({ charts }: State) {
   function setChart(index: number, metric: MetricName): void {
     const next = [...charts.value]
     next[index] = metric
@@ -106,6 +128,12 @@ export const useCompareStore = defineStore('compare', () => {
     if (next) charts.value = [...charts.value, next]
   }
 
+  return { setChart, removeChart, addChart }
+}
+
+/** The state as a saved view, and a saved view opened. */
+function viewActions(s: State) {
+  const { ids, charts, xMode, smoothing, logY, groupBy, hidden, query, zoom, view } = s
   /** The state to save as a view (`filters`: the query as the view parses it). */
   function state(filters: readonly ConfigFilter[]): ViewState {
     return {
@@ -136,6 +164,12 @@ export const useCompareStore = defineStore('compare', () => {
     view.value = from
   }
 
+  return { state, apply }
+}
+
+/** Remembered across reloads (all but the zoom and the view); a new x axis drops the zoom. */
+function persist(s: State): void {
+  const { ids, xMode, smoothing, logY, groupBy, charts, query, hidden, zoom } = s
   watch(
     [ids, xMode, smoothing, logY, groupBy, charts, query, hidden],
     () => {
@@ -159,28 +193,4 @@ export const useCompareStore = defineStore('compare', () => {
   )
   // A new x axis has other units: the zoom window no longer means anything.
   watch(xMode, () => (zoom.value = null))
-
-  return {
-    ids,
-    xMode,
-    smoothing,
-    logY,
-    groupBy,
-    charts,
-    query,
-    hidden,
-    zoom,
-    view,
-    count,
-    has,
-    set,
-    toggle,
-    remove,
-    toggleHidden,
-    setChart,
-    removeChart,
-    addChart,
-    state,
-    apply,
-  }
-})
+}

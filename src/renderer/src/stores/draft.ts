@@ -5,7 +5,7 @@
  * submission stores read it.
  */
 import { defineStore } from 'pinia'
-import { computed, ref, shallowRef, watch } from 'vue'
+import { computed, ref, shallowRef, watch, type ShallowRef } from 'vue'
 import { defaultExperimentConfig, parseExperimentConfig } from '@shared/config/experiment'
 import type { ExperimentConfig } from '@shared/config/experiment'
 import { applyOverride, mergeInput } from '@shared/config/overrides'
@@ -99,6 +99,29 @@ export const useDraftStore = defineStore('draft', () => {
     origin.value = null
   }
 
+  const edits = fieldEdits(draft)
+
+  const checked = validation(draft)
+
+  watch([preset, draft, origin], () =>
+    saveFields({ preset: preset.value, draft: draft.value, origin: origin.value }),
+  )
+
+  return {
+    preset,
+    draft,
+    origin,
+    isEdited,
+    choosePreset,
+    loadRun,
+    forgetOrigin,
+    ...edits,
+    ...checked,
+  }
+})
+
+/** Editing the draft field by field (each edit replaces it), and reading it by path. */
+function fieldEdits(draft: ShallowRef<unknown>) {
   const valueAt = (path: string): unknown => getAt(draft.value, path)
 
   function setField(path: string, value: unknown): void {
@@ -124,6 +147,11 @@ export const useDraftStore = defineStore('draft', () => {
       )
   }
 
+  return { valueAt, derivedAt, setField, addItem, removeItem }
+}
+
+/** The draft validated: the config, or its issues (and those the form cannot place). */
+function validation(draft: ShallowRef<unknown>) {
   const parsed = computed(() => parseExperimentConfig(draft.value))
   /** The validated config, or null while any field is invalid. */
   const config = computed<ExperimentConfig | null>(() =>
@@ -137,26 +165,5 @@ export const useDraftStore = defineStore('draft', () => {
     issues.value.filter((i) => i.path === '' || !FORM_SECTIONS.test(i.path)),
   )
 
-  watch([preset, draft, origin], () =>
-    saveFields({ preset: preset.value, draft: draft.value, origin: origin.value }),
-  )
-
-  return {
-    preset,
-    draft,
-    origin,
-    isEdited,
-    choosePreset,
-    loadRun,
-    forgetOrigin,
-    valueAt,
-    derivedAt,
-    setField,
-    addItem,
-    removeItem,
-    parsed,
-    config,
-    issues,
-    looseIssues,
-  }
-})
+  return { parsed, config, issues, looseIssues }
+}

@@ -47,58 +47,14 @@ export const useFitStore = defineStore('fit', () => {
     return newest
   })
 
-  const guess = computed<FitGuess | null>(() => {
-    const c = draft.config
-    if (!c) return null
-    if (c.engine !== 'torch' && c.train.backend === 'wasm') {
-      return { target: { kind: 'wasm' }, certain: true, why: 'train.backend is wasm' }
-    }
-    const last = lastRun.value
-    if (!last) return null
-    const gpu = last.placement?.gpu ?? null
-    if (gpu && c.engine !== 'tfjs' && gpu.memoryMB > 0) {
-      return {
-        target: { kind: 'gpu', name: gpu.name, memoryMB: gpu.memoryMB },
-        certain: false,
-        why: `the last run here trained on ${gpu.name}`,
-      }
-    }
-    if (last.backend === 'wasm' && c.engine !== 'torch' && c.train.backend === 'auto') {
-      return {
-        target: { kind: 'wasm' },
-        certain: false,
-        why: 'the last run here trained on tfjs · wasm (engine auto will likely pick it again)',
-      }
-    }
-    return null
-  })
+  const guess = computed(() => guessTarget(draft.config, lastRun.value))
 
   /** The configs the button would queue: the grid's, else the draft alone. */
   const configs = computed<readonly ExperimentConfig[]>(() =>
     grid.grid.configs.length > 0 ? grid.grid.configs : draft.config ? [draft.config] : [],
   )
 
-  const results = computed<{ config: ExperimentConfig; fit: FitResult }[]>(() => {
-    const g = guess.value
-    if (!g) return []
-    const seen = new Set<string>()
-    const out: { config: ExperimentConfig; fit: FitResult }[] = []
-    for (const c of configs.value) {
-      const key = canonicalJson([
-        c.model,
-        c.train.batchSize,
-        c.train.optimizer,
-        c.train.momentum,
-        c.train.precision,
-      ])
-      if (seen.has(key)) continue
-      seen.add(key)
-      const fit = memoryFit(c, g.target)
-      if (fit) out.push({ config: c, fit })
-      if (seen.size >= MAX_CHECKED) break
-    }
-    return out
-  })
+  const results = computed(() => fitResults(configs.value, guess.value))
 
   const problems = computed<FitProblem[]>(() =>
     results.value
@@ -125,3 +81,53 @@ export const useFitStore = defineStore('fit', () => {
 
   return { guess, problems, summary, acknowledged, blocked }
 })
+
+/** Where the draft would train: wasm when it says so, else where the last run here trained. */
+function guessTarget(c: ExperimentConfig | null, last: Run | null): FitGuess | null {
+  if (!c) return null
+  if (c.engine !== 'torch' && c.train.backend === 'wasm') {
+    return { target: { kind: 'wasm' }, certain: true, why: 'train.backend is wasm' }
+  }
+  if (!last) return null
+  const gpu = last.placement?.gpu ?? null
+  if (gpu && c.engine !== 'tfjs' && gpu.memoryMB > 0) {
+    return {
+      target: { kind: 'gpu', name: gpu.name, memoryMB: gpu.memoryMB },
+      certain: false,
+      why: `the last run here trained on ${gpu.name}`,
+    }
+  }
+  if (last.backend === 'wasm' && c.engine !== 'torch' && c.train.backend === 'auto') {
+    return {
+      target: { kind: 'wasm' },
+      certain: false,
+      why: 'the last run here trained on tfjs · wasm (engine auto will likely pick it again)',
+    }
+  }
+  return null
+}
+
+/** Each distinct network-and-batch among the configs (at most MAX_CHECKED), fitted to the guess. */
+function fitResults(
+  configs: readonly ExperimentConfig[],
+  g: FitGuess | null,
+): { config: ExperimentConfig; fit: FitResult }[] {
+  if (!g) return []
+  const seen = new Set<string>()
+  const out: { config: ExperimentConfig; fit: FitResult }[] = []
+  for (const c of configs) {
+    const key = canonicalJson([
+      c.model,
+      c.train.batchSize,
+      c.train.optimizer,
+      c.train.momentum,
+      c.train.precision,
+    ])
+    if (seen.has(key)) continue
+    seen.add(key)
+    const fit = memoryFit(c, g.target)
+    if (fit) out.push({ config: c, fit })
+    if (seen.size >= MAX_CHECKED) break
+  }
+  return out
+}

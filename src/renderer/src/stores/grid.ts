@@ -4,7 +4,7 @@
  * problem with them. The owner of `axes` and `seeds`.
  */
 import { defineStore } from 'pinia'
-import { computed, ref, watch } from 'vue'
+import { computed, ref, watch, type Ref } from 'vue'
 import type { ExperimentConfig } from '@shared/config/experiment'
 import { MAX_GRID_RUNS } from '@shared/api/contract'
 import { ConfigError } from '@shared/config/experiment'
@@ -62,6 +62,28 @@ export const useGridStore = defineStore('grid', () => {
       : 1,
   )
 
+  watch(
+    [axes, seeds],
+    () =>
+      saveFields({
+        axes: axes.value.map((a) => ({ path: a.path, text: a.text })),
+        seeds: seeds.value,
+      }),
+    { deep: true },
+  )
+
+  return {
+    axes,
+    seeds,
+    ...axisPicker(draft, axes, () => nextKey++),
+    ...gridOutcome(draft, axes, seeds),
+  }
+})
+
+type Draft = ReturnType<typeof useDraftStore>
+
+/** The picker's choices and its edits of the axes (`newKey`: a key no axis has yet). */
+function axisPicker(draft: Draft, axes: Ref<AxisDraft[]>, newKey: () => number) {
   // --- the picker's choices -------------------------------------------------------------------
 
   const blockCount = computed(() => {
@@ -86,7 +108,7 @@ export const useGridStore = defineStore('grid', () => {
   const axisByKey = (key: number): AxisDraft | undefined => axes.value.find((a) => a.key === key)
 
   function addAxis(path: string, text: string): void {
-    axes.value.push({ key: nextKey++, path, text })
+    axes.value.push({ key: newKey(), path, text })
   }
 
   /** Adds an axis on the first field no axis sweeps yet, with all its values (or the draft's). */
@@ -124,6 +146,20 @@ export const useGridStore = defineStore('grid', () => {
       .join(',')
   }
 
+  return {
+    choices,
+    choiceOf,
+    checkboxValues,
+    addAxis,
+    addNextAxis,
+    removeAxis,
+    changeAxisPath,
+    toggleAxisValue,
+  }
+}
+
+/** What the grid gives over the draft: its runs, or every problem with it. */
+function gridOutcome(draft: Draft, axes: Ref<AxisDraft[]>, seeds: Ref<number>) {
   // --- what the grid gives --------------------------------------------------------------------
 
   /** Axes parsed from their text; a text that does not parse is an issue on that axis. */
@@ -150,32 +186,9 @@ export const useGridStore = defineStore('grid', () => {
     Number.isInteger(seeds.value) && seeds.value >= 1 ? seeds.value : 1,
   )
 
-  const grid = computed<GridSummary>(() => {
-    const { good } = parsedAxes.value
-    const bad = [...parsedAxes.value.bad]
-    const count = gridRunCount(good, seedCount.value)
-    if (!seedsValid.value) {
-      bad.push({ path: 'seeds', message: `seeds must be an integer from 1 to ${MAX_SEEDS}` })
-    }
-    if (count > MAX_GRID_RUNS) {
-      // Not expanded at all: the core refuses it, and expanding it here would freeze the page.
-      bad.push({
-        path: '',
-        message: `this grid has ${count.toLocaleString('en-US')} runs; at most ${MAX_GRID_RUNS.toLocaleString('en-US')} can be queued at once: use fewer values or seeds`,
-      })
-    }
-    if (bad.length > 0) return { count, configs: [], issues: bad }
-    try {
-      return {
-        count,
-        configs: expandGrid(draft.draft, good, seedCount.value).configs,
-        issues: [],
-      }
-    } catch (err) {
-      if (err instanceof ConfigError) return { count, configs: [], issues: err.issues }
-      throw err
-    }
-  })
+  const grid = computed<GridSummary>(() =>
+    gridSummary(draft.draft, parsedAxes.value, seedCount.value, seedsValid.value),
+  )
 
   /** Runs the button queues: the valid configs, else the count the axes promise. */
   const runCount = computed(() => grid.value.configs.length || grid.value.count)
@@ -189,32 +202,34 @@ export const useGridStore = defineStore('grid', () => {
     return grid.value.issues.filter((i) => !paths.has(samePath(i.path))).map((i) => i.message)
   })
 
-  watch(
-    [axes, seeds],
-    () =>
-      saveFields({
-        axes: axes.value.map((a) => ({ path: a.path, text: a.text })),
-        seeds: seeds.value,
-      }),
-    { deep: true },
-  )
+  return { parsedAxes, seedCount, grid, runCount, issuesFor, otherIssues }
+}
 
-  return {
-    axes,
-    seeds,
-    choices,
-    choiceOf,
-    checkboxValues,
-    addAxis,
-    addNextAxis,
-    removeAxis,
-    changeAxisPath,
-    toggleAxisValue,
-    parsedAxes,
-    seedCount,
-    grid,
-    runCount,
-    issuesFor,
-    otherIssues,
+/** The runs a grid of parsed axes gives over a draft (not expanded past MAX_GRID_RUNS). */
+function gridSummary(
+  draft: unknown,
+  parsed: { good: GridAxis[]; bad: ConfigIssue[] },
+  seedCount: number,
+  seedsValid: boolean,
+): GridSummary {
+  const { good } = parsed
+  const bad = [...parsed.bad]
+  const count = gridRunCount(good, seedCount)
+  if (!seedsValid) {
+    bad.push({ path: 'seeds', message: `seeds must be an integer from 1 to ${MAX_SEEDS}` })
   }
-})
+  if (count > MAX_GRID_RUNS) {
+    // Not expanded at all: the core refuses it, and expanding it here would freeze the page.
+    bad.push({
+      path: '',
+      message: `this grid has ${count.toLocaleString('en-US')} runs; at most ${MAX_GRID_RUNS.toLocaleString('en-US')} can be queued at once: use fewer values or seeds`,
+    })
+  }
+  if (bad.length > 0) return { count, configs: [], issues: bad }
+  try {
+    return { count, configs: expandGrid(draft, good, seedCount).configs, issues: [] }
+  } catch (err) {
+    if (err instanceof ConfigError) return { count, configs: [], issues: err.issues }
+    throw err
+  }
+}

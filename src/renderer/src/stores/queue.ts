@@ -4,7 +4,7 @@
  * at chance: `needsAttention` in src/shared/run-state.ts).
  */
 import { defineStore } from 'pinia'
-import { computed, ref, shallowRef } from 'vue'
+import { computed, ref, shallowRef, type Ref, type ShallowRef } from 'vue'
 import type { QueueState, RunProgress } from '@shared/api/contract'
 import type { Run } from '@shared/api/types'
 import { canReorder } from '@shared/run-state'
@@ -24,33 +24,7 @@ export const useQueueStore = defineStore('queue', () => {
   const error = ref<string | null>(null)
   const busy = ref<string | null>(null)
 
-  const running = computed(() => state.value?.runs.filter((r) => r.status === 'running') ?? [])
-  const queued = computed(() => state.value?.runs.filter((r) => r.status === 'queued') ?? [])
-  const paused = computed(() => state.value?.paused ?? false)
-  /** Running, then queued in start order: the queue table's rows. */
-  const active = computed(() => [...running.value, ...queued.value])
-  /** Running + queued (all of them, not only those listed), for the navigation count. */
-  const activeCount = computed(() => running.value.length + (state.value?.queuedTotal ?? 0))
-  /** Queued runs past the listed page. */
-  const unlistedQueued = computed(() =>
-    Math.max(0, (state.value?.queuedTotal ?? 0) - queued.value.length),
-  )
-  /** Why the queue stopped by itself (a full disk), saying what to do. */
-  const halted = computed(() => state.value?.halted ?? null)
-  /** The most recent runs needing attention (newest first), at most ATTENTION_SHOWN. */
-  const recentAttention = computed(() =>
-    [...attention.value]
-      .sort((a, b) => (b.finishedAt ?? b.queuedAt) - (a.finishedAt ?? a.queuedAt))
-      .slice(0, ATTENTION_SHOWN),
-  )
-
-  /** A run's index among the queued runs (what reorderRun takes); -1 if it is not queued. */
-  const queuedIndex = (id: string): number => queued.value.findIndex((r) => r.id === id)
-  const canMoveUp = (run: Run): boolean => canReorder(run.status) && queuedIndex(run.id) > 0
-  const canMoveDown = (run: Run): boolean => {
-    const i = queuedIndex(run.id)
-    return canReorder(run.status) && i >= 0 && i < queued.value.length - 1
-  }
+  const derived = queueLists(state, attention)
 
   function apply(next: QueueState): void {
     state.value = next
@@ -82,6 +56,81 @@ export const useQueueStore = defineStore('queue', () => {
     }, REFRESH_DELAY_MS)
   }
 
+  const actions = queueActions({ error, busy, apply, refreshSoon }, derived.queuedIndex)
+
+  onEvent('runProgress', ({ runId, progress: p }) => {
+    progress.value = { ...progress.value, [runId]: p }
+  })
+  onEvent('runQueued', refreshSoon)
+  onEvent('runStarted', refreshSoon)
+  onEvent('runFinished', refreshSoon)
+  onEvent('runChanged', refreshSoon)
+  onEvent('queueChanged', ({ paused: p }) => {
+    if (state.value) state.value = { ...state.value, paused: p }
+    refreshSoon()
+  })
+  onReconnect(refreshSoon)
+
+  return { state, progress, attention, attentionTotal, error, busy, ...derived, load, ...actions }
+})
+
+/** What the Queue view lists: running, then queued in start order; the runs needing attention. */
+function queueLists(state: ShallowRef<QueueState | null>, attention: ShallowRef<readonly Run[]>) {
+  const running = computed(() => state.value?.runs.filter((r) => r.status === 'running') ?? [])
+  const queued = computed(() => state.value?.runs.filter((r) => r.status === 'queued') ?? [])
+  const paused = computed(() => state.value?.paused ?? false)
+  /** Running, then queued in start order: the queue table's rows. */
+  const active = computed(() => [...running.value, ...queued.value])
+  /** Running + queued (all of them, not only those listed), for the navigation count. */
+  const activeCount = computed(() => running.value.length + (state.value?.queuedTotal ?? 0))
+  /** Queued runs past the listed page. */
+  const unlistedQueued = computed(() =>
+    Math.max(0, (state.value?.queuedTotal ?? 0) - queued.value.length),
+  )
+  /** Why the queue stopped by itself (a full disk), saying what to do. */
+  const halted = computed(() => state.value?.halted ?? null)
+  /** The most recent runs needing attention (newest first), at most ATTENTION_SHOWN. */
+  const recentAttention = computed(() =>
+    [...attention.value]
+      .sort((a, b) => (b.finishedAt ?? b.queuedAt) - (a.finishedAt ?? a.queuedAt))
+      .slice(0, ATTENTION_SHOWN),
+  )
+
+  /** A run's index among the queued runs (what reorderRun takes); -1 if it is not queued. */
+  const queuedIndex = (id: string): number => queued.value.findIndex((r) => r.id === id)
+  const canMoveUp = (run: Run): boolean => canReorder(run.status) && queuedIndex(run.id) > 0
+  const canMoveDown = (run: Run): boolean => {
+    const i = queuedIndex(run.id)
+    return canReorder(run.status) && i >= 0 && i < queued.value.length - 1
+  }
+
+  return {
+    running,
+    queued,
+    paused,
+    active,
+    activeCount,
+    unlistedQueued,
+    halted,
+    recentAttention,
+    queuedIndex,
+    canMoveUp,
+    canMoveDown,
+  }
+}
+
+interface ActionContext {
+  readonly error: Ref<string | null>
+  readonly busy: Ref<string | null>
+  apply(next: QueueState): void
+  refreshSoon(): void
+}
+
+/** The queue's and its runs' actions: each shows which run is busy and any error, then refreshes. */
+function queueActions(
+  { error, busy, apply, refreshSoon }: ActionContext,
+  queuedIndex: (id: string) => number,
+) {
   /** Runs an action, showing which run is busy and any error; then refreshes. */
   async function act<T>(key: string, action: () => Promise<T>): Promise<T | undefined> {
     busy.value = key
@@ -120,44 +169,5 @@ export const useQueueStore = defineStore('queue', () => {
   const moveUp = (id: string): Promise<void> => move(id, queuedIndex(id) - 1)
   const moveDown = (id: string): Promise<void> => move(id, queuedIndex(id) + 1)
 
-  onEvent('runProgress', ({ runId, progress: p }) => {
-    progress.value = { ...progress.value, [runId]: p }
-  })
-  onEvent('runQueued', refreshSoon)
-  onEvent('runStarted', refreshSoon)
-  onEvent('runFinished', refreshSoon)
-  onEvent('runChanged', refreshSoon)
-  onEvent('queueChanged', ({ paused: p }) => {
-    if (state.value) state.value = { ...state.value, paused: p }
-    refreshSoon()
-  })
-  onReconnect(refreshSoon)
-
-  return {
-    state,
-    progress,
-    attention,
-    attentionTotal,
-    error,
-    busy,
-    running,
-    queued,
-    paused,
-    active,
-    activeCount,
-    unlistedQueued,
-    halted,
-    recentAttention,
-    queuedIndex,
-    canMoveUp,
-    canMoveDown,
-    load,
-    pause,
-    resume,
-    cancel,
-    retry,
-    move,
-    moveUp,
-    moveDown,
-  }
-})
+  return { pause, resume, cancel, retry, move, moveUp, moveDown }
+}

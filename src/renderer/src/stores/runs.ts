@@ -84,7 +84,32 @@ export const useRunsStore = defineStore('runs', () => {
     runs.value = runs.value.filter((r) => !gone.has(r.id))
   }
 
-  /** Mean training seconds per epoch, per run id (from the `epoch/seconds` metric). */
+  const edits = runEdits(upsert, removeLocal)
+
+  onEvent('runQueued', ({ runs: added }) => upsert(added))
+  onEvent('runStarted', ({ run }) => upsert([run]))
+  onEvent('runFinished', ({ run }) => upsert([run]))
+  onEvent('runChanged', ({ run }) => upsert([run]))
+  onReconnect(() => void load())
+
+  return {
+    runs,
+    total,
+    byId,
+    loaded,
+    loading,
+    error,
+    load,
+    upsert,
+    removeLocal,
+    ...epochTimes(),
+    ...edits,
+  }
+})
+
+/** Mean training seconds per epoch, per run id (a column of the tables), loaded on demand. */
+function epochTimes() {
+  // From the `epoch/seconds` metric.
   const epochSeconds = ref<Record<string, number>>({})
 
   /** Loads seconds per epoch for runs that have epochs and are not known yet (or still run). */
@@ -110,6 +135,14 @@ export const useRunsStore = defineStore('runs', () => {
     }
   }
 
+  return { epochSeconds, loadEpochSeconds }
+}
+
+/** A run's notes and tags, and deleting runs: each answer goes into the list. */
+function runEdits(
+  upsert: (updated: readonly Run[]) => void,
+  removeLocal: (ids: readonly string[]) => void,
+) {
   async function setNotes(id: string, notes: string): Promise<void> {
     upsert([await api.setNotes({ id, notes })])
   }
@@ -124,26 +157,5 @@ export const useRunsStore = defineStore('runs', () => {
     return deleted
   }
 
-  onEvent('runQueued', ({ runs: added }) => upsert(added))
-  onEvent('runStarted', ({ run }) => upsert([run]))
-  onEvent('runFinished', ({ run }) => upsert([run]))
-  onEvent('runChanged', ({ run }) => upsert([run]))
-  onReconnect(() => void load())
-
-  return {
-    runs,
-    total,
-    byId,
-    loaded,
-    loading,
-    error,
-    epochSeconds,
-    load,
-    loadEpochSeconds,
-    upsert,
-    removeLocal,
-    setNotes,
-    setTags,
-    deleteRuns,
-  }
-})
+  return { setNotes, setTags, deleteRuns }
+}

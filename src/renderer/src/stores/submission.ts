@@ -4,7 +4,7 @@
  * The owner of `experimentName` and of the last submission's outcome.
  */
 import { defineStore } from 'pinia'
-import { computed, ref, shallowRef, watch } from 'vue'
+import { computed, ref, shallowRef, watch, type ComputedRef, type Ref, type ShallowRef } from 'vue'
 import type { GridAxisInput } from '@shared/api/contract'
 import type { ExperimentSummary, Run } from '@shared/api/types'
 import type { ConfigIssue } from '@shared/config/schema'
@@ -47,9 +47,65 @@ export const useSubmissionStore = defineStore('submission', () => {
    * run): link them, or train them anew. Never decided for the user.
    */
   const reuseQuestion = shallowRef<{ message: string; runs: readonly ConfigIssue[] } | null>(null)
-  /** Whether the big-grid question was already answered yes (the reuse question may follow). */
-  let confirmedBig = false
 
+  const { effectiveName, experiments, loadExperiments, existing } = naming(draft, experimentName)
+
+  const canSubmit = computed(
+    () =>
+      !submitting.value &&
+      draft.config !== null &&
+      grid.grid.issues.length === 0 &&
+      grid.grid.configs.length > 0 &&
+      !fit.blocked,
+  )
+
+  const { submit, confirmSubmit, answerReuse, dismissReuse, dismissConfirmation } = submitter({
+    draft,
+    grid,
+    canSubmit,
+    experimentName,
+    effectiveName,
+    loadExperiments,
+    refs: { submitting, result, error, issues, confirmation, reuseQuestion },
+  })
+
+  watch(experimentName, () => saveFields({ experimentName: experimentName.value }))
+  // "Queued 4 runs" speaks of the draft as it was: an edit (say, one that makes it invalid,
+  // with "Fix the fields marked in red" shown) makes it old news, and so do its errors.
+  watch(
+    () => draft.draft,
+    () => {
+      result.value = null
+      error.value = null
+      issues.value = []
+    },
+  )
+
+  return {
+    experimentName,
+    submitting,
+    result,
+    error,
+    issues,
+    effectiveName,
+    canSubmit,
+    experiments,
+    existing,
+    loadExperiments,
+    confirmation,
+    submit,
+    confirmSubmit,
+    dismissConfirmation,
+    reuseQuestion,
+    answerReuse,
+    dismissReuse,
+  }
+})
+
+type Draft = ReturnType<typeof useDraftStore>
+
+/** The experiment the runs go to: its name, and whether it exists already. */
+function naming(draft: Draft, experimentName: Ref<string>) {
   /**
    * The name typed, else the experiment of the run being edited and requeued, else the config's
    * name, else "nin".
@@ -76,14 +132,32 @@ export const useSubmissionStore = defineStore('submission', () => {
     () => experiments.value.find((e) => e.name === effectiveName.value) ?? null,
   )
 
-  const canSubmit = computed(
-    () =>
-      !submitting.value &&
-      draft.config !== null &&
-      grid.grid.issues.length === 0 &&
-      grid.grid.configs.length > 0 &&
-      !fit.blocked,
-  )
+  return { effectiveName, experiments, loadExperiments, existing }
+}
+
+interface SubmitContext {
+  readonly draft: Draft
+  readonly grid: ReturnType<typeof useGridStore>
+  readonly canSubmit: ComputedRef<boolean>
+  readonly experimentName: Ref<string>
+  readonly effectiveName: ComputedRef<string>
+  loadExperiments(): Promise<void>
+  readonly refs: {
+    readonly submitting: Ref<boolean>
+    readonly result: ShallowRef<SubmitResult | null>
+    readonly error: Ref<string | null>
+    readonly issues: ShallowRef<readonly ConfigIssue[]>
+    readonly confirmation: Ref<string | null>
+    readonly reuseQuestion: ShallowRef<{ message: string; runs: readonly ConfigIssue[] } | null>
+  }
+}
+
+/** Queueing the grid, and answering the core's questions about it (a big grid, reused runs). */
+function submitter(ctx: SubmitContext) {
+  const { draft, grid, canSubmit, experimentName, effectiveName, loadExperiments } = ctx
+  const { submitting, result, error, issues, confirmation, reuseQuestion } = ctx.refs
+  /** Whether the big-grid question was already answered yes (the reuse question may follow). */
+  let confirmedBig = false
 
   async function submit(confirm = false, reuse?: 'link' | 'train'): Promise<void> {
     if (!canSubmit.value) return
@@ -141,35 +215,5 @@ export const useSubmissionStore = defineStore('submission', () => {
     confirmation.value = null
   }
 
-  watch(experimentName, () => saveFields({ experimentName: experimentName.value }))
-  // "Queued 4 runs" speaks of the draft as it was: an edit (say, one that makes it invalid,
-  // with "Fix the fields marked in red" shown) makes it old news, and so do its errors.
-  watch(
-    () => draft.draft,
-    () => {
-      result.value = null
-      error.value = null
-      issues.value = []
-    },
-  )
-
-  return {
-    experimentName,
-    submitting,
-    result,
-    error,
-    issues,
-    effectiveName,
-    canSubmit,
-    experiments,
-    existing,
-    loadExperiments,
-    confirmation,
-    submit,
-    confirmSubmit,
-    dismissConfirmation,
-    reuseQuestion,
-    answerReuse,
-    dismissReuse,
-  }
-})
+  return { submit, confirmSubmit, answerReuse, dismissReuse, dismissConfirmation }
+}
