@@ -105,6 +105,26 @@ export class FleetRig {
     )
   }
 
+  /**
+   * The exit code of a process of this rig, or a failure after `timeoutMs` (a bound on a hang,
+   * never a speed check) that shows what every process said last and where the runs stand.
+   */
+  async exitOf(p: Proc, timeoutMs: number, what: string): Promise<number | null> {
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), timeoutMs)
+    })
+    const code = await Promise.race([p.exited, late]).finally(() => clearTimeout(timer))
+    if (code !== 'late') return code
+    const tails = this.processes.map(
+      (q, i) => `--- process ${i} (pid ${q.child.pid}) stderr:\n${q.output().stderr.slice(-3000)}`,
+    )
+    const runs = this.query('SELECT id, status, attempt, error FROM runs ORDER BY created_at')
+    throw new Error(
+      `timed out after ${timeoutMs} ms waiting for ${what}\nruns: ${JSON.stringify(runs)}\n${tails.join('\n')}`,
+    )
+  }
+
   async stopAll(): Promise<void> {
     for (const p of this.processes.splice(0)) {
       if (p.child.exitCode === null && p.child.signalCode === null) {

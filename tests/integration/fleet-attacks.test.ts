@@ -416,8 +416,12 @@ describe.skipIf(!REDIS_SERVER)('the fleet attacked through a real redis-server',
       }
     }
     const filler = fill()
-    const code = await head.exited
-    filling = false
+    // The halt is an event: the head exits once no run it dispatched is in flight — each run a
+    // worker trains ends, or its worker dies or drops it; one no worker took is recalled at the
+    // halt. The bound only turns a hang into a failure that shows where everything stood.
+    const code = await rig.exitOf(head, 300_000, 'the head to halt and exit').finally(() => {
+      filling = false
+    })
     await filler
     expect(code, head.output().stderr).toBe(1)
     const stderr = head.output().stderr

@@ -279,13 +279,29 @@ export class Fleet {
     return true
   }
 
-  /** Redis refused a write even after retries: dispatch halts, saying what to do. */
+  /**
+   * Redis refused a write even after retries: dispatch halts, saying what to do. Runs dispatched
+   * that no worker has reported on yet go back to the front of the queue now: a full Redis may
+   * never let a worker take their job, and a halted queue must still come to rest (the runs
+   * workers train are followed as before: they end, or their worker is presumed dead or drops
+   * them). A job taken meanwhile trains an attempt whose reports are refused (no claim), until
+   * the run is dispatched again.
+   */
   private redisFull(what: string, err: unknown): void {
     this.options.onRedisFull(
       `Redis refused to store ${what} (${messageOf(err)}): ${refusedWriteAdvice(err)}, then ` +
         'resume the queue (`nin-lab queue resume`, or Resume in the app); runs that were training ' +
         'resume from their last checkpoint',
     )
+    for (const [runId, claim] of [...this.dispatched]) {
+      if (claim.worker !== null) continue
+      this.dispatched.delete(runId)
+      this.suspects.delete(runId)
+      const why = 'Redis is full: its job was recalled before a worker started it'
+      if (this.store.markInterrupted([runId], why, { attempt: claim.attempt }).length > 0)
+        this.store.retry(runId, { front: true })
+      this.options.onChange(this.store.getRun(runId) ?? null)
+    }
   }
 
   /** Tells any worker still on a run that its attempt is over (retried; a full Redis halts). */

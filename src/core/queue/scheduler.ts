@@ -276,13 +276,16 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
         const next = this.nextStartable()
         if (!next || !this.launch(next, slot)) break
       }
-      if (this.fleet && mayStart()) {
+      // The fleet is ticked even while the queue is paused or halted: it dispatches only while
+      // mayStart(), but it must keep following the runs it dispatched (a worker that died, a job
+      // that vanished), or a halt with runs in flight would never become idle.
+      if (this.fleet) {
         void this.fleet
           .tick(() => this.nextStartable(), mayStart)
           .then(() => {
             if (this.isIdle()) this.emit('idle')
           })
-      } else if (this.active.size === 0 && (this.fleet?.inFlight ?? 0) === 0) this.emit('idle')
+      } else if (this.active.size === 0) this.emit('idle')
     } catch (err) {
       if (isDiskProblem(err)) this.haltQueue(err)
       else this.emit('warning', `scheduling pass failed: ${messageOf(err)}`)
