@@ -6,7 +6,7 @@
  * a command-line argument, which every local user reads in `ps` and /proc/<pid>/cmdline.
  *
  * Every job, report and heartbeat crossing Redis is an envelope `v1.<hmac>.<body>`: the body is
- * the JSON text itself and the HMAC-SHA256 covers a domain ("job", "report", "beat") and exactly
+ * the JSON text itself and the HMAC-SHA256 covers a domain ("job", "report", "beat", "attempt") and exactly
  * those bytes, checked in constant time before the body is parsed. The body names the run, its
  * attempt, the worker and its session, and a sequence number, so a signed report cannot be moved
  * to another run, attempt or worker, nor replayed (the head wants each holder's sequence to rise).
@@ -22,7 +22,7 @@ export const FLEET_KEY_ENV = 'NIN_LAB_FLEET_KEY'
 /** 32 random bytes as base64url: 43 characters. Anything from 32 to 200 of [\w-] is accepted. */
 const KEY_PATTERN = /^[\w-]{32,200}$/
 
-export type SignedDomain = 'job' | 'report' | 'beat'
+export type SignedDomain = 'job' | 'report' | 'beat' | 'attempt'
 
 export class FleetKeyError extends Error {
   constructor(message: string) {

@@ -23,7 +23,6 @@
  * A Redis that refuses writes (full: maxmemory with noeviction) is retried with backoff, then
  * halts dispatch with an error that says what to do.
  */
-import { createHash } from 'node:crypto'
 import {
   closeSync,
   constants,
@@ -31,24 +30,23 @@ import {
   fstatSync,
   mkdirSync,
   openSync,
-  readdirSync,
   readFileSync,
-  readSync,
   renameSync,
   rmSync,
   statSync,
   writeSync,
 } from 'node:fs'
-import { join, relative, sep } from 'node:path'
+import { join } from 'node:path'
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import type { Run } from '@shared/api/types'
 import type { TrainerMessage } from '@shared/protocol/trainer'
 import {
+  attemptBody,
   attemptKey,
-  CANCELLED,
   checkBeat,
   checkReport,
+  HEAD_KEY,
   HEARTBEAT_TTL_MS,
   KEY_PREFIX,
   MAX_BEAT_CHARS,
@@ -60,11 +58,11 @@ import {
   type ChunkReport,
   type Report,
   type RunJob,
-  type ShippedFile,
   type WorkerBeat,
 } from '@shared/protocol/worker'
 import { StoreError, type RunStore } from '../store'
 import { open, sign } from './fleet-key'
+import { dropJobFiles, filesUnder, hashFile, putJobFiles, type FoundFile } from './job-files'
 import { redisOptions } from './redis'
 import { isRefusedWrite, refusedWriteAdvice, reportsWaiting, takeReport } from './report-channel'
 
@@ -83,6 +81,15 @@ export interface FleetOptions {
   readonly onRedisFull: (reason: string) => void
   /** Automatic resumes of a run after its worker died, before the run is marked failed. */
   readonly maxAutoResumes: number
+  /**
+   * The clock (tests: a controllable one): the time, the wait between retries of a write Redis
+   * refused, and how long a run must look lost before it is (default: a heartbeat's TTL).
+   */
+  readonly clock?: {
+    readonly now: () => number
+    readonly sleep: (ms: number) => Promise<void>
+    readonly lostAfterMs?: number
+  }
 }
 
 /** How many checkpoints a resumed job carries: the newest, and the one before in case it is bad. */
@@ -92,27 +99,8 @@ const INGEST_IDLE_MS = 50
 /** Tries of a dispatch's Redis writes (backing off from 100 ms to 2 s) before dispatch halts. */
 const DISPATCH_TRIES = 6
 
-const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex')
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err))
-
-/** Every file under `dir`, relative to `root`, with forward slashes. */
-function filesUnder(root: string, dir: string): ShippedFile[] {
-  const out: ShippedFile[] = []
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name)
-    if (entry.isDirectory()) out.push(...filesUnder(root, path))
-    else if (entry.isFile()) {
-      const data = readFileSync(path)
-      out.push({
-        path: relative(root, path).split(sep).join('/'),
-        base64: data.toString('base64'),
-        sha256: sha256(data),
-      })
-    }
-  }
-  return out
-}
 
 /** Who holds a dispatched run's current claim, and the last sequence number taken from it. */
 interface Claim {
@@ -133,6 +121,9 @@ export class Fleet {
   /** Problems already logged (a malformed heartbeat, a forged report): each said once. */
   private readonly said = new Set<string>()
   private readonly ingesting: Promise<void>
+  private readonly now: () => number
+  private readonly sleep: (ms: number) => Promise<void>
+  private readonly lostAfterMs: number
   private stopped = false
   private ticking = false
 
@@ -140,6 +131,9 @@ export class Fleet {
     private readonly store: RunStore,
     private readonly options: FleetOptions,
   ) {
+    this.now = options.clock?.now ?? Date.now
+    this.sleep = options.clock?.sleep ?? sleep
+    this.lostAfterMs = options.clock?.lostAfterMs ?? HEARTBEAT_TTL_MS
     const connection = redisOptions(options.redisUrl)
     this.redis = new Redis(connection)
     this.redis.on('error', (err) => this.warnOnce(`redis: ${err.message}`))
@@ -204,6 +198,10 @@ export class Fleet {
         const run = nextQueued()
         if (!run || !(await this.dispatch(run))) break
       }
+      // Work waits and no worker can take it: perhaps because Redis refuses every worker's
+      // heartbeat (full). Without a write of its own the head would never learn it, and wait
+      // forever instead of halting with what to do.
+      if (free <= 0 && canStart() && !this.stopped && nextQueued()) await this.markAlive()
     } catch (err) {
       this.warnOnce(`the fleet could not be reached: ${messageOf(err)}`)
     } finally {
@@ -239,22 +237,25 @@ export class Fleet {
     const run = this.store.claim(queued.id, { kind: 'worker', host: '', pid: 0, start: null })
     if (!run) return true
     this.dispatched.set(run.id, { attempt: run.attempt, worker: null, session: null, seq: 0 })
-    const job: RunJob = {
-      runId: run.id,
-      attempt: run.attempt,
-      config: run.config,
-      checkpoint: run.lastCheckpointEpoch > 0 ? this.latestCheckpoints(run) : [],
-      resume: run.lastCheckpointEpoch > 0,
-    }
-    const envelope = sign(this.options.key(), 'job', JSON.stringify(job))
+    const jobId = `${run.id}.${run.attempt}`
+    const files = run.lastCheckpointEpoch > 0 ? this.latestCheckpoints(run) : []
     try {
       await this.withRetries(async () => {
-        await this.redis.set(attemptKey(run.id), String(run.attempt))
+        await this.writeAttempt(run.id, run.attempt, false)
+        // The checkpoint's files first, a piece per command; the job lists them, signed.
+        const job: RunJob = {
+          runId: run.id,
+          attempt: run.attempt,
+          config: run.config,
+          checkpoint: await putJobFiles(this.redis, jobId, files),
+          resume: run.lastCheckpointEpoch > 0,
+        }
+        const envelope = sign(this.options.key(), 'job', JSON.stringify(job))
         await this.runs.add(
           'train',
           { envelope },
           {
-            jobId: `${run.id}.${run.attempt}`,
+            jobId,
             attempts: 1,
             removeOnComplete: { count: 100 },
             removeOnFail: { count: 100 },
@@ -265,6 +266,7 @@ export class Fleet {
       // Redis refused it: the run waits in the queue again, first, and nothing more is
       // dispatched while Redis is full (no attempt storm).
       this.dispatched.delete(run.id)
+      await dropJobFiles(this.redis, jobId).catch(() => {})
       this.store.markInterrupted([run.id], `it could not be dispatched: ${messageOf(err)}`, {
         attempt: run.attempt,
       })
@@ -304,12 +306,36 @@ export class Fleet {
     }
   }
 
-  /** Tells any worker still on a run that its attempt is over (retried; a full Redis halts). */
-  private async endAttempt(runId: string): Promise<void> {
+  /**
+   * Writes the head's mark (`nin-lab:head`: its pid and the time, for whoever looks), retried;
+   * a Redis that still refuses it halts dispatch, as a refused dispatch does.
+   */
+  private async markAlive(): Promise<void> {
+    const mark = JSON.stringify({ pid: process.pid, at: this.now() })
     try {
       await this.withRetries(async () => {
-        await this.redis.set(attemptKey(runId), CANCELLED)
+        await this.redis.set(HEAD_KEY, mark, 'PX', HEARTBEAT_TTL_MS)
       })
+    } catch (err) {
+      if (isRefusedWrite(err)) this.redisFull("the head's mark", err)
+      else throw err
+    }
+  }
+
+  /** A run's attempt record, signed: the attempt in force, or that it ended. */
+  private async writeAttempt(runId: string, attempt: number, ended: boolean): Promise<void> {
+    const body = attemptBody({ runId, attempt, ended })
+    await this.redis.set(attemptKey(runId), sign(this.options.key(), 'attempt', body))
+  }
+
+  /**
+   * Tells any worker still on a run's `attempt` that it is over (retried; a full Redis halts).
+   * Written late — after a newer attempt's record — it stops nothing newer: a worker stops only
+   * on a record that supersedes its own attempt.
+   */
+  private async endAttempt(runId: string, attempt: number): Promise<void> {
+    try {
+      await this.withRetries(() => this.writeAttempt(runId, attempt, true))
     } catch (err) {
       if (isRefusedWrite(err)) this.redisFull(`the end of run ${runId}'s attempt`, err)
       else this.warnOnce(`could not tell the workers that run ${runId} ended: ${messageOf(err)}`)
@@ -324,13 +350,13 @@ export class Fleet {
       } catch (err) {
         if (!isRefusedWrite(err) || i >= DISPATCH_TRIES || this.stopped) throw err
         this.warnOnce(`redis refused a write, retrying: ${messageOf(err)}`)
-        await sleep(wait)
+        await this.sleep(wait)
       }
     }
   }
 
   /** The newest checkpoint folders the head holds for a run, as files relative to its folder. */
-  private latestCheckpoints(run: Run): ShippedFile[] {
+  private latestCheckpoints(run: Run): FoundFile[] {
     const runDir = this.store.runDir(run.id)
     const dirs = this.store
       .artifacts(run.id)
@@ -352,7 +378,7 @@ export class Fleet {
       if (!run || run.status !== 'running' || run.attempt !== claim.attempt) {
         // Ended (or cancelled, or re-dispatched elsewhere): tell any worker still on it to stop.
         this.dispatched.delete(runId)
-        await this.endAttempt(runId)
+        await this.endAttempt(runId, claim.attempt)
         continue
       }
       const worker = claim.worker ?? run.owner?.worker ?? null
@@ -402,9 +428,9 @@ export class Fleet {
     why: string,
     drained: boolean,
   ): Promise<string | null> {
-    const since = this.suspects.get(runId) ?? Date.now()
+    const since = this.suspects.get(runId) ?? this.now()
     this.suspects.set(runId, since)
-    if (Date.now() - since < HEARTBEAT_TTL_MS) return null
+    if (this.now() - since < this.lostAfterMs) return null
     if (drained && (await reportsWaiting(this.redis)) > 0) return null
     this.suspects.delete(runId)
     return why
@@ -422,15 +448,16 @@ export class Fleet {
     if (crashes > this.options.maxAutoResumes) {
       this.store.markFinished(run.id, 'failed', `${why} (${crashes} times in a row)`, fence)
     } else this.store.retry(run.id, { front: true })
-    void this.endAttempt(run.id)
+    void this.endAttempt(run.id, run.attempt)
     this.options.onChange(this.store.getRun(run.id) ?? null)
   }
 
   /** Stops a remote run (cancelled): its worker sees the attempt key change within a beat. */
   async cancel(runId: string): Promise<void> {
-    if (!this.dispatched.has(runId)) return
+    const claim = this.dispatched.get(runId)
+    if (!claim) return
     this.dispatched.delete(runId)
-    await this.endAttempt(runId)
+    await this.endAttempt(runId, claim.attempt)
   }
 
   /** Takes reports one at a time, in order, until closed. Never throws. */
@@ -646,20 +673,6 @@ function sizeOf(path: string): number {
   }
 }
 
-/** The hex sha256 of a file, read 1 MiB at a time. */
-function sha256OfFile(path: string): string {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW)
-  try {
-    const hash = createHash('sha256')
-    const buffer = Buffer.alloc(1 << 20)
-    for (let n = readSync(fd, buffer); n > 0; n = readSync(fd, buffer))
-      hash.update(buffer.subarray(0, n))
-    return hash.digest('hex')
-  } finally {
-    closeSync(fd)
-  }
-}
-
 /**
  * Writes one chunk of a shipped file: only into the run's checkpoint or model folders, under a
  * name the trainers write, in order (a chunk must start where the file so far ends; one already
@@ -695,7 +708,7 @@ function writeChunk(runDir: string, chunk: ChunkReport, epochs: number): void {
     closeSync(fd)
   }
   if (chunk.offset + data.length < chunk.size) return
-  if (sha256OfFile(part) !== chunk.sha256) {
+  if (hashFile(part).sha256 !== chunk.sha256) {
     rmSync(part, { force: true })
     throw new ReportError(`${chunk.path} arrived damaged (its sha256 does not match)`)
   }
