@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect } from 'vitest'
 import { fleetKeyPath, loadFleetKey } from '@core/queue/fleet-key'
+import { workerKey } from '@shared/protocol/worker'
 import { runCli, spawnCli, waitFor } from './cli'
 import { queryDataDir } from './db'
 import { TINY_RUN } from './tiny'
@@ -84,11 +85,15 @@ export class FleetRig {
       this.head,
     ])
     if (r.status !== 0) return { status: r.status, names: [], ignored: [], stderr: r.stderr }
-    const view = JSON.parse(r.stdout) as { workers: { name: string }[]; ignored?: string[] }
+    const view = JSON.parse(r.stdout) as {
+      workers: { name: string }[]
+      ignored?: { worker: string; why: string }[]
+    }
     return {
       status: 0,
       names: view.workers.map((w) => w.name),
-      ignored: view.ignored ?? [],
+      // As the head logs them: the heartbeat's key, and why.
+      ignored: (view.ignored ?? []).map((i) => `${workerKey(i.worker)}: ${i.why}`),
       stderr: r.stderr,
     }
   }

@@ -39,6 +39,7 @@ import {
 import { join } from 'node:path'
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
+import type { IgnoredBeat } from '@shared/api/contract'
 import type { Run } from '@shared/api/types'
 import type { TrainerMessage } from '@shared/protocol/trainer'
 import {
@@ -55,6 +56,7 @@ import {
   RUNS_QUEUE,
   shippedFolder,
   WORKER_KEY_PATTERN,
+  workerKey,
   type ChunkReport,
   type Report,
   type RunJob,
@@ -176,9 +178,12 @@ export class Fleet {
   }
 
   /** The workers, and the heartbeats ignored (each logged once) and why. */
-  async fleetView(): Promise<{ beats: WorkerBeat[]; ignored: string[] }> {
+  async fleetView(): Promise<FleetView> {
     const view = await readBeats(this.redis, this.options.key())
-    for (const why of view.ignored) this.sayOnce(`beat ${why}`, `ignored a heartbeat: ${why}`)
+    for (const { worker, why } of view.ignored) {
+      const said = `${workerKey(worker)}: ${why}`
+      this.sayOnce(`beat ${said}`, `ignored a heartbeat: ${said}`)
+    }
     return view
   }
 
@@ -715,11 +720,18 @@ function writeChunk(runDir: string, chunk: ChunkReport, epochs: number): void {
   renameSync(part, path)
 }
 
+/** The workers whose heartbeat is current and signed, and the heartbeats ignored and why. */
+export interface FleetView {
+  readonly beats: WorkerBeat[]
+  readonly ignored: IgnoredBeat[]
+}
+
+/** The worker name a heartbeat's key gives, as given (cut: a key may be megabytes long). */
+const nameInKey = (redisKey: string): string =>
+  redisKey.slice(workerKey('').length, workerKey('').length + 200)
+
 /** The heartbeats in Redis: the workers alive now, by name, and why others were ignored. */
-async function readBeats(
-  redis: Redis,
-  key: string | null,
-): Promise<{ beats: WorkerBeat[]; ignored: string[] }> {
+async function readBeats(redis: Redis, key: string | null): Promise<FleetView> {
   const keys: string[] = []
   let cursor = '0'
   // SCAN, bounded: a fleet has tens of workers, not millions.
@@ -730,14 +742,14 @@ async function readBeats(
     if (cursor === '0') break
   }
   const beats: WorkerBeat[] = []
-  const ignored: string[] = []
+  const ignored: IgnoredBeat[] = []
   if (keys.length === 0) return { beats, ignored }
   // Sizes first: a key someone filled with megabytes is never read.
   const lengths = (await redis.pipeline(keys.map((k) => ['strlen', k])).exec()) ?? []
   const readable = keys.filter((k, i) => {
     const [err, n] = lengths[i] ?? [null, 0]
     const why = err ? 'not a string' : Number(n) > MAX_BEAT_CHARS ? `${String(n)} characters` : null
-    if (why) ignored.push(`${k}: ${why}`)
+    if (why) ignored.push({ worker: nameInKey(k), why })
     return why === null
   })
   const values = readable.length > 0 ? await redis.mget(...readable) : []
@@ -745,7 +757,7 @@ async function readBeats(
     const value = values[i]
     if (value === null || value === undefined) return // expired meanwhile
     const beat = openBeat(key, k, value)
-    if (typeof beat === 'string') ignored.push(`${k}: ${beat}`)
+    if (typeof beat === 'string') ignored.push({ worker: nameInKey(k), why: beat })
     else beats.push(beat)
   })
   return { beats: beats.sort((a, b) => a.name.localeCompare(b.name)), ignored }
@@ -768,10 +780,7 @@ function openBeat(key: string | null, redisKey: string, value: string): WorkerBe
  * The workers on a Redis this process does not dispatch to (the app reading a fleet that another
  * process's scheduler runs): a short-lived connection that gives up after a few seconds.
  */
-export async function readWorkers(
-  redisUrl: string,
-  key: string | null,
-): Promise<{ beats: WorkerBeat[]; ignored: string[] }> {
+export async function readWorkers(redisUrl: string, key: string | null): Promise<FleetView> {
   const redis = new Redis({
     ...redisOptions(redisUrl),
     maxRetriesPerRequest: 1,
