@@ -412,6 +412,7 @@ describe.skipIf(!REDIS_SERVER)('the fleet attacked through a real redis-server',
       '--grid',
       'model.microConvs=1,2',
     )
+    const t0 = Date.now()
     rig.startWorker('w1')
     await rig.fleetOf('w1')
     const head = rig.startHead()
@@ -421,6 +422,7 @@ describe.skipIf(!REDIS_SERVER)('the fleet attacked through a real redis-server',
       240_000,
       'training under way',
     )
+    const t1 = Date.now()
     await client.config('SET', 'maxmemory-policy', 'noeviction')
     await client.config('SET', 'maxmemory', '16mb')
     // Fill it, and keep it full: whatever memory frees up is taken again at once.
@@ -442,6 +444,10 @@ describe.skipIf(!REDIS_SERVER)('the fleet attacked through a real redis-server',
       filling = false
     })
     await filler
+    console.log(
+      `training under way after ${((t1 - t0) / 1000).toFixed(1)} s; the head halted and exited ` +
+        `${((Date.now() - t1) / 1000).toFixed(1)} s after Redis was filled`,
+    )
     expect(code, head.output().stderr).toBe(1)
     const stderr = head.output().stderr
     expect(stderr).toMatch(
