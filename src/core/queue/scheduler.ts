@@ -25,7 +25,7 @@ import { canRetry } from '@shared/run-state'
 import { DiskReserve } from './disk-reserve'
 import { SchedulerLock } from './scheduler-lock'
 import { StoreError, type Run, type RunStore } from '../store'
-import { Fleet } from './fleet'
+import { Fleet, type FleetOptions } from './fleet'
 import { FleetKey, loadFleetKey } from './fleet-key'
 import { isAlive } from './process-identity'
 import { RunExecution, RunNotClaimedError, type ExecutionResult } from './run-execution'
@@ -63,6 +63,8 @@ export interface SchedulerOptions {
   readonly trainerEntry?: string
   /** The clock of the halt's `since` (tests; default Date.now). */
   readonly now?: () => number
+  /** The fleet's clock (tests: no real waits between retries; see FleetOptions). */
+  readonly fleetClock?: FleetOptions['clock']
 }
 
 /** Why the queue stopped starting runs by itself (cleared by `resume`). */
@@ -163,6 +165,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       key: () => key.current(),
       onRedisFull: (reason) => this.haltFor(reason),
       maxAutoResumes: MAX_AUTO_RESUMES,
+      clock: this.options.fleetClock,
       onMessage: (runId, m) => {
         this.emit('message', runId, m)
         const run = m.type === 'started' || isTerminal(m) ? this.store.getRun(runId) : undefined

@@ -19,6 +19,7 @@ import {
   type AttemptRecord,
 } from '@shared/protocol/worker'
 import { Fleet } from '@core/queue/fleet'
+import { Scheduler, type Halt } from '@core/queue/scheduler'
 import { open, rotateFleetKey } from '@core/queue/fleet-key'
 import { takeJobFiles } from '@core/queue/job-files'
 import { redisOptions } from '@core/queue/redis'
@@ -367,6 +368,59 @@ describe.skipIf(!REDIS_SERVER)('the fleet head', { timeout: 30_000 }, () => {
     console.log(`dispatch and take: ${commands} commands, the longest argument ${longest} chars`)
     expect(longest).toBeGreaterThan(CHUNK_BYTES) // the pieces did go through this window …
     expect(longest).toBeLessThanOrEqual(piece) // … and none carried more than one chunk
+  })
+
+  it('a halted scheduler keeps following the runs workers train, and comes to rest once none is in flight', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nin-lab-fleet-scheduler-'))
+    const store = RunStore.open(dir)
+    const key = rotateFleetKey(dir)
+    const [a, b] = store.addRuns(
+      'fleet-test',
+      ['a', 'b'].map((name) =>
+        validateExperimentConfig({ name, train: { epochs: 2, seed: ++seeds } }),
+      ),
+    ).added
+    const w = new StandInWorker(client, redis.url, key, 'w1')
+    const s = new Scheduler(store, {
+      dataDir: dir,
+      slots: [],
+      redisUrl: redis.url,
+      pollMs: 10,
+      fleetClock: { now: Date.now, sleep: async () => {} },
+    })
+    try {
+      const halts: Halt[] = []
+      let idle = 0
+      s.on('halted', (halt) => halts.push(halt))
+      s.on('idle', () => idle++)
+      await w.beat()
+      s.start()
+      await until(() => (store.getRun(a!.id)?.status === 'running' ? true : undefined), 'a out')
+      await w.take()
+      await w.say(a!.id, 1, says.started(a!.id))
+      await until(() => (store.getRun(a!.id)?.owner?.worker === 'w1' ? true : undefined), 'bound')
+      await w.beat([a!.id])
+      // Redis fills while w1 trains a and b waits: the head halts (its mark is refused) …
+      await fillRedis()
+      await until(() => (halts.length > 0 ? true : undefined), 'the halt')
+      expect(halts[0]!.reason).toMatch(/Redis refused to store the head's mark \(OOM/)
+      expect(s.isIdle()).toBe(false) // … with a in flight on w1
+      // … and when w1 dies, a goes back to the queue: before, a halted scheduler stopped
+      // ticking the fleet, so a stayed in flight and the queue never came to rest.
+      idle = 0
+      await w.die()
+      await until(() => (idle > 0 && s.isIdle() ? true : undefined), 'idle after the halt', 20_000)
+      expect([store.getRun(a!.id)?.status, store.getRun(b!.id)?.status]).toEqual([
+        'queued',
+        'queued',
+      ])
+      expect(store.nextQueued()?.id).toBe(a!.id)
+    } finally {
+      await s.stop()
+      await w.close()
+      store.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('cancel: the attempt record says ended, and the worker’s later reports are refused', async () => {
