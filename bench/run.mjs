@@ -7,7 +7,7 @@ const here = dirname(fileURLToPath(import.meta.url))
 const only = process.argv[2]
 // Benchmarks written in TypeScript (*.bench.ts) run under vitest; the rest are plain scripts.
 const TYPESCRIPT = new Set(['throughput', 'compare-ui', 'fleet'])
-for (const name of ['throughput', 'persist', 'compare-ui', 'fleet']) {
+for (const name of ['throughput', 'persist', 'compare-ui', 'fleet', 'api-latency']) {
   if (only && only !== name) continue
   const args = TYPESCRIPT.has(name)
     ? [

@@ -18,7 +18,7 @@
  * SIGTERM drains: it takes nothing new, stops its runs after their current step and hands them
  * back (they resume elsewhere from their last checkpoint), then exits.
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import {
   closeSync,
   copyFileSync,
@@ -27,12 +27,10 @@ import {
   openSync,
   readdirSync,
   readSync,
-  renameSync,
   rmSync,
-  writeFileSync,
 } from 'node:fs'
 import { hostname } from 'node:os'
-import { basename, dirname, join, relative, sep } from 'node:path'
+import { basename, join, relative, sep } from 'node:path'
 import { Worker, type Job } from 'bullmq'
 import { Redis } from 'ioredis'
 import type { GpuInfo } from '@shared/api/types'
@@ -40,23 +38,26 @@ import { validateExperimentConfig, type ExperimentConfig } from '@shared/config/
 import { isTerminal, type TrainerMessage } from '@shared/protocol/trainer'
 import {
   attemptKey,
+  checkAttemptRecord,
   CHUNK_BYTES,
   checkRunJob,
   HEARTBEAT_MS,
   HEARTBEAT_TTL_MS,
-  isSafeRelativePath,
   KEY_PREFIX,
+  MAX_ATTEMPT_CHARS,
   MAX_FILE_BYTES,
   MAX_JOB_CHARS,
   REPORT_TARGET_CHARS,
   RUNS_QUEUE,
+  supersedes,
   workerKey,
+  type AttemptRecord,
   type Report,
-  type ShippedFile,
   type WorkerBeat,
 } from '@shared/protocol/worker'
 import { open, sign } from '@core/queue/fleet-key'
 import { redisOptions } from '@core/queue/redis'
+import { dropJobFiles, hashFile, takeJobFiles } from '@core/queue/job-files'
 import { isRefusedWrite, pushReport } from '@core/queue/report-channel'
 import type { LocalSlot } from '@core/queue/scheduler'
 import { startTrainer, type TrainerHandle } from '@core/queue/trainer-process'
@@ -87,21 +88,6 @@ const SEND_TRIES = 15
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err))
-const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex')
-
-/** Writes the checkpoint a job carries into the run's scratch folder (checked paths only). */
-function unpack(runDir: string, files: readonly ShippedFile[]): void {
-  for (const file of files) {
-    if (!isSafeRelativePath(file.path))
-      throw new Error(`the job names a path outside the run: ${file.path}`)
-    const data = Buffer.from(file.base64, 'base64')
-    if (sha256(data) !== file.sha256) throw new Error(`${file.path} arrived damaged`)
-    const path = join(runDir, ...file.path.split('/'))
-    mkdirSync(dirname(path), { recursive: true })
-    writeFileSync(`${path}.tmp`, data)
-    renameSync(`${path}.tmp`, path)
-  }
-}
 
 /**
  * A checkpoint or model folder, kept for shipping: its files hard-linked (copied where links
@@ -122,23 +108,6 @@ function stage(dir: string, outbox: string): string[] {
     }
   }
   return names.map((n) => join(outbox, n))
-}
-
-/** The hex sha256 and size of a file, read a chunk at a time. */
-function hashFile(path: string): { sha256: string; size: number } {
-  const fd = openSync(path, 'r')
-  try {
-    const hash = createHash('sha256')
-    const buffer = Buffer.alloc(CHUNK_BYTES)
-    let size = 0
-    for (let n = readSync(fd, buffer); n > 0; n = readSync(fd, buffer)) {
-      hash.update(buffer.subarray(0, n))
-      size += n
-    }
-    return { sha256: hash.digest('hex'), size }
-  } finally {
-    closeSync(fd)
-  }
 }
 
 /** A run this worker trains: its trainer, and why we stopped it (then it is handed back). */
@@ -166,6 +135,8 @@ export class RemoteWorker {
   /** This process's identity in every report, and the sequence number of the last one. */
   private readonly session = randomBytes(12).toString('base64url')
   private seq = 0
+  /** Runs whose attempt key held a value the head did not sign (each said once). */
+  private readonly forgedAttempts = new Set<string>()
   readonly closed: Promise<void>
   private resolveClosed: () => void = () => {}
 
@@ -280,7 +251,8 @@ export class RemoteWorker {
       })
       return 'handed back'
     }
-    if ((await this.redis.get(attemptKey(runId))) !== String(attempt)) {
+    const record = await this.attemptRecord(runId)
+    if (record && supersedes(record, attempt)) {
       this.options.log(`· ${runId} attempt ${attempt} is no longer current: skipped`)
       return 'stale'
     }
@@ -292,7 +264,9 @@ export class RemoteWorker {
       // The head's copy is the truth: start from exactly the checkpoint it sent.
       rmSync(runDir, { recursive: true, force: true })
       mkdirSync(runDir, { recursive: true })
-      unpack(runDir, spec.checkpoint)
+      // The checkpoint comes in pieces, a command each; its pieces go once it is whole here.
+      await takeJobFiles(this.redis, String(job.id), spec.checkpoint, runDir)
+      void dropJobFiles(this.redis, String(job.id)).catch(() => {})
       return await this.supervise(runId, attempt, slot, runDir, {
         runId,
         config,
@@ -420,13 +394,35 @@ export class RemoteWorker {
     return outcome
   }
 
+  /**
+   * The head's signed record of a run's attempt, or null when there is none or it is not the
+   * head's (a forged or malformed value is ignored — said once per run — so Redis access alone
+   * cannot stop or delay a run).
+   */
+  private async attemptRecord(runId: string): Promise<AttemptRecord | null> {
+    const value = await this.redis.get(attemptKey(runId))
+    if (value === null) return null
+    const opened = open([this.options.fleetKey], 'attempt', value, MAX_ATTEMPT_CHARS)
+    try {
+      if ('error' in opened) throw new Error(opened.error)
+      return checkAttemptRecord(JSON.parse(opened.body), runId)
+    } catch (err) {
+      if (!this.forgedAttempts.has(runId)) {
+        if (this.forgedAttempts.size > 10_000) this.forgedAttempts.clear()
+        this.forgedAttempts.add(runId)
+        this.warn(`ignored the attempt key of run ${runId} (not the head's): ${messageOf(err)}`)
+      }
+      return null
+    }
+  }
+
   /** Stops a run whose attempt is no longer the current one (cancelled, or re-dispatched). */
   private checkAttempt(entry: RunningRun, attempt: number): void {
-    void this.redis.get(attemptKey(entry.runId)).then(
-      (current) => {
-        if (current !== String(attempt) && entry.handback === null) {
+    void this.attemptRecord(entry.runId).then(
+      (record) => {
+        if (record && supersedes(record, attempt) && entry.handback === null) {
           entry.handback =
-            current === 'cancelled' ? 'cancelled on the head' : 'no longer the current attempt'
+            record.attempt === attempt ? 'cancelled on the head' : 'no longer the current attempt'
           entry.trainer?.stop()
         }
       },

@@ -44,12 +44,17 @@ export interface ServeProcess {
 }
 
 /** Starts `nin-lab serve --port 0` on `dataDir` and resolves once it prints its URL. */
-export function startServe(dataDir: string, extraArgs: string[] = []): Promise<ServeProcess> {
+export function startServe(
+  dataDir: string,
+  extraArgs: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<ServeProcess> {
   const child = spawn(
     process.execPath,
     [BIN, 'serve', '--port', '0', '--data-dir', dataDir, ...extraArgs],
     {
       cwd: ROOT,
+      env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   )

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect } from 'vitest'
 import { fleetKeyPath, loadFleetKey } from '@core/queue/fleet-key'
+import { workerKey } from '@shared/protocol/worker'
 import { runCli, spawnCli, waitFor } from './cli'
 import { queryDataDir } from './db'
 import { TINY_RUN } from './tiny'
@@ -84,11 +85,15 @@ export class FleetRig {
       this.head,
     ])
     if (r.status !== 0) return { status: r.status, names: [], ignored: [], stderr: r.stderr }
-    const view = JSON.parse(r.stdout) as { workers: { name: string }[]; ignored?: string[] }
+    const view = JSON.parse(r.stdout) as {
+      workers: { name: string }[]
+      ignored?: { worker: string; why: string }[]
+    }
     return {
       status: 0,
       names: view.workers.map((w) => w.name),
-      ignored: view.ignored ?? [],
+      // As the head logs them: the heartbeat's key, and why.
+      ignored: (view.ignored ?? []).map((i) => `${workerKey(i.worker)}: ${i.why}`),
       stderr: r.stderr,
     }
   }
@@ -102,6 +107,26 @@ export class FleetRig {
       },
       60_000,
       `workers ${names.join(', ')} in the fleet`,
+    )
+  }
+
+  /**
+   * The exit code of a process of this rig, or a failure after `timeoutMs` (a bound on a hang,
+   * never a speed check) that shows what every process said last and where the runs stand.
+   */
+  async exitOf(p: Proc, timeoutMs: number, what: string): Promise<number | null> {
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), timeoutMs)
+    })
+    const code = await Promise.race([p.exited, late]).finally(() => clearTimeout(timer))
+    if (code !== 'late') return code
+    const tails = this.processes.map(
+      (q, i) => `--- process ${i} (pid ${q.child.pid}) stderr:\n${q.output().stderr.slice(-3000)}`,
+    )
+    const runs = this.query('SELECT id, status, attempt, error FROM runs ORDER BY created_at')
+    throw new Error(
+      `timed out after ${timeoutMs} ms waiting for ${what}\nruns: ${JSON.stringify(runs)}\n${tails.join('\n')}`,
     )
   }
 

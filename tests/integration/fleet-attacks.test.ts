@@ -95,7 +95,7 @@ describe.skipIf(!REDIS_SERVER)('the fleet attacked through a real redis-server',
       workerKey('big'),
       JSON.stringify({ ...big, offers: '', version: '', startedAt: 0, beatAt: 0, draining: false }),
     )
-    rig.startWorker('w1')
+    const w1 = rig.startWorker('w1')
     await rig.fleetOf('w1')
     // `queue workers` lists the real worker and says why it ignored the others; it never crashes.
     const listed = rig.workers()
@@ -114,6 +114,22 @@ describe.skipIf(!REDIS_SERVER)('the fleet attacked through a real redis-server',
       mostRunning = Math.max(mostRunning, running)
     }, 300)
     const [first] = ids as [string]
+    // The attempt key rewritten the moment the head has written it (before the worker's first
+    // look, or during its checks once a second): without the key, a newer attempt and a
+    // signed-looking one. The worker trains on; before, it handed the run back (a delay).
+    for (let i = 0; i < 2400 && (await client.get(attemptKey(first))) === null; i++)
+      await new Promise((r) => setTimeout(r, 50))
+    const record = (await client.get(attemptKey(first))) ?? ''
+    await client.set(attemptKey(first), '2')
+    await waitFor(
+      () => (/ignored the attempt key of run/.test(w1.output().stderr) ? true : undefined),
+      120_000,
+      'the worker ignoring the forged attempt key',
+    )
+    await client.set(
+      attemptKey(first),
+      `v1.${'0'.repeat(64)}.${JSON.stringify({ runId: first, attempt: 2, ended: false })}`,
+    )
     await waitFor(
       () =>
         rig.query(`SELECT 1 FROM run_events WHERE run_id = ? AND type = 'step'`, first).length > 0
@@ -122,8 +138,9 @@ describe.skipIf(!REDIS_SERVER)('the fleet attacked through a real redis-server',
       240_000,
       'the first run training on w1',
     )
-    // The attacker reads the run's current attempt, as the issue's attack did.
-    const attempt = Number(await client.get(attemptKey(first)))
+    // The attacker read the run's current attempt, as the issue's attack did (the record is signed,
+    // not secret).
+    const attempt = (JSON.parse(record.slice(68)) as { attempt: number }).attempt
     expect(attempt).toBe(1)
     const base = { runId: first, attempt, worker: 'w1', session: 'forged-session', seq: 1e9 }
     const who = { ...base, host: 'x', pid: 1, gpu: null }
@@ -205,6 +222,8 @@ describe.skipIf(!REDIS_SERVER)('the fleet attacked through a real redis-server',
     expect(count(stderr, /refused a report: its signature does not match the fleet key/)).toBe(1)
     expect(count(stderr, /dropped a report of \d+ characters unread/)).toBe(1)
     expect(count(stderr, /ignored a heartbeat: nin-lab:worker:evil/)).toBe(1)
+    // The forged attempt keys: ignored, said once (the worker looks every second).
+    expect(count(w1.output().stderr, /ignored the attempt key of run/)).toBe(1)
     // The 1000-slot heartbeat was never believed: one worker with one slot ran one run at a time.
     expect(mostRunning).toBe(1)
     // The 150 MB report never reached the head's memory (it held 1.16 GB before the fix).
@@ -393,6 +412,7 @@ describe.skipIf(!REDIS_SERVER)('the fleet attacked through a real redis-server',
       '--grid',
       'model.microConvs=1,2',
     )
+    const t0 = Date.now()
     rig.startWorker('w1')
     await rig.fleetOf('w1')
     const head = rig.startHead()
@@ -402,6 +422,7 @@ describe.skipIf(!REDIS_SERVER)('the fleet attacked through a real redis-server',
       240_000,
       'training under way',
     )
+    const t1 = Date.now()
     await client.config('SET', 'maxmemory-policy', 'noeviction')
     await client.config('SET', 'maxmemory', '16mb')
     // Fill it, and keep it full: whatever memory frees up is taken again at once.
@@ -416,9 +437,17 @@ describe.skipIf(!REDIS_SERVER)('the fleet attacked through a real redis-server',
       }
     }
     const filler = fill()
-    const code = await head.exited
-    filling = false
+    // The halt is an event: the head exits once no run it dispatched is in flight — each run a
+    // worker trains ends, or its worker dies or drops it; one no worker took is recalled at the
+    // halt. The bound only turns a hang into a failure that shows where everything stood.
+    const code = await rig.exitOf(head, 300_000, 'the head to halt and exit').finally(() => {
+      filling = false
+    })
     await filler
+    console.log(
+      `training under way after ${((t1 - t0) / 1000).toFixed(1)} s; the head halted and exited ` +
+        `${((Date.now() - t1) / 1000).toFixed(1)} s after Redis was filled`,
+    )
     expect(code, head.output().stderr).toBe(1)
     const stderr = head.output().stderr
     expect(stderr).toMatch(

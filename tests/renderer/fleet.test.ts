@@ -119,6 +119,42 @@ describe('where runs train', () => {
     wrapper.unmount()
   })
 
+  it('lists the heartbeats it ignored: how many, the name each gives (hostile text marked, never markup) and why', async () => {
+    workers = {
+      ...workers,
+      ignored: [
+        { worker: 'evil', why: 'not a signed envelope (no v1.<hmac>.)' },
+        {
+          worker: '<img src=x onerror=alert(1)>\u202Egnp.exe',
+          why: 'its signature does not match the fleet key',
+        },
+        { worker: 'big', why: '70000 characters' },
+      ],
+    }
+    const wrapper = mount(QueueView)
+    await flush()
+    const panel = wrapper.find('[data-testid="ignored-beats"]')
+    expect(panel.text()).toContain('3 heartbeats ignored')
+    const items = wrapper.findAll('[data-testid="ignored-beat"]')
+    expect(items.map((i) => i.text())).toEqual([
+      'evil: not a signed envelope (no v1.<hmac>.)',
+      '<img src=x onerror=alert(1)>⟨U+202E⟩gnp.exe: its signature does not match the fleet key',
+      'big: 70000 characters',
+    ])
+    // Text, not markup: no element was made from the name.
+    expect(panel.find('img').exists()).toBe(false)
+    // The real worker is still listed beside them.
+    expect(wrapper.findAll('[data-testid="worker-row"]')).toHaveLength(1)
+    wrapper.unmount()
+
+    workers = { ...workers, ignored: [] }
+    setActivePinia(createPinia())
+    const clean = mount(QueueView)
+    await flush()
+    expect(clean.find('[data-testid="ignored-beats"]').exists()).toBe(false)
+    clean.unmount()
+  })
+
   it('says how to start a worker when the fleet is empty, and why it cannot be read', async () => {
     workers = { ...workers, workers: [] }
     let wrapper = mount(QueueView)

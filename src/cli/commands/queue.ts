@@ -19,6 +19,7 @@ import { CONFIRM_GRID_RUNS, MAX_GRID_RUNS, type QueueState } from '@shared/api/c
 import { HEALTH_LABELS } from '@shared/health'
 import { parseGpuList, type QueueSettings } from '@shared/api/types'
 import { checkRedisUrl } from '../redis-url'
+import { workerKey } from '@shared/protocol/worker'
 
 export const queueHelp = `Usage: nin-lab queue add [CONFIG] [--preset NAME] [--set PATH=VALUE ...] [--experiment NAME]
                        [--grid PATH=V1,V2 ...] [--seeds N] [--priority P] [--yes] [--link | --train]
@@ -379,7 +380,8 @@ async function queueWorkers(argv: string[]): Promise<number> {
     console.log(
       `${view.workers.length} worker${view.workers.length === 1 ? '' : 's'} on ${view.redis}`,
     )
-    for (const why of view.ignored ?? []) console.error(`ignored a heartbeat: ${t(why)}`)
+    for (const { worker, why } of view.ignored ?? [])
+      console.error(`ignored a heartbeat: ${t(`${workerKey(worker)}: ${why}`)}`)
     if (view.workers.length > 0) {
       console.log(
         table(

@@ -6,22 +6,23 @@
  * a command-line argument, which every local user reads in `ps` and /proc/<pid>/cmdline.
  *
  * Every job, report and heartbeat crossing Redis is an envelope `v1.<hmac>.<body>`: the body is
- * the JSON text itself and the HMAC-SHA256 covers a domain ("job", "report", "beat") and exactly
+ * the JSON text itself and the HMAC-SHA256 covers a domain ("job", "report", "beat", "attempt") and exactly
  * those bytes, checked in constant time before the body is parsed. The body names the run, its
  * attempt, the worker and its session, and a sequence number, so a signed report cannot be moved
  * to another run, attempt or worker, nor replayed (the head wants each holder's sequence to rise).
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
-import { lstatSync, readFileSync, type Stats } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describeFileType, writeFileSafely } from '../files'
+import { keyFileStat, WatchedKeyFile } from '../key-file'
 
 export const FLEET_KEY_FILE = 'fleet-key'
 export const FLEET_KEY_ENV = 'NIN_LAB_FLEET_KEY'
 /** 32 random bytes as base64url: 43 characters. Anything from 32 to 200 of [\w-] is accepted. */
 const KEY_PATTERN = /^[\w-]{32,200}$/
 
-export type SignedDomain = 'job' | 'report' | 'beat'
+export type SignedDomain = 'job' | 'report' | 'beat' | 'attempt'
 
 export class FleetKeyError extends Error {
   constructor(message: string) {
@@ -32,18 +33,9 @@ export class FleetKeyError extends Error {
 
 export const fleetKeyPath = (dataDir: string): string => join(dataDir, FLEET_KEY_FILE)
 
-function statOf(path: string): Stats | null {
-  try {
-    return lstatSync(path)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
-    throw err
-  }
-}
-
 /** The key in a file, or null when the file is missing or holds no key. */
 function readKeyFile(path: string): string | null {
-  const st = statOf(path)
+  const st = keyFileStat(path)
   if (st === null) return null
   if (!st.isFile()) {
     throw new FleetKeyError(`${path} is ${describeFileType(st)}, not a fleet key file`)
@@ -73,7 +65,7 @@ export function loadFleetKey(dataDir: string): { key: string; created: string | 
       created: `a new fleet key was written to ${path}: give it to each worker (--fleet-key-file)`,
     }
   }
-  if (((statOf(path)?.mode ?? 0) & 0o077) !== 0 && process.platform !== 'win32') {
+  if (((keyFileStat(path)?.mode ?? 0) & 0o077) !== 0 && process.platform !== 'win32') {
     return {
       key: rotateFleetKey(dataDir),
       created: `${path} was readable by other users, so a new fleet key replaced it: give it to each worker`,
@@ -148,33 +140,8 @@ export function open(
  * The key in force for a running head: read again whenever the file changes, so that
  * `nin-lab key rotate --fleet` takes effect without a restart.
  */
-export class FleetKey {
-  private key: string
-  private seen: string
-
-  constructor(
-    private readonly dataDir: string,
-    initial: string,
-  ) {
-    this.key = initial
-    this.seen = this.signature()
-  }
-
-  private signature(): string {
-    const st = statOf(fleetKeyPath(this.dataDir))
-    return st === null ? '' : `${st.ino}:${st.size}:${st.mtimeMs}`
-  }
-
-  current(): string {
-    try {
-      const sig = this.signature()
-      if (sig !== this.seen) {
-        this.seen = sig
-        this.key = readKeyFile(fleetKeyPath(this.dataDir)) ?? this.key
-      }
-    } catch {
-      // Not a regular file any more: keep the key in force.
-    }
-    return this.key
+export class FleetKey extends WatchedKeyFile {
+  constructor(dataDir: string, initial: string) {
+    super(fleetKeyPath(dataDir), initial, readKeyFile)
   }
 }

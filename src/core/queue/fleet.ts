@@ -23,7 +23,6 @@
  * A Redis that refuses writes (full: maxmemory with noeviction) is retried with backoff, then
  * halts dispatch with an error that says what to do.
  */
-import { createHash } from 'node:crypto'
 import {
   closeSync,
   constants,
@@ -31,24 +30,24 @@ import {
   fstatSync,
   mkdirSync,
   openSync,
-  readdirSync,
   readFileSync,
-  readSync,
   renameSync,
   rmSync,
   statSync,
   writeSync,
 } from 'node:fs'
-import { join, relative, sep } from 'node:path'
+import { join } from 'node:path'
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
+import type { IgnoredBeat } from '@shared/api/contract'
 import type { Run } from '@shared/api/types'
 import type { TrainerMessage } from '@shared/protocol/trainer'
 import {
+  attemptBody,
   attemptKey,
-  CANCELLED,
   checkBeat,
   checkReport,
+  HEAD_KEY,
   HEARTBEAT_TTL_MS,
   KEY_PREFIX,
   MAX_BEAT_CHARS,
@@ -57,14 +56,15 @@ import {
   RUNS_QUEUE,
   shippedFolder,
   WORKER_KEY_PATTERN,
+  workerKey,
   type ChunkReport,
   type Report,
   type RunJob,
-  type ShippedFile,
   type WorkerBeat,
 } from '@shared/protocol/worker'
 import { StoreError, type RunStore } from '../store'
 import { open, sign } from './fleet-key'
+import { dropJobFiles, filesUnder, hashFile, putJobFiles, type FoundFile } from './job-files'
 import { redisOptions } from './redis'
 import { isRefusedWrite, refusedWriteAdvice, reportsWaiting, takeReport } from './report-channel'
 
@@ -83,6 +83,15 @@ export interface FleetOptions {
   readonly onRedisFull: (reason: string) => void
   /** Automatic resumes of a run after its worker died, before the run is marked failed. */
   readonly maxAutoResumes: number
+  /**
+   * The clock (tests: a controllable one): the time, the wait between retries of a write Redis
+   * refused, and how long a run must look lost before it is (default: a heartbeat's TTL).
+   */
+  readonly clock?: {
+    readonly now: () => number
+    readonly sleep: (ms: number) => Promise<void>
+    readonly lostAfterMs?: number
+  }
 }
 
 /** How many checkpoints a resumed job carries: the newest, and the one before in case it is bad. */
@@ -92,27 +101,8 @@ const INGEST_IDLE_MS = 50
 /** Tries of a dispatch's Redis writes (backing off from 100 ms to 2 s) before dispatch halts. */
 const DISPATCH_TRIES = 6
 
-const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex')
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err))
-
-/** Every file under `dir`, relative to `root`, with forward slashes. */
-function filesUnder(root: string, dir: string): ShippedFile[] {
-  const out: ShippedFile[] = []
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name)
-    if (entry.isDirectory()) out.push(...filesUnder(root, path))
-    else if (entry.isFile()) {
-      const data = readFileSync(path)
-      out.push({
-        path: relative(root, path).split(sep).join('/'),
-        base64: data.toString('base64'),
-        sha256: sha256(data),
-      })
-    }
-  }
-  return out
-}
 
 /** Who holds a dispatched run's current claim, and the last sequence number taken from it. */
 interface Claim {
@@ -133,6 +123,9 @@ export class Fleet {
   /** Problems already logged (a malformed heartbeat, a forged report): each said once. */
   private readonly said = new Set<string>()
   private readonly ingesting: Promise<void>
+  private readonly now: () => number
+  private readonly sleep: (ms: number) => Promise<void>
+  private readonly lostAfterMs: number
   private stopped = false
   private ticking = false
 
@@ -140,6 +133,9 @@ export class Fleet {
     private readonly store: RunStore,
     private readonly options: FleetOptions,
   ) {
+    this.now = options.clock?.now ?? Date.now
+    this.sleep = options.clock?.sleep ?? sleep
+    this.lostAfterMs = options.clock?.lostAfterMs ?? HEARTBEAT_TTL_MS
     const connection = redisOptions(options.redisUrl)
     this.redis = new Redis(connection)
     this.redis.on('error', (err) => this.warnOnce(`redis: ${err.message}`))
@@ -182,9 +178,12 @@ export class Fleet {
   }
 
   /** The workers, and the heartbeats ignored (each logged once) and why. */
-  async fleetView(): Promise<{ beats: WorkerBeat[]; ignored: string[] }> {
+  async fleetView(): Promise<FleetView> {
     const view = await readBeats(this.redis, this.options.key())
-    for (const why of view.ignored) this.sayOnce(`beat ${why}`, `ignored a heartbeat: ${why}`)
+    for (const { worker, why } of view.ignored) {
+      const said = `${workerKey(worker)}: ${why}`
+      this.sayOnce(`beat ${said}`, `ignored a heartbeat: ${said}`)
+    }
     return view
   }
 
@@ -204,6 +203,10 @@ export class Fleet {
         const run = nextQueued()
         if (!run || !(await this.dispatch(run))) break
       }
+      // Work waits and no worker can take it: perhaps because Redis refuses every worker's
+      // heartbeat (full). Without a write of its own the head would never learn it, and wait
+      // forever instead of halting with what to do.
+      if (free <= 0 && canStart() && !this.stopped && nextQueued()) await this.markAlive()
     } catch (err) {
       this.warnOnce(`the fleet could not be reached: ${messageOf(err)}`)
     } finally {
@@ -239,22 +242,25 @@ export class Fleet {
     const run = this.store.claim(queued.id, { kind: 'worker', host: '', pid: 0, start: null })
     if (!run) return true
     this.dispatched.set(run.id, { attempt: run.attempt, worker: null, session: null, seq: 0 })
-    const job: RunJob = {
-      runId: run.id,
-      attempt: run.attempt,
-      config: run.config,
-      checkpoint: run.lastCheckpointEpoch > 0 ? this.latestCheckpoints(run) : [],
-      resume: run.lastCheckpointEpoch > 0,
-    }
-    const envelope = sign(this.options.key(), 'job', JSON.stringify(job))
+    const jobId = `${run.id}.${run.attempt}`
+    const files = run.lastCheckpointEpoch > 0 ? this.latestCheckpoints(run) : []
     try {
       await this.withRetries(async () => {
-        await this.redis.set(attemptKey(run.id), String(run.attempt))
+        await this.writeAttempt(run.id, run.attempt, false)
+        // The checkpoint's files first, a piece per command; the job lists them, signed.
+        const job: RunJob = {
+          runId: run.id,
+          attempt: run.attempt,
+          config: run.config,
+          checkpoint: await putJobFiles(this.redis, jobId, files),
+          resume: run.lastCheckpointEpoch > 0,
+        }
+        const envelope = sign(this.options.key(), 'job', JSON.stringify(job))
         await this.runs.add(
           'train',
           { envelope },
           {
-            jobId: `${run.id}.${run.attempt}`,
+            jobId,
             attempts: 1,
             removeOnComplete: { count: 100 },
             removeOnFail: { count: 100 },
@@ -265,6 +271,7 @@ export class Fleet {
       // Redis refused it: the run waits in the queue again, first, and nothing more is
       // dispatched while Redis is full (no attempt storm).
       this.dispatched.delete(run.id)
+      await dropJobFiles(this.redis, jobId).catch(() => {})
       this.store.markInterrupted([run.id], `it could not be dispatched: ${messageOf(err)}`, {
         attempt: run.attempt,
       })
@@ -279,21 +286,61 @@ export class Fleet {
     return true
   }
 
-  /** Redis refused a write even after retries: dispatch halts, saying what to do. */
+  /**
+   * Redis refused a write even after retries: dispatch halts, saying what to do. Runs dispatched
+   * that no worker has reported on yet go back to the front of the queue now: a full Redis may
+   * never let a worker take their job, and a halted queue must still come to rest (the runs
+   * workers train are followed as before: they end, or their worker is presumed dead or drops
+   * them). A job taken meanwhile trains an attempt whose reports are refused (no claim), until
+   * the run is dispatched again.
+   */
   private redisFull(what: string, err: unknown): void {
     this.options.onRedisFull(
       `Redis refused to store ${what} (${messageOf(err)}): ${refusedWriteAdvice(err)}, then ` +
         'resume the queue (`nin-lab queue resume`, or Resume in the app); runs that were training ' +
         'resume from their last checkpoint',
     )
+    for (const [runId, claim] of [...this.dispatched]) {
+      if (claim.worker !== null) continue
+      this.dispatched.delete(runId)
+      this.suspects.delete(runId)
+      const why = 'Redis is full: its job was recalled before a worker started it'
+      if (this.store.markInterrupted([runId], why, { attempt: claim.attempt }).length > 0)
+        this.store.retry(runId, { front: true })
+      this.options.onChange(this.store.getRun(runId) ?? null)
+    }
   }
 
-  /** Tells any worker still on a run that its attempt is over (retried; a full Redis halts). */
-  private async endAttempt(runId: string): Promise<void> {
+  /**
+   * Writes the head's mark (`nin-lab:head`: its pid and the time, for whoever looks), retried;
+   * a Redis that still refuses it halts dispatch, as a refused dispatch does.
+   */
+  private async markAlive(): Promise<void> {
+    const mark = JSON.stringify({ pid: process.pid, at: this.now() })
     try {
       await this.withRetries(async () => {
-        await this.redis.set(attemptKey(runId), CANCELLED)
+        await this.redis.set(HEAD_KEY, mark, 'PX', HEARTBEAT_TTL_MS)
       })
+    } catch (err) {
+      if (isRefusedWrite(err)) this.redisFull("the head's mark", err)
+      else throw err
+    }
+  }
+
+  /** A run's attempt record, signed: the attempt in force, or that it ended. */
+  private async writeAttempt(runId: string, attempt: number, ended: boolean): Promise<void> {
+    const body = attemptBody({ runId, attempt, ended })
+    await this.redis.set(attemptKey(runId), sign(this.options.key(), 'attempt', body))
+  }
+
+  /**
+   * Tells any worker still on a run's `attempt` that it is over (retried; a full Redis halts).
+   * Written late — after a newer attempt's record — it stops nothing newer: a worker stops only
+   * on a record that supersedes its own attempt.
+   */
+  private async endAttempt(runId: string, attempt: number): Promise<void> {
+    try {
+      await this.withRetries(() => this.writeAttempt(runId, attempt, true))
     } catch (err) {
       if (isRefusedWrite(err)) this.redisFull(`the end of run ${runId}'s attempt`, err)
       else this.warnOnce(`could not tell the workers that run ${runId} ended: ${messageOf(err)}`)
@@ -308,13 +355,13 @@ export class Fleet {
       } catch (err) {
         if (!isRefusedWrite(err) || i >= DISPATCH_TRIES || this.stopped) throw err
         this.warnOnce(`redis refused a write, retrying: ${messageOf(err)}`)
-        await sleep(wait)
+        await this.sleep(wait)
       }
     }
   }
 
   /** The newest checkpoint folders the head holds for a run, as files relative to its folder. */
-  private latestCheckpoints(run: Run): ShippedFile[] {
+  private latestCheckpoints(run: Run): FoundFile[] {
     const runDir = this.store.runDir(run.id)
     const dirs = this.store
       .artifacts(run.id)
@@ -336,7 +383,7 @@ export class Fleet {
       if (!run || run.status !== 'running' || run.attempt !== claim.attempt) {
         // Ended (or cancelled, or re-dispatched elsewhere): tell any worker still on it to stop.
         this.dispatched.delete(runId)
-        await this.endAttempt(runId)
+        await this.endAttempt(runId, claim.attempt)
         continue
       }
       const worker = claim.worker ?? run.owner?.worker ?? null
@@ -386,9 +433,9 @@ export class Fleet {
     why: string,
     drained: boolean,
   ): Promise<string | null> {
-    const since = this.suspects.get(runId) ?? Date.now()
+    const since = this.suspects.get(runId) ?? this.now()
     this.suspects.set(runId, since)
-    if (Date.now() - since < HEARTBEAT_TTL_MS) return null
+    if (this.now() - since < this.lostAfterMs) return null
     if (drained && (await reportsWaiting(this.redis)) > 0) return null
     this.suspects.delete(runId)
     return why
@@ -406,15 +453,16 @@ export class Fleet {
     if (crashes > this.options.maxAutoResumes) {
       this.store.markFinished(run.id, 'failed', `${why} (${crashes} times in a row)`, fence)
     } else this.store.retry(run.id, { front: true })
-    void this.endAttempt(run.id)
+    void this.endAttempt(run.id, run.attempt)
     this.options.onChange(this.store.getRun(run.id) ?? null)
   }
 
   /** Stops a remote run (cancelled): its worker sees the attempt key change within a beat. */
   async cancel(runId: string): Promise<void> {
-    if (!this.dispatched.has(runId)) return
+    const claim = this.dispatched.get(runId)
+    if (!claim) return
     this.dispatched.delete(runId)
-    await this.endAttempt(runId)
+    await this.endAttempt(runId, claim.attempt)
   }
 
   /** Takes reports one at a time, in order, until closed. Never throws. */
@@ -630,20 +678,6 @@ function sizeOf(path: string): number {
   }
 }
 
-/** The hex sha256 of a file, read 1 MiB at a time. */
-function sha256OfFile(path: string): string {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW)
-  try {
-    const hash = createHash('sha256')
-    const buffer = Buffer.alloc(1 << 20)
-    for (let n = readSync(fd, buffer); n > 0; n = readSync(fd, buffer))
-      hash.update(buffer.subarray(0, n))
-    return hash.digest('hex')
-  } finally {
-    closeSync(fd)
-  }
-}
-
 /**
  * Writes one chunk of a shipped file: only into the run's checkpoint or model folders, under a
  * name the trainers write, in order (a chunk must start where the file so far ends; one already
@@ -679,18 +713,25 @@ function writeChunk(runDir: string, chunk: ChunkReport, epochs: number): void {
     closeSync(fd)
   }
   if (chunk.offset + data.length < chunk.size) return
-  if (sha256OfFile(part) !== chunk.sha256) {
+  if (hashFile(part).sha256 !== chunk.sha256) {
     rmSync(part, { force: true })
     throw new ReportError(`${chunk.path} arrived damaged (its sha256 does not match)`)
   }
   renameSync(part, path)
 }
 
+/** The workers whose heartbeat is current and signed, and the heartbeats ignored and why. */
+export interface FleetView {
+  readonly beats: WorkerBeat[]
+  readonly ignored: IgnoredBeat[]
+}
+
+/** The worker name a heartbeat's key gives, as given (cut: a key may be megabytes long). */
+const nameInKey = (redisKey: string): string =>
+  redisKey.slice(workerKey('').length, workerKey('').length + 200)
+
 /** The heartbeats in Redis: the workers alive now, by name, and why others were ignored. */
-async function readBeats(
-  redis: Redis,
-  key: string | null,
-): Promise<{ beats: WorkerBeat[]; ignored: string[] }> {
+async function readBeats(redis: Redis, key: string | null): Promise<FleetView> {
   const keys: string[] = []
   let cursor = '0'
   // SCAN, bounded: a fleet has tens of workers, not millions.
@@ -701,14 +742,14 @@ async function readBeats(
     if (cursor === '0') break
   }
   const beats: WorkerBeat[] = []
-  const ignored: string[] = []
+  const ignored: IgnoredBeat[] = []
   if (keys.length === 0) return { beats, ignored }
   // Sizes first: a key someone filled with megabytes is never read.
   const lengths = (await redis.pipeline(keys.map((k) => ['strlen', k])).exec()) ?? []
   const readable = keys.filter((k, i) => {
     const [err, n] = lengths[i] ?? [null, 0]
     const why = err ? 'not a string' : Number(n) > MAX_BEAT_CHARS ? `${String(n)} characters` : null
-    if (why) ignored.push(`${k}: ${why}`)
+    if (why) ignored.push({ worker: nameInKey(k), why })
     return why === null
   })
   const values = readable.length > 0 ? await redis.mget(...readable) : []
@@ -716,7 +757,7 @@ async function readBeats(
     const value = values[i]
     if (value === null || value === undefined) return // expired meanwhile
     const beat = openBeat(key, k, value)
-    if (typeof beat === 'string') ignored.push(`${k}: ${beat}`)
+    if (typeof beat === 'string') ignored.push({ worker: nameInKey(k), why: beat })
     else beats.push(beat)
   })
   return { beats: beats.sort((a, b) => a.name.localeCompare(b.name)), ignored }
@@ -739,10 +780,7 @@ function openBeat(key: string | null, redisKey: string, value: string): WorkerBe
  * The workers on a Redis this process does not dispatch to (the app reading a fleet that another
  * process's scheduler runs): a short-lived connection that gives up after a few seconds.
  */
-export async function readWorkers(
-  redisUrl: string,
-  key: string | null,
-): Promise<{ beats: WorkerBeat[]; ignored: string[] }> {
+export async function readWorkers(redisUrl: string, key: string | null): Promise<FleetView> {
   const redis = new Redis({
     ...redisOptions(redisUrl),
     maxRetriesPerRequest: 1,

@@ -25,7 +25,7 @@ import { canRetry } from '@shared/run-state'
 import { DiskReserve } from './disk-reserve'
 import { SchedulerLock } from './scheduler-lock'
 import { StoreError, type Run, type RunStore } from '../store'
-import { Fleet } from './fleet'
+import { Fleet, type FleetOptions } from './fleet'
 import { FleetKey, loadFleetKey } from './fleet-key'
 import { isAlive } from './process-identity'
 import { RunExecution, RunNotClaimedError, type ExecutionResult } from './run-execution'
@@ -63,6 +63,8 @@ export interface SchedulerOptions {
   readonly trainerEntry?: string
   /** The clock of the halt's `since` (tests; default Date.now). */
   readonly now?: () => number
+  /** The fleet's clock (tests: no real waits between retries; see FleetOptions). */
+  readonly fleetClock?: FleetOptions['clock']
 }
 
 /** Why the queue stopped starting runs by itself (cleared by `resume`). */
@@ -163,6 +165,7 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
       key: () => key.current(),
       onRedisFull: (reason) => this.haltFor(reason),
       maxAutoResumes: MAX_AUTO_RESUMES,
+      clock: this.options.fleetClock,
       onMessage: (runId, m) => {
         this.emit('message', runId, m)
         const run = m.type === 'started' || isTerminal(m) ? this.store.getRun(runId) : undefined
@@ -276,13 +279,16 @@ export class Scheduler extends EventEmitter<SchedulerEvents> {
         const next = this.nextStartable()
         if (!next || !this.launch(next, slot)) break
       }
-      if (this.fleet && mayStart()) {
+      // The fleet is ticked even while the queue is paused or halted: it dispatches only while
+      // mayStart(), but it must keep following the runs it dispatched (a worker that died, a job
+      // that vanished), or a halt with runs in flight would never become idle.
+      if (this.fleet) {
         void this.fleet
           .tick(() => this.nextStartable(), mayStart)
           .then(() => {
             if (this.isIdle()) this.emit('idle')
           })
-      } else if (this.active.size === 0 && (this.fleet?.inFlight ?? 0) === 0) this.emit('idle')
+      } else if (this.active.size === 0) this.emit('idle')
     } catch (err) {
       if (isDiskProblem(err)) this.haltQueue(err)
       else this.emit('warning', `scheduling pass failed: ${messageOf(err)}`)

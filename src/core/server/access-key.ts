@@ -6,9 +6,10 @@
  * show the "access key missing or out of date" screen.
  */
 import { randomBytes } from 'node:crypto'
-import { lstatSync, readFileSync, type Stats } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describeFileType, writeFileSafely } from '../files'
+import { keyFileStat, WatchedKeyFile } from '../key-file'
 
 export const ACCESS_KEY_FILE = 'access-key'
 const KEY_PATTERN = /^[\w-]{20,200}$/
@@ -24,18 +25,9 @@ export class AccessKeyError extends Error {
   }
 }
 
-function statOf(path: string): Stats | null {
-  try {
-    return lstatSync(path)
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
-    throw err
-  }
-}
-
 /** The key in the file, or null when there is none usable (missing, or not a key). */
 function readKey(path: string): string | null {
-  const st = statOf(path)
+  const st = keyFileStat(path)
   if (st === null) return null
   if (!st.isFile()) {
     throw new AccessKeyError(
@@ -67,13 +59,13 @@ export function loadAccessKey(dataDir: string): LoadedKey {
   const path = accessKeyPath(dataDir)
   const key = readKey(path)
   if (key === null) {
-    const st = statOf(path)
+    const st = keyFileStat(path)
     return {
       key: rotateAccessKey(dataDir),
       created: st === null ? 'no access key yet' : 'the access key file held no key',
     }
   }
-  const mode = (statOf(path)?.mode ?? 0) & 0o077
+  const mode = (keyFileStat(path)?.mode ?? 0) & 0o077
   if (mode !== 0 && process.platform !== 'win32') {
     return {
       key: rotateAccessKey(dataDir),
@@ -87,38 +79,8 @@ export function loadAccessKey(dataDir: string): LoadedKey {
  * The key in force for a running server: read again whenever the file changes (a rotation from
  * another shell takes effect at once); the last good key stays while the file is missing or bad.
  */
-export class AccessKey {
-  private key: string
-  private seen: string
-
-  constructor(
-    private readonly dataDir: string,
-    initial: string,
-  ) {
-    this.key = initial
-    this.seen = this.signature()
-  }
-
-  private signature(): string {
-    const st = statOf(accessKeyPath(this.dataDir))
-    return st === null ? '' : `${st.ino}:${st.size}:${st.mtimeMs}`
-  }
-
-  current(): string {
-    let sig: string
-    try {
-      sig = this.signature()
-    } catch {
-      return this.key
-    }
-    if (sig !== this.seen) {
-      this.seen = sig
-      try {
-        this.key = readKey(accessKeyPath(this.dataDir)) ?? this.key
-      } catch {
-        // Not a regular file any more: keep the key in force.
-      }
-    }
-    return this.key
+export class AccessKey extends WatchedKeyFile {
+  constructor(dataDir: string, initial: string) {
+    super(accessKeyPath(dataDir), initial, readKey)
   }
 }

@@ -166,7 +166,13 @@ export interface WorkersView {
   /** Why the fleet could not be read, if it could not. */
   readonly error: string | null
   /** Heartbeats ignored (not signed with this data folder's fleet key, malformed), and why. */
-  readonly ignored?: readonly string[]
+  readonly ignored?: readonly IgnoredBeat[]
+}
+
+/** A heartbeat the head ignored: the worker name its key gives (as given: hostile text), and why. */
+export interface IgnoredBeat {
+  readonly worker: string
+  readonly why: string
 }
 
 export const REPORT_FORMATS = ['html', 'md', 'csv', 'json', 'pdf'] as const

@@ -30,10 +30,45 @@ export const KEY_PREFIX = 'nin-lab'
 export const REPORTS_LIST = `${KEY_PREFIX}:reports:list`
 export const INGESTING_LIST = `${KEY_PREFIX}:reports:ingesting`
 export const attemptKey = (runId: string): string => `${KEY_PREFIX}:attempt:${runId}`
+/** The pieces of the files a job (`<run>.<attempt>`) carries, head → worker. */
+export const jobFilesKey = (jobId: string): string => `${KEY_PREFIX}:job-files:${jobId}`
 export const workerKey = (name: string): string => `${KEY_PREFIX}:worker:${name}`
+/** The head's mark: written while work waits and no worker can take it (see Fleet.tick). */
+export const HEAD_KEY = `${KEY_PREFIX}:head`
 export const WORKER_KEY_PATTERN = `${KEY_PREFIX}:worker:*`
-/** A run's attempt key holds this instead of a number once the run is cancelled. */
-export const CANCELLED = 'cancelled'
+/**
+ * What a run's attempt key holds, signed with the fleet key (domain "attempt"): the attempt in
+ * force, or that it ended (cancelled, re-dispatched, its worker presumed dead). A worker stops an
+ * attempt only on a signed record that supersedes it, so a forged or replayed value (an older
+ * attempt's record) cannot stop a run, and a late "ended" of an older attempt cannot stop a newer
+ * one.
+ */
+export interface AttemptRecord {
+  readonly runId: string
+  readonly attempt: number
+  readonly ended: boolean
+}
+
+/** The exact body the head signs for a run's attempt record. */
+export const attemptBody = (record: AttemptRecord): string =>
+  JSON.stringify({ runId: record.runId, attempt: record.attempt, ended: record.ended })
+
+/** The longest attempt record (a signed envelope) a worker reads. */
+export const MAX_ATTEMPT_CHARS = 1024
+
+/** Checks an attempt record's body for `runId`. Throws ReportError. */
+export function checkAttemptRecord(raw: unknown, runId: string): AttemptRecord {
+  if (!isRecord(raw)) throw new ReportError('an attempt record must be an object')
+  const { attempt, ended } = raw
+  if (raw['runId'] !== runId) throw new ReportError(`it names another run than ${runId}`)
+  if (!Number.isSafeInteger(attempt) || (attempt as number) < 1 || typeof ended !== 'boolean')
+    throw new ReportError('it needs an attempt and whether it ended')
+  return { runId, attempt: attempt as number, ended }
+}
+
+/** Whether a worker training `attempt` must stop, given the signed record in force. */
+export const supersedes = (record: AttemptRecord, attempt: number): boolean =>
+  record.attempt > attempt || (record.attempt === attempt && record.ended)
 
 /** How often a worker beats, and how long the head waits before it presumes the worker dead. */
 export const HEARTBEAT_MS = 2000
@@ -55,8 +90,11 @@ export const REPORT_TARGET_CHARS = 512 * 1024
  * batch of messages); a longer one is dropped inside Redis, unread, and logged.
  */
 export const MAX_REPORT_CHARS = 4 * 1024 * 1024
-/** The longest job (config and the checkpoint files it resumes from) a worker reads. */
-export const MAX_JOB_CHARS = 2 * (MAX_FILE_BYTES / 3) * 4 + 1024 * 1024
+/**
+ * The longest job a worker reads: its config and the list of the checkpoint files it resumes
+ * from (the files themselves travel in pieces: src/core/queue/job-files.ts).
+ */
+export const MAX_JOB_CHARS = 1024 * 1024
 /** The longest heartbeat the head reads; the most slots a worker may claim. */
 export const MAX_BEAT_CHARS = 64 * 1024
 export const MAX_WORKER_SLOTS = 64
@@ -92,10 +130,10 @@ export function shippedFolder(path: string, epochs: number): string | null {
 }
 
 /** One file of a checkpoint folder a job carries, relative to the run's folder. */
-export interface ShippedFile {
+export interface JobFile {
   /** e.g. `checkpoints/epoch-0003/model.pt`: forward slashes, no `..`, not absolute. */
   readonly path: string
-  readonly base64: string
+  readonly size: number
   /** sha256 of the bytes, hex: checked by the receiver. */
   readonly sha256: string
 }
@@ -106,8 +144,11 @@ export interface RunJob {
   /** The attempt's fencing token: every report about this run carries it. */
   readonly attempt: number
   readonly config: ExperimentConfig
-  /** The latest checkpoint the head holds (and the one before it), to resume from. */
-  readonly checkpoint: readonly ShippedFile[]
+  /**
+   * The latest checkpoint the head holds (and the one before it), to resume from: the files, in
+   * the order their pieces wait in the attempt's list (`jobFilesKey`).
+   */
+  readonly checkpoint: readonly JobFile[]
   /** Resume from the checkpoint (false: a fresh start). */
   readonly resume: boolean
 }
@@ -204,27 +245,26 @@ const isRecord = (v: unknown): v is Record<string, unknown> =>
 const isCount = (v: unknown, max: number): v is number =>
   Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= max
 
-function checkFiles(v: unknown, what: string): ShippedFile[] {
+function checkFiles(v: unknown, what: string): JobFile[] {
   if (!Array.isArray(v) || v.length > 1000) throw new ReportError(`${what}: files must be a list`)
   return v.map((f, i) => {
     if (
       !isRecord(f) ||
       typeof f['path'] !== 'string' ||
-      typeof f['base64'] !== 'string' ||
       typeof f['sha256'] !== 'string' ||
       !SHA256.test(f['sha256'])
     ) {
-      throw new ReportError(`${what}: file ${i} must be { path, base64, sha256 }`)
+      throw new ReportError(`${what}: file ${i} must be { path, size, sha256 }`)
     }
     if (!isSafeRelativePath(f['path'])) {
       throw new ReportError(
         `${what}: file path ${JSON.stringify(f['path']).slice(0, 80)} leaves the run's folder`,
       )
     }
-    if (f['base64'].length > Math.ceil(MAX_FILE_BYTES / 3) * 4) {
+    if (!isCount(f['size'], MAX_FILE_BYTES)) {
       throw new ReportError(`${what}: file ${f['path']} is larger than ${MAX_FILE_BYTES} bytes`)
     }
-    return { path: f['path'], base64: f['base64'], sha256: f['sha256'] }
+    return { path: f['path'], size: f['size'], sha256: f['sha256'] }
   })
 }
 

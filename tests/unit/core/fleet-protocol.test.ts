@@ -16,9 +16,12 @@ import {
 import { isRefusedWrite, refusedWriteAdvice } from '@core/queue/report-channel'
 import { checkTrainerMessage, MAX_TEXT_CHARS } from '@shared/protocol/trainer'
 import {
+  attemptBody,
+  checkAttemptRecord,
   checkBeat,
   checkReport,
   CHUNK_BYTES,
+  supersedes,
   MAX_FILE_BYTES,
   shippedFolder,
 } from '@shared/protocol/worker'
@@ -72,6 +75,34 @@ const beat = {
   beatAt: 2,
   draining: false,
 }
+
+describe('attempt records', () => {
+  it('stop a worker only when signed, for its run, and newer or ended: a replayed older one stops nothing', () => {
+    const record = (attempt: number, ended: boolean): string =>
+      sign(KEY, 'attempt', attemptBody({ runId: 'r1', attempt, ended }))
+    const read = (envelope: string, runId = 'r1') => {
+      const opened = open([KEY], 'attempt', envelope, 1024)
+      if ('error' in opened) return opened.error
+      return checkAttemptRecord(JSON.parse(opened.body), runId)
+    }
+    expect(read(record(2, false))).toEqual({ runId: 'r1', attempt: 2, ended: false })
+    expect(read('2')).toMatch(/not a signed envelope/)
+    expect(
+      read(`v1.${'0'.repeat(64)}.${attemptBody({ runId: 'r1', attempt: 2, ended: true })}`),
+    ).toMatch(/signature does not match/)
+    expect(
+      read(sign(KEY, 'report', attemptBody({ runId: 'r1', attempt: 2, ended: true }))),
+    ).toMatch(/signature does not match/)
+    expect(() => read(record(2, false), 'r2')).toThrow(/names another run/)
+    const at = (attempt: number, ended: boolean) => ({ runId: 'r1', attempt, ended })
+    // A worker on attempt 2: a newer attempt or its own ended stop it; its own current, an older
+    // one (replayed, or the head's late "ended" of attempt 1) do not.
+    expect(supersedes(at(3, false), 2)).toBe(true)
+    expect(supersedes(at(2, true), 2)).toBe(true)
+    expect(supersedes(at(2, false), 2)).toBe(false)
+    expect(supersedes(at(1, true), 2)).toBe(false)
+  })
+})
 
 describe('heartbeats', () => {
   it('caps the slots to the GPUs it lists, else to 64', () => {
