@@ -5,7 +5,7 @@
  * is worded live in src/shared/exercises.ts and src/shared/exercise-answer.ts; this module only
  * joins them to the store, the time estimates and the engine's memory measurement.
  */
-import { ApiError, type ExerciseStudy, type Params } from '@shared/api/contract'
+import { ApiError, type ExerciseStudy, type Params, type Result } from '@shared/api/contract'
 import type { Run } from '@shared/api/types'
 import { ConfigError } from '@shared/config/experiment'
 import { parseOverride, type Override } from '@shared/config/overrides'
@@ -22,6 +22,7 @@ import {
   type ExerciseScale,
 } from '@shared/exercises'
 import type { Estimates } from './estimates'
+import { reportFiles } from './reports/files'
 import type { RunStore } from './store'
 
 function exerciseOf(id: number): Exercise {
@@ -135,6 +136,28 @@ export class ExerciseStudies {
       memory = await this.measureMemory(ex, scale, overridesOf(p.set))
     }
     return answerExercise(ex, scale, runs, memory)
+  }
+
+  /** The answer as a report (its table, charts and the runs behind it), in the format asked. */
+  async exportAnswer(p: Params<'exportExerciseAnswer'>): Promise<Result<'exportExerciseAnswer'>> {
+    const answer = await this.answer({ exercise: p.exercise, scale: p.scale })
+    const ids = answer.groups.flatMap((g) => g.runIds)
+    if (ids.length === 0) {
+      throw new ApiError(
+        'illegal-state',
+        `${answer.experiment} has no runs yet: queue the study first (nin-lab exercise queue ${p.exercise} --scale ${p.scale})`,
+      )
+    }
+    return reportFiles(
+      this.store,
+      {
+        ids,
+        format: p.format,
+        title: `d2l §8.3 exercise ${answer.exercise} at ${answer.preset}: ${answer.title}`,
+        fileName: p.fileName,
+      },
+      answer,
+    )
   }
 
   /** Exercise 4: the engine's peaks for the study's config, beside what the model counts. */

@@ -2,6 +2,7 @@
  * Where NiN Lab keeps its data: `--data-dir`, else $NIN_LAB_HOME, else the OS's per-user
  * application-data folder. It holds nin-lab.db, runs/<id>/ and datasets/.
  */
+import { rmSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 
@@ -25,3 +26,11 @@ export function resolveDataDir(flag?: string): string {
 
 export const runsDir = (dataDir: string): string => join(dataDir, 'runs')
 export const runDirOf = (dataDir: string, runId: string): string => join(runsDir(dataDir), runId)
+
+/**
+ * Removes deleted runs' folders (checkpoints, model, logs). After the database deleted the runs:
+ * files are not the database's to delete, and a folder that cannot be removed must not undo it.
+ */
+export function removeRunFolders(folders: readonly string[]): void {
+  for (const folder of folders) rmSync(folder, { recursive: true, force: true })
+}

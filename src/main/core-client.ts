@@ -23,6 +23,23 @@ export interface CoreClient {
   readonly exited: Promise<number | null>
 }
 
+/** A call's outcome when the core cannot answer it. */
+const unavailable = (message: string): CallOutcome => ({
+  ok: false,
+  error: new ApiError('unavailable', message).toBody() satisfies ApiErrorBody,
+})
+
+/** A promise with its resolve and reject in hand. */
+function deferred<T>(): { promise: Promise<T>; resolve(value: T): void; reject(err: Error): void } {
+  let resolve: (value: T) => void = () => {}
+  let reject: (err: Error) => void = () => {}
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  return { promise, resolve, reject }
+}
+
 export function startCoreClient(opts: {
   cliPath: string
   dataDir?: string
@@ -39,16 +56,11 @@ export function startCoreClient(opts: {
   let nextId = 1
   const pending = new Map<number, (outcome: CallOutcome) => void>()
   const listeners: ((event: EventName, payload: unknown) => void)[] = []
-  let markReady: (info: { dataDir: string; scheduler: boolean }) => void = () => {}
-  let failReady: (err: Error) => void = () => {}
-  const ready = new Promise<{ dataDir: string; scheduler: boolean }>((resolve, reject) => {
-    markReady = resolve
-    failReady = reject
-  })
-  const unavailable = (message: string): CallOutcome => ({
-    ok: false,
-    error: new ApiError('unavailable', message).toBody() satisfies ApiErrorBody,
-  })
+  const {
+    promise: ready,
+    resolve: markReady,
+    reject: failReady,
+  } = deferred<{ dataDir: string; scheduler: boolean }>()
 
   child.on('message', (raw) => {
     const m = raw as HostMessage

@@ -163,40 +163,76 @@ export function minimumInputSize(spec: ModelSpec): number | null {
 
 /** The ordered layer list of a NiN variant; throws ArchitectureError when the input is too small. */
 export function layerTable(spec: ModelSpec): Layer[] {
-  const collapse = collapsePoint(spec, spec.inputSize)
-  if (collapse) {
-    const min = minimumInputSize(spec)
-    const { op, inSize } = collapse
-    throw new ArchitectureError(
-      `model.inputSize ${spec.inputSize} is too small for this network: the spatial size reaches 0 at ` +
-        `layer ${op.name} (${op.kernel}×${op.kernel}, stride ${op.stride}, padding ${op.padding} on ` +
-        `${inSize}×${inSize}); ` +
-        (min === null
-          ? 'no input size up to 1024 works'
-          : `the smallest input size that works is ${min}`),
-      op.name,
-      min,
+  refuseTooSmallInput(spec)
+  const net = new LayerList(spec)
+  spec.blocks.forEach((b, i) => {
+    net.nin(`block${i + 1}`, b.channels, b.kernel, b.stride, b.padding, microWidths(spec, b))
+    const [c = 0, h = 0, w = 0] = net.shape
+    net.pass(
+      { type: 'maxpool', name: `block${i + 1}.pool`, kernel: POOL_KERNEL, stride: POOL_STRIDE },
+      [c, convOut(h, POOL_KERNEL, POOL_STRIDE, 0), convOut(w, POOL_KERNEL, POOL_STRIDE, 0)],
     )
+    if (((b.dropout as number | undefined) ?? 0) > 0)
+      net.pass({ type: 'dropout', name: `block${i + 1}.dropout`, rate: b.dropout }, net.shape)
+  })
+  net.pass({ type: 'dropout', name: 'dropout', rate: spec.dropout }, net.shape)
+  spec.headChannels.forEach((channels, i) =>
+    net.nin(`head${i + 1}`, channels, HEAD_KERNEL, 1, HEAD_PADDING),
+  )
+  if (hasClassBlock(spec)) {
+    if (spec.classBlock === 'conv1x1') net.conv('classes.conv', spec.numClasses, 1, 1, 0)
+    else net.nin('classes', spec.numClasses, HEAD_KERNEL, 1, HEAD_PADDING)
   }
 
-  const layers: Layer[] = []
-  let shape: TensorShape = [spec.inputChannels, spec.inputSize, spec.inputSize]
+  if (spec.head === 'gap') {
+    net.pass({ type: 'gap', name: 'gap' }, [net.shape[0] ?? 0])
+    return net.layers
+  }
+  net.pass({ type: 'flatten', name: 'flatten' }, [net.shape.reduce((a, b) => a * b, 1)])
+  spec.fcHidden.forEach((units, i) => {
+    net.dense(`fc${i + 1}`, units, 'relu')
+    net.pass({ type: 'dropout', name: `fc${i + 1}.dropout`, rate: spec.dropout }, net.shape)
+  })
+  net.dense('output', spec.numClasses, 'none')
+  return net.layers
+}
 
-  const conv = (
-    name: string,
-    filters: number,
-    kernel: number,
-    stride: number,
-    padding: number,
-  ): void => {
-    const [c = 0, h = 0, w = 0] = shape
+/** Throws ArchitectureError naming the layer where the spatial size reaches 0, if one does. */
+function refuseTooSmallInput(spec: ModelSpec): void {
+  const collapse = collapsePoint(spec, spec.inputSize)
+  if (!collapse) return
+  const min = minimumInputSize(spec)
+  const { op, inSize } = collapse
+  throw new ArchitectureError(
+    `model.inputSize ${spec.inputSize} is too small for this network: the spatial size reaches 0 at ` +
+      `layer ${op.name} (${op.kernel}×${op.kernel}, stride ${op.stride}, padding ${op.padding} on ` +
+      `${inSize}×${inSize}); ` +
+      (min === null
+        ? 'no input size up to 1024 works'
+        : `the smallest input size that works is ${min}`),
+    op.name,
+    min,
+  )
+}
+
+/** Layers appended in order, each taking the shape the last one gave (with params and MACs). */
+class LayerList {
+  readonly layers: Layer[] = []
+  shape: TensorShape
+
+  constructor(private readonly spec: ModelSpec) {
+    this.shape = [spec.inputChannels, spec.inputSize, spec.inputSize]
+  }
+
+  conv(name: string, filters: number, kernel: number, stride: number, padding: number): void {
+    const [c = 0, h = 0, w = 0] = this.shape
     const out = [
       filters,
       convOut(h, kernel, stride, padding),
       convOut(w, kernel, stride, padding),
     ] as const
     const outElements = out[0] * out[1] * out[2]
-    layers.push({
+    this.layers.push({
       type: 'conv',
       name,
       filters,
@@ -204,78 +240,59 @@ export function layerTable(spec: ModelSpec): Layer[] {
       stride,
       padding,
       activation: 'relu',
-      inputShape: shape,
+      inputShape: this.shape,
       outputShape: out,
       params: kernel * kernel * c * filters + filters,
       macs: outElements * kernel * kernel * c,
     })
-    shape = out
+    this.shape = out
   }
-  const nin = (
+
+  /** A NiN block: its conv, then a micro conv per width (the spec's kernel, same padding). */
+  nin(
     prefix: string,
     filters: number,
     kernel: number,
     stride: number,
     padding: number,
-    widths: readonly number[] = Array.from({ length: spec.microConvs }, () => filters),
-  ): void => {
-    conv(`${prefix}.conv`, filters, kernel, stride, padding)
+    widths: readonly number[] = Array.from({ length: this.spec.microConvs }, () => filters),
+  ): void {
+    const micro = this.spec.microKernel
+    this.conv(`${prefix}.conv`, filters, kernel, stride, padding)
     widths.forEach((width, j) =>
-      conv(`${prefix}.micro${j + 1}`, width, spec.microKernel, 1, (spec.microKernel - 1) / 2),
+      this.conv(`${prefix}.micro${j + 1}`, width, micro, 1, (micro - 1) / 2),
     )
   }
-  const pass = (
+
+  /** A layer without weights (pooling, dropout, flatten, GAP). */
+  pass(
     layer: DistributiveOmit<Layer, 'inputShape' | 'outputShape' | 'params' | 'macs'>,
     out: TensorShape,
-  ): void => {
-    layers.push({ ...layer, inputShape: shape, outputShape: out, params: 0, macs: 0 } as Layer)
-    shape = out
+  ): void {
+    this.layers.push({
+      ...layer,
+      inputShape: this.shape,
+      outputShape: out,
+      params: 0,
+      macs: 0,
+    } as Layer)
+    this.shape = out
   }
-  const dense = (name: string, units: number, activation: 'relu' | 'none'): void => {
-    const inUnits = shape[0] ?? 0
-    layers.push({
+
+  dense(name: string, units: number, activation: 'relu' | 'none'): void {
+    const inUnits = this.shape[0] ?? 0
+    this.layers.push({
       type: 'dense',
       name,
       units,
       activation,
-      inputShape: shape,
+      inputShape: this.shape,
       outputShape: [units],
       params: inUnits * units + units,
       macs: inUnits * units,
     })
-    shape = [units]
+    this.shape = [units]
   }
-
-  spec.blocks.forEach((b, i) => {
-    nin(`block${i + 1}`, b.channels, b.kernel, b.stride, b.padding, microWidths(spec, b))
-    const [c = 0, h = 0, w = 0] = shape
-    pass(
-      { type: 'maxpool', name: `block${i + 1}.pool`, kernel: POOL_KERNEL, stride: POOL_STRIDE },
-      [c, convOut(h, POOL_KERNEL, POOL_STRIDE, 0), convOut(w, POOL_KERNEL, POOL_STRIDE, 0)],
-    )
-    if (((b.dropout as number | undefined) ?? 0) > 0)
-      pass({ type: 'dropout', name: `block${i + 1}.dropout`, rate: b.dropout }, shape)
-  })
-  pass({ type: 'dropout', name: 'dropout', rate: spec.dropout }, shape)
-  spec.headChannels.forEach((channels, i) =>
-    nin(`head${i + 1}`, channels, HEAD_KERNEL, 1, HEAD_PADDING),
-  )
-  if (hasClassBlock(spec)) {
-    if (spec.classBlock === 'conv1x1') conv('classes.conv', spec.numClasses, 1, 1, 0)
-    else nin('classes', spec.numClasses, HEAD_KERNEL, 1, HEAD_PADDING)
-  }
-
-  if (spec.head === 'gap') {
-    pass({ type: 'gap', name: 'gap' }, [shape[0] ?? 0])
-    return layers
-  }
-  pass({ type: 'flatten', name: 'flatten' }, [shape.reduce((a, b) => a * b, 1)])
-  spec.fcHidden.forEach((units, i) => {
-    dense(`fc${i + 1}`, units, 'relu')
-    pass({ type: 'dropout', name: `fc${i + 1}.dropout`, rate: spec.dropout }, shape)
-  })
-  dense('output', spec.numClasses, 'none')
-  return layers
 }
 
 /** Config issues for a model spec whose fields are each valid (used by config validation). */

@@ -372,6 +372,9 @@ export async function expandGridYielding(
   }
 }
 
+/** Reports one problem of a grid: where (a config path) and what. */
+type Problem = (path: string, message: string) => void
+
 /** expandGrid's work, one step per config (or per combination) handled. */
 function* expansionSteps(
   base: unknown,
@@ -379,7 +382,7 @@ function* expansionSteps(
   seeds: number,
 ): Generator<undefined, GridExpansion, void> {
   const issues: ConfigIssue[] = []
-  const problem = (path: string, message: string): void => {
+  const problem: Problem = (path, message) => {
     issues.push({ path, message })
   }
 
@@ -392,6 +395,24 @@ function* expansionSteps(
   // default blocks even when the base does not list them.
   const root = mergeInput(defaultExperimentConfig(), base ?? {})
 
+  const usable = usableAxes(axes, root, issues)
+  const combinations = yield* combine(usable, root, problem)
+  const configs = yield* seededConfigs(root, usable, combinations, seedCount, problem)
+  if (issues.length === 0) yield* uniqueConfigs(configs, problem)
+
+  if (issues.length > 0) throw new ConfigError(issues, 'grid')
+  return { configs }
+}
+
+/**
+ * The axes a grid can expand, each checked (a config field, no repeats or overlaps, values
+ * given once, enum values named as the schema names them); every other axis adds its problem to
+ * `issues`.
+ */
+function usableAxes(axes: readonly GridAxis[], root: unknown, issues: ConfigIssue[]): GridAxis[] {
+  const problem: Problem = (path, message) => {
+    issues.push({ path, message })
+  }
   const usable: GridAxis[] = []
   const seen: string[] = []
   for (let axis of axes) {
@@ -455,6 +476,15 @@ function* expansionSteps(
     usable.push(axis)
   }
 
+  return usable
+}
+
+/** Every combination of the axes' values applied to the root config (the cartesian product). */
+function* combine(
+  usable: readonly GridAxis[],
+  root: unknown,
+  problem: Problem,
+): Generator<undefined, Combination[], void> {
   // Cartesian product, last axis fastest.
   const combinations: Combination[] = []
   const total = usable.reduce((n, a) => n * a.values.length, 1)
@@ -481,6 +511,20 @@ function* expansionSteps(
     yield
   }
 
+  return combinations
+}
+
+/**
+ * Each combination as a config per seed, named after its axis values and validated; a problem
+ * is reported once, worded by the axis values that cause it (blame).
+ */
+function* seededConfigs(
+  root: unknown,
+  usable: readonly GridAxis[],
+  combinations: readonly Combination[],
+  seedCount: number,
+  problem: Problem,
+): Generator<undefined, ExperimentConfig[], void> {
   const baseName = isRecord(root) && typeof root.name === 'string' ? root.name : 'nin'
   const configs: ExperimentConfig[] = []
   /** Each problem message, with the combinations it occurs in. */
@@ -515,29 +559,32 @@ function* expansionSteps(
     problem(path, blame(message, path, combos, usable, combinations))
   }
 
-  if (issues.length === 0) {
-    // Names: sanitizing can map distinct values to one code, so make them unique at the end.
-    const used = new Set<string>()
-    for (const config of configs) {
-      let name = config.name
-      for (let n = 2; used.has(name); n++) name = `${config.name}-${n}`
-      used.add(name)
-      config.name = name
-    }
-    // Identical configs: e.g. a train.seed axis whose values collide with --seeds.
-    const byIdentity = new Map<string, string>()
-    for (const config of configs) {
-      const id = configIdentity(config)
-      const first = byIdentity.get(id)
-      if (first !== undefined) {
-        problem('', `grid gives the same config twice (${first} and ${config.name})`)
-      } else byIdentity.set(id, config.name)
-      yield
-    }
-  }
+  return configs
+}
 
-  if (issues.length > 0) throw new ConfigError(issues, 'grid')
-  return { configs }
+/** Makes the configs' names unique and refuses identical configs (mutates the names). */
+function* uniqueConfigs(
+  configs: readonly ExperimentConfig[],
+  problem: Problem,
+): Generator<undefined, void, void> {
+  // Names: sanitizing can map distinct values to one code, so make them unique at the end.
+  const used = new Set<string>()
+  for (const config of configs) {
+    let name = config.name
+    for (let n = 2; used.has(name); n++) name = `${config.name}-${n}`
+    used.add(name)
+    config.name = name
+  }
+  // Identical configs: e.g. a train.seed axis whose values collide with --seeds.
+  const byIdentity = new Map<string, string>()
+  for (const config of configs) {
+    const id = configIdentity(config)
+    const first = byIdentity.get(id)
+    if (first !== undefined) {
+      problem('', `grid gives the same config twice (${first} and ${config.name})`)
+    } else byIdentity.set(id, config.name)
+    yield
+  }
 }
 
 /**

@@ -147,11 +147,13 @@ describe('races', () => {
     const [run] = store.addRuns('races', [config]).added
     // The scheduler reads the next run; another process cancels it before the claim.
     const racing = Object.create(store) as RunStore
-    racing.nextQueued = () => {
-      const next = store.nextQueued()
-      if (next) other.cancel(next.id)
-      return next
-    }
+    Object.assign(racing, {
+      nextQueued: () => {
+        const next = store.nextQueued()
+        if (next) other.cancel(next.id)
+        return next
+      },
+    })
     const scheduler = new Scheduler(racing, { dataDir, pollMs: 50 })
     const warnings: string[] = []
     scheduler.on('warning', (m) => warnings.push(m))

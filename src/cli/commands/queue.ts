@@ -185,7 +185,43 @@ async function queueStart(argv: string[]): Promise<number> {
   })
   if (values.help) return help()
   // Flags override the data folder's saved queue settings for this process only.
-  const queue: { concurrency?: number; gpus?: QueueSettings['gpus']; redis?: string | null } = {}
+  const queue = queueOverrides(values)
+  // Another scheduler on this data folder is an ApiError (illegal-state), shown as usage.
+  const core: Core = openCore(values['data-dir'], { scheduler: true, queue })
+  const scheduler = core.scheduler
+  if (!scheduler) throw new Error('internal: no scheduler')
+  reportProgress(scheduler)
+
+  let interrupted = false
+  const stop = (): void => {
+    if (interrupted) return
+    interrupted = true
+    console.error(
+      'stopping after the current step; the next `queue start` resumes the run from its last ' +
+        'checkpoint (the end of its last finished epoch), redoing the steps since…',
+    )
+    void core.close().then(() => process.exit(130))
+  }
+  process.on('SIGINT', stop)
+  process.on('SIGTERM', stop)
+
+  if (!values.watch) return untilEmpty(core, scheduler)
+  await new Promise<never>(() => {})
+  return 0
+}
+
+/** The scheduler a `queue start` core runs. */
+type Scheduler = NonNullable<Core['scheduler']>
+
+type QueueOverrides = { concurrency?: number; gpus?: QueueSettings['gpus']; redis?: string | null }
+
+/** `queue start`'s --concurrency, --gpus and --redis, checked. */
+function queueOverrides(values: {
+  concurrency?: string
+  gpus?: string
+  redis?: string
+}): QueueOverrides {
+  const queue: QueueOverrides = {}
   if (values.concurrency !== undefined) {
     const concurrency = Number(values.concurrency)
     if (!Number.isInteger(concurrency) || concurrency < 0 || concurrency > 64) {
@@ -205,10 +241,11 @@ async function queueStart(argv: string[]): Promise<number> {
     if (values.redis !== '') checkRedisUrl(values.redis)
     queue.redis = values.redis === '' ? null : values.redis
   }
-  // Another scheduler on this data folder is an ApiError (illegal-state), shown as usage.
-  const core: Core = openCore(values['data-dir'], { scheduler: true, queue })
-  const scheduler = core.scheduler
-  if (!scheduler) throw new Error('internal: no scheduler')
+  return queue
+}
+
+/** Prints each run's start, progress and end on stderr. */
+function reportProgress(scheduler: Scheduler): void {
   const reporters = new Map<string, ProgressReporter>()
   scheduler.on('runStarted', (run) => {
     console.error(`▶ ${run.id} ${t(run.name)} (${t(run.experiment)})`)
@@ -226,44 +263,30 @@ async function queueStart(argv: string[]): Promise<number> {
     console.error(`warning: could not save progress of ${runId}: ${err.message}`),
   )
   scheduler.on('halted', (halt) => console.error(`✗ ${halt.reason}`))
+}
 
-  let interrupted = false
-  const stop = (): void => {
-    if (interrupted) return
-    interrupted = true
-    console.error(
-      'stopping after the current step; the next `queue start` resumes the run from its last ' +
-        'checkpoint (the end of its last finished epoch), redoing the steps since…',
-    )
-    void core.close().then(() => process.exit(130))
-  }
-  process.on('SIGINT', stop)
-  process.on('SIGTERM', stop)
-
-  if (!values.watch) {
-    await new Promise<void>((resolve) => {
-      const check = (): void => {
-        if (scheduler.isIdle()) resolve()
-      }
-      scheduler.on('idle', check)
-      check()
-    })
-    const halt = scheduler.halt
-    if (halt) {
-      await core.close()
-      console.error(`queue halted: ${halt.reason}`)
-      return 1
+/** Waits until the queue is empty (or halted), closes the core; the exit status. */
+async function untilEmpty(core: Core, scheduler: Scheduler): Promise<number> {
+  await new Promise<void>((resolve) => {
+    const check = (): void => {
+      if (scheduler.isIdle()) resolve()
     }
-    const failed = (await core.api.listRuns({ status: ['failed', 'diverged'], limit: 1 })).total
+    scheduler.on('idle', check)
+    check()
+  })
+  const halt = scheduler.halt
+  if (halt) {
     await core.close()
-    console.error(
-      failed > 0
-        ? `queue empty; ${failed} run(s) failed or diverged: see \`nin-lab queue ls\``
-        : 'queue empty',
-    )
-    return 0
+    console.error(`queue halted: ${halt.reason}`)
+    return 1
   }
-  await new Promise<never>(() => {})
+  const failed = (await core.api.listRuns({ status: ['failed', 'diverged'], limit: 1 })).total
+  await core.close()
+  console.error(
+    failed > 0
+      ? `queue empty; ${failed} run(s) failed or diverged: see \`nin-lab queue ls\``
+      : 'queue empty',
+  )
   return 0
 }
 

@@ -68,70 +68,57 @@ export async function lsCommand(argv: string[]): Promise<number> {
         status: values.status as RunStatus[] | undefined,
         experiment: values.experiment,
       })
-      if (values.json) {
-        console.log(
-          JSON.stringify(
-            runs.map((r) => ({
-              id: r.id,
-              name: r.name,
-              experiment: r.experiment,
-              status: r.status,
-              config: keyFields(r),
-              engine: r.engine,
-              backend: r.backend,
-              precision: r.precision,
-              params: r.params,
-              epochsDone: r.epochsDone,
-              finalTestAcc: r.finalTestAcc,
-              bestTestAcc: r.bestTestAcc,
-              health: healthJson(r),
-              placement: r.placement,
-              linkedFrom: linkJson(r.linkedFrom),
-            })),
-          ),
-        )
-        return 0
-      }
-      if (runs.length === 0) {
+      if (values.json) console.log(JSON.stringify(runs.map(lsJson)))
+      else if (runs.length === 0)
         console.log(
           'no runs yet: `nin-lab run --preset small-28` trains one, `nin-lab queue add` queues some',
         )
-        return 0
-      }
-      const rows = runs.map((r) => {
-        const k = keyFields(r)
-        return [
-          r.id,
-          r.status,
-          r.name,
-          r.experiment,
-          `${String(k.inputSize)}px m${String(k.microConvs)} k${String(k.microKernel)} ${String(k.head)}`,
-          r.precision ?? '',
-          `${r.epochsDone}/${r.config.train.epochs}`,
-          r.finalTestAcc === null ? '' : pct(r.finalTestAcc),
-          r.health.status === 'pending' ? '' : HEALTH_LABELS[r.health.status],
-        ]
-      })
-      console.log(
-        table(
-          [
-            'id',
-            'status',
-            'name',
-            'experiment',
-            'variant',
-            'precision',
-            'epochs',
-            'test acc',
-            'health',
-          ],
-          rows,
-          ['left', 'left', 'left', 'left', 'left', 'left', 'right', 'right', 'left'],
-        ),
-      )
+      else console.log(lsTable(runs))
       return 0
     },
     READ_ONLY,
+  )
+}
+
+/** One run as `ls --json` prints it. */
+const lsJson = (r: Run): Record<string, unknown> => ({
+  id: r.id,
+  name: r.name,
+  experiment: r.experiment,
+  status: r.status,
+  config: keyFields(r),
+  engine: r.engine,
+  backend: r.backend,
+  precision: r.precision,
+  params: r.params,
+  epochsDone: r.epochsDone,
+  finalTestAcc: r.finalTestAcc,
+  bestTestAcc: r.bestTestAcc,
+  health: healthJson(r),
+  placement: r.placement,
+  linkedFrom: linkJson(r.linkedFrom),
+})
+
+/** The runs as `ls` prints them: a row each, the variant in a few words. */
+function lsTable(runs: readonly Run[]): string {
+  const rows = runs.map((r) => {
+    const k = keyFields(r)
+    return [
+      r.id,
+      r.status,
+      r.name,
+      r.experiment,
+      `${String(k.inputSize)}px m${String(k.microConvs)} k${String(k.microKernel)} ${String(k.head)}`,
+      r.precision ?? '',
+      `${r.epochsDone}/${r.config.train.epochs}`,
+      r.finalTestAcc === null ? '' : pct(r.finalTestAcc),
+      r.health.status === 'pending' ? '' : HEALTH_LABELS[r.health.status],
+    ]
+  })
+  return table(
+    ['id', 'status', 'name', 'experiment', 'variant', 'precision', 'epochs', 'test acc', 'health'],
+    rows,
+    ['left', 'left', 'left', 'left', 'left', 'left', 'right', 'right', 'left'],
   )
 }
 

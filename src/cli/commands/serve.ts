@@ -53,16 +53,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   }
   const core = new Core({ dataDir: resolveDataDir(values['data-dir']), scheduler: 'if-free' })
   const dataDir = core.store.dataDir
-  let key: string
-  if (values['rotate-key']) {
-    key = rotateAccessKey(dataDir)
-    console.log('A new access key replaces the old one: pages opened with the old one ask again.')
-  } else {
-    const loaded = loadAccessKey(dataDir)
-    key = loaded.key
-    if (loaded.created) console.log(`New access key (${loaded.created}).`)
-  }
-  const accessKey = new AccessKey(dataDir, key)
+  const accessKey = new AccessKey(dataDir, accessKeyOf(dataDir, values['rotate-key']))
   const sockets = eventSockets(core, {}, () => accessKey.current())
   const options = {
     rendererDir: dir,
@@ -71,20 +62,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     api: apiHandler(core),
     upgrade: sockets.upgrade,
   }
-  let running
-  try {
-    running = await startWebServer({ ...options, port })
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    if (code === 'EADDRINUSE' && values.port === undefined) {
-      running = await startWebServer({ ...options, port: 0 })
-      console.log(`Port ${DEFAULT_PORT} is taken; using a free port instead.`)
-    } else if (code === 'EADDRINUSE') {
-      throw new UsageError(
-        `port ${port} is in use; pick another with --port, or --port 0 for any free port`,
-      )
-    } else throw err
-  }
+  const running = await listen(options, port, values.port === undefined)
   if (!LOOPBACK.has(values.host)) {
     console.warn(
       `Warning: listening on ${values.host}, not loopback: anyone who can reach it and has the token can use the app.`,
@@ -100,15 +78,64 @@ export async function serveCommand(argv: string[]): Promise<number> {
     'Open that address in your browser (the token after # is your access key; it stays the same ' +
       'across restarts). Ctrl-C stops.',
   )
-  await new Promise<void>((resolve) => {
+  await untilStopped(() => {
+    sockets.close()
+    return Promise.all([running.close(), core.close()])
+  })
+  return 0
+}
+
+/** The data folder's access key, replaced first with --rotate-key; says when it is new. */
+function accessKeyOf(dataDir: string, rotate: boolean): string {
+  if (rotate) {
+    const key = rotateAccessKey(dataDir)
+    console.log('A new access key replaces the old one: pages opened with the old one ask again.')
+    return key
+  }
+  const loaded = loadAccessKey(dataDir)
+  if (loaded.created) console.log(`New access key (${loaded.created}).`)
+  return loaded.key
+}
+
+type ServerOptions = Omit<Parameters<typeof startWebServer>[0], 'port'>
+
+/** Starts the server on `port`; the default port, when taken, gives way to a free one. */
+async function listen(
+  options: ServerOptions,
+  port: number,
+  portIsDefault: boolean,
+): Promise<Awaited<ReturnType<typeof startWebServer>>> {
+  try {
+    return await startWebServer({ ...options, port })
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'EADDRINUSE' && portIsDefault) {
+      const running = await startWebServer({ ...options, port: 0 })
+      console.log(`Port ${DEFAULT_PORT} is taken; using a free port instead.`)
+      return running
+    }
+    if (code === 'EADDRINUSE') {
+      throw new UsageError(
+        `port ${port} is in use; pick another with --port, or --port 0 for any free port`,
+      )
+    }
+    throw err
+  }
+}
+
+/**
+ * Resolves once SIGINT or SIGTERM (or, started by `npm start`, the parent's exit) stopped the
+ * server: `stop` closes what runs, then this resolves.
+ */
+function untilStopped(close: () => Promise<unknown>): Promise<void> {
+  return new Promise<void>((resolve) => {
     const stop = (): void => {
       console.log(
         'stopping: a run in progress stops after its current step; on the next start it resumes ' +
           'from its last checkpoint (the end of its last finished epoch), training the steps after ' +
           'it again…',
       )
-      sockets.close()
-      void Promise.all([running.close(), core.close()]).then(() => resolve())
+      void close().then(() => resolve())
     }
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)
@@ -120,5 +147,4 @@ export async function serveCommand(argv: string[]): Promise<number> {
       }, 1000).unref()
     }
   })
-  return 0
 }

@@ -87,6 +87,39 @@ function afterChannelDrains(child: ChildProcess, then: () => void): void {
   })
 }
 
+/**
+ * The run's trainer.log: the trainer's output and the core's notes about it. The log is a
+ * convenience copy: a full disk must not take the scheduler down with it. Once a write fails,
+ * what follows is dropped (the trainer's pipes are still drained, so they never fill and block
+ * it), with one warning.
+ */
+function openTrainerLog(
+  runDir: string,
+  onWarning: ((message: string) => void) | undefined,
+): { readonly file: string; write(data: string | Buffer): void; end(): void } {
+  const file = join(runDir, 'trainer.log')
+  // O_NOFOLLOW: a symlink planted as trainer.log is refused, never written through.
+  const log = createWriteStream('', {
+    fd: openSync(
+      file,
+      constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW,
+    ),
+  })
+  let broken = false
+  log.on('error', (err) => {
+    if (broken) return
+    broken = true
+    onWarning?.(`could not write ${file}: ${err.message}`)
+  })
+  return {
+    file,
+    write: (data) => {
+      if (!broken) log.write(data)
+    },
+    end: () => log.end(),
+  }
+}
+
 export function startTrainer(
   job: TrainerJob,
   onMessage: (m: TrainerMessage) => void,
@@ -96,31 +129,15 @@ export function startTrainer(
   const jobFile = join(job.runDir, 'job.json')
   writeFileSafely(jobFile, JSON.stringify(job, null, 1))
   // Framework chatter (tfjs banners, warnings) goes to the run's trainer.log, not the protocol.
-  const logFile = join(job.runDir, 'trainer.log')
-  // O_NOFOLLOW: a symlink planted as trainer.log is refused, never written through.
-  const log = createWriteStream('', {
-    fd: openSync(
-      logFile,
-      constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW,
-    ),
-  })
-  // The log is a convenience copy: a full disk must not take the scheduler down with it. Once it
-  // fails, the trainer's output is drained and dropped (so its pipes never fill and block it).
-  let logBroken = false
-  log.on('error', (err) => {
-    if (logBroken) return
-    logBroken = true
-    options.onWarning?.(`could not write ${logFile}: ${err.message}`)
-  })
+  const log = openTrainerLog(job.runDir, options.onWarning)
+  const logFile = log.file
   const child: ChildProcess = fork(options.entry ?? trainerEntry(), ['--job', jobFile], {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     serialization: 'json',
     env: { ...process.env, ...options.env },
   })
   for (const stream of [child.stdout, child.stderr]) {
-    stream?.on('data', (chunk: Buffer) => {
-      if (!logBroken) log.write(chunk)
-    })
+    stream?.on('data', (chunk: Buffer) => log.write(chunk))
     stream?.on('error', () => {})
   }
 
@@ -131,8 +148,7 @@ export function startTrainer(
       // The structural check where messages enter the core: the store trusts what it gets.
       m = checkTrainerMessage(raw, job.runId)
     } catch (err) {
-      if (!logBroken)
-        log.write(`nin-lab: refused a malformed trainer message: ${(err as Error).message}\n`)
+      log.write(`nin-lab: refused a malformed trainer message: ${(err as Error).message}\n`)
       return
     }
     if (isTerminal(m)) terminal = m
@@ -176,8 +192,7 @@ export function startTrainer(
       child.kill('SIGTERM')
       killTimer ??= setTimeout(() => {
         if (child.exitCode === null && child.signalCode === null) {
-          if (!logBroken)
-            log.write(`nin-lab: the trainer did not stop within ${grace / 1000} s: killed\n`)
+          log.write(`nin-lab: the trainer did not stop within ${grace / 1000} s: killed\n`)
           child.kill('SIGKILL')
         }
       }, grace)

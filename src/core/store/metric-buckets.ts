@@ -40,29 +40,29 @@ type BucketRow = [
   maxValue: number,
 ]
 
-export function bucketStatements(db: Database.Database) {
+/** One bucket's new finite points, named: what `add` merges into the stored bucket. */
+interface BucketAdd {
+  runId: string
+  name: string
+  width: number
+  bucket: number
+  n: number
+  total: number
+  minStep: number
+  minEpoch: number
+  minTime: number
+  minValue: number
+  maxStep: number
+  maxEpoch: number
+  maxTime: number
+  maxValue: number
+}
+
+/** The metric_buckets table: buckets merged, written, dropped and read. */
+function bucketTableStatements(db: Database.Database) {
   return {
     /** New finite points of one bucket (their count, sum and extremes) added to it. */
-    add: prepare<
-      [
-        {
-          runId: string
-          name: string
-          width: number
-          bucket: number
-          n: number
-          total: number
-          minStep: number
-          minEpoch: number
-          minTime: number
-          minValue: number
-          maxStep: number
-          maxEpoch: number
-          maxTime: number
-          maxValue: number
-        },
-      ]
-    >(
+    add: prepare<[BucketAdd]>(
       db,
       `INSERT INTO metric_buckets (run_id, name, width, bucket, n, total,
          min_step, min_epoch, min_time, min_value, max_step, max_epoch, max_time, max_value)
@@ -80,24 +80,7 @@ export function bucketStatements(db: Database.Database) {
          max_value = MAX(max_value, excluded.max_value)`,
     ),
     /** A bucket written whole (recomputed from its points). */
-    put: prepare<
-      [
-        runId: string,
-        name: string,
-        width: number,
-        bucket: number,
-        n: number,
-        total: number,
-        minStep: number,
-        minEpoch: number,
-        minTime: number,
-        minValue: number,
-        maxStep: number,
-        maxEpoch: number,
-        maxTime: number,
-        maxValue: number,
-      ]
-    >(
+    put: prepare<[runId: string, name: string, width: number, ...bucket: BucketRow]>(
       db,
       `INSERT OR REPLACE INTO metric_buckets (run_id, name, width, bucket, n, total,
          min_step, min_epoch, min_time, min_value, max_step, max_epoch, max_time, max_value)
@@ -123,6 +106,17 @@ export function bucketStatements(db: Database.Database) {
       [runId: string, name: string, width: number, lo: number, hi: number],
       BucketRow
     >,
+    /** The run's series that have buckets (the coarsest width has the fewest rows). */
+    names: preparePluck<[runId: string], string>(
+      db,
+      `SELECT DISTINCT name FROM metric_buckets WHERE run_id = ? AND width = ${BUCKET_WIDTHS[BUCKET_WIDTHS.length - 1]}`,
+    ),
+  }
+}
+
+/** The raw points (metric_points) a bucket is recomputed from and a query's ends are read from. */
+function pointStatements(db: Database.Database) {
+  return {
     exists: preparePluck<[runId: string, name: string, step: number], number>(
       db,
       'SELECT 1 FROM metric_points WHERE run_id = ? AND name = ? AND step = ?',
@@ -146,12 +140,11 @@ export function bucketStatements(db: Database.Database) {
       db,
       'SELECT MIN(step) FROM metric_points WHERE run_id = ? AND epoch > ?',
     ),
-    /** The run's series that have buckets (the coarsest width has the fewest rows). */
-    names: preparePluck<[runId: string], string>(
-      db,
-      `SELECT DISTINCT name FROM metric_buckets WHERE run_id = ? AND width = ${BUCKET_WIDTHS[BUCKET_WIDTHS.length - 1]}`,
-    ),
   }
+}
+
+export function bucketStatements(db: Database.Database) {
+  return { ...bucketTableStatements(db), ...pointStatements(db) }
 }
 
 export type BucketStatements = ReturnType<typeof bucketStatements>

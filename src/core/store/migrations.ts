@@ -228,7 +228,7 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'run health; runs linked to a finished run of another experiment',
     // health_json: the run's RunHealth (src/shared/health.ts), recomputed whenever an epoch or
     // a final message is stored; rows stored before it are judged from their epochs when the
-    // database is next opened for writing (RunStore.backfillHealth), NULL meanwhile.
+    // database is next opened for writing (RunHistory.backfillHealth), NULL meanwhile.
     // linked_from: a run queued as a link to a completed run with the same config (issue 20,
     // reuse): it has no trainer, messages or metrics of its own; reads of them go to that run.
     sql: `

@@ -198,7 +198,8 @@ export interface StartRow {
   now: number
 }
 
-export function runStatements(db: Database.Database) {
+/** The rows themselves: added (or linked), read, edited, deleted. */
+function runRowStatements(db: Database.Database) {
   return {
     /** Skips (changes = 0) a config already in the experiment: UNIQUE (experiment_id, config_hash). */
     insert: prepare<[NewRunRow]>(
@@ -249,6 +250,22 @@ export function runStatements(db: Database.Database) {
     linksTo: preparePluck<[id: string], string>(db, 'SELECT id FROM runs WHERE linked_from = ?'),
     byId: prepare<[id: string], RunRow>(db, `${SELECT_RUN} WHERE r.id = ?`),
     exists: preparePluck<[id: string], number>(db, 'SELECT 1 FROM runs WHERE id = ?'),
+    setPriority: prepare<[priority: number, id: string]>(
+      db,
+      'UPDATE runs SET priority = ? WHERE id = ?',
+    ),
+    setNotes: prepare<[notes: string, id: string]>(db, 'UPDATE runs SET notes = ? WHERE id = ?'),
+    setTags: prepare<[tagsJson: string, id: string]>(
+      db,
+      'UPDATE runs SET tags_json = ? WHERE id = ?',
+    ),
+    delete: prepare<[id: string]>(db, 'DELETE FROM runs WHERE id = ?'),
+  }
+}
+
+/** The queue: its order, its places, what starts next. */
+function queueStatements(db: Database.Database) {
+  return {
     maxQueuePosition: preparePluck<[], number>(
       db,
       'SELECT COALESCE(MAX(queue_position), 0) FROM runs',
@@ -270,6 +287,16 @@ export function runStatements(db: Database.Database) {
       `${SELECT_RUN} WHERE r.status = 'queued' ORDER BY ${QUEUE_ORDER} LIMIT ?`,
     ),
     queuedCount: preparePluck<[], number>(db, "SELECT COUNT(*) FROM runs WHERE status = 'queued'"),
+    setQueuePlace: prepare<[priority: number, position: number, id: string]>(
+      db,
+      'UPDATE runs SET priority = ?, queue_position = ? WHERE id = ?',
+    ),
+  }
+}
+
+/** State moves: starts, claims and attempts (the fencing token), owners, ends, requeues. */
+function lifecycleStatements(db: Database.Database) {
+  return {
     start: prepare<[StartRow]>(
       db,
       `UPDATE runs SET status = 'running', pid = @pid, host = @host, engine = @engine,
@@ -314,20 +341,12 @@ export function runStatements(db: Database.Database) {
          finished_at = NULL, error = NULL, pid = NULL, owner_json = NULL
        WHERE id = @id`,
     ),
-    setQueuePlace: prepare<[priority: number, position: number, id: string]>(
-      db,
-      'UPDATE runs SET priority = ?, queue_position = ? WHERE id = ?',
-    ),
-    setPriority: prepare<[priority: number, id: string]>(
-      db,
-      'UPDATE runs SET priority = ? WHERE id = ?',
-    ),
-    setNotes: prepare<[notes: string, id: string]>(db, 'UPDATE runs SET notes = ? WHERE id = ?'),
-    setTags: prepare<[tagsJson: string, id: string]>(
-      db,
-      'UPDATE runs SET tags_json = ? WHERE id = ?',
-    ),
-    delete: prepare<[id: string]>(db, 'DELETE FROM runs WHERE id = ?'),
+  }
+}
+
+/** What a trainer's messages change on the run row: what it runs on, the summary, the checkpoint. */
+function progressStatements(db: Database.Database) {
+  return {
     /**
      * From a `started` message: what the trainer actually runs on. Only a queued run becomes
      * running here (a run started without markStarted, e.g. by `nin-lab run`); an interrupted
@@ -392,6 +411,17 @@ export function runStatements(db: Database.Database) {
            WHERE run_id = @id AND name = @metric)
        WHERE id = @id`,
     ),
+  }
+}
+
+/** Every statement on the runs table, grouped by what uses them (run-catalog.ts, run-lifecycle.ts,
+ * run-history.ts). */
+export function runStatements(db: Database.Database) {
+  return {
+    ...runRowStatements(db),
+    ...queueStatements(db),
+    ...lifecycleStatements(db),
+    ...progressStatements(db),
   }
 }
 

@@ -311,13 +311,6 @@ export function defaultsOf<F extends Field>(field: F): Infer<F> {
 }
 
 function walk(field: Field, input: unknown, path: string, issues: ConfigIssue[]): unknown {
-  const bad = (): undefined => {
-    issues.push({
-      path,
-      message: `${path || 'the config'} must be ${describeAllowed(field)} (got ${show(input)})`,
-    })
-    return undefined
-  }
   switch (field.kind) {
     case 'optional':
       return input === undefined ? undefined : walk(field.inner, input, path, issues)
@@ -337,74 +330,95 @@ function walk(field: Field, input: unknown, path: string, issues: ConfigIssue[])
     return field.kind === 'array' ? field.default.map((v) => structuredClone(v)) : field.default
   }
   switch (field.kind) {
-    case 'int':
-      if (
-        typeof input !== 'number' ||
-        !Number.isInteger(input) ||
-        input < field.min ||
-        input > field.max
-      )
-        return bad()
-      return input
-    case 'number':
-      if (
-        typeof input !== 'number' ||
-        !Number.isFinite(input) ||
-        input > field.max ||
-        (field.exclusiveMin ? input <= field.min : input < field.min)
-      )
-        return bad()
-      return input
     case 'enum': {
       const value = enumValue(field, input)
-      return value === undefined ? bad() : value
+      return value === undefined ? refuse(field, input, path, issues) : value
     }
-    case 'string':
-      if (typeof input !== 'string' || input.length > field.maxLength) return bad()
-      if (field.pattern !== undefined && !new RegExp(`^(?:${field.pattern})$`).test(input))
-        return bad()
-      return input
-    case 'bool':
-      if (typeof input !== 'boolean') return bad()
-      return input
     case 'nullable':
       if (input === null) return null
       return walk(field.inner, input, path, issues)
     case 'array': {
       if (!Array.isArray(input) || input.length < field.minItems || input.length > field.maxItems)
-        return bad()
+        return refuse(field, input, path, issues)
       return input.map((item, i) => walk(field.item, item, joinPath(path, i), issues))
     }
-    case 'object': {
-      if (input === undefined) input = {}
-      if (input === null || typeof input !== 'object' || Array.isArray(input)) return bad()
-      const known = Object.keys(field.fields)
-      const out: Record<string, unknown> = {}
-      for (const key of Object.keys(input)) {
-        if (!known.includes(key)) {
-          issues.push({
-            path: joinPath(path, key),
-            message: `${joinPath(path, key)} is not a known field${suggest(key, known)}; ${
-              path ? `${path} takes` : 'a config takes'
-            } ${known.join(', ')}`,
-          })
-        }
-      }
-      for (const key of known) {
-        const sub = field.fields[key]
-        if (!sub) continue
-        const value = walk(
-          sub,
-          (input as Record<string, unknown>)[key],
-          joinPath(path, key),
-          issues,
-        )
-        // An optional field left out stays out (no `key: undefined`).
-        if (value !== undefined || sub.kind !== 'optional') out[key] = value
-      }
-      return out
+    case 'object':
+      return walkObject(field, input, path, issues)
+    default:
+      return scalarAllowed(field, input) ? input : refuse(field, input, path, issues)
+  }
+}
+
+/** Notes that `input` is not what `field` allows; undefined stands for the refused value. */
+function refuse(field: Field, input: unknown, path: string, issues: ConfigIssue[]): undefined {
+  issues.push({
+    path,
+    message: `${path || 'the config'} must be ${describeAllowed(field)} (got ${show(input)})`,
+  })
+  return undefined
+}
+
+/** Whether a number, string or boolean is one the field allows (range, length, pattern). */
+function scalarAllowed(
+  field: IntField | NumberField | StringField | BoolField,
+  input: unknown,
+): boolean {
+  switch (field.kind) {
+    case 'int':
+      return (
+        typeof input === 'number' &&
+        Number.isInteger(input) &&
+        input >= field.min &&
+        input <= field.max
+      )
+    case 'number':
+      return (
+        typeof input === 'number' &&
+        Number.isFinite(input) &&
+        input <= field.max &&
+        (field.exclusiveMin ? input > field.min : input >= field.min)
+      )
+    case 'string':
+      return (
+        typeof input === 'string' &&
+        input.length <= field.maxLength &&
+        (field.pattern === undefined || new RegExp(`^(?:${field.pattern})$`).test(input))
+      )
+    case 'bool':
+      return typeof input === 'boolean'
+  }
+}
+
+/** An object's known fields walked (an absent one: its defaults); an unknown one is a problem. */
+function walkObject(
+  field: ObjectField,
+  input: unknown,
+  path: string,
+  issues: ConfigIssue[],
+): Record<string, unknown> | undefined {
+  if (input === undefined) input = {}
+  if (input === null || typeof input !== 'object' || Array.isArray(input))
+    return refuse(field, input, path, issues)
+  const known = Object.keys(field.fields)
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(input)) {
+    if (!known.includes(key)) {
+      issues.push({
+        path: joinPath(path, key),
+        message: `${joinPath(path, key)} is not a known field${suggest(key, known)}; ${
+          path ? `${path} takes` : 'a config takes'
+        } ${known.join(', ')}`,
+      })
     }
   }
+  for (const key of known) {
+    const sub = field.fields[key]
+    if (!sub) continue
+    const value = walk(sub, (input as Record<string, unknown>)[key], joinPath(path, key), issues)
+    // An optional field left out stays out (no `key: undefined`).
+    if (value !== undefined || sub.kind !== 'optional') out[key] = value
+  }
+  return out
 }
 
 /**

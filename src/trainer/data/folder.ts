@@ -18,7 +18,7 @@
  * allocated; each file is read with readRegularFile (a regular file of at most
  * IMAGE_FILE_MAX_BYTES) and sharp refuses images over IMAGE_MAX_PIXELS before decoding them.
  */
-import { createHash } from 'node:crypto'
+import { createHash, type Hash } from 'node:crypto'
 import { opendir, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { bytes, int } from '@shared/format'
@@ -97,71 +97,27 @@ export async function scanImageFolder(
       `${WHERE}: ${folder} ${st === null ? 'does not exist' : 'is not a folder'}; an image folder ` +
         'holds train/<class>/*.png|jpg and test/<class>/*.png|jpg',
     )
-  const hash = createHash('sha256').update(`folder\0${options.color}\0${options.size}\0`)
-  let total = 0
-  const tooMany = (): DataError =>
-    new DataError(
-      `${WHERE}: ${folder} holds more than ${int(FOLDER_MAX_IMAGES)} entries, more than NiN Lab ` +
-        'reads from an image folder: use a subset of the images',
-    )
-  const classDirs = async (split: 'train' | 'test'): Promise<string[]> => {
-    const dir = join(folder, split)
-    const s = await stat(dir).catch(() => null)
-    if (s === null || !s.isDirectory())
-      throw new DataError(
-        `${WHERE}: ${folder} has no ${split}/ folder; an image folder holds train/<class>/ and ` +
-          'test/<class>/ folders of PNG or JPEG images',
-      )
-    const entries = await listNames(
-      dir,
-      FOLDER_MAX_CLASSES,
-      () =>
-        new DataError(
-          `${WHERE}: ${dir} holds more than ${FOLDER_MAX_CLASSES} entries; a class folder each, ` +
-            `at most ${FOLDER_MAX_CLASSES} classes`,
-        ),
-    )
-    return entries
-      .filter((e) => e.isDir)
-      .map((e) => e.name)
-      .sort(byCodePoint)
+  const state: ScanState = {
+    folder,
+    total: 0,
+    hash: createHash('sha256').update(`folder\0${options.color}\0${options.size}\0`),
+    signal,
   }
-  const classNames = await classDirs('train')
+  const classNames = await classDirs(folder, 'train')
   if (classNames.length < 2)
     throw new DataError(
       `${WHERE}: ${join(folder, 'train')} holds ${classNames.length} class folder${classNames.length === 1 ? '' : 's'}; ` +
         'it needs one folder per class, at least two',
     )
-  const testClasses = await classDirs('test')
+  const testClasses = await classDirs(folder, 'test')
   const unknown = testClasses.filter((c) => !classNames.includes(c))
   if (unknown.length > 0)
     throw new DataError(
       `${WHERE}: ${join(folder, 'test')} has class folder${unknown.length > 1 ? 's' : ''} ` +
         `${unknown.slice(0, 5).join(', ')} that train/ lacks; the test classes must be train's`,
     )
-  const images = async (split: 'train' | 'test', classes: string[]): Promise<FolderImage[]> => {
-    const out: FolderImage[] = []
-    for (const name of classes) {
-      signal?.throwIfAborted()
-      const dir = join(folder, split, name)
-      const entries = await listNames(dir, FOLDER_MAX_IMAGES - total, tooMany)
-      const files = entries
-        .filter((e) => e.isFile && IMAGE_EXTENSIONS.test(e.name))
-        .map((e) => e.name)
-        .sort(byCodePoint)
-      total += files.length
-      const label = classNames.indexOf(name)
-      for (const file of files) {
-        const p = join(dir, file)
-        const s = await stat(p)
-        hash.update(`${split}/${name}/${file}\0${s.size}\0${s.mtimeMs}\n`)
-        out.push({ path: p, label })
-      }
-    }
-    return out
-  }
-  const train = await images('train', classNames)
-  const test = await images('test', testClasses)
+  const train = await listImages(state, 'train', classNames, classNames)
+  const test = await listImages(state, 'test', testClasses, classNames)
   classNames.forEach((name, label) => {
     if (!train.some((im) => im.label === label))
       throw new DataError(
@@ -175,8 +131,73 @@ export async function scanImageFolder(
     classNames,
     train,
     test,
-    fingerprint: hash.digest().subarray(0, FINGERPRINT_BYTES),
+    fingerprint: state.hash.digest().subarray(0, FINGERPRINT_BYTES),
   }
+}
+
+/** What listing both splits' images shares: the running count and the fingerprint. */
+interface ScanState {
+  readonly folder: string
+  total: number
+  readonly hash: Hash
+  readonly signal: AbortSignal | undefined
+}
+
+/** A split's class folders (train/<class>/, test/<class>/), in code-point order. */
+async function classDirs(folder: string, split: 'train' | 'test'): Promise<string[]> {
+  const dir = join(folder, split)
+  const s = await stat(dir).catch(() => null)
+  if (s === null || !s.isDirectory())
+    throw new DataError(
+      `${WHERE}: ${folder} has no ${split}/ folder; an image folder holds train/<class>/ and ` +
+        'test/<class>/ folders of PNG or JPEG images',
+    )
+  const entries = await listNames(
+    dir,
+    FOLDER_MAX_CLASSES,
+    () =>
+      new DataError(
+        `${WHERE}: ${dir} holds more than ${FOLDER_MAX_CLASSES} entries; a class folder each, ` +
+          `at most ${FOLDER_MAX_CLASSES} classes`,
+      ),
+  )
+  return entries
+    .filter((e) => e.isDir)
+    .map((e) => e.name)
+    .sort(byCodePoint)
+}
+
+/** A split's images, class by class (labelled by the train classes), each in the fingerprint. */
+async function listImages(
+  state: ScanState,
+  split: 'train' | 'test',
+  classes: readonly string[],
+  classNames: readonly string[],
+): Promise<FolderImage[]> {
+  const tooMany = (): DataError =>
+    new DataError(
+      `${WHERE}: ${state.folder} holds more than ${int(FOLDER_MAX_IMAGES)} entries, more than NiN Lab ` +
+        'reads from an image folder: use a subset of the images',
+    )
+  const out: FolderImage[] = []
+  for (const name of classes) {
+    state.signal?.throwIfAborted()
+    const dir = join(state.folder, split, name)
+    const entries = await listNames(dir, FOLDER_MAX_IMAGES - state.total, tooMany)
+    const files = entries
+      .filter((e) => e.isFile && IMAGE_EXTENSIONS.test(e.name))
+      .map((e) => e.name)
+      .sort(byCodePoint)
+    state.total += files.length
+    const label = classNames.indexOf(name)
+    for (const file of files) {
+      const p = join(dir, file)
+      const s = await stat(p)
+      state.hash.update(`${split}/${name}/${file}\0${s.size}\0${s.mtimeMs}\n`)
+      out.push({ path: p, label })
+    }
+  }
+  return out
 }
 
 type Sharp = typeof import('sharp').default
@@ -224,44 +245,8 @@ export async function decodeImageFolder(
     `Decoding ${int(scan.train.length + scan.test.length)} images of ${scan.folder} into the ` +
       `dataset cache at ${size}×${size} (once)…`,
   )
-  const decodeOne = async (image: FolderImage, into: Uint8Array, at: number): Promise<void> => {
-    let file: Buffer
-    try {
-      file = await readRegularFile(image.path, IMAGE_FILE_MAX_BYTES, signal)
-    } catch (err) {
-      if (signal?.aborted) throw err
-      const why =
-        err instanceof FileReadError ? err.message : `${image.path}: ${(err as Error).message}`
-      throw new DataError(`${WHERE}: ${why}; remove it from the folder or replace it`)
-    }
-    let raw: Buffer
-    let got: number
-    try {
-      let pipe = sharp(file, { limitInputPixels: IMAGE_MAX_PIXELS, failOn: 'error' })
-        .rotate()
-        .resize(size, size, { fit: 'cover', position: 'centre' })
-        .removeAlpha()
-      pipe = channels === 3 ? pipe.toColourspace('srgb') : pipe.grayscale()
-      const out = await pipe.raw().toBuffer({ resolveWithObject: true })
-      raw = out.data
-      got = out.info.channels
-    } catch (err) {
-      throw new DataError(
-        `${WHERE}: ${image.path} is not a readable PNG or JPEG image (${(err as Error).message}); ` +
-          'remove it from the folder or replace it',
-      )
-    }
-    if (channels === 1 && got > 1) {
-      // sharp's grayscale keeps the colour bands' count for some inputs: the first is the luma.
-      for (let p = 0; p < plane; p++) into[at + p] = raw[p * got] as number
-      return
-    }
-    if (got !== channels || raw.length !== plane * channels)
-      throw new Error(`internal: sharp gave ${got} channels, ${raw.length} bytes for ${image.path}`)
-    // Interleaved RGB → planes R, G, B (the cache's layout).
-    for (let p = 0; p < plane; p++)
-      for (let c = 0; c < channels; c++) into[at + c * plane + p] = raw[p * channels + c] as number
-  }
+  const decodeOne = (image: FolderImage, into: Uint8Array, at: number): Promise<void> =>
+    decodeImage(sharp, image, into, at, { channels, size }, signal)
   const decodeSet = async (
     list: FolderImage[],
   ): Promise<{ images: Uint8Array; labels: Uint8Array; count: number }> => {
@@ -281,4 +266,55 @@ export async function decodeImageFolder(
   const train = await decodeSet(scan.train)
   const test = await decodeSet(scan.test)
   return { channels, train, test }
+}
+
+/**
+ * Decodes one image (rotated by its EXIF, cropped to a centred square, resized) into `into` at
+ * `at` as planar uint8; a file that cannot be read or decoded is a DataError naming it.
+ */
+async function decodeImage(
+  sharp: Sharp,
+  image: FolderImage,
+  into: Uint8Array,
+  at: number,
+  { channels, size }: { channels: number; size: number },
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const plane = size * size
+  let file: Buffer
+  try {
+    file = await readRegularFile(image.path, IMAGE_FILE_MAX_BYTES, signal)
+  } catch (err) {
+    if (signal?.aborted) throw err
+    const why =
+      err instanceof FileReadError ? err.message : `${image.path}: ${(err as Error).message}`
+    throw new DataError(`${WHERE}: ${why}; remove it from the folder or replace it`)
+  }
+  let raw: Buffer
+  let got: number
+  try {
+    let pipe = sharp(file, { limitInputPixels: IMAGE_MAX_PIXELS, failOn: 'error' })
+      .rotate()
+      .resize(size, size, { fit: 'cover', position: 'centre' })
+      .removeAlpha()
+    pipe = channels === 3 ? pipe.toColourspace('srgb') : pipe.grayscale()
+    const out = await pipe.raw().toBuffer({ resolveWithObject: true })
+    raw = out.data
+    got = out.info.channels
+  } catch (err) {
+    throw new DataError(
+      `${WHERE}: ${image.path} is not a readable PNG or JPEG image (${(err as Error).message}); ` +
+        'remove it from the folder or replace it',
+    )
+  }
+  if (channels === 1 && got > 1) {
+    // sharp's grayscale keeps the colour bands' count for some inputs: the first is the luma.
+    for (let p = 0; p < plane; p++) into[at + p] = raw[p * got] as number
+    return
+  }
+  if (got !== channels || raw.length !== plane * channels)
+    throw new Error(`internal: sharp gave ${got} channels, ${raw.length} bytes for ${image.path}`)
+  // Interleaved RGB → planes R, G, B (the cache's layout).
+  for (let p = 0; p < plane; p++)
+    for (let c = 0; c < channels; c++) into[at + c * plane + p] = raw[p * channels + c] as number
 }

@@ -86,121 +86,21 @@ export async function readTarEntries(
   file: string,
   opts: TarReadOptions,
 ): Promise<Map<string, Buffer>> {
-  const fail = (what: string): DataError =>
-    new DataError(`${opts.where}: ${file} ${what}; download it again`)
+  const fail = failureOf(file, opts)
   const { handle, size } = await openRegularFile(file).catch((err: unknown) => {
     throw new DataError(`${opts.where}: ${(err as Error).message}`)
   })
-  const out = new Map<string, Buffer>()
   try {
     const head = Buffer.alloc(Math.min(2, size))
     await handle.read(head, 0, head.length, 0)
     const gz = head.length === 2 && head[0] === 0x1f && head[1] === 0x8b
 
-    let total = 0
-    let pending = Buffer.alloc(0)
-    let ended = false
-    // The entry being read: where its data goes, how much is left of it and of its padding.
-    let target: Buffer | null = null
-    let targetName = ''
-    let filled = 0
-    let left = 0
-    let padding = 0
-    let meta: 'L' | 'x' | null = null
-    let nextName: string | null = null
+    const parser = new TarParser(file, opts)
     let refusal: DataError | null = null
-
-    const startEntry = (block: Buffer): void => {
-      if (!checksumOk(block))
-        throw fail(`is not a valid tar archive (a header checksum fails after ${int(total)} bytes)`)
-      const entrySize = numberField(block, 124, 12)
-      if (!Number.isSafeInteger(entrySize) || entrySize < 0)
-        throw fail('is not a valid tar archive (an entry size is unreadable)')
-      const type = String.fromCharCode(block[156] as number)
-      const ustar = block.toString('latin1', 257, 262) === 'ustar'
-      let name = stringField(block, 0, 100)
-      if (ustar) {
-        const prefix = stringField(block, 345, 155)
-        if (prefix) name = `${prefix}/${name}`
-      }
-      if (nextName !== null) name = nextName
-      nextName = null
-      left = entrySize
-      padding = (BLOCK - (entrySize % BLOCK)) % BLOCK
-      filled = 0
-      target = null
-      meta = null
-      if (type === 'L' || type === 'x') {
-        if (entrySize > META_MAX_BYTES)
-          throw fail(`is not a valid tar archive (a ${bytes(entrySize)} extended header)`)
-        meta = type
-        target = Buffer.alloc(entrySize)
-        targetName = name
-        return
-      }
-      // Regular files only ('0', or NUL in old archives).
-      if (type !== '0' && type !== '\0') return
-      const max = opts.want(name)
-      if (max === null) return
-      if (entrySize > max)
-        throw new DataError(
-          `${opts.where}: ${file} holds ${name} of ${bytes(entrySize)}, more than the ` +
-            `${bytes(max)} such a file can be; the archive is corrupt or not the official one: download it again`,
-        )
-      target = Buffer.alloc(entrySize)
-      targetName = name
-    }
-
-    const endEntry = (): void => {
-      if (target === null) return
-      if (meta === 'L') nextName = target.toString('utf8').replace(/\0+$/, '')
-      else if (meta === 'x') nextName = paxPath(target)
-      else out.set(targetName, target)
-      target = null
-      meta = null
-    }
-
     const consume = async (inflated: AsyncIterable<Buffer>): Promise<void> => {
       for await (const piece of inflated) {
         try {
-          total += piece.length
-          if (total > opts.maxTotalBytes)
-            throw fail(
-              `expands to more than ${bytes(opts.maxTotalBytes)}, more than the dataset can be`,
-            )
-          if (ended) continue
-          let buf = pending.length > 0 ? Buffer.concat([pending, piece]) : piece
-          pending = Buffer.alloc(0)
-          while (buf.length > 0 && !ended) {
-            if (left > 0) {
-              const n = Math.min(left, buf.length)
-              if (target !== null) (target as Buffer).set(buf.subarray(0, n), filled)
-              filled += n
-              left -= n
-              buf = buf.subarray(n)
-              if (left === 0 && padding === 0) endEntry()
-              continue
-            }
-            if (padding > 0) {
-              const n = Math.min(padding, buf.length)
-              padding -= n
-              buf = buf.subarray(n)
-              if (padding === 0) endEntry()
-              continue
-            }
-            if (buf.length < BLOCK) {
-              pending = Buffer.from(buf)
-              break
-            }
-            const block = buf.subarray(0, BLOCK)
-            buf = buf.subarray(BLOCK)
-            if (block.every((b) => b === 0)) {
-              ended = true // end-of-archive marker: whatever follows is padding
-              break
-            }
-            startEntry(block)
-            if (left === 0 && padding === 0) endEntry()
-          }
+          parser.feed(piece)
         } catch (err) {
           if (err instanceof DataError) refusal = err
           throw err
@@ -216,14 +116,152 @@ export async function readTarEntries(
       if (refusal) throw refusal
       if (opts.signal?.aborted) throw err
       if ((err as NodeJS.ErrnoException).code === 'Z_BUF_ERROR')
-        throw fail(`is truncated (the gzip stream ends after ${int(total)} bytes)`)
+        throw fail(`is truncated (the gzip stream ends after ${int(parser.total)} bytes)`)
       throw fail(`is not a valid ${gz ? 'gzip' : 'tar'} file (${(err as Error).message})`)
     }
-    if (!ended && (left > 0 || padding > 0 || pending.length > 0))
-      throw fail(`is truncated (it ends inside ${targetName || 'an entry'})`)
-    if (total === 0) throw fail('is empty')
-    return out
+    if (parser.endsInsideEntry())
+      throw fail(`is truncated (it ends inside ${parser.entryName || 'an entry'})`)
+    if (parser.total === 0) throw fail('is empty')
+    return parser.entries
   } finally {
     await handle.close()
   }
+}
+
+/** A DataError naming the archive, with what is wrong with it. */
+const failureOf =
+  (file: string, opts: TarReadOptions) =>
+  (what: string): DataError =>
+    new DataError(`${opts.where}: ${file} ${what}; download it again`)
+
+/**
+ * A tar stream parsed as it arrives: fed the inflated bytes piece by piece (`feed`), it keeps
+ * the wanted entries, reads GNU long names and pax paths for the entry that follows, and stops at
+ * the end-of-archive marker.
+ */
+class TarParser {
+  readonly entries = new Map<string, Buffer>()
+  /** Inflated bytes seen so far. */
+  total = 0
+  /** The name of the entry being read (or the last one). */
+  entryName = ''
+  private ended = false
+  /** Less than a block left over from the last piece. */
+  private pending = Buffer.alloc(0)
+  // The entry being read: where its data goes, how much is left of it and of its padding.
+  private target: Buffer | null = null
+  private filled = 0
+  private left = 0
+  private padding = 0
+  private meta: 'L' | 'x' | null = null
+  private nextName: string | null = null
+  private readonly fail: (what: string) => DataError
+
+  constructor(
+    private readonly file: string,
+    private readonly opts: TarReadOptions,
+  ) {
+    this.fail = failureOf(file, opts)
+  }
+
+  feed(piece: Buffer): void {
+    this.total += piece.length
+    if (this.total > this.opts.maxTotalBytes)
+      throw this.fail(
+        `expands to more than ${bytes(this.opts.maxTotalBytes)}, more than the dataset can be`,
+      )
+    if (this.ended) return
+    let buf = this.pending.length > 0 ? Buffer.concat([this.pending, piece]) : piece
+    this.pending = Buffer.alloc(0)
+    while (buf.length > 0 && !this.ended) buf = this.consume(buf)
+  }
+
+  /** Whether the stream stopped inside an entry, its padding or a header. */
+  endsInsideEntry(): boolean {
+    return !this.ended && (this.left > 0 || this.padding > 0 || this.pending.length > 0)
+  }
+
+  /** Takes what it can of `buf` (entry data, padding, or a header block); returns the rest. */
+  private consume(buf: Buffer): Buffer {
+    if (this.left > 0) {
+      const n = Math.min(this.left, buf.length)
+      if (this.target !== null) this.target.set(buf.subarray(0, n), this.filled)
+      this.filled += n
+      this.left -= n
+      if (this.left === 0 && this.padding === 0) this.endEntry()
+      return buf.subarray(n)
+    }
+    if (this.padding > 0) {
+      const n = Math.min(this.padding, buf.length)
+      this.padding -= n
+      if (this.padding === 0) this.endEntry()
+      return buf.subarray(n)
+    }
+    if (buf.length < BLOCK) {
+      this.pending = Buffer.from(buf)
+      return Buffer.alloc(0)
+    }
+    const block = buf.subarray(0, BLOCK)
+    if (block.every((b) => b === 0)) {
+      this.ended = true // end-of-archive marker: whatever follows is padding
+      return Buffer.alloc(0)
+    }
+    this.startEntry(block)
+    if (this.left === 0 && this.padding === 0) this.endEntry()
+    return buf.subarray(BLOCK)
+  }
+
+  private startEntry(block: Buffer): void {
+    if (!checksumOk(block))
+      throw this.fail(
+        `is not a valid tar archive (a header checksum fails after ${int(this.total)} bytes)`,
+      )
+    const entrySize = numberField(block, 124, 12)
+    if (!Number.isSafeInteger(entrySize) || entrySize < 0)
+      throw this.fail('is not a valid tar archive (an entry size is unreadable)')
+    const type = String.fromCharCode(block[156] as number)
+    const name = this.nextName ?? headerName(block)
+    this.nextName = null
+    this.left = entrySize
+    this.padding = (BLOCK - (entrySize % BLOCK)) % BLOCK
+    this.filled = 0
+    this.target = null
+    this.meta = null
+    if (type === 'L' || type === 'x') {
+      if (entrySize > META_MAX_BYTES)
+        throw this.fail(`is not a valid tar archive (a ${bytes(entrySize)} extended header)`)
+      this.meta = type
+      this.target = Buffer.alloc(entrySize)
+      this.entryName = name
+      return
+    }
+    // Regular files only ('0', or NUL in old archives).
+    if (type !== '0' && type !== '\0') return
+    const max = this.opts.want(name)
+    if (max === null) return
+    if (entrySize > max)
+      throw new DataError(
+        `${this.opts.where}: ${this.file} holds ${name} of ${bytes(entrySize)}, more than the ` +
+          `${bytes(max)} such a file can be; the archive is corrupt or not the official one: download it again`,
+      )
+    this.target = Buffer.alloc(entrySize)
+    this.entryName = name
+  }
+
+  private endEntry(): void {
+    if (this.target === null) return
+    if (this.meta === 'L') this.nextName = this.target.toString('utf8').replace(/\0+$/, '')
+    else if (this.meta === 'x') this.nextName = paxPath(this.target)
+    else this.entries.set(this.entryName, this.target)
+    this.target = null
+    this.meta = null
+  }
+}
+
+/** A header's own name: ustar's prefix and name, or a v7 header's name. */
+function headerName(block: Buffer): string {
+  const name = stringField(block, 0, 100)
+  if (block.toString('latin1', 257, 262) !== 'ustar') return name
+  const prefix = stringField(block, 345, 155)
+  return prefix ? `${prefix}/${name}` : name
 }

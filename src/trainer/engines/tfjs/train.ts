@@ -20,6 +20,7 @@ import type {
   TerminalMessage,
   TfjsBackendName,
   TrainerJob,
+  TrainerMessage,
   Unstamped,
 } from '@shared/protocol/trainer'
 import {
@@ -223,41 +224,28 @@ export async function trainTfjs(
   const layers = layerTable(model)
   const unchecked = checkTfjsMemory(selection.backend, layers, train, model.inputSize)
   if (unchecked) emit({ type: 'log', level: 'info', message: unchecked })
-  const data = await loadUnlessStopped(control, (signal) =>
-    loadDatasets({
-      ...dataOptionsFor(config),
-      dataDir: job.dataDir,
-      log: (message) => emit({ type: 'log', level: 'info', message }),
-      signal,
-    }),
-  )
-  if (data === null) return CANCELLED_BEFORE_START
-  checkDatasetFits(data.train, model, `data.path ${config.data.path ?? '(embedded)'}`)
-  const normalize = config.data.normalize === 'channel' ? data.stats : null
-  const augment = { cropPadding: config.data.cropPadding, hflip: config.data.hflip }
-  const trainSet = stratifiedSubset(data.train, config.data.trainLimit, train.seed)
-  const testSet = stratifiedSubset(data.test, config.data.testLimit, train.seed)
+  const loaded = await loadRunData(job, emit, control)
+  if (loaded === null) return CANCELLED_BEFORE_START
+  const { data, trainSet, testSet } = loaded
 
   tf.engine().startScope()
   const net = buildNetwork(layers, train.seed)
   const optimizer = makeOptimizer(train)
   try {
-    let epoch = 0
-    let step = 0
-    if (job.resume) {
-      const restored = await restoreLatestCheckpoint(job.runDir, net, optimizer, (message) =>
-        emit({ type: 'log', level: 'warn', message }),
-      )
-      if (restored) {
-        ;({ epoch, step } = restored)
-        emit({
-          type: 'log',
-          level: 'info',
-          message: `resumed from ${restored.path} (epoch ${epoch}, step ${step})`,
-        })
-      }
+    const run: TfjsRun = {
+      net,
+      optimizer,
+      trainSet,
+      testSet,
+      train,
+      inputSize: model.inputSize,
+      numClasses: model.numClasses,
+      normalize: config.data.normalize === 'channel' ? data.stats : null,
+      augment: { cropPadding: config.data.cropPadding, hflip: config.data.hflip },
+      emit,
+      control,
     }
-    const stepsPerEpoch = Math.ceil(trainSet.count / train.batchSize)
+    let { epoch, step } = await resumePoint(job, run)
     emit({
       type: 'started',
       engine: 'tfjs',
@@ -268,7 +256,7 @@ export async function trainTfjs(
       params: net.countParams(),
       trainCount: trainSet.count,
       testCount: testSet.count,
-      stepsPerEpoch,
+      stepsPerEpoch: Math.ceil(trainSet.count / train.batchSize),
       epochs: train.epochs,
       startEpoch: epoch,
       pid: process.pid,
@@ -279,100 +267,188 @@ export async function trainTfjs(
     let last: Evaluation | null = null
     while (epoch < train.epochs) {
       epoch++
-      let seconds = 0
-      let lossSum = 0
-      let correctSum = 0
-      let seen = 0
-      let stepInEpoch = 0
-      for (const batch of new BatchIterator(trainSet, {
-        batchSize: train.batchSize,
-        inputSize: model.inputSize,
-        shuffle: true,
-        seed: train.seed,
-        epoch,
-        normalize,
-        augment,
-      })) {
-        // On wasm and cpu a whole step resolves through promise microtasks alone, which would
-        // starve the event loop: no signal handler, IPC disconnect or timer would ever run.
-        await yieldToEventLoop()
-        if (control.stopRequested()) return { type: 'cancelled', epoch, step }
-        const t0 = performance.now()
-        step++
-        stepInEpoch++
-        const r = await trainStep(
-          net,
-          optimizer,
-          batch,
-          model.inputSize,
-          model.numClasses,
-          train.weightDecay,
-          train.seed * 1_000_003 + step,
-        )
-        const dt = (performance.now() - t0) / 1000
-        if (!Number.isFinite(r.loss)) return { type: 'diverged', epoch, step, loss: String(r.loss) }
-        seconds += dt
-        lossSum += r.loss * batch.size
-        correctSum += r.correct
-        seen += batch.size
-        emit({
-          type: 'step',
-          epoch,
-          step,
-          stepInEpoch,
-          loss: r.loss,
-          acc: r.correct / batch.size,
-          examplesPerSec: batch.size / dt,
-        })
-      }
-      last = await evaluate(
-        net,
-        testSet,
-        train.batchSize,
-        model.inputSize,
-        model.numClasses,
-        normalize,
-      )
-      emit({
-        type: 'epoch',
-        epoch,
-        step,
-        trainLoss: lossSum / seen,
-        trainAcc: correctSum / seen,
-        testLoss: last.loss,
-        testAcc: last.acc,
-        seconds,
-        examplesPerSec: seen / seconds,
-        memory: memoryStats(),
-        load: machineLoad(),
-      })
+      const done = await trainEpoch(run, epoch, step)
+      if ('type' in done) return done
+      step = done.step
+      last = await evaluateTestSet(run)
+      emit(epochMessage(epoch, step, done.totals, last))
       const path = await saveCheckpoint(job.runDir, { epoch, step }, net, optimizer)
       emit({ type: 'checkpoint', epoch, step, path })
     }
     // A run resumed after its last epoch has no evaluation yet: do it now.
-    last ??= await evaluate(
-      net,
-      testSet,
-      train.batchSize,
-      model.inputSize,
-      model.numClasses,
-      normalize,
-    )
+    last ??= await evaluateTestSet(run)
     const modelPath = await saveModel(job.runDir, net, layers, config, epoch)
-    return {
-      type: 'finished',
-      epochs: epoch,
-      testAcc: last.acc,
-      classNames: data.train.classNames,
-      perClassAccuracy: last.confusion.map((row, i) => {
-        const total = row.reduce((a, b) => a + b, 0)
-        return total === 0 ? 0 : (row[i] ?? 0) / total
-      }),
-      confusion: last.confusion,
-      modelPath,
-    }
+    return finishedMessage(epoch, last, data.train.classNames, modelPath)
   } finally {
     optimizer.dispose()
     tf.engine().endScope()
+  }
+}
+
+/** The run's datasets, checked against the model and cut to its limits; null if stopped first. */
+async function loadRunData(
+  job: TrainerJob,
+  emit: Emit,
+  control: TrainControl,
+): Promise<{ data: LoadedData; trainSet: Dataset; testSet: Dataset } | null> {
+  const { config } = job
+  const data = await loadUnlessStopped(control, (signal) =>
+    loadDatasets({
+      ...dataOptionsFor(config),
+      dataDir: job.dataDir,
+      log: (message) => emit({ type: 'log', level: 'info', message }),
+      signal,
+    }),
+  )
+  if (data === null) return null
+  checkDatasetFits(data.train, config.model, `data.path ${config.data.path ?? '(embedded)'}`)
+  const { seed } = config.train
+  const trainSet = stratifiedSubset(data.train, config.data.trainLimit, seed)
+  const testSet = stratifiedSubset(data.test, config.data.testLimit, seed)
+  return { data, trainSet, testSet }
+}
+
+type LoadedData = Awaited<ReturnType<typeof loadDatasets>>
+
+/** What every epoch of a run uses. */
+interface TfjsRun {
+  readonly net: Network
+  readonly optimizer: tf.Optimizer
+  readonly trainSet: Dataset
+  readonly testSet: Dataset
+  readonly train: TrainSpec
+  readonly inputSize: number
+  readonly numClasses: number
+  readonly normalize: ChannelStats | null
+  readonly augment: { readonly cropPadding: number; readonly hflip: boolean }
+  readonly emit: Emit
+  readonly control: TrainControl
+}
+
+/** What one epoch's steps add up to, for its `epoch` message. */
+interface EpochTotals {
+  seconds: number
+  lossSum: number
+  correctSum: number
+  seen: number
+}
+
+/** Where a run starts: after its latest sound checkpoint when resumed, else at the beginning. */
+async function resumePoint(
+  job: TrainerJob,
+  run: TfjsRun,
+): Promise<{ epoch: number; step: number }> {
+  if (!job.resume) return { epoch: 0, step: 0 }
+  const restored = await restoreLatestCheckpoint(job.runDir, run.net, run.optimizer, (message) =>
+    run.emit({ type: 'log', level: 'warn', message }),
+  )
+  if (!restored) return { epoch: 0, step: 0 }
+  const { epoch, step } = restored
+  run.emit({
+    type: 'log',
+    level: 'info',
+    message: `resumed from ${restored.path} (epoch ${epoch}, step ${step})`,
+  })
+  return { epoch, step }
+}
+
+/**
+ * One epoch's steps, each emitted; the totals and the last step's number, or the terminal
+ * message of a run cancelled or diverged on the way.
+ */
+async function trainEpoch(
+  run: TfjsRun,
+  epoch: number,
+  stepBefore: number,
+): Promise<{ step: number; totals: EpochTotals } | Unstamped<TerminalMessage>> {
+  const { train } = run
+  const totals: EpochTotals = { seconds: 0, lossSum: 0, correctSum: 0, seen: 0 }
+  let step = stepBefore
+  let stepInEpoch = 0
+  for (const batch of new BatchIterator(run.trainSet, {
+    batchSize: train.batchSize,
+    inputSize: run.inputSize,
+    shuffle: true,
+    seed: train.seed,
+    epoch,
+    normalize: run.normalize,
+    augment: run.augment,
+  })) {
+    // On wasm and cpu a whole step resolves through promise microtasks alone, which would
+    // starve the event loop: no signal handler, IPC disconnect or timer would ever run.
+    await yieldToEventLoop()
+    if (run.control.stopRequested()) return { type: 'cancelled', epoch, step }
+    const t0 = performance.now()
+    step++
+    stepInEpoch++
+    const r = await trainStep(
+      run.net,
+      run.optimizer,
+      batch,
+      run.inputSize,
+      run.numClasses,
+      train.weightDecay,
+      train.seed * 1_000_003 + step,
+    )
+    const dt = (performance.now() - t0) / 1000
+    if (!Number.isFinite(r.loss)) return { type: 'diverged', epoch, step, loss: String(r.loss) }
+    totals.seconds += dt
+    totals.lossSum += r.loss * batch.size
+    totals.correctSum += r.correct
+    totals.seen += batch.size
+    run.emit({
+      type: 'step',
+      epoch,
+      step,
+      stepInEpoch,
+      loss: r.loss,
+      acc: r.correct / batch.size,
+      examplesPerSec: batch.size / dt,
+    })
+  }
+  return { step, totals }
+}
+
+const evaluateTestSet = (run: TfjsRun): Promise<Evaluation> =>
+  evaluate(run.net, run.testSet, run.train.batchSize, run.inputSize, run.numClasses, run.normalize)
+
+function epochMessage(
+  epoch: number,
+  step: number,
+  totals: EpochTotals,
+  test: Evaluation,
+): Unstamped<Extract<TrainerMessage, { type: 'epoch' }>> {
+  return {
+    type: 'epoch',
+    epoch,
+    step,
+    trainLoss: totals.lossSum / totals.seen,
+    trainAcc: totals.correctSum / totals.seen,
+    testLoss: test.loss,
+    testAcc: test.acc,
+    seconds: totals.seconds,
+    examplesPerSec: totals.seen / totals.seconds,
+    memory: memoryStats(),
+    load: machineLoad(),
+  }
+}
+
+function finishedMessage(
+  epochs: number,
+  last: Evaluation,
+  classNames: readonly string[],
+  modelPath: string,
+): Unstamped<TerminalMessage> {
+  return {
+    type: 'finished',
+    epochs,
+    testAcc: last.acc,
+    classNames,
+    perClassAccuracy: last.confusion.map((row, i) => {
+      const total = row.reduce((a, b) => a + b, 0)
+      return total === 0 ? 0 : (row[i] ?? 0) / total
+    }),
+    confusion: last.confusion,
+    modelPath,
   }
 }

@@ -127,28 +127,7 @@ export async function trainTorch(
   let terminal: TerminalMessage | null = null
   const lines = createInterface({ input: child.stdout })
   lines.on('line', (line) => {
-    let raw: unknown
-    try {
-      raw = JSON.parse(line)
-    } catch {
-      process.stderr.write(`${line}\n`) // not a protocol line: keep it in the log
-      return
-    }
-    let m: TrainerMessage
-    try {
-      // Another process, another language: check the shape before relaying it as ours.
-      m = checkTrainerMessage(raw, job.runId)
-    } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err
-      process.stderr.write(`refused a malformed message from the PyTorch trainer: ${err.message}\n`)
-      return
-    }
-    if (isTerminal(m)) {
-      terminal = m
-      return
-    }
-    if (m.type === 'started') emit({ ...unstamp(m), skipped: [...skipped, ...m.skipped] })
-    else emit(unstamp(m))
+    terminal = relayLine(line, job.runId, skipped, emit) ?? terminal
   })
   // Relay a stop request (SIGTERM to this process) to PyTorch, once.
   const poll = setInterval(() => {
@@ -172,6 +151,39 @@ export async function trainTorch(
       ? `the PyTorch trainer was killed by ${exit.signal}`
       : `the PyTorch trainer (${probe.python}) exited with code ${exit.code} without finishing`,
   )
+}
+
+/**
+ * One stdout line of the PyTorch trainer: a checked protocol message is relayed as this
+ * trainer's own, except a terminal one, which is returned (the run's last word comes after the
+ * process exits); anything else is kept in the log.
+ */
+function relayLine(
+  line: string,
+  runId: string,
+  skipped: readonly SkippedBackend[],
+  emit: Emit,
+): TerminalMessage | null {
+  let raw: unknown
+  try {
+    raw = JSON.parse(line)
+  } catch {
+    process.stderr.write(`${line}\n`) // not a protocol line: keep it in the log
+    return null
+  }
+  let m: TrainerMessage
+  try {
+    // Another process, another language: check the shape before relaying it as ours.
+    m = checkTrainerMessage(raw, runId)
+  } catch (err) {
+    if (!(err instanceof ProtocolError)) throw err
+    process.stderr.write(`refused a malformed message from the PyTorch trainer: ${err.message}\n`)
+    return null
+  }
+  if (isTerminal(m)) return m
+  if (m.type === 'started') emit({ ...unstamp(m), skipped: [...skipped, ...m.skipped] })
+  else emit(unstamp(m))
+  return null
 }
 
 /**
