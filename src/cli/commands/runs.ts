@@ -7,6 +7,7 @@ import type { Run } from '@shared/api/types'
 import { RUN_STATUSES, type RunStatus } from '@shared/run-state'
 import { pct } from '@shared/format'
 import { terminalText as t } from '@shared/security'
+import type { EpochSummary } from '@shared/protocol/trainer'
 import { withCore } from '../core'
 
 /** ls and show only read: they work on a data folder this user may only read. */
@@ -122,6 +123,34 @@ function lsTable(runs: readonly Run[]): string {
   )
 }
 
+/** `show`'s table of a run's epochs (a compiled epoch's wait for the compiler beside its time). */
+function epochTable(epochs: readonly EpochSummary[]): string {
+  return table(
+    [
+      'epoch',
+      'train loss',
+      'train acc',
+      'test loss',
+      'test acc',
+      `seconds (${WALL_CLOCK_NOTE})`,
+      'img/s',
+      'machine load',
+    ],
+    epochs.map((e) => [
+      String(e.epoch),
+      e.trainLoss.toFixed(4),
+      pct(e.trainAcc),
+      e.testLoss.toFixed(4),
+      pct(e.testAcc),
+      e.seconds.toFixed(1) +
+        (e.compileSeconds === undefined ? '' : ` + ${e.compileSeconds.toFixed(1)} compiling`),
+      String(Math.round(e.examplesPerSec)),
+      loadText(e.load),
+    ]),
+    ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
+  )
+}
+
 export async function showCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -169,36 +198,7 @@ export async function showCommand(argv: string[]): Promise<number> {
       if (detail.precisionReason) console.log(`precision: ${t(detail.precisionReason)}`)
       console.log(`health: ${HEALTH_LABELS[run.health.status]} — ${t(run.health.reason)}`)
       if (run.linkedFrom) console.log(linkedText(run.linkedFrom))
-      if (out.epochs.length > 0) {
-        console.log(
-          table(
-            [
-              'epoch',
-              'train loss',
-              'train acc',
-              'test loss',
-              'test acc',
-              `seconds (${WALL_CLOCK_NOTE})`,
-              'img/s',
-              'machine load',
-            ],
-            out.epochs.map((e) => [
-              String(e.epoch),
-              e.trainLoss.toFixed(4),
-              pct(e.trainAcc),
-              e.testLoss.toFixed(4),
-              pct(e.testAcc),
-              e.seconds.toFixed(1) +
-                (e.compileSeconds === undefined
-                  ? ''
-                  : ` + ${e.compileSeconds.toFixed(1)} compiling`),
-              String(Math.round(e.examplesPerSec)),
-              loadText(e.load),
-            ]),
-            ['right', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
-          ),
-        )
-      }
+      if (out.epochs.length > 0) console.log(epochTable(out.epochs))
       console.log(`files: ${dir}`)
       return 0
     },
