@@ -11,6 +11,7 @@ import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chromiumPath, launchChromium, RESULTS_DIR } from '../helpers/browser'
 import { assertBuilt, runCli, startServe, type ServeProcess } from '../helpers/cli'
+import { seededTempDir } from '../helpers/datasets'
 
 describe.skipIf(!chromiumPath)('an ablation in the app', () => {
   let serve: ServeProcess
@@ -24,7 +25,7 @@ describe.skipIf(!chromiumPath)('an ablation in the app', () => {
   beforeAll(async () => {
     assertBuilt()
     mkdirSync(RESULTS_DIR, { recursive: true })
-    dataDir = mkdtempSync(join(tmpdir(), 'nin-lab-e2e-'))
+    dataDir = await seededTempDir('nin-lab-e2e-')
     serve = await startServe(dataDir)
     browser = await launchChromium()
     page = await browser.newPage({ viewport: { width: 1360, height: 900 } })

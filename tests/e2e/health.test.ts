@@ -4,13 +4,13 @@
 // in Debian's Chromium: Queue lists the chance run under Needs attention with its badge and
 // reason, Runs shows the badges, Run detail says why and marks the linked run. Screenshots in
 // test-results/e2e-health-*.png.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chromiumPath, launchChromium, RESULTS_DIR } from '../helpers/browser'
 import { assertBuilt, runCli, startServe, type ServeProcess } from '../helpers/cli'
+import { seededTempDir } from '../helpers/datasets'
 
 /** small-28 narrowed to seconds per epoch (as tests/integration/health.test.ts). */
 const TINY = [
@@ -41,7 +41,7 @@ describe.skipIf(!chromiumPath)('run health and reuse in the app', () => {
   beforeAll(async () => {
     assertBuilt()
     mkdirSync(RESULTS_DIR, { recursive: true })
-    dataDir = mkdtempSync(join(tmpdir(), 'nin-lab-e2e-health-'))
+    dataDir = await seededTempDir('nin-lab-e2e-health-')
     const train = (name: string, args: string[]): string => {
       const r = runCli([
         'run',
