@@ -136,6 +136,7 @@ describe.skipIf(!REDIS_SERVER)('remote workers through BullMQ on a real redis-se
         '--grid',
         'model.head=gap,fc',
       )
+      expect(ids).toHaveLength(4) // a shared head folder: each scenario's runs are new ones
       // The fleet must tell its workers apart: a twin of w1 is refused before it takes any work.
       const twin = runCli([
         'worker',
@@ -171,6 +172,7 @@ describe.skipIf(!REDIS_SERVER)('remote workers through BullMQ on a real redis-se
         '--grid',
         'model.microConvs=1,2',
       )
+      expect(ids).toHaveLength(2)
       const h1 = startHead()
       await waitFor(() => (stepsOf(ids) >= 2 ? true : undefined), 180_000, 'both runs training')
       h1.child.kill('SIGKILL')
@@ -195,7 +197,12 @@ describe.skipIf(!REDIS_SERVER)('remote workers through BullMQ on a real redis-se
         'train.epochs=3',
         '--grid',
         'model.microConvs=1,2',
+        // Another seed than the scenario before: the head folder is shared, and the store adds
+        // no second run of a config it already has.
+        '--set',
+        'train.seed=2',
       )
+      expect(ids).toHaveLength(2)
       const h = startHead()
       await waitFor(() => (stepsOf(ids) > 0 ? true : undefined), 180_000, 'training under way')
       await redis.stop()
