@@ -7,8 +7,8 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { chromiumPath, launchChromium, RESULTS_DIR } from '../helpers/browser'
-import { assertBuilt, runCli, startServe, type ServeProcess } from '../helpers/cli'
+import { chromiumPath, openApp, RESULTS_DIR } from '../helpers/browser'
+import { assertBuilt, runCli, type ServeProcess } from '../helpers/cli'
 import { seededTempDir } from '../helpers/datasets'
 
 const TINY = [
@@ -42,11 +42,11 @@ describe.skipIf(!chromiumPath)('Compare with a run at chance', () => {
     }
     const start = runCli(['queue', 'start', '--data-dir', dataDir])
     expect(start.status, start.stderr).toBe(0)
-    serve = await startServe(dataDir)
-    browser = await launchChromium()
-    page = await browser.newPage({ viewport: { width: 1360, height: 900 } })
-    page.on('pageerror', (e) => problems.push(e.message))
-    await page.goto(serve.url)
+    ;({ serve, browser, page } = await openApp(dataDir, {
+      viewport: { width: 1360, height: 900 },
+      problems,
+      consoleErrors: false,
+    }))
   }, 600_000)
   afterAll(async () => {
     await browser?.close()
