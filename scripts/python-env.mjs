@@ -1,13 +1,32 @@
-// `node scripts/python-env.mjs [--venv DIR] [--check]`: the project's Python environment for the
-// PyTorch engine (src/torch-engine/pyproject.toml's exact pins: torch and the dev/test tools),
-// in `.venv` at the repository root (ignored by git). Reused when it already holds exactly those
-// versions; otherwise created (or topped up) with pip from PyPI. `--check` only says whether it
-// is complete (exit 0) or not (exit 1) and installs nothing. Prints the torch version last.
+// `node scripts/python-env.mjs [--venv DIR | --shared] [--check]`: the project's Python
+// environment for the PyTorch engine (src/torch-engine/pyproject.toml's exact pins: torch and the
+// dev/test tools), in `.venv` at the repository root (ignored by git). Reused when it already
+// holds exactly those versions; otherwise created (or topped up) with pip from PyPI. `--check`
+// only says whether it is complete (exit 0) or not (exit 1) and installs nothing. Prints the
+// torch version last.
+//
+// `--shared` (what .ci/run uses): when the clone has no `.venv` yet, the environment lives
+// outside it, in $NIN_LAB_VENV_CACHE (default ~/.cache/nin-lab) under `venv-<key>`, where the key
+// hashes the pins and the Python that makes it, and `.venv` is a symbolic link to it. A fresh
+// clone of the same pins then links the environment an earlier clone made (seconds, not the
+// 80-540 s of pip), checked against the pins exactly as a `.venv` of its own would be. A `.venv`
+// the clone already has is used as without `--shared`.
 //
 // The Python that creates the venv: $NIN_LAB_VENV_PYTHON, else /usr/bin/python3 (Debian's, which
 // needs the python3-venv package), else python3 on PATH. It must be Python >= 3.10 (torch 2.15).
 import { spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
+import { homedir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -15,12 +34,13 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const pyproject = join(root, 'src/torch-engine/pyproject.toml')
 
 function parseArgs(argv) {
-  const opts = { venv: join(root, '.venv'), check: false }
+  const opts = { venv: join(root, '.venv'), check: false, shared: false }
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--venv' && argv[i + 1]) opts.venv = resolve(argv[++i])
     else if (argv[i] === '--check') opts.check = true
+    else if (argv[i] === '--shared') opts.shared = true
     else {
-      console.error(`python-env: unknown argument ${argv[i]} (use --venv DIR, --check)`)
+      console.error(`python-env: unknown argument ${argv[i]} (use --venv DIR, --shared, --check)`)
       process.exit(2)
     }
   }
@@ -74,8 +94,102 @@ function basePython() {
   process.exit(1)
 }
 
-function main() {
-  const { venv, check } = parseArgs(process.argv.slice(2))
+/**
+ * The shared environment's folder for these pins and this base Python: the key is a hash of the
+ * pins (as pyproject.toml lists them) and the base Python's path and version, so another pin or
+ * another Python never reuses it.
+ */
+function sharedVenvDir(base) {
+  const pins = run(base, ['-c', CHECK_PINS, pyproject])
+  const version = run(base, ['-c', 'import sys; print(sys.version)'])
+  if (!pins.ok || !version.ok) {
+    console.error(`python-env: ${base} cannot read ${pyproject}: ${pins.err}${version.err}`)
+    process.exit(1)
+  }
+  const { pins: list } = JSON.parse(pins.out.trim().split('\n').at(-1))
+  const key = createHash('sha256')
+    .update(JSON.stringify({ pins: list, python: base, version: version.out.trim() }))
+    .digest('hex')
+    .slice(0, 16)
+  const cache = process.env.NIN_LAB_VENV_CACHE || join(homedir(), '.cache/nin-lab')
+  return join(resolve(cache), `venv-${key}`)
+}
+
+/**
+ * One maker at a time per shared folder (two CI runs at once would pip into the same venv): a
+ * lock folder holding the maker's pid; a lock whose pid is gone is taken over.
+ */
+async function withLock(dir, fn) {
+  const lock = `${dir}.lock`
+  mkdirSync(dirname(lock), { recursive: true })
+  for (let waited = 0; ; waited++) {
+    try {
+      mkdirSync(lock)
+      writeFileSync(join(lock, 'pid'), String(process.pid))
+      break
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err
+      let holder = NaN
+      try {
+        holder = Number(readFileSync(join(lock, 'pid'), 'utf8'))
+      } catch {
+        // being written: wait for it
+      }
+      if (Number.isInteger(holder) && !isAlive(holder)) {
+        rmSync(lock, { recursive: true, force: true })
+        continue
+      }
+      if (waited % 30 === 0) console.log(`python-env: waiting for ${lock} (pid ${holder})`)
+      await new Promise((r) => setTimeout(r, 1000))
+    }
+  }
+  try {
+    return fn()
+  } finally {
+    rmSync(lock, { recursive: true, force: true })
+  }
+}
+
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return err.code === 'EPERM'
+  }
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2))
+  const link = opts.venv
+  let linked = false
+  if (opts.shared && !lstatOrNull(link)) {
+    // No environment in the clone: make (or reuse) the shared one and link it.
+    const dir = sharedVenvDir(basePython())
+    console.log(`python-env: --shared: ${link} -> ${dir}`)
+    const code = await withLock(dir, () => ensure(dir, opts.check))
+    if (code !== 0) process.exit(code)
+    if (opts.check) return // complete, and --check changes nothing (not even the link)
+    mkdirSync(dirname(link), { recursive: true })
+    symlinkSync(dir, link)
+    linked = true
+  } else {
+    const code = ensure(link, opts.check)
+    if (code !== 0) process.exit(code)
+  }
+  if (linked) console.log(`python-env: ${link} links to ${readlinkSync(link)}`)
+}
+
+function lstatOrNull(path) {
+  try {
+    return lstatSync(path)
+  } catch {
+    return null
+  }
+}
+
+/** Makes `venv` hold exactly the pins; returns the exit code. */
+function ensure(venv, check) {
   const python = join(venv, 'bin/python')
   const started = Date.now()
   let state = existsSync(python) ? pinState(python) : null
@@ -83,13 +197,13 @@ function main() {
   if (check) {
     const why = state ? state.missing.map((m) => `${m.pin} (have ${m.have})`).join(', ') : 'none'
     console.error(`python-env: ${venv} is not complete: ${why}`)
-    process.exit(1)
+    return 1
   }
   if (!state) {
     const base = basePython()
     console.log(`python-env: creating ${venv} with ${base}`)
     const made = run(base, ['-m', 'venv', '--clear', venv], { stdio: 'inherit' })
-    if (!made.ok) process.exit(1)
+    if (!made.ok) return 1
     state = pinState(python)
   }
   const pins = state.missing.map((m) => m.pin)
@@ -99,21 +213,21 @@ function main() {
   })
   if (!pip.ok) {
     console.error('python-env: pip install failed (see above); nothing else was changed')
-    process.exit(1)
+    return 1
   }
   const after = pinState(python)
   if (!after || after.missing.length > 0) {
     console.error(`python-env: still missing after pip: ${JSON.stringify(after?.missing)}`)
-    process.exit(1)
+    return 1
   }
-  report(python, 'installed', started)
+  return report(python, 'installed', started)
 }
 
 function report(python, how, started) {
   const v = run(python, ['-c', 'import torch; print(torch.__version__)'])
   const seconds = ((Date.now() - started) / 1000).toFixed(1)
   console.log(`python-env: ${how} in ${seconds} s: ${python} has torch ${v.out.trim()}`)
-  if (!v.ok) process.exit(1)
+  return v.ok ? 0 : 1
 }
 
-main()
+await main()

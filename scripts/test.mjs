@@ -1,8 +1,9 @@
 // `npm test`: build, type-check, lint, then every vitest suite (unit, integration, end-to-end in
 // Chromium). Runs every step even after a failure, so one run shows everything that is wrong,
 // and ends with the line `N passed, N failed` (each step and each test counts once).
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -11,45 +12,39 @@ const bin = (pkg, file) => join(root, 'node_modules', pkg, file)
 const resultsDir = join(root, 'test-results')
 mkdirSync(resultsDir, { recursive: true })
 
-const steps = [
-  ['build', [bin('electron-vite', 'bin/electron-vite.js'), 'build']],
-  ['typecheck (node side)', [bin('typescript', 'bin/tsc'), '--noEmit', '-p', 'tsconfig.node.json']],
-  [
-    'typecheck (web side)',
-    [bin('vue-tsc', 'bin/vue-tsc.js'), '--noEmit', '-p', 'tsconfig.web.json'],
-  ],
-  ['lint (eslint)', [bin('eslint', 'bin/eslint.js'), '--max-warnings', '0', '.']],
-  ['format (prettier)', [bin('prettier', 'bin/prettier.cjs'), '--check', '.']],
-]
-
 let passed = 0
 let failed = 0
 let skipped = 0
 const failures = []
 
-for (const [name, args] of steps) {
-  process.stdout.write(`\n▶ ${name}\n`)
-  const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' })
-  if (r.status === 0) passed++
-  else {
-    failed++
-    failures.push(name)
-  }
-}
+// The checks before the tests: each a process of its own that reads the sources and writes
+// nothing another reads (the build writes out/, which the tests need and no check looks at). Each
+// is single-threaded, so they run two at a time on a 2-core machine (one per core, longest first)
+// instead of one after another; each one's output is printed whole when it ends, after its name.
+const engineDir = join(root, 'src/torch-engine')
+const venvBin = (tool) => join(root, '.venv/bin', tool)
+const pytestReport = join(resultsDir, 'pytest.xml')
+const node = (...args) => [process.execPath, args, root]
+const checks = [
+  [
+    'typecheck (web side)',
+    ...node(bin('vue-tsc', 'bin/vue-tsc.js'), '--noEmit', '-p', 'tsconfig.web.json'),
+  ],
+  ['format (prettier)', ...node(bin('prettier', 'bin/prettier.cjs'), '--check', '.')],
+  ['lint (eslint)', ...node(bin('eslint', 'bin/eslint.js'), '--max-warnings', '0', '.')],
+  ['build', ...node(bin('electron-vite', 'bin/electron-vite.js'), 'build')],
+  [
+    'typecheck (node side)',
+    ...node(bin('typescript', 'bin/tsc'), '--noEmit', '-p', 'tsconfig.node.json'),
+  ],
+]
 
 // The PyTorch engine is a Python program of its own (src/torch-engine, its tools configured in
 // its pyproject.toml): ruff, mypy --strict and its pytest unit tests run in the project's .venv
 // (scripts/python-env.mjs; .ci/run makes it). pytest's tests count one each, like vitest's.
-const engineDir = join(root, 'src/torch-engine')
-const venvBin = (tool) => join(root, '.venv/bin', tool)
-const pythonSteps = [
-  ['torch engine: lint (ruff check)', venvBin('ruff'), ['check', '.']],
-  ['torch engine: format (ruff format --check)', venvBin('ruff'), ['format', '--check', '.']],
-  ['torch engine: types (mypy --strict)', venvBin('mypy'), []],
-]
-const pytestReport = join(resultsDir, 'pytest.xml')
-if (!existsSync(venvBin('python'))) {
-  skipped += pythonSteps.length + 1
+const hasVenv = existsSync(venvBin('python'))
+if (!hasVenv) {
+  skipped += 4
   console.log(
     '\n' +
       '!'.repeat(78) +
@@ -58,34 +53,79 @@ if (!existsSync(venvBin('python'))) {
       '!'.repeat(78),
   )
 } else {
-  for (const [name, cmd, args] of pythonSteps) {
-    process.stdout.write(`\n▶ ${name}\n`)
-    const r = spawnSync(cmd, args, { cwd: engineDir, stdio: 'inherit' })
-    if (r.status === 0) passed++
-    else {
-      failed++
-      failures.push(name)
-    }
-  }
-  process.stdout.write('\n▶ torch engine: unit tests (pytest)\n')
   rmSync(pytestReport, { force: true }) // never count a previous run's report
-  const r = spawnSync(venvBin('python'), ['-m', 'pytest', `--junitxml=${pytestReport}`], {
-    cwd: engineDir,
-    stdio: 'inherit',
+  // mypy first: from a fresh clone (no .mypy_cache) it is the longest check.
+  checks.unshift(['torch engine: types (mypy --strict)', venvBin('mypy'), [], engineDir])
+  checks.push(
+    [
+      'torch engine: unit tests (pytest)',
+      venvBin('python'),
+      ['-m', 'pytest', `--junitxml=${pytestReport}`],
+      engineDir,
+      countPytest,
+    ],
+    ['torch engine: lint (ruff check)', venvBin('ruff'), ['check', '.'], engineDir],
+    [
+      'torch engine: format (ruff format --check)',
+      venvBin('ruff'),
+      ['format', '--check', '.'],
+      engineDir,
+    ],
+  )
+}
+
+/** Runs one check, its output kept for printing in one piece; resolves with its exit status. */
+function runCheck([name, cmd, args, cwd]) {
+  return new Promise((resolve) => {
+    const started = Date.now()
+    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+    const out = []
+    child.stdout.on('data', (c) => out.push(c))
+    child.stderr.on('data', (c) => out.push(c))
+    const done = (status, error) => {
+      const seconds = ((Date.now() - started) / 1000).toFixed(1)
+      process.stdout.write(`\n▶ ${name} (${seconds} s)\n`)
+      process.stdout.write(Buffer.concat(out))
+      if (error) process.stdout.write(`${error.message}\n`)
+      resolve(status)
+    }
+    child.once('error', (err) => done(null, err))
+    child.once('close', (status) => done(status))
   })
+}
+
+const lanes = Math.max(1, Math.min(2, availableParallelism()))
+const queue = [...checks]
+await Promise.all(
+  Array.from({ length: lanes }, async () => {
+    for (let check = queue.shift(); check; check = queue.shift()) {
+      const status = await runCheck(check)
+      const [name, , , , count] = check
+      if (count) count(status)
+      else if (status === 0) passed++
+      else {
+        failed++
+        failures.push(name)
+      }
+    }
+  }),
+)
+
+/** pytest's outcome: its tests counted one each from its JUnit report. */
+function countPytest(status) {
   const counts = pytestCounts(pytestReport)
   if (!counts) {
     failed++
-    failures.push(`pytest (exit ${r.status}, no report)`)
-  } else {
-    passed += counts.passed
-    failed += counts.failed
-    skipped += counts.skipped
-    for (const t of counts.failedNames) failures.push(`src/torch-engine › ${t}`)
-    if (r.status !== 0 && counts.failed === 0) {
-      failed++
-      failures.push(`pytest exited with ${r.status}`)
-    }
+    failures.push(`pytest (exit ${status}, no report)`)
+    return
+  }
+  passed += counts.passed
+  failed += counts.failed
+  skipped += counts.skipped
+  for (const t of counts.failedNames) failures.push(`src/torch-engine › ${t}`)
+  if (status !== 0 && counts.failed === 0) {
+    failed++
+    failures.push(`pytest exited with ${status}`)
   }
 }
 

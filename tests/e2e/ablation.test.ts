@@ -4,13 +4,14 @@
 // rotated key shows the access-key screen until the new address is pasted. `nin-lab serve` on a
 // temp data folder trains the runs for real (tiny subsets of Fashion-MNIST); Debian's Chromium
 // drives the built UI.
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { chromiumPath, launchChromium, RESULTS_DIR } from '../helpers/browser'
+import { chromiumPath, launchChromium, openApp, RESULTS_DIR } from '../helpers/browser'
 import { assertBuilt, runCli, startServe, type ServeProcess } from '../helpers/cli'
+import { seededTempDir } from '../helpers/datasets'
 
 describe.skipIf(!chromiumPath)('an ablation in the app', () => {
   let serve: ServeProcess
@@ -23,16 +24,11 @@ describe.skipIf(!chromiumPath)('an ablation in the app', () => {
 
   beforeAll(async () => {
     assertBuilt()
-    mkdirSync(RESULTS_DIR, { recursive: true })
-    dataDir = mkdtempSync(join(tmpdir(), 'nin-lab-e2e-'))
-    serve = await startServe(dataDir)
-    browser = await launchChromium()
-    page = await browser.newPage({ viewport: { width: 1360, height: 900 } })
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(m.text())
-    })
-    page.on('pageerror', (e) => problems.push(e.message))
-    await page.goto(serve.url)
+    dataDir = await seededTempDir('nin-lab-e2e-')
+    ;({ serve, browser, page } = await openApp(dataDir, {
+      viewport: { width: 1360, height: 900 },
+      problems,
+    }))
   })
   afterAll(async () => {
     await browser?.close()

@@ -1,11 +1,11 @@
 // End to end: the built app served by `nin-lab serve`, in Debian's Chromium.
-import { mkdirSync, mkdtempSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { chromiumPath, launchChromium, RESULTS_DIR } from '../helpers/browser'
-import { assertBuilt, startServe, type ServeProcess } from '../helpers/cli'
+import { chromiumPath, openApp, RESULTS_DIR } from '../helpers/browser'
+import { assertBuilt, type ServeProcess } from '../helpers/cli'
 
 describe.skipIf(!chromiumPath)('the app in Chromium (web mode)', () => {
   let serve: ServeProcess
@@ -15,15 +15,10 @@ describe.skipIf(!chromiumPath)('the app in Chromium (web mode)', () => {
 
   beforeAll(async () => {
     assertBuilt()
-    mkdirSync(RESULTS_DIR, { recursive: true })
-    serve = await startServe(mkdtempSync(join(tmpdir(), 'nin-lab-serve-')))
-    browser = await launchChromium()
-    page = await browser.newPage({ viewport: { width: 1100, height: 900 } })
-    page.on('console', (m) => {
-      if (m.type() === 'error') consoleErrors.push(m.text())
-    })
-    page.on('pageerror', (e) => consoleErrors.push(e.message))
-    await page.goto(serve.url)
+    ;({ serve, browser, page } = await openApp(mkdtempSync(join(tmpdir(), 'nin-lab-serve-')), {
+      viewport: { width: 1100, height: 900 },
+      problems: consoleErrors,
+    }))
   })
   afterAll(async () => {
     await browser?.close()

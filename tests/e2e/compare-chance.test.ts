@@ -3,13 +3,13 @@
 // real by the queue; then Compare in Chromium: the summary's groups with their statistics, the
 // verdict in words, the noise sentence, the baseline picker used from the keyboard, and the loss
 // chart near the plateau. Screenshots: test-results/e2e-compare-chance*.png.
-import { mkdirSync, mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { chromiumPath, launchChromium, RESULTS_DIR } from '../helpers/browser'
-import { assertBuilt, runCli, startServe, type ServeProcess } from '../helpers/cli'
+import { chromiumPath, openApp, RESULTS_DIR } from '../helpers/browser'
+import { assertBuilt, runCli, type ServeProcess } from '../helpers/cli'
+import { seededTempDir } from '../helpers/datasets'
 
 const TINY = [
   '--set',
@@ -34,7 +34,7 @@ describe.skipIf(!chromiumPath)('Compare with a run at chance', () => {
   beforeAll(async () => {
     assertBuilt()
     mkdirSync(RESULTS_DIR, { recursive: true })
-    dataDir = mkdtempSync(join(tmpdir(), 'nin-lab-e2e-chance-'))
+    dataDir = await seededTempDir('nin-lab-e2e-chance-')
     const base = ['queue', 'add', '--preset', 'small-28', '--experiment', 'recipes', ...TINY]
     for (const extra of [[], ['--set', 'train.optimizer=sgd', '--set', 'train.lr=0.05']]) {
       const add = runCli([...base, ...extra, '--data-dir', dataDir])
@@ -42,11 +42,11 @@ describe.skipIf(!chromiumPath)('Compare with a run at chance', () => {
     }
     const start = runCli(['queue', 'start', '--data-dir', dataDir])
     expect(start.status, start.stderr).toBe(0)
-    serve = await startServe(dataDir)
-    browser = await launchChromium()
-    page = await browser.newPage({ viewport: { width: 1360, height: 900 } })
-    page.on('pageerror', (e) => problems.push(e.message))
-    await page.goto(serve.url)
+    ;({ serve, browser, page } = await openApp(dataDir, {
+      viewport: { width: 1360, height: 900 },
+      problems,
+      consoleErrors: false,
+    }))
   }, 600_000)
   afterAll(async () => {
     await browser?.close()

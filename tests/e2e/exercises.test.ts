@@ -3,13 +3,13 @@
 // costs), queue it at small scale with 2 seeds (tiny overrides so it trains in minutes), and
 // watch the answer card fill in with its table, verdicts, conclusions and curves. `nin-lab
 // serve` on a temp data folder trains the runs for real; Debian's Chromium drives the built UI.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { chromiumPath, launchChromium, RESULTS_DIR } from '../helpers/browser'
-import { assertBuilt, startServe, type ServeProcess } from '../helpers/cli'
+import { chromiumPath, openApp, RESULTS_DIR } from '../helpers/browser'
+import { assertBuilt, type ServeProcess } from '../helpers/cli'
+import { seededTempDir } from '../helpers/datasets'
 
 describe.skipIf(!chromiumPath)('an exercise in the app', () => {
   let serve: ServeProcess
@@ -22,16 +22,11 @@ describe.skipIf(!chromiumPath)('an exercise in the app', () => {
 
   beforeAll(async () => {
     assertBuilt()
-    mkdirSync(RESULTS_DIR, { recursive: true })
-    dataDir = mkdtempSync(join(tmpdir(), 'nin-lab-e2e-exercise-'))
-    serve = await startServe(dataDir)
-    browser = await launchChromium()
-    page = await browser.newPage({ viewport: { width: 1360, height: 900 } })
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(m.text())
-    })
-    page.on('pageerror', (e) => problems.push(e.message))
-    await page.goto(serve.url)
+    dataDir = await seededTempDir('nin-lab-e2e-exercise-')
+    ;({ serve, browser, page } = await openApp(dataDir, {
+      viewport: { width: 1360, height: 900 },
+      problems,
+    }))
   })
   afterAll(async () => {
     await browser?.close()

@@ -4,13 +4,13 @@
 // in Debian's Chromium: Queue lists the chance run under Needs attention with its badge and
 // reason, Runs shows the badges, Run detail says why and marks the linked run. Screenshots in
 // test-results/e2e-health-*.png.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { chromiumPath, launchChromium, RESULTS_DIR } from '../helpers/browser'
-import { assertBuilt, runCli, startServe, type ServeProcess } from '../helpers/cli'
+import { chromiumPath, openApp, RESULTS_DIR } from '../helpers/browser'
+import { assertBuilt, runCli, type ServeProcess } from '../helpers/cli'
+import { seededTempDir } from '../helpers/datasets'
 
 /** small-28 narrowed to seconds per epoch (as tests/integration/health.test.ts). */
 const TINY = [
@@ -41,7 +41,7 @@ describe.skipIf(!chromiumPath)('run health and reuse in the app', () => {
   beforeAll(async () => {
     assertBuilt()
     mkdirSync(RESULTS_DIR, { recursive: true })
-    dataDir = mkdtempSync(join(tmpdir(), 'nin-lab-e2e-health-'))
+    dataDir = await seededTempDir('nin-lab-e2e-health-')
     const train = (name: string, args: string[]): string => {
       const r = runCli([
         'run',
@@ -80,14 +80,10 @@ describe.skipIf(!chromiumPath)('run health and reuse in the app', () => {
     expect(link.status, link.stderr).toBe(0)
     const linked = (JSON.parse(link.stdout) as { linked: { id: string }[] }).linked
     ids['linked'] = linked[0]?.id ?? ''
-    serve = await startServe(dataDir)
-    browser = await launchChromium()
-    page = await browser.newPage({ viewport: { width: 1360, height: 800 } })
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(m.text())
-    })
-    page.on('pageerror', (e) => problems.push(e.message))
-    await page.goto(serve.url)
+    ;({ serve, browser, page } = await openApp(dataDir, {
+      viewport: { width: 1360, height: 800 },
+      problems,
+    }))
   }, 300_000)
   afterAll(async () => {
     await browser?.close()

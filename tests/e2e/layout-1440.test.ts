@@ -2,7 +2,7 @@
 // are not covered by the sticky Layers panel, with nin-c the layer table's MACs column is not
 // clipped, and the Layers and cost panel stays in view while the training fields are edited.
 // The built app under `nin-lab serve`, in Debian's Chromium; screenshots in test-results/.
-import { mkdirSync, mkdtempSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
@@ -12,8 +12,8 @@ import { validateExperimentConfig } from '@shared/config/experiment'
 import { presetInput } from '@shared/config/presets'
 import { costTotals } from '@shared/cost'
 import { int } from '@shared/format'
-import { chromiumPath, launchChromium, RESULTS_DIR } from '../helpers/browser'
-import { assertBuilt, startServe, type ServeProcess } from '../helpers/cli'
+import { chromiumPath, openApp, RESULTS_DIR } from '../helpers/browser'
+import { assertBuilt, type ServeProcess } from '../helpers/cli'
 
 interface Box {
   x: number
@@ -31,11 +31,9 @@ describe.skipIf(!chromiumPath)('New experiment at 1440 px', () => {
 
   beforeAll(async () => {
     assertBuilt()
-    mkdirSync(RESULTS_DIR, { recursive: true })
-    serve = await startServe(mkdtempSync(join(tmpdir(), 'nin-lab-1440-')))
-    browser = await launchChromium()
-    page = await browser.newPage({ viewport: { width: 1440, height: 900 } })
-    await page.goto(serve.url)
+    ;({ serve, browser, page } = await openApp(mkdtempSync(join(tmpdir(), 'nin-lab-1440-')), {
+      viewport: { width: 1440, height: 900 },
+    }))
     await page.getByTestId('preset').selectOption('nin-c')
     await page.getByTestId('layer-table').waitFor()
   })

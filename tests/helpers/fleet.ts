@@ -54,8 +54,9 @@ export class FleetRig {
     return p
   }
 
-  startWorker(name: string, env: NodeJS.ProcessEnv = {}): Proc {
-    const dir = mkdtempSync(join(tmpdir(), `nin-lab-${name}-`))
+  /** A worker in `workDir` (default: a new empty temp folder). */
+  startWorker(name: string, env: NodeJS.ProcessEnv = {}, workDir?: string): Proc {
+    const dir = workDir ?? mkdtempSync(join(tmpdir(), `nin-lab-${name}-`))
     const p = spawnCli(
       [
         'worker',

@@ -21,6 +21,8 @@ export interface RedisServer {
   stop(): Promise<void>
   /** Starts it again on the same port and data. */
   start(): Promise<void>
+  /** FLUSHALL: an empty server again, for the next scenario that shares it. */
+  flushAll(): void
 }
 
 async function freePort(): Promise<number> {
@@ -78,6 +80,13 @@ export async function startRedis(): Promise<RedisServer> {
     port,
     dir,
     start,
+    flushAll: () => {
+      const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'flushall'], {
+        encoding: 'utf8',
+        timeout: 10_000,
+      })
+      if (r.stdout.trim() !== 'OK') throw new Error(`redis-cli flushall: ${r.stdout}${r.stderr}`)
+    },
     stop: async () => {
       const c = child as ChildProcess | null
       if (!c || c.exitCode !== null) return

@@ -6,11 +6,9 @@
 //
 // The suite runs each run through the race once (seconds to a minute). The full loop —
 // 60 s of cancel-then-retry on 12 runs — runs with NIN_LAB_RACE_SECONDS=60.
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { assertBuilt, runCli, startServe, type ServeProcess } from '../helpers/cli'
+import { seededTempDir } from '../helpers/datasets'
 
 const LOOP_SECONDS = Number(process.env['NIN_LAB_RACE_SECONDS'] ?? 0)
 const RUNS = LOOP_SECONDS > 0 ? 12 : 4
@@ -39,7 +37,7 @@ const runsNow = async (): Promise<RunView[]> =>
 
 beforeAll(async () => {
   assertBuilt()
-  dataDir = mkdtempSync(join(tmpdir(), 'nin-lab-race-'))
+  dataDir = await seededTempDir('nin-lab-race-')
   const seeds = Array.from({ length: RUNS }, (_, i) => String(i + 1)).join(',')
   const add = runCli([
     'queue',

@@ -3,17 +3,17 @@
 // queue exercise 1 tiny at small scale with 2 seeds, train the queue, and answer it as JSON and
 // Markdown from the runs that trained.
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ExerciseAnswer } from '@shared/exercise-answer'
 import { assertBuilt, BIN, ROOT, runCli } from '../helpers/cli'
+import { seededTempDir } from '../helpers/datasets'
 
 let dataDir: string
-beforeAll(() => {
+beforeAll(async () => {
   assertBuilt()
-  dataDir = mkdtempSync(join(tmpdir(), 'nin-lab-exercise-'))
+  dataDir = await seededTempDir('nin-lab-exercise-')
 })
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
 

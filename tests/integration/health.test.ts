@@ -2,11 +2,10 @@
 // chance and one that learns is not; `train.onChance: stop` ends a chance run after its first
 // epoch as failed, saying why. Real `nin-lab run` processes on real Fashion-MNIST images, a
 // network narrowed to seconds per run.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { rmSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { assertBuilt, runCli } from '../helpers/cli'
+import { seededTempDir } from '../helpers/datasets'
 import { PYTHON, probeTorch, warnSkipped } from '../fixtures/torch/torch-python'
 
 interface ShownRun {
@@ -18,9 +17,9 @@ interface ShownRun {
 }
 
 let dataDir = ''
-beforeAll(() => {
+beforeAll(async () => {
   assertBuilt()
-  dataDir = mkdtempSync(join(tmpdir(), 'nin-lab-health-'))
+  dataDir = await seededTempDir('nin-lab-health-')
 })
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
 

@@ -9,12 +9,12 @@
 // - a malformed file, a foreign safetensors file, a damaged model and a format the engine does
 //   not export are refused with a message that says why.
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BIN, assertBuilt, runCli } from '../helpers/cli'
+import { seededTempDir } from '../helpers/datasets'
 import { PYTHON, probeTorch, warnSkipped } from '../fixtures/torch/torch-python'
 
 /** `nin-lab ARGS…` as a real process, bounded by `timeoutMs` (a hang, not a speed check). */
@@ -72,9 +72,9 @@ describe.skipIf(skipReason !== null)('export-model', () => {
   const exportModel = (id: string, format: string, path: string) =>
     runCli(['export-model', id, '--format', format, '--out', path, '--data-dir', dataDir])
 
-  beforeAll(() => {
+  beforeAll(async () => {
     assertBuilt()
-    dataDir = mkdtempSync(join(tmpdir(), 'nin-model-export-'))
+    dataDir = await seededTempDir('nin-model-export-')
     out = join(dataDir, 'exported')
     torchRun = train('torch', 640)
     // Enough Adam steps to leave the ln 10 plateau, so equal accuracies mean equal models.

@@ -3,12 +3,11 @@
 // settings (d2l's SGD at lr 0.05, the d2l class block) do not. nin-a (the cheapest of the three;
 // the family shares the settings) at its smallest input, 64 px, on a Fashion-MNIST subset, through
 // the PyTorch engine (the fastest here); real `nin-lab run` processes.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { rmSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PRESETS } from '@shared/config/presets'
 import { assertBuilt, runCli } from '../helpers/cli'
+import { seededTempDir } from '../helpers/datasets'
 import { PYTHON, probeTorch, warnSkipped } from '../fixtures/torch/torch-python'
 
 interface Shown {
@@ -21,9 +20,9 @@ const torch = probeTorch()
 if (torch.skipReason) warnSkipped('presets learn (torch engine)', torch.skipReason)
 
 let dataDir = ''
-beforeAll(() => {
+beforeAll(async () => {
   assertBuilt()
-  dataDir = mkdtempSync(join(tmpdir(), 'nin-lab-presets-'))
+  dataDir = await seededTempDir('nin-lab-presets-')
 })
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
 

@@ -13,7 +13,7 @@ import {
 } from 'node:fs'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { validateExperimentConfig } from '@shared/config/experiment'
 import { Core } from '@core/core'
 import { processStart } from '@core/queue/process-identity'
@@ -22,6 +22,7 @@ import { LOCK_FILE, lockHolder } from '@core/queue/scheduler-lock'
 import { RunStore } from '@core/store'
 import { queryDataDir } from '../helpers/db'
 import { assertBuilt, isAlive, runCli, spawnCli, waitFor } from '../helpers/cli'
+import { datasetCache, seededTempDir } from '../helpers/datasets'
 import { TINY_RUN } from '../helpers/tiny'
 
 let dataDir: string
@@ -50,9 +51,13 @@ function assertSound(): void {
   expect(query('PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }])
 }
 
-beforeEach(() => {
+beforeAll(datasetCache)
+
+beforeEach(async () => {
   assertBuilt()
-  dataDir = mkdtempSync(join(tmpdir(), 'nin-lab-faults-'))
+  // The dataset cache already there: these tests check the queue, not its building (the full
+  // disk test below makes a folder of its own, empty).
+  dataDir = await seededTempDir('nin-lab-faults-')
 })
 
 describe('grid size', () => {

@@ -1,11 +1,10 @@
 // The queue with real processes and a real database: grids, crash safety, one scheduler per
 // data folder. Each run is tiny (a few hundred real images, one or two epochs).
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { beforeEach, describe, expect, it } from 'vitest'
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { assertBuilt, isAlive, runCli, spawnCli, waitFor } from '../helpers/cli'
+import { datasetCache, seededTempDir } from '../helpers/datasets'
 import { TINY_RUN } from '../helpers/tiny'
 
 interface LsRun {
@@ -52,9 +51,12 @@ function assertNoDuplicates(): void {
   ])
 }
 
-beforeEach(() => {
+beforeAll(datasetCache)
+
+beforeEach(async () => {
   assertBuilt()
-  dataDir = mkdtempSync(join(tmpdir(), 'nin-lab-queue-'))
+  // The dataset cache already there: these tests check the queue, not its building.
+  dataDir = await seededTempDir('nin-lab-queue-')
 })
 
 describe('queue add and grids', () => {

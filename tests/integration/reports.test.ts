@@ -12,6 +12,7 @@ import { REPORT_SCHEMA_VERSION, validateReport, type Report } from '@shared/repo
 import { findChromium } from '@core/reports/pdf'
 import { RESULTS_DIR } from '../helpers/browser'
 import { assertBuilt, runCli } from '../helpers/cli'
+import { seededTempDir } from '../helpers/datasets'
 
 const HOSTILE = '<img src=x onerror=alert(1)>'
 /** Whether `engine: auto` trains on PyTorch here (Debian's python3-torch, as CI installs it). */
@@ -63,9 +64,9 @@ function parseCsv(text: string): string[][] {
   return rows
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   assertBuilt()
-  dataDir = mkdtempSync(join(tmpdir(), 'nin-lab-reports-'))
+  dataDir = await seededTempDir('nin-lab-reports-')
   out = mkdtempSync(join(tmpdir(), 'nin-lab-report-out-'))
   const add = runCli([
     'queue',

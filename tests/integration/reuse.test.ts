@@ -2,11 +2,10 @@
 // experiment already trained asks first (exit 2, naming the run), links it with --link (no
 // training; the link shows the source's epochs and health in `show`/`ls --json`) and trains anew
 // with --train. A real trained run (tfjs, a Fashion-MNIST subset) and real processes.
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { rmSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { assertBuilt, runCli } from '../helpers/cli'
+import { seededTempDir } from '../helpers/datasets'
 
 const TINY = [
   '--preset',
@@ -36,9 +35,9 @@ interface ListedRun {
 
 let dataDir = ''
 let source = ''
-beforeAll(() => {
+beforeAll(async () => {
   assertBuilt()
-  dataDir = mkdtempSync(join(tmpdir(), 'nin-lab-reuse-'))
+  dataDir = await seededTempDir('nin-lab-reuse-')
   const r = runCli(['run', '--data-dir', dataDir, '--experiment', 'ex1', '--json', ...TINY])
   expect(r.status, r.stderr).toBe(0)
   source = /"id":"(r\w+)"/.exec(r.stdout)?.[1] ?? ''
