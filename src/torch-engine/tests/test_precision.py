@@ -1,10 +1,11 @@
 """precision.py: what `train.precision` resolves to on each device, and the layers kept fp32."""
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import pytest
 
 from nin_torch.precision import (
+    ParityEvidence,
     PrecisionError,
     choose_precision,
     cpu_flags,
@@ -57,3 +58,21 @@ def test_strided_convs_stay_fp32_under_bf16_on_the_cpu() -> None:
     assert fp32_layers(layers, bf16, "cpu") == ("block1.conv",)
     assert fp32_layers(layers, bf16, "cuda") == ()
     assert fp32_layers(layers, choose_precision("fp32", "cpu"), "cpu") == ()
+
+
+def test_auto_follows_what_the_parity_study_found() -> None:
+    held = ParityEvidence(True, "+0.1 pp, 95% CI −0.4 to +0.6 pp")
+    missed = ParityEvidence(False, "+2.0 pp, 95% CI −1.5 to +5.5 pp")
+    shown = choose_precision("auto", "cpu", flags=["avx512_bf16"], parity=held)
+    assert shown.name == "bf16" and "parity with fp32 shown (+0.1 pp" in shown.reason
+    cases: List[Tuple[str, Dict[str, Any]]] = [
+        ("cpu", {"flags": ["avx512_bf16"]}),
+        ("cuda", {"capability": [8, 0]}),
+    ]
+    for backend, hw in cases:
+        stays = choose_precision("auto", backend, parity=missed, **hw)
+        assert stays.name == "fp32"
+        assert "parity with fp32 was not shown: +2.0 pp" in stays.reason
+        assert "train.precision bf16" in stays.reason
+        # Asking for bf16 still gets it: the study decides only what auto picks.
+        assert choose_precision("bf16", backend, parity=missed, **hw).name == "bf16"
