@@ -2,8 +2,11 @@
 // runs are added in one addRuns, and while they are listed page after page (issue 23, item 13:
 // "never blocks other calls for more than 100 ms"). A prober calls getQueueSettings one call
 // after another and records each call's latency; this prints p50 / p95 / max per phase, with the
-// load average, so a number from a loaded machine is read as one. A measurement, not a test:
-// nothing here passes or fails. Build first (`npm run build`).
+// load average, so a number from a loaded machine is read as one. The adding and the listing run
+// in a child process of their own (this file with --load): read in the prober's process, the
+// 12 MB answer to addRuns (a ~100 ms JSON.parse) held up the prober itself, and its "max" was the
+// bench's own wait, not the server's. A measurement, not a test: nothing here passes or fails.
+// Build first (`npm run build`).
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
@@ -86,16 +89,10 @@ async function phase(name, call, work) {
   summary(name, latencies, performance.now() - t0)
 }
 
-const dataDir = mkdtempSync(join(tmpdir(), 'nin-lab-bench-latency-'))
-const serve = await startServe(dataDir)
-try {
-  const call = caller(serve)
-  console.log(`api-latency: nin-lab serve on ${dataDir}; load average ${load()}`)
-  // Nothing trains meanwhile: the runs stay queued.
-  await call('pauseQueue', {})
-  await phase('baseline (nothing else)', call, () => new Promise((r) => setTimeout(r, BASELINE_MS)))
-  let added = 0
-  await phase(`while adding ${RUNS} runs (one call)`, call, async () => {
+/** The load, in the child process (`--load add|list ORIGIN TOKEN`): prints what it added/listed. */
+async function loadProcess(mode, origin, token) {
+  const call = caller({ origin, token })
+  if (mode === 'add') {
     const values = (n) => Array.from({ length: n }, (_, i) => i)
     const r = await call('addRuns', {
       experiment: 'latency',
@@ -108,18 +105,57 @@ try {
       confirm: true,
       reuse: 'train',
     })
-    added = r.added.length
+    console.log(r.added.length)
+    return
+  }
+  let listed = 0
+  for (let round = 0; round < LISTING_ROUNDS; round++) {
+    let cursor = ''
+    do {
+      const page = await call('listRuns', cursor ? { cursor } : {})
+      listed += page.runs.length
+      cursor = page.next ?? ''
+    } while (cursor)
+  }
+  console.log(listed)
+}
+
+/** Runs `--load MODE` in a child process; resolves to the number it printed. */
+function loadElsewhere(mode, serve) {
+  const child = spawn(
+    process.execPath,
+    [fileURLToPath(import.meta.url), '--load', mode, serve.origin, serve.token],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  let out = ''
+  child.stdout.on('data', (c) => (out += c))
+  return new Promise((resolve, reject) =>
+    child.once('exit', (code) =>
+      code === 0 ? resolve(Number(out.trim())) : reject(new Error(`--load ${mode} exited ${code}`)),
+    ),
+  )
+}
+
+if (process.argv[2] === '--load') {
+  await loadProcess(process.argv[3], process.argv[4], process.argv[5])
+  process.exit(0)
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), 'nin-lab-bench-latency-'))
+const serve = await startServe(dataDir)
+try {
+  const call = caller(serve)
+  console.log(`api-latency: nin-lab serve on ${dataDir}; load average ${load()}`)
+  // Nothing trains meanwhile: the runs stay queued.
+  await call('pauseQueue', {})
+  await phase('baseline (nothing else)', call, () => new Promise((r) => setTimeout(r, BASELINE_MS)))
+  let added = 0
+  await phase(`while adding ${RUNS} runs (one call)`, call, async () => {
+    added = await loadElsewhere('add', serve)
   })
   let listed = 0
   await phase(`while listing them (${LISTING_ROUNDS}× all pages)`, call, async () => {
-    for (let round = 0; round < LISTING_ROUNDS; round++) {
-      let cursor = ''
-      do {
-        const page = await call('listRuns', cursor ? { cursor } : {})
-        listed += page.runs.length
-        cursor = page.next ?? ''
-      } while (cursor)
-    }
+    listed = await loadElsewhere('list', serve)
   })
   console.log(`added ${added} runs; listed ${listed} rows; load average ${load()}`)
 } finally {
