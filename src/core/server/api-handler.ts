@@ -11,7 +11,7 @@ import { API_CALL_PATH, API_EVENTS_PATH, type EventFrame } from '@shared/api/tra
 import { bytes, int } from '@shared/format'
 import { JsonTooDeepError, MAX_JSON_DEPTH, parseJson } from '@shared/json'
 import { toApiError, type Core } from '../core'
-import { requestToken, sendJson, tokenMatches } from './http-server'
+import { requestToken, sendJson, sendJsonYielding, tokenMatches } from './http-server'
 
 export const MAX_BODY_BYTES = 1 << 20
 
@@ -107,7 +107,7 @@ export function apiHandler(core: Core) {
           )
         }
       }
-      sendJson(res, 200, await core.call(method, params))
+      await sendJsonYielding(res, 200, await core.call(method, params))
     } catch (err) {
       if (err instanceof BodyTooLargeError) {
         return sendJson(res, 413, { code: 'invalid-params', message: err.message })

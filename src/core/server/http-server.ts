@@ -18,6 +18,7 @@ import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { extname, join, normalize, sep } from 'node:path'
 import { APP_CSP } from '@shared/security'
+import { stringifyYielding } from './json-yielding'
 
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -105,7 +106,19 @@ export const isAuthorized = (req: IncomingMessage, token: string): boolean =>
   tokenMatches(requestToken(req), token)
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body)
+  sendJsonText(res, status, JSON.stringify(body))
+}
+
+/** sendJson for answers that may be large: stringified with other calls let in between. */
+export async function sendJsonYielding(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+): Promise<void> {
+  sendJsonText(res, status, (await stringifyYielding(body)) ?? 'null')
+}
+
+function sendJsonText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'cache-control': 'no-store',
