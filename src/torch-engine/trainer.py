@@ -65,7 +65,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     ap.add_argument(
         "--precision",
         choices=["auto", "fp32", "bf16", "fp16"],
-        help="overrides config.train.precision (auto: bf16 where the hardware has it, else fp32)",
+        help="overrides config.train.precision (auto: nin_torch/precision.py says what it picks)",
     )
     ap.add_argument("--no-channels-last", dest="channels_last", action="store_false", default=None)
     ap.add_argument("--cache", metavar="FILE", help="dataset cache file (overrides the job's)")

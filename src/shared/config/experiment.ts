@@ -187,9 +187,10 @@ export const dataSchema = object(
 export const BACKENDS = ['auto', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const
 
 /**
- * What a run computes in: `auto` picks bf16 autocast (fp32 master weights) where the hardware
- * runs bf16 natively — a CPU with AVX512_BF16 or AMX-BF16, a CUDA GPU of capability 8.0 or
- * later — and fp32 elsewhere; fp16 (with a grad scaler) is CUDA only. TensorFlow.js trains in
+ * What a run computes in: `auto` would pick bf16 autocast (fp32 master weights) where the
+ * hardware runs bf16 natively — a CPU with AVX512_BF16 or AMX-BF16, a CUDA GPU of capability 8.0
+ * or later — but stays fp32 while bf16's accuracy parity with fp32 is not shown (it was not:
+ * BF16_PARITY); fp16 (with a grad scaler) is CUDA only. TensorFlow.js trains in
  * fp32 whatever is asked. The rules: src/torch-engine/nin_torch/precision.py.
  */
 export const PRECISIONS = ['auto', 'fp32', 'bf16', 'fp16'] as const
@@ -239,7 +240,7 @@ export const trainSchema = object(
     precision: oneOf(PRECISIONS, {
       default: 'auto',
       description:
-        'Compute precision (torch engine); auto = bf16 where the hardware has it natively, else fp32',
+        'Compute precision (torch engine); auto = fp32 until bf16 is shown to match its accuracy (it was not: README, Precision)',
     }),
     compile: oneOf(COMPILE, {
       default: 'auto',

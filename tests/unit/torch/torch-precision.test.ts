@@ -36,16 +36,19 @@ if (skipReason) warnSkipped('torch precision rules', skipReason)
 describe.skipIf(skipReason !== null)('train.precision on the torch engine', () => {
   const AVX512 = ['fpu', 'sse2', 'avx2', 'avx512f', 'avx512bw', 'avx512_vnni']
 
-  it('auto on a CPU: bf16 with avx512_bf16 or amx_bf16, else fp32, and says why', () => {
+  // scripts/parity.py did not show bf16 within ±1 pp of fp32 (BF16_PARITY in precision.py), so
+  // auto stays fp32 where bf16 is native, saying why and pointing at train.precision bf16.
+  const UNPROVEN =
+    /^auto: fp32 \(.*, but bf16's accuracy parity with fp32 was not shown: .* over 10 paired seeds .*\); train\.precision bf16 trains faster, to an accuracy that may differ from fp32's$/
+
+  it('auto on a CPU: fp32, with or without native bf16, and says why', () => {
     expect(choose('auto', 'cpu', { flags: [...AVX512, 'avx512_bf16'] })).toEqual({
-      name: 'bf16',
-      reason:
-        'auto: bf16 autocast, fp32 master weights (the CPU has avx512_bf16: native bf16); ' +
-        'accuracy parity with fp32 not yet shown (scripts/parity.py); fp32: train.precision',
+      name: 'fp32',
+      reason: expect.stringMatching(UNPROVEN),
     })
     expect(choose('auto', 'cpu', { flags: [...AVX512, 'amx_bf16', 'amx_tile'] })).toMatchObject({
-      name: 'bf16',
-      reason: expect.stringContaining('amx_bf16'),
+      name: 'fp32',
+      reason: expect.stringContaining('the CPU has amx_bf16, but'),
     })
     expect(choose('auto', 'cpu', { flags: AVX512 })).toEqual({
       name: 'fp32',
@@ -55,15 +58,20 @@ describe.skipIf(skipReason !== null)('train.precision on the torch engine', () =
     expect(choose('auto', 'cpu')).toMatchObject({ name: 'fp32' }) // no /proc/cpuinfo: no flags
   })
 
-  it('auto on CUDA: bf16 from capability 8.0 (Ampere) on, else fp32 pointing at fp16', () => {
+  it('auto on CUDA: fp32, saying why (parity not shown from 8.0 on, fp16 pointed at before)', () => {
     for (const cap of [
       [8, 0],
       [8, 6],
       [9, 0],
     ] as [number, number][]) {
       expect(choose('auto', 'cuda', { capability: cap })).toEqual({
-        name: 'bf16',
-        reason: `auto: bf16 autocast, fp32 master weights (CUDA capability ${cap[0]}.${cap[1]} ≥ 8.0: native bf16)`,
+        name: 'fp32',
+        reason: expect.stringMatching(UNPROVEN),
+      })
+      expect(choose('auto', 'cuda', { capability: cap })).toMatchObject({
+        reason: expect.stringContaining(
+          `CUDA capability ${cap[0]}.${cap[1]} ≥ 8.0 has native bf16, but`,
+        ),
       })
     }
     expect(choose('auto', 'cuda', { capability: [7, 5] })).toEqual({
@@ -160,7 +168,9 @@ describe.skipIf(skipReason !== null)('train.precision on the torch engine', () =
     }
     const native = ['avx512_bf16', 'amx_bf16'].filter((f) => flags.includes(f))
     expect(here.cpuBf16).toEqual(native)
-    expect(here.auto).toBe(native.length > 0 ? 'bf16' : 'fp32')
+    // fp32 either way: without native bf16, and with it until bf16's parity is shown.
+    expect(here.auto).toBe('fp32')
+    if (native.length > 0) expect(here.reason).toMatch(UNPROVEN)
   })
 })
 
