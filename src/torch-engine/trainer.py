@@ -9,6 +9,10 @@ Everything else (warnings, framework noise) goes to stderr. Needs PyTorch and no
   trainer.py --probe
       One JSON line {"torch", "cuda", "device", "threads", ...}; exit 0, or 1 (with "error")
       when torch cannot be imported.
+  trainer.py --probe --then-job
+      The probe line, then one line on stdin: a job file's path, trained as `--job` would (same
+      messages, same exit codes), or nothing (end of input: exit 0). The parent learns what this
+      Python offers and gets its trainer from one process, importing torch once.
   trainer.py --params JOB.json [JOB.json ...]
       One JSON line per file, {"params": N, "layers": [{name, type, params}]}: the torch model
       built from the file's `layers` (checked against the table row by row).
@@ -60,6 +64,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         action="store_true",
         help="--bench: also measure peak memory of one prediction and one training step",
     )
+    ap.add_argument(
+        "--then-job",
+        action="store_true",
+        help="--probe: then read a job file's path on stdin and train it (end of input: exit)",
+    )
     ap.add_argument("--device", choices=["auto", "cpu", "cuda"], help="overrides job.torch.device")
     ap.add_argument("--threads", type=int, help="CPU threads (default: all usable cores)")
     ap.add_argument(
@@ -75,7 +84,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         action="store_false",
         help="keep training when the parent process exits (nohup on a server)",
     )
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.then_job and not args.probe:
+        ap.error("--then-job goes with --probe")
+    return args
 
 
 def die_with_parent() -> None:
@@ -137,6 +149,25 @@ def run_probe(out: TextIO) -> int:
         return 1
     out.write(json.dumps(probe()) + "\n")
     return 0
+
+
+def warm_up_training() -> None:
+    """What every run pays before its first step, paid while the parent still prepares the data:
+    the training modules, and the first optimizer (its constructor imports torch._dynamo, about a
+    second on a CPU)."""
+    import torch
+
+    from nin_torch import train  # noqa: F401
+
+    torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.0)
+
+
+def read_job_path(stdin: TextIO) -> Optional[str]:
+    """--then-job: the job file's path, one line on stdin; None at the end of input (the parent
+    chose another engine, or the run ended before it started)."""
+    line = stdin.readline()
+    path = line.strip()
+    return path or None
 
 
 def run_params(paths: List[str], out: TextIO) -> int:
@@ -212,6 +243,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         die_with_parent()
         watch_parent(lambda: os._exit(EXIT_PARENT_GONE))
     try:
+        if args.probe and args.then_job:
+            code = run_probe(out)
+            out.flush()
+            if code != 0:
+                return code
+            warm_up_training()
+            path = read_job_path(sys.stdin)
+            return 0 if path is None else run_job(path, args, Channel(out))
         if args.probe:
             return run_probe(out)
         if args.params:

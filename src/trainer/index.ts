@@ -162,10 +162,10 @@ async function main(): Promise<number> {
       send(m)
       chance.watch(m)
     }
-    const choice = await chooseEngine(job.config)
+    const choice = await chooseEngine(job.config, { forRun: true })
     const final = chance.final(
       choice.engine === 'torch'
-        ? await trainTorch(job, emit, control, choice.probe, choice.skipped)
+        ? await trainTorch(job, emit, control, choice)
         : await trainTfjs(job, emit, control, choice.skipped),
     )
     send(final)

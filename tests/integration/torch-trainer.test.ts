@@ -239,6 +239,33 @@ describe.skipIf(skipReason !== null)(
       expect(main.at(-1)?.type).toBe('finished')
     })
 
+    // How the app starts every PyTorch run (src/trainer/engines/torch/waiting-trainer.ts): the
+    // process that probed trains. Its warm-up (the first optimizer) must not change the run.
+    it('--probe --then-job: the probe line, then the same run as --job, loss for loss', async () => {
+      const waiting = trackTrainer(
+        spawn(PYTHON, [TRAINER, '--probe', '--then-job'], { stdio: ['pipe', 'pipe', 'pipe'] }),
+      )
+      const probeLine = await waitFor(() => waiting.messages()[0], 120_000, 'the probe line')
+      expect(probeLine).toMatchObject({ torch: probe?.torch, cuda: probe?.cuda })
+      const runDir = newRunDir()
+      waiting.child.stdin?.end(`${jobFile(mainConfig, runDir)}\n`)
+      expect(await waiting.exited, waiting.stderr()).toBe(0)
+      const [, ...theirs] = waiting.messages()
+      const losses = (ms: TrainerMessage[]): number[] => ofType(ms, 'step').map((s) => s.loss)
+      expect(losses(theirs)).toHaveLength(40)
+      expect(losses(theirs)).toEqual(losses(main))
+      expect(ofType(theirs, 'finished')[0]?.testAcc).toBe(ofType(main, 'finished')[0]?.testAcc)
+      expect(existsSync(join(runDir, 'model', 'model.pt'))).toBe(true)
+
+      // Released without a job (another engine was chosen): it exits 0 and trains nothing.
+      const released = trackTrainer(
+        spawn(PYTHON, [TRAINER, '--probe', '--then-job'], { stdio: ['pipe', 'pipe', 'pipe'] }),
+      )
+      released.child.stdin?.end()
+      expect(await released.exited, released.stderr()).toBe(0)
+      expect(released.messages()).toHaveLength(1) // the probe line alone
+    })
+
     it.skipIf(!existsSync(TFJS_TRAINER))(
       'has the same fields as the tfjs trainer’s messages (a live tfjs run)',
       async () => {

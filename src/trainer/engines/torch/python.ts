@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import type { GpuInfo } from '@shared/api/types'
 import type { ResolvedPrecision } from '@shared/config/experiment'
+import { spawnWaitingTrainer, type WaitingTorchTrainer } from './waiting-trainer'
 
 const execFileAsync = promisify(execFile)
 
@@ -88,12 +89,45 @@ export interface ProbeOutcome {
 }
 
 export async function probeTorch(env: NodeJS.ProcessEnv = process.env): Promise<ProbeOutcome> {
+  const { found, tried } = await findTorch(env, async (python, script) => {
+    const { stdout } = await execFileAsync(python, [script, '--probe'], {
+      timeout: PROBE_TIMEOUT_MS,
+    })
+    return { stdout, trainer: null }
+  })
+  return { found, tried }
+}
+
+/**
+ * probeTorch for a run: the Python that answers stays, waiting for the run's job
+ * (`trainer.py --probe --then-job`, waiting-trainer.ts), so a run imports torch once, not twice.
+ * Whoever gets a trainer hands it a job or releases it.
+ */
+export async function startTorchTrainer(
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ProbeOutcome & { readonly trainer: WaitingTorchTrainer | null }> {
+  return findTorch(env, (python, script) => spawnWaitingTrainer(python, script, PROBE_TIMEOUT_MS))
+}
+
+/** A Python that does not answer the probe within this long is passed over. */
+const PROBE_TIMEOUT_MS = 60_000
+
+type Asker = (
+  python: string,
+  script: string,
+) => Promise<{ stdout: string; trainer: WaitingTorchTrainer | null }>
+
+/** The candidates in order, each asked by `ask`, until one has torch. */
+async function findTorch(
+  env: NodeJS.ProcessEnv,
+  ask: Asker,
+): Promise<ProbeOutcome & { readonly trainer: WaitingTorchTrainer | null }> {
   const tried: string[] = []
   let script: string
   try {
     script = torchTrainerScript()
   } catch (err) {
-    return { found: null, tried: [(err as Error).message] }
+    return { found: null, tried: [(err as Error).message], trainer: null }
   }
   const venv = projectVenvPython(script)
   const candidates = env[PYTHON_ENV]
@@ -101,42 +135,59 @@ export async function probeTorch(env: NodeJS.ProcessEnv = process.env): Promise<
     : [...(venv ? [venv] : []), 'python3', '/usr/bin/python3']
   for (const python of [...new Set(candidates)]) {
     if (!python) continue
+    let answer: Awaited<ReturnType<Asker>>
     try {
-      const { stdout } = await execFileAsync(python, [script, '--probe'], { timeout: 60_000 })
-      const probe = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Partial<
-        Omit<TorchProbe, 'cudaMemory' | 'precisionAuto'>
-      > & { torch?: string | null; cudaMemory?: unknown; precision?: unknown }
-      if (typeof probe.torch === 'string') {
-        return {
-          found: {
-            python,
-            torch: probe.torch,
-            cuda: probe.cuda === true,
-            device: probe.device ?? 'cpu',
-            threads: probe.threads ?? 1,
-            gpus: Array.isArray(probe.gpus) ? probe.gpus : [],
-            cudaMemory: isCudaMemory(probe.cudaMemory) ? probe.cudaMemory : null,
-            precisionAuto: precisionAutoOf(probe.precision),
-          },
-          tried,
-        }
-      }
-      tried.push(`${python}: no torch`)
+      answer = await ask(python, script)
     } catch (err) {
-      const e = err as { code?: string; stdout?: string }
-      let why = e.code === 'ENOENT' ? 'not found' : 'cannot import torch'
-      try {
-        const parsed = JSON.parse((e.stdout ?? '').trim().split('\n').at(-1) ?? '') as {
-          error?: string
-        }
-        if (parsed.error) why = parsed.error.split('\n')[0] ?? why
-      } catch {
-        // not a probe answer
-      }
-      tried.push(`${python}: ${why}`)
+      tried.push(`${python}: ${whyNoProbe(err as { code?: string; stdout?: string })}`)
+      continue
     }
+    let found: TorchProbe | null = null
+    try {
+      found = probeFromLine(python, answer.stdout)
+    } catch {
+      // not a probe answer: passed over below
+    }
+    if (found) return { found, tried, trainer: answer.trainer }
+    answer.trainer?.release()
+    tried.push(`${python}: ${whyNoProbe({ stdout: answer.stdout }, 'no torch')}`)
   }
-  return { found: null, tried }
+  return { found: null, tried, trainer: null }
+}
+
+/** The probe's answer (its last stdout line), or null when it names no torch version. */
+function probeFromLine(python: string, stdout: string): TorchProbe | null {
+  const probe = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Partial<
+    Omit<TorchProbe, 'cudaMemory' | 'precisionAuto'>
+  > & { torch?: string | null; cudaMemory?: unknown; precision?: unknown }
+  if (typeof probe.torch !== 'string') return null
+  return {
+    python,
+    torch: probe.torch,
+    cuda: probe.cuda === true,
+    device: probe.device ?? 'cpu',
+    threads: probe.threads ?? 1,
+    gpus: Array.isArray(probe.gpus) ? probe.gpus : [],
+    cudaMemory: isCudaMemory(probe.cudaMemory) ? probe.cudaMemory : null,
+    precisionAuto: precisionAutoOf(probe.precision),
+  }
+}
+
+/** Why a candidate gave no probe: not there, or the error line its probe printed. */
+function whyNoProbe(
+  e: { code?: string; stdout?: string },
+  otherwise = 'cannot import torch',
+): string {
+  let why = e.code === 'ENOENT' ? 'not found' : otherwise
+  try {
+    const parsed = JSON.parse((e.stdout ?? '').trim().split('\n').at(-1) ?? '') as {
+      error?: string
+    }
+    if (parsed.error) why = parsed.error.split('\n')[0] ?? why
+  } catch {
+    // not a probe answer
+  }
+  return why
 }
 
 /**

@@ -6,11 +6,11 @@
  * It prepares what the Python side cannot: the dataset cache file (written by the TypeScript data
  * layer) and the layer table (from src/shared/architecture), passed in the job file.
  */
-import { execFile, spawn } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { createInterface } from 'node:readline'
+import { createInterface, type Interface } from 'node:readline'
 import { promisify } from 'node:util'
 import { layerTable } from '@shared/architecture'
 import type { ExperimentConfig, ResolvedPrecision } from '@shared/config/experiment'
@@ -32,6 +32,7 @@ import { diskFullMessage, isDiskFull, writeFileAtomic } from '../../files'
 import { gpuLimit, ramLimit, refuseIfTooBig } from '../memory'
 import { CANCELLED_BEFORE_START, loadUnlessStopped, type Emit, type TrainControl } from '../control'
 import { torchTrainerScript, type TorchProbe } from './python'
+import { exitOf, type TrainerExit, type WaitingTorchTrainer } from './waiting-trainer'
 
 const execFileAsync = promisify(execFile)
 
@@ -89,12 +90,33 @@ const unstamp = <T extends TrainerMessage>(m: T): Unstamped<T> => {
   return rest as unknown as Unstamped<T>
 }
 
+/**
+ * Trains `job` on PyTorch: the waiting trainer of the engine choice when it has one (it probed,
+ * and imported torch, already), else a new `trainer.py --job`. A waiting trainer not handed the
+ * job (a refusal, a stop while the data loads) is let go.
+ */
 export async function trainTorch(
   job: TrainerJob,
   emit: Emit,
   control: TrainControl,
-  probe: TorchProbe,
-  skipped: readonly SkippedBackend[],
+  engine: {
+    readonly probe: TorchProbe
+    readonly skipped: readonly SkippedBackend[]
+    readonly trainer?: WaitingTorchTrainer | null
+  },
+): Promise<Unstamped<TerminalMessage>> {
+  try {
+    return await prepareAndTrain(job, emit, control, engine)
+  } finally {
+    engine.trainer?.release() // a no-op once it has the job
+  }
+}
+
+async function prepareAndTrain(
+  job: TrainerJob,
+  emit: Emit,
+  control: TrainControl,
+  { probe, skipped, trainer }: Parameters<typeof trainTorch>[3],
 ): Promise<Unstamped<TerminalMessage>> {
   const { config } = job
   const unchecked = checkTorchMemory(config, probe)
@@ -120,15 +142,12 @@ export async function trainTorch(
       torch: { device: 'auto', threads: torchThreads(), channelsLast: true },
     }),
   )
-  const child = spawn(probe.python, [torchTrainerScript(), '--job', jobFile], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  child.stderr.pipe(process.stderr)
+  const { child, lines, exited } = trainer ?? spawnTrainer(probe.python, jobFile)
   let terminal: TerminalMessage | null = null
-  const lines = createInterface({ input: child.stdout })
   lines.on('line', (line) => {
     terminal = relayLine(line, job.runId, skipped, emit) ?? terminal
   })
+  trainer?.start(jobFile)
   // Relay a stop request (SIGTERM to this process) to PyTorch, once.
   const poll = setInterval(() => {
     if (control.stopRequested()) {
@@ -136,12 +155,7 @@ export async function trainTorch(
       child.kill('SIGTERM')
     }
   }, 100)
-  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
-    (resolve) => {
-      child.once('exit', (code, signal) => resolve({ code, signal }))
-      child.once('error', () => resolve({ code: null, signal: null }))
-    },
-  )
+  const exit = await exited
   clearInterval(poll)
   await new Promise((resolve) => setImmediate(resolve)) // let the last lines arrive
   lines.close()
@@ -151,6 +165,19 @@ export async function trainTorch(
       ? `the PyTorch trainer was killed by ${exit.signal}`
       : `the PyTorch trainer (${probe.python}) exited with code ${exit.code} without finishing`,
   )
+}
+
+/** A new `trainer.py --job FILE` (no waiting trainer: a caller that probed on its own). */
+function spawnTrainer(
+  python: string,
+  jobFile: string,
+): { child: ChildProcess; lines: Interface; exited: Promise<TrainerExit> } {
+  const child = spawn(python, [torchTrainerScript(), '--job', jobFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const exited = exitOf(child)
+  child.stderr.pipe(process.stderr)
+  return { child, lines: createInterface({ input: child.stdout }), exited }
 }
 
 /**
