@@ -10,7 +10,6 @@ import { FLEET_KEY_ENV, FLEET_KEY_FILE, workerFleetKey } from '@core/queue/fleet
 import { describeRedisUrl } from '@core/queue/redis'
 import { probeMachine, resolveSlots } from '@core/queue/slots'
 import { REDIS_ENV } from '@core/core'
-import { RemoteWorker } from '@worker/worker'
 import { UsageError } from '../errors'
 import { checkRedisUrl } from '../redis-url'
 
@@ -30,20 +29,19 @@ sees arguments in \`ps\`. Every job, report and heartbeat is signed with it; a w
 old key (after \`nin-lab key rotate --fleet\` on the head) drops out of the fleet.
 Never expose Redis to the internet: use a password and TLS (rediss://), or an SSH tunnel.`
 
+const WORKER_OPTIONS = {
+  redis: { type: 'string' },
+  gpus: { type: 'string' },
+  slots: { type: 'string' },
+  name: { type: 'string' },
+  'work-dir': { type: 'string' },
+  'data-dir': { type: 'string' },
+  'fleet-key-file': { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const
+
 export async function workerCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      redis: { type: 'string' },
-      gpus: { type: 'string' },
-      slots: { type: 'string' },
-      name: { type: 'string' },
-      'work-dir': { type: 'string' },
-      'data-dir': { type: 'string' },
-      'fleet-key-file': { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  })
+  const { values } = parseArgs({ args: argv, options: WORKER_OPTIONS })
   if (values.help) {
     console.log(workerHelp)
     return 0
@@ -89,6 +87,7 @@ export async function workerCommand(argv: string[]): Promise<number> {
     () => 'unknown (the probe failed)',
   )
   const workDir = values['work-dir'] ?? join(resolveDataDir(values['data-dir']), 'worker')
+  const { RemoteWorker } = await import('@worker/worker') // not on top: it loads bullmq
   const worker = new RemoteWorker({
     redisUrl,
     fleetKey,

@@ -37,8 +37,8 @@ import {
   writeSync,
 } from 'node:fs'
 import { join } from 'node:path'
-import { Queue } from 'bullmq'
-import { Redis } from 'ioredis'
+import type { Queue } from 'bullmq'
+import type { Redis } from 'ioredis'
 import type { IgnoredBeat } from '@shared/api/contract'
 import type { Run } from '@shared/api/types'
 import type { TrainerMessage } from '@shared/protocol/trainer'
@@ -65,7 +65,7 @@ import {
 import { StoreError, type RunStore } from '../store'
 import { open, sign } from './fleet-key'
 import { dropJobFiles, filesUnder, hashFile, putJobFiles, type FoundFile } from './job-files'
-import { redisOptions } from './redis'
+import { bullmq, ioredis, redisOptions } from './redis'
 import { isRefusedWrite, refusedWriteAdvice, reportsWaiting, takeReport } from './report-channel'
 
 export interface FleetOptions {
@@ -137,9 +137,9 @@ export class Fleet {
     this.sleep = options.clock?.sleep ?? sleep
     this.lostAfterMs = options.clock?.lostAfterMs ?? HEARTBEAT_TTL_MS
     const connection = redisOptions(options.redisUrl)
-    this.redis = new Redis(connection)
+    this.redis = new (ioredis().Redis)(connection)
     this.redis.on('error', (err) => this.warnOnce(`redis: ${err.message}`))
-    this.runs = new Queue(RUNS_QUEUE, { connection, prefix: KEY_PREFIX })
+    this.runs = new (bullmq().Queue)(RUNS_QUEUE, { connection, prefix: KEY_PREFIX })
     this.runs.on('error', (err) => this.warnOnce(`redis (runs queue): ${err.message}`))
     // Runs a previous head process dispatched are followed again (reconciliation after a crash):
     // the worker that took each holds its claim; its session is bound by its next report.
@@ -781,7 +781,7 @@ function openBeat(key: string | null, redisKey: string, value: string): WorkerBe
  * process's scheduler runs): a short-lived connection that gives up after a few seconds.
  */
 export async function readWorkers(redisUrl: string, key: string | null): Promise<FleetView> {
-  const redis = new Redis({
+  const redis = new (ioredis().Redis)({
     ...redisOptions(redisUrl),
     maxRetriesPerRequest: 1,
     connectTimeout: 3000,
