@@ -26,10 +26,17 @@ import torch
 import torch.nn.functional as F
 
 from .checkpoint import restore_latest_checkpoint, save_checkpoint, save_model
-from .compile import AUTO_PROBE_STEPS, check_compile, decide_auto, torch_has_compile
+from .compile import (
+    AUTO_PROBE_STEPS,
+    CompileChoice,
+    check_compile,
+    decide_auto,
+    torch_has_compile,
+)
 from .data import (
     Augment,
     Batches,
+    CacheContents,
     DataError,
     Normalize,
     Split,
@@ -330,15 +337,9 @@ def per_class_accuracy(confusion: List[List[int]]) -> List[float]:
     return [row[i] / sum(row) if sum(row) else 0.0 for i, row in enumerate(confusion)]
 
 
-def train_run(job: Job, channel: Channel, stop_requested: Callable[[], bool]) -> Message:
-    """Trains the job's run to completion, cancellation or divergence; returns the terminal
-    message (unstamped). Errors propagate: the caller turns them into a `failed` message."""
-    opts = job.options
-    choice = choose_device(opts.device, opts.threads, job.train.precision)
-    channel.log(
-        f"PyTorch {torch.__version__} on {choice.backend} ({choice.name}), {choice.threads} threads"
-    )
-
+def load_splits(job: Job, choice: DeviceChoice) -> Tuple[CacheContents, Split, Split, List[str]]:
+    """The dataset cache, checked against the model, and the run's train and test subsets on
+    the device, with the class names."""
     if job.cache_file is None:
         raise DataError(
             "the job names no datasetCache.file and its dataDir has no Fashion-MNIST cache "
@@ -360,38 +361,162 @@ def train_run(job: Job, channel: Channel, stop_requested: Callable[[], bool]) ->
     test_set = stratified_subset(cache.test, cache.num_classes, job.test_limit, job.train.seed)
     train_set, test_set = train_set.to(choice.device), test_set.to(choice.device)
     class_names = job.class_names or class_names_for(job.dataset, cache.num_classes)
+    return cache, train_set, test_set, class_names
 
+
+@dataclass
+class RunState:
+    """Where a run is: its epoch (the one training, or the last finished), its step count, and
+    the compile decision (None until `auto` has timed its probe steps)."""
+
+    epoch: int
+    step: int
+    compile_plan: Optional[CompileChoice]
+
+
+def plan_compile(job: Job, stepper: Stepper, channel: Channel) -> Optional[CompileChoice]:
+    """train.compile on, off, or a PyTorch without compile: decided now (and applied); auto:
+    None, decided after its probe steps (`train_epoch`)."""
+    plan = check_compile(
+        job.train.compile,
+        torch.__version__,
+        torch_has_compile(torch.__version__, hasattr(torch, "compile")),
+    )
+    if plan is not None:
+        channel.log(f"compile: {plan.reason}")
+        if plan.enabled:
+            stepper.compile()
+    return plan
+
+
+def resume_point(
+    job: Job, stepper: Stepper, choice: DeviceChoice, channel: Channel
+) -> Tuple[int, int]:
+    """(epoch, step) to start from: the newest good checkpoint's when resuming, else (0, 0)."""
+    if not job.resume:
+        return 0, 0
+    restored = restore_latest_checkpoint(
+        job.run_dir,
+        stepper.model,
+        stepper.optimizer,
+        choice.device,
+        stepper.scaler,
+        warn=lambda message: channel.log(message, "warn"),
+    )
+    if restored is None:
+        return 0, 0
+    channel.log(f"resumed from {restored.path} (epoch {restored.epoch}, step {restored.step})")
+    return restored.epoch, restored.step
+
+
+@dataclass
+class EpochTotals:
+    """What one epoch's steps add up to, for its `epoch` message."""
+
+    seconds: float = 0.0
+    loss_sum: float = 0.0
+    correct_sum: int = 0
+    seen: int = 0
+
+
+def train_epoch(
+    job: Job,
+    stepper: Stepper,
+    train_set: Split,
+    state: RunState,
+    channel: Channel,
+    stop_requested: Callable[[], bool],
+) -> Tuple[Optional[Message], EpochTotals]:
+    """Trains epoch `state.epoch`, sending a `step` message per step; returns a terminal
+    message (cancelled, diverged) when the run ends mid-epoch, else None, and the totals."""
+    train = job.train
+    totals = EpochTotals()
+    batches = Batches(
+        train_set,
+        train.batch_size,
+        shuffle=True,
+        seed=train.seed,
+        epoch=state.epoch,
+        crop_padding=job.crop_padding,
+        hflip=job.hflip,
+    )
+    steps_per_epoch = batch_count(train_set.count, train.batch_size)
+    for k in range(batches.num_batches):
+        if stop_requested():
+            return {"type": "cancelled", "epoch": state.epoch, "step": state.step}, totals
+        images, labels = batches.batch(k)
+        t0 = time.perf_counter()
+        state.step += 1
+        loss, correct = stepper.train_step(images, labels, state.step, batches.augment(k))
+        dt = stepper.step_seconds(time.perf_counter() - t0)
+        size = int(labels.shape[0])
+        if state.compile_plan is None and len(stepper.eager_times) == AUTO_PROBE_STEPS:
+            steps_left = train.epochs * steps_per_epoch - state.step
+            state.compile_plan = decide_auto(
+                stepper.choice.backend, stepper.eager_step(), steps_left
+            )
+            channel.log(f"compile: {state.compile_plan.reason}")
+            if state.compile_plan.enabled:
+                stepper.compile()
+        if not math.isfinite(loss):
+            diverged = {"type": "diverged", "epoch": state.epoch, "step": state.step}
+            return {**diverged, "loss": loss_text(loss)}, totals
+        totals.seconds += dt
+        totals.loss_sum += loss * size
+        totals.correct_sum += correct
+        totals.seen += size
+        channel.send(
+            {
+                "type": "step",
+                "epoch": state.epoch,
+                "step": state.step,
+                "stepInEpoch": k + 1,
+                "loss": loss,
+                "acc": correct / size,
+                "examplesPerSec": size / dt if dt > 0 else None,
+            }
+        )
+    return None, totals
+
+
+def epoch_message(
+    state: RunState, totals: EpochTotals, last: Evaluation, stepper: Stepper
+) -> Message:
+    seconds, seen = totals.seconds, totals.seen
+    return {
+        "type": "epoch",
+        "epoch": state.epoch,
+        "step": state.step,
+        "trainLoss": totals.loss_sum / seen,
+        "trainAcc": totals.correct_sum / seen,
+        "testLoss": last.loss,
+        "testAcc": last.acc,
+        "seconds": seconds,
+        "examplesPerSec": seen / seconds if seconds > 0 else None,
+        "memory": memory_stats(stepper),
+        "load": machine_load(),
+        **compile_field(stepper),
+    }
+
+
+def train_run(job: Job, channel: Channel, stop_requested: Callable[[], bool]) -> Message:
+    """Trains the job's run to completion, cancellation or divergence; returns the terminal
+    message (unstamped). Errors propagate: the caller turns them into a `failed` message."""
+    opts = job.options
+    choice = choose_device(opts.device, opts.threads, job.train.precision)
+    channel.log(
+        f"PyTorch {torch.__version__} on {choice.backend} ({choice.name}), {choice.threads} threads"
+    )
+    cache, train_set, test_set, class_names = load_splits(job, choice)
     model = build_model(job, choice)
     precision = run_precision(choice, model)
     channel.log(f"precision {precision.name}: {precision.reason}")
     normalize = Normalize.of(cache.mean, cache.std, choice.device) if job.normalize else None
     stepper = Stepper(job, model, choice, normalize)
     train = job.train
-    compile_plan = check_compile(
-        train.compile,
-        torch.__version__,
-        torch_has_compile(torch.__version__, hasattr(torch, "compile")),
-    )
-    if compile_plan is not None:
-        channel.log(f"compile: {compile_plan.reason}")
-        if compile_plan.enabled:
-            stepper.compile()
-    epoch = 0
-    step = 0
-    if job.resume:
-        restored = restore_latest_checkpoint(
-            job.run_dir,
-            model,
-            stepper.optimizer,
-            choice.device,
-            stepper.scaler,
-            warn=lambda message: channel.log(message, "warn"),
-        )
-        if restored is not None:
-            epoch, step = restored.epoch, restored.step
-            channel.log(f"resumed from {restored.path} (epoch {epoch}, step {step})")
-
-    steps_per_epoch = batch_count(train_set.count, train.batch_size)
+    compile_plan = plan_compile(job, stepper, channel)
+    epoch, step = resume_point(job, stepper, choice, channel)
+    state = RunState(epoch, step, compile_plan)
     channel.send(
         {
             "type": "started",
@@ -403,9 +528,9 @@ def train_run(job: Job, channel: Channel, stop_requested: Callable[[], bool]) ->
             "params": model.count_params(),
             "trainCount": train_set.count,
             "testCount": test_set.count,
-            "stepsPerEpoch": steps_per_epoch,
+            "stepsPerEpoch": batch_count(train_set.count, train.batch_size),
             "epochs": train.epochs,
-            "startEpoch": epoch,
+            "startEpoch": state.epoch,
             "pid": os.getpid(),
             "precision": precision.name,
             "precisionReason": precision.reason,
@@ -413,80 +538,25 @@ def train_run(job: Job, channel: Channel, stop_requested: Callable[[], bool]) ->
     )
 
     last: Optional[Evaluation] = None
-    while epoch < train.epochs:
-        epoch += 1
-        seconds = 0.0
-        loss_sum = 0.0
-        correct_sum = 0
-        seen = 0
-        batches = Batches(
-            train_set,
-            train.batch_size,
-            shuffle=True,
-            seed=train.seed,
-            epoch=epoch,
-            crop_padding=job.crop_padding,
-            hflip=job.hflip,
-        )
-        for k in range(batches.num_batches):
-            if stop_requested():
-                return {"type": "cancelled", "epoch": epoch, "step": step}
-            images, labels = batches.batch(k)
-            t0 = time.perf_counter()
-            step += 1
-            loss, correct = stepper.train_step(images, labels, step, batches.augment(k))
-            dt = stepper.step_seconds(time.perf_counter() - t0)
-            size = int(labels.shape[0])
-            if compile_plan is None and len(stepper.eager_times) == AUTO_PROBE_STEPS:
-                steps_left = train.epochs * steps_per_epoch - step
-                compile_plan = decide_auto(choice.backend, stepper.eager_step(), steps_left)
-                channel.log(f"compile: {compile_plan.reason}")
-                if compile_plan.enabled:
-                    stepper.compile()
-            if not math.isfinite(loss):
-                return {"type": "diverged", "epoch": epoch, "step": step, "loss": loss_text(loss)}
-            seconds += dt
-            loss_sum += loss * size
-            correct_sum += correct
-            seen += size
-            channel.send(
-                {
-                    "type": "step",
-                    "epoch": epoch,
-                    "step": step,
-                    "stepInEpoch": k + 1,
-                    "loss": loss,
-                    "acc": correct / size,
-                    "examplesPerSec": size / dt if dt > 0 else None,
-                }
-            )
+    while state.epoch < train.epochs:
+        state.epoch += 1
+        ended, totals = train_epoch(job, stepper, train_set, state, channel, stop_requested)
+        if ended is not None:
+            return ended
         last = evaluate(stepper, test_set, train.batch_size, job.num_classes)
-        channel.send(
-            {
-                "type": "epoch",
-                "epoch": epoch,
-                "step": step,
-                "trainLoss": loss_sum / seen,
-                "trainAcc": correct_sum / seen,
-                "testLoss": last.loss,
-                "testAcc": last.acc,
-                "seconds": seconds,
-                "examplesPerSec": seen / seconds if seconds > 0 else None,
-                "memory": memory_stats(stepper),
-                "load": machine_load(),
-                **compile_field(stepper),
-            }
+        channel.send(epoch_message(state, totals, last, stepper))
+        path = save_checkpoint(
+            job.run_dir, state.epoch, state.step, model, stepper.optimizer, stepper.scaler
         )
-        path = save_checkpoint(job.run_dir, epoch, step, model, stepper.optimizer, stepper.scaler)
-        channel.send({"type": "checkpoint", "epoch": epoch, "step": step, "path": path})
+        channel.send({"type": "checkpoint", "epoch": state.epoch, "step": state.step, "path": path})
 
     # A run resumed after its last epoch has no evaluation yet: do it now.
     if last is None:
         last = evaluate(stepper, test_set, train.batch_size, job.num_classes)
-    model_path = save_model(job.run_dir, model, job.layers, job.config, resume_epoch=epoch)
+    model_path = save_model(job.run_dir, model, job.layers, job.config, resume_epoch=state.epoch)
     return {
         "type": "finished",
-        "epochs": epoch,
+        "epochs": state.epoch,
         "testAcc": last.acc,
         "classNames": class_names,
         "perClassAccuracy": per_class_accuracy(last.confusion),
