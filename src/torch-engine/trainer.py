@@ -154,12 +154,16 @@ def run_probe(out: TextIO) -> int:
 def warm_up_training() -> None:
     """What every run pays before its first step, paid while the parent still prepares the data:
     the training modules, and the first optimizer (its constructor imports torch._dynamo, about a
-    second on a CPU)."""
-    import torch
+    second on a CPU). Best effort: whatever fails here fails again in the job, where it becomes
+    the run's `failed` message instead of a crash."""
+    try:
+        import torch
 
-    from nin_torch import train  # noqa: F401
+        from nin_torch import train  # noqa: F401
 
-    torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.0)
+        torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.0)
+    except Exception:  # noqa: BLE001 - reported by the job itself
+        pass
 
 
 def read_job_path(stdin: TextIO) -> Optional[str]:

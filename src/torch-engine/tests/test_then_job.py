@@ -24,3 +24,13 @@ def test_reads_one_path_or_the_end_of_input() -> None:
     )
     assert trainer.read_job_path(io.StringIO("")) is None  # released: end of input
     assert trainer.read_job_path(io.StringIO("\n")) is None
+
+
+def test_warm_up_is_best_effort(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("no optimizer here")
+
+    monkeypatch.setattr(torch.optim, "SGD", broken)
+    trainer.warm_up_training()  # the job meets the error again and reports it as `failed`
