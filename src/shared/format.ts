@@ -149,6 +149,18 @@ export function placementText(
  */
 export const WALL_CLOCK_NOTE = 'wall clock, other sittings'
 
+/** The columns of a run's epoch table, one list for `nin-lab show` and the reports. */
+export const EPOCH_TABLE_HEADER: readonly string[] = [
+  'epoch',
+  'train loss',
+  'train acc',
+  'test loss',
+  'test acc',
+  `seconds (${WALL_CLOCK_NOTE})`,
+  'img/s',
+  'machine load',
+]
+
 /** A machine load as "load 1.9 on 2 CPUs" (– when not recorded: older runs). */
 export const loadText = (load: { loadAvg1: number; cpus: number } | null | undefined): string =>
   load ? `load ${load.loadAvg1.toFixed(1)} on ${load.cpus} CPU${load.cpus === 1 ? '' : 's'}` : '–'

@@ -50,6 +50,13 @@ const stepsOf = (ids: readonly string[]): number =>
     ...ids,
   ).length
 
+/** Whether the head has stored a message of this type for the run (in this epoch, if given). */
+const hasEvent = (id: string, type: string, epoch?: number): boolean =>
+  query(
+    `SELECT 1 FROM run_events WHERE run_id = ? AND type = ?${epoch === undefined ? '' : ' AND epoch = ?'}`,
+    ...[id, type, ...(epoch === undefined ? [] : [epoch])],
+  ).length > 0
+
 const queueAdd = (...args: string[]): string[] => rig.queueAdd(...args)
 const startHead = (): Proc => rig.startHead()
 /**
@@ -60,6 +67,13 @@ const startWorker = async (name: string, env: NodeJS.ProcessEnv = {}): Promise<P
   rig.startWorker(name, env, await seededTempDir(`nin-lab-${name}-`))
 /** Waits until the workers are in the fleet (their first heartbeat). */
 const fleetOf = (...names: string[]): Promise<void> => rig.fleetOf(...names)
+/** One 3-epoch run on 1,600 images queued, worker w1 in the fleet, and a head dispatching it. */
+async function oneRunOnW1(): Promise<{ id: string; w1: Proc; h: Proc }> {
+  const [id] = queueAdd('--set', 'data.trainLimit=1600', '--set', 'train.epochs=3')
+  const w1 = await startWorker('w1')
+  await fleetOf('w1')
+  return { id: id!, w1, h: startHead() }
+}
 /** A head data folder of its own (and its fleet key); the head never trains. */
 const newRig = (): FleetRig => new FleetRig(redis.url, mkdtempSync(join(tmpdir(), 'nin-lab-head-')))
 
@@ -223,33 +237,25 @@ describe.skipIf(!REDIS_SERVER)('remote workers through BullMQ on a real redis-se
     afterEach(cleanUp)
 
     it('kill -9 of a worker mid-epoch: the run resumes on the other worker from its last checkpoint', async () => {
-      const [id] = queueAdd('--set', 'data.trainLimit=1600', '--set', 'train.epochs=3')
-      const w1 = await startWorker('w1')
-      await fleetOf('w1')
-      const h = startHead()
+      const { id, w1, h } = await oneRunOnW1()
       // Epoch 1's checkpoint is on the head and epoch 2 is under way on w1.
       await waitFor(
-        () =>
-          query(`SELECT 1 FROM run_events WHERE run_id = ? AND type = 'step' AND epoch = 2`, id)
-            .length > 0 &&
-          query(`SELECT 1 FROM run_events WHERE run_id = ? AND type = 'checkpoint'`, id).length > 0
-            ? true
-            : undefined,
+        () => (hasEvent(id, 'step', 2) && hasEvent(id, 'checkpoint') ? true : undefined),
         180_000,
         'epoch 2 under way on w1',
       )
       w1.child.kill('SIGKILL')
       await startWorker('w2')
       expect(await h.exited, h.output().stderr).toBe(0)
-      const [row] = runs([id!])
+      const [row] = runs([id])
       expect(row).toMatchObject({ status: 'completed', attempt: 2 })
       expect(workerOf(row!)).toBe('w2')
-      const starts = startsOf(id!)
+      const starts = startsOf(id)
       expect(starts[0]).toBe(0)
       expect(starts).toHaveLength(2)
       expect(starts[1]).toBeGreaterThanOrEqual(1)
-      expect(epochsOf(id!)).toEqual([1, 2, 3])
-      assertSound([id!])
+      expect(epochsOf(id)).toEqual([1, 2, 3])
+      assertSound([id])
     })
 
     it("a worker that cannot train the config fails the run with the worker's error, once", async () => {
@@ -267,15 +273,9 @@ describe.skipIf(!REDIS_SERVER)('remote workers through BullMQ on a real redis-se
     })
 
     it('SIGTERM drains a worker: its run is handed back and finishes on another worker', async () => {
-      const [id] = queueAdd('--set', 'data.trainLimit=1600', '--set', 'train.epochs=3')
-      const w1 = await startWorker('w1')
-      await fleetOf('w1')
-      const h = startHead()
+      const { id, w1, h } = await oneRunOnW1()
       await waitFor(
-        () =>
-          query(`SELECT 1 FROM run_events WHERE run_id = ? AND type = 'checkpoint'`, id).length > 0
-            ? true
-            : undefined,
+        () => (hasEvent(id, 'checkpoint') ? true : undefined),
         180_000,
         'a checkpoint on the head',
       )
@@ -284,23 +284,17 @@ describe.skipIf(!REDIS_SERVER)('remote workers through BullMQ on a real redis-se
       expect(w1.output().stderr).toMatch(/draining/)
       await startWorker('w2')
       expect(await h.exited, h.output().stderr).toBe(0)
-      const [row] = runs([id!])
+      const [row] = runs([id])
       expect(row).toMatchObject({ status: 'completed', attempt: 2 })
       expect(workerOf(row!)).toBe('w2')
-      expect(epochsOf(id!)).toEqual([1, 2, 3])
-      assertSound([id!])
+      expect(epochsOf(id)).toEqual([1, 2, 3])
+      assertSound([id])
     })
 
     it('a worker presumed dead that comes back: its reports are refused and logged, never stored', async () => {
-      const [id] = queueAdd('--set', 'data.trainLimit=1600', '--set', 'train.epochs=3')
-      const w1 = await startWorker('w1')
-      await fleetOf('w1')
-      const h = startHead()
+      const { id, w1, h } = await oneRunOnW1()
       await waitFor(
-        () =>
-          query(`SELECT 1 FROM run_events WHERE run_id = ? AND type = 'step'`, id).length > 0
-            ? true
-            : undefined,
+        () => (hasEvent(id, 'step') ? true : undefined),
         180_000,
         'the run training on w1',
       )
@@ -308,7 +302,7 @@ describe.skipIf(!REDIS_SERVER)('remote workers through BullMQ on a real redis-se
       w1.child.kill('SIGSTOP')
       await startWorker('w2')
       await waitFor(
-        () => (runs([id!])[0]?.attempt === 2 ? true : undefined),
+        () => (runs([id])[0]?.attempt === 2 ? true : undefined),
         60_000,
         'the run re-dispatched',
       )
@@ -317,10 +311,10 @@ describe.skipIf(!REDIS_SERVER)('remote workers through BullMQ on a real redis-se
       expect(h.output().stderr).toMatch(
         /refused a \w+ report of run \w+ from w1: attempt 1 is not the run's current one \(2\)/,
       )
-      const [row] = runs([id!])
+      const [row] = runs([id])
       expect(row).toMatchObject({ status: 'completed', attempt: 2 })
-      expect(epochsOf(id!)).toEqual([1, 2, 3])
-      assertSound([id!])
+      expect(epochsOf(id)).toEqual([1, 2, 3])
+      assertSound([id])
     })
   })
 })

@@ -1,7 +1,7 @@
 /** `nin-lab ls` and `nin-lab show`: the runs in the store. */
 import { parseArgs } from 'node:util'
 import { listAllRuns } from '@shared/api/list-pages'
-import { linkedText, loadText, placementText, WALL_CLOCK_NOTE } from '@shared/format'
+import { EPOCH_TABLE_HEADER, linkedText, loadText, placementText } from '@shared/format'
 import { HEALTH_LABELS } from '@shared/health'
 import type { Run } from '@shared/api/types'
 import { RUN_STATUSES, type RunStatus } from '@shared/run-state'
@@ -126,16 +126,7 @@ function lsTable(runs: readonly Run[]): string {
 /** `show`'s table of a run's epochs (a compiled epoch's wait for the compiler beside its time). */
 function epochTable(epochs: readonly EpochSummary[]): string {
   return table(
-    [
-      'epoch',
-      'train loss',
-      'train acc',
-      'test loss',
-      'test acc',
-      `seconds (${WALL_CLOCK_NOTE})`,
-      'img/s',
-      'machine load',
-    ],
+    EPOCH_TABLE_HEADER,
     epochs.map((e) => [
       String(e.epoch),
       e.trainLoss.toFixed(4),

@@ -27,7 +27,7 @@ import {
   pct,
   signed,
   valueText as formatValue,
-  WALL_CLOCK_NOTE,
+  EPOCH_TABLE_HEADER,
 } from '@shared/format'
 import { HEALTH_LABELS } from '@shared/health'
 
@@ -253,16 +253,7 @@ export function perClassTable(run: ReportRun): Table | null {
 
 export function epochTable(run: ReportRun): Table {
   return {
-    header: [
-      'epoch',
-      'train loss',
-      'train acc',
-      'test loss',
-      'test acc',
-      `seconds (${WALL_CLOCK_NOTE})`,
-      'img/s',
-      'machine load',
-    ],
+    header: EPOCH_TABLE_HEADER,
     numeric: [true, true, true, true, true, true, true, false],
     rows: run.epochs.map((e) => [
       String(e.epoch),
