@@ -19,6 +19,8 @@ export default defineConfig({
       'tests/renderer/**/*.test.ts',
     ],
     environment: 'node',
+    // A temp folder per run, removed at its end (tests/helpers/temp-root.ts).
+    globalSetup: ['tests/helpers/temp-root.ts'],
     // Test files train side by side: one PyTorch thread each (see README).
     env: { NIN_LAB_TORCH_THREADS: '1' },
     server: {

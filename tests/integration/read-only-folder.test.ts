@@ -3,9 +3,9 @@
 // of a stack trace about scheduler.lock. The commands run as a real other user (nobody), so the
 // test needs root to switch to it.
 import { spawnSync } from 'node:child_process'
-import { chmodSync, mkdtempSync, readdirSync } from 'node:fs'
+import { chmodSync, mkdtempSync, readdirSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { assertBuilt, BIN, ROOT, runCli } from '../helpers/cli'
@@ -26,12 +26,30 @@ function asNobody(args: string[]): { status: number | null; stderr: string } {
   return { status: r.status, stderr: r.stderr }
 }
 
+/**
+ * The first folder above the checkout that other users cannot enter (no x for others: `mktemp -d`
+ * makes 0700 folders), or null. Run as nobody, the CLI could not even be found from such a
+ * checkout, so the tests below fail first with what to change.
+ */
+function closedToOthers(dir: string): string | null {
+  for (let d = dir; ; d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) return d
+    if (dirname(d) === d) return null
+  }
+}
+
 describe.skipIf(!isRoot)('a data folder of another user', () => {
   let dataDir: string
   let holder: Database.Database
 
   beforeAll(() => {
     assertBuilt()
+    const closed = closedToOthers(ROOT)
+    if (closed)
+      throw new Error(
+        `these tests run nin-lab as another user (nobody), who cannot enter ${closed} above ` +
+          `this checkout: \`chmod o+x ${closed}\`, or clone the project where others can read it`,
+      )
     const base = mkdtempSync(join(tmpdir(), 'nin-lab-ro-'))
     chmodSync(base, 0o755)
     dataDir = join(base, 'data')
